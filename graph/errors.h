@@ -1,0 +1,52 @@
+// Error hierarchy of pixelflow. Every error carries the thing it concerns (a config key path,
+// a file, an op) in its message, so that one line on stderr says what went wrong and where.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace pixelflow {
+
+// Base of all errors pixelflow raises on bad input or bad configuration.
+class Error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// A configuration value is missing, of the wrong type or out of range.
+// Message form: "<source>: <key path>: <problem>".
+class ConfigError : public Error {
+ public:
+  ConfigError(const std::string& key_path, const std::string& problem)
+      : Error(key_path + ": " + problem), key_path_(key_path) {}
+  const std::string& key_path() const { return key_path_; }
+
+ private:
+  std::string key_path_;
+};
+
+// An input file or array cannot be read or decoded. Message form: "<file>: <problem>".
+class DecodeError : public Error {
+ public:
+  DecodeError(const std::string& file, const std::string& problem)
+      : Error(file + ": " + problem), file_(file) {}
+  const std::string& file() const { return file_; }
+
+ private:
+  std::string file_;
+};
+
+// An input has a shape, layout or value range that the processor cannot accept
+// (where Hugging Face raises a ValueError on the same input).
+class InputError : public Error {
+ public:
+  using Error::Error;
+};
+
+// A Halide kernel returned an error code (an internal failure, not a user error).
+class KernelError : public Error {
+ public:
+  using Error::Error;
+};
+
+}  // namespace pixelflow
