@@ -1,0 +1,161 @@
+// Where a path or a model id resolves to: local file/directory, the local Hugging Face hub cache
+// (same layout and environment variables as huggingface_hub), then the bundled configs. Never the
+// network.
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "pipelines/processor_config.h"
+#include "pipelines/processor_specs.h"
+
+namespace pixelflow::pipelines {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+const char* const kConfigName = "preprocessor_config.json";
+
+std::string env(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? std::string(v) : std::string();
+}
+
+std::string expand_user(const std::string& p) {
+  if (!p.empty() && p[0] == '~' && (p.size() == 1 || p[1] == '/')) {
+    const std::string home = env("HOME");
+    if (!home.empty()) return home + p.substr(1);
+  }
+  return p;
+}
+
+// huggingface_hub.utils.validate_repo_id, simplified: "name" or "namespace/name" made of
+// [A-Za-z0-9_.-], no "--" or "..", no leading/trailing "-" or ".".
+bool looks_like_model_id(const std::string& id) {
+  if (id.empty() || id.size() > 96 * 2 + 1) return false;
+  if (id.find("--") != std::string::npos || id.find("..") != std::string::npos) return false;
+  const auto slash = id.find('/');
+  if (slash != std::string::npos && id.find('/', slash + 1) != std::string::npos) return false;
+  auto part_ok = [](const std::string& part) {
+    if (part.empty() || part.size() > 96) return false;
+    for (char c : part)
+      if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.')) return false;
+    return part.front() != '-' && part.front() != '.' && part.back() != '-' && part.back() != '.';
+  };
+  if (slash == std::string::npos) return part_ok(id);
+  return part_ok(id.substr(0, slash)) && part_ok(id.substr(slash + 1));
+}
+
+std::string trim(std::string s) {
+  const auto b = s.find_first_not_of(" \t\r\n");
+  if (b == std::string::npos) return "";
+  const auto e = s.find_last_not_of(" \t\r\n");
+  return s.substr(b, e - b + 1);
+}
+
+std::string bundled_folder_name(const std::string& model_id) {
+  const auto slash = model_id.find('/');
+  return slash == std::string::npos ? model_id : model_id.substr(0, slash) + "__" + model_id.substr(slash + 1);
+}
+
+}  // namespace
+
+std::string hf_hub_cache_dir() {
+  if (std::string v = env("HF_HUB_CACHE"); !v.empty()) return expand_user(v);
+  if (std::string v = env("HUGGINGFACE_HUB_CACHE"); !v.empty()) return expand_user(v);
+  std::string home = env("HF_HOME");
+  if (home.empty()) {
+    std::string xdg = env("XDG_CACHE_HOME");
+    if (xdg.empty()) xdg = "~/.cache";
+    home = (fs::path(expand_user(xdg)) / "huggingface").string();
+  }
+  return (fs::path(expand_user(home)) / "hub").string();
+}
+
+std::string bundled_models_dir() {
+  if (std::string v = env("PIXELFLOW_MODELS_DIR"); !v.empty()) return expand_user(v);
+  std::error_code ec;
+#ifdef PIXELFLOW_BUNDLED_CONFIG_DIR
+  if (fs::is_directory(PIXELFLOW_BUNDLED_CONFIG_DIR, ec)) return PIXELFLOW_BUNDLED_CONFIG_DIR;
+#endif
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    const fs::path installed = exe.parent_path().parent_path() / "share" / "pixelflow" / "models";
+    if (fs::is_directory(installed, ec)) return installed.string();
+  }
+#ifdef PIXELFLOW_BUNDLED_CONFIG_DIR
+  return PIXELFLOW_BUNDLED_CONFIG_DIR;
+#else
+  return "";
+#endif
+}
+
+std::vector<std::string> bundled_model_ids() {
+  std::vector<std::string> ids;
+  std::error_code ec;
+  const std::string dir = bundled_models_dir();
+  if (dir.empty() || !fs::is_directory(dir, ec)) return ids;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    if (!entry.is_directory(ec) || !fs::is_regular_file(entry.path() / kConfigName, ec)) continue;
+    std::string name = entry.path().filename().string();
+    if (const auto pos = name.find("__"); pos != std::string::npos) name = name.substr(0, pos) + "/" + name.substr(pos + 2);
+    ids.push_back(name);
+  }
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+std::string resolve_preprocessor_config_path(const std::string& path_or_model_id,
+                                             const std::optional<std::string>& revision) {
+  const std::string& p = path_or_model_id;
+  if (p.empty()) throw ConfigError("<empty path>", "expected a directory, a preprocessor_config.json file or a model id");
+  std::error_code ec;
+  const fs::path path(p);
+  if (fs::is_directory(path, ec)) {
+    const fs::path file = path / kConfigName;
+    if (fs::is_regular_file(file, ec)) return file.string();
+    throw ConfigError(p, std::string("directory has no ") + kConfigName);
+  }
+  if (fs::is_regular_file(path, ec)) return p;
+  if (fs::exists(path, ec)) throw ConfigError(p, "not a regular file or directory");
+  if (!looks_like_model_id(p))
+    throw ConfigError(p, "no such file or directory (and not a model id of the form \"org/name\")");
+
+  const std::string rev = revision.value_or("main");
+  if (rev.empty()) throw ConfigError(p, "empty revision");
+  // huggingface_hub try_to_load_from_cache: refs/<revision> holds the commit hash; otherwise the
+  // revision itself names a snapshot (a commit hash).
+  std::string repo_id_folder = "models--" + p;
+  for (auto pos = repo_id_folder.find('/'); pos != std::string::npos; pos = repo_id_folder.find('/'))
+    repo_id_folder.replace(pos, 1, "--");
+  const fs::path repo = fs::path(hf_hub_cache_dir()) / repo_id_folder;
+  if (fs::is_directory(repo, ec)) {
+    std::string commit = rev;
+    const fs::path ref = repo / "refs" / rev;
+    if (fs::is_regular_file(ref, ec)) {
+      std::ifstream in(ref);
+      std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      commit = trim(content);
+    }
+    if (!commit.empty() && commit.find("..") == std::string::npos) {
+      const fs::path file = repo / "snapshots" / commit / kConfigName;
+      if (fs::is_regular_file(file, ec)) return file.string();
+    }
+  }
+  const std::string bundled = bundled_models_dir();
+  if (rev == "main" && !bundled.empty()) {
+    const fs::path file = fs::path(bundled) / bundled_folder_name(p) / kConfigName;
+    if (fs::is_regular_file(file, ec)) return file.string();
+  }
+  std::string known;
+  for (const auto& id : bundled_model_ids()) known += (known.empty() ? "" : ", ") + id;
+  throw ConfigError(p, "model id not found: no " + std::string(kConfigName) + " for revision \"" + rev + "\" in the " +
+                           "Hugging Face cache (" + repo.string() + ")" +
+                           (rev == "main" ? " and no bundled copy in " + bundled + " (bundled: " + known + ")"
+                                          : "; bundled copies are only used for the main revision") +
+                           "; pixelflow never downloads");
+}
+
+}  // namespace pixelflow::pipelines

@@ -1,0 +1,440 @@
+// Loading (from_pretrained / from_dict / __init__ emulation), to_dict and save_pretrained for the
+// supported Hugging Face image processors. See processor_config.h.
+#include "pipelines/processor_config.h"
+
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "pipelines/processor_specs.h"
+#include "pipelines/py_json.h"
+
+namespace pixelflow::pipelines {
+
+using nlohmann::json;
+using nlohmann::ordered_json;
+namespace fs = std::filesystem;
+using detail::ClassSpec;
+using detail::config_error;
+using detail::InitMode;
+using detail::show;
+
+namespace {
+
+const char* const kFlagKeys[] = {"do_resize",         "do_center_crop", "do_rescale",    "do_normalize",
+                                 "do_convert_rgb",    "do_reduce_labels", "do_pad",      "keep_aspect_ratio",
+                                 "include_top",       "rescale_offset", "do_flip_channel_order",
+                                 "do_color_quantize"};
+
+// model_type (config.json) -> slow image processor, restricted to the supported classes
+// (models/auto/image_processing_auto.py IMAGE_PROCESSOR_MAPPING_NAMES, v4.57).
+const std::map<std::string, std::string>& model_type_map() {
+  static const std::map<std::string, std::string> m = {
+      {"aimv2", "CLIPImageProcessor"},         {"aimv2_vision_model", "CLIPImageProcessor"},
+      {"align", "EfficientNetImageProcessor"}, {"beit", "BeitImageProcessor"},
+      {"bit", "BitImageProcessor"},            {"clip", "CLIPImageProcessor"},
+      {"clipseg", "ViTImageProcessor"},        {"convnext", "ConvNextImageProcessor"},
+      {"convnextv2", "ConvNextImageProcessor"}, {"cvt", "ConvNextImageProcessor"},
+      {"data2vec-vision", "BeitImageProcessor"}, {"deit", "DeiTImageProcessor"},
+      {"depth_anything", "DPTImageProcessor"}, {"dinat", "ViTImageProcessor"},
+      {"dinov2", "BitImageProcessor"},         {"dpt", "DPTImageProcessor"},
+      {"efficientnet", "EfficientNetImageProcessor"}, {"focalnet", "BitImageProcessor"},
+      {"gemma3n", "SiglipImageProcessor"},     {"git", "CLIPImageProcessor"},
+      {"glpn", "GLPNImageProcessor"},          {"groupvit", "CLIPImageProcessor"},
+      {"hiera", "BitImageProcessor"},          {"ijepa", "ViTImageProcessor"},
+      {"imagegpt", "ImageGPTImageProcessor"},  {"kosmos-2", "CLIPImageProcessor"},
+      {"levit", "LevitImageProcessor"},        {"metaclip_2", "CLIPImageProcessor"},
+      {"mgp-str", "ViTImageProcessor"},        {"mlcd", "CLIPImageProcessor"},
+      {"mobilenet_v2", "MobileNetV2ImageProcessor"}, {"mobilevit", "MobileViTImageProcessor"},
+      {"mobilevitv2", "MobileViTImageProcessor"}, {"nat", "ViTImageProcessor"},
+      {"paligemma", "SiglipImageProcessor"},   {"perceiver", "PerceiverImageProcessor"},
+      {"poolformer", "PoolFormerImageProcessor"}, {"regnet", "ConvNextImageProcessor"},
+      {"resnet", "ConvNextImageProcessor"},    {"segformer", "SegformerImageProcessor"},
+      {"siglip", "SiglipImageProcessor"},      {"swiftformer", "ViTImageProcessor"},
+      {"swin", "ViTImageProcessor"},           {"swinv2", "ViTImageProcessor"},
+      {"timesformer", "VideoMAEImageProcessor"}, {"upernet", "SegformerImageProcessor"},
+      {"van", "ConvNextImageProcessor"},       {"videomae", "VideoMAEImageProcessor"},
+      {"vipllava", "CLIPImageProcessor"},      {"vit", "ViTImageProcessor"},
+      {"vit_mae", "ViTImageProcessor"},        {"vit_msn", "ViTImageProcessor"},
+      {"xclip", "CLIPImageProcessor"},
+  };
+  return m;
+}
+
+std::string supported_list() {
+  std::string s;
+  for (const auto& n : supported_processor_classes()) s += (s.empty() ? "" : ", ") + n;
+  return s;
+}
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+std::string read_text_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ConfigError(path, "cannot open file for reading");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) throw ConfigError(path, "error while reading file");
+  return ss.str();
+}
+
+ordered_json parse_json_text(const std::string& text, const std::string& source) {
+  try {
+    return ordered_json::parse(text);
+  } catch (const ordered_json::parse_error& e) {
+    throw ConfigError(source, std::string("not a valid JSON file: ") + e.what());
+  }
+}
+
+// Picks the class the way AutoImageProcessor does (image_processor_type, else feature_extractor_type
+// with FeatureExtractor -> ImageProcessor, else the model config.json next to the file).
+std::string resolve_class(const ordered_json& dict, const std::string& source, const LoadOptions& opts,
+                          const std::string& config_dir, std::vector<std::string>& warnings) {
+  auto canonical_or_throw = [&](const std::string& name, const std::string& key) {
+    auto c = canonical_processor_class(name);
+    if (!c)
+      throw config_error(source, key, "unsupported image processor class \"" + name + "\"; supported: " + supported_list());
+    if (*c != name)
+      warnings.push_back("pixelflow: " + key + " names " + name + "; using the slow (PIL backend) " + *c +
+                         ", which is what pixelflow implements");
+    return *c;
+  };
+  if (opts.processor_class) return canonical_or_throw(*opts.processor_class, "processor_class");
+
+  auto string_key = [&](const char* key) -> std::optional<std::string> {
+    auto it = dict.find(key);
+    if (it == dict.end() || it->is_null()) return std::nullopt;
+    if (!it->is_string()) throw config_error(source, key, "must be a class name string, got " + show(json(*it)));
+    return it->get<std::string>();
+  };
+  if (auto t = string_key("image_processor_type")) return canonical_or_throw(*t, "image_processor_type");
+  if (auto fe = string_key("feature_extractor_type")) {
+    std::string name = *fe;
+    const std::string from = "FeatureExtractor";
+    if (auto pos = name.find(from); pos != std::string::npos) name.replace(pos, from.size(), "ImageProcessor");
+    auto c = canonical_processor_class(name);
+    if (!c)
+      throw config_error(source, "feature_extractor_type",
+                         "unsupported feature extractor \"" + *fe + "\" (-> \"" + name + "\"); supported: " + supported_list());
+    return *c;
+  }
+  if (auto it = dict.find("auto_map"); it != dict.end() && it->is_object())
+    throw config_error(source, "auto_map",
+                       "custom (trust_remote_code) image processors are not supported; supported classes: " +
+                           supported_list());
+  // No type key: AutoImageProcessor falls back to the model's config.json.
+  if (!config_dir.empty()) {
+    const fs::path cfg = fs::path(config_dir) / "config.json";
+    std::error_code ec;
+    if (fs::is_regular_file(cfg, ec)) {
+      const ordered_json model_cfg = parse_json_text(read_text_file(cfg.string()), cfg.string());
+      if (model_cfg.is_object()) {
+        if (auto it = model_cfg.find("image_processor_type"); it != model_cfg.end() && it->is_string()) {
+          auto c = canonical_processor_class(it->get<std::string>());
+          if (!c)
+            throw config_error(cfg.string(), "image_processor_type",
+                               "unsupported image processor class " + show(json(*it)) + "; supported: " + supported_list());
+          return *c;
+        }
+        if (auto it = model_cfg.find("model_type"); it != model_cfg.end() && it->is_string()) {
+          auto m = model_type_map().find(it->get<std::string>());
+          if (m == model_type_map().end())
+            throw config_error(cfg.string(), "model_type",
+                               "model type " + show(json(*it)) + " does not use a supported image processor; supported: " +
+                                   supported_list());
+          return m->second;
+        }
+      }
+    }
+  }
+  throw config_error(source, "image_processor_type",
+                     "missing: the file has neither image_processor_type nor feature_extractor_type, and there is no "
+                     "config.json with a model_type beside it to infer the class from (supported: " +
+                         supported_list() + ")");
+}
+
+// np.array(clusters).tolist(): a rectangular nested list of numbers; one float anywhere makes every
+// element a float. Ragged input raises in numpy 1.24 (the goldens' version), as it does here.
+json normalize_clusters(const json& v, const std::string& source) {
+  bool any_float = false;
+  std::vector<size_t> shape;
+  bool shape_set = false;
+  // Walk with explicit recursion to check rectangularity and leaf types.
+  std::function<void(const json&, size_t, std::vector<size_t>&)> walk = [&](const json& node, size_t depth,
+                                                                             std::vector<size_t>& path_shape) {
+    if (node.is_array()) {
+      path_shape.push_back(node.size());
+      for (const auto& child : node) walk(child, depth + 1, path_shape);
+      if (node.empty()) {
+        if (!shape_set) {
+          shape = path_shape;
+          shape_set = true;
+        } else if (shape != path_shape) {
+          throw config_error(source, "clusters", "must be a rectangular (n_clusters, 3) array (ragged nested lists)");
+        }
+      }
+      path_shape.pop_back();
+      return;
+    }
+    if (!detail::is_number(node))
+      throw config_error(source, "clusters", "must hold numbers only, got " + show(node));
+    if (node.is_number_float()) any_float = true;
+    if (!shape_set) {
+      shape = path_shape;
+      shape_set = true;
+    } else if (shape != path_shape) {
+      throw config_error(source, "clusters", "must be a rectangular (n_clusters, 3) array (ragged nested lists)");
+    }
+  };
+  if (!v.is_array()) throw config_error(source, "clusters", "must be a list of [r, g, b] rows, got " + show(v));
+  std::vector<size_t> path;
+  walk(v, 0, path);
+  if (!any_float) return v;
+  std::function<json(const json&)> to_float = [&](const json& node) -> json {
+    if (node.is_array()) {
+      json a = json::array();
+      for (const auto& c : node) a.push_back(to_float(c));
+      return a;
+    }
+    return json(node.get<double>());
+  };
+  return to_float(v);
+}
+
+// Sanity checks pixelflow adds at load time for the keys the class knows (values that can never be
+// used); HF itself only fails later, at call time, on these.
+void validate_known_attribute(const ClassSpec& spec, const std::string& key, const json& v, const std::string& source,
+                              std::vector<std::string>& warnings) {
+  auto positive_size_values = [&](const json& d, const std::string& name) {
+    for (auto it = d.begin(); it != d.end(); ++it) {
+      if (!detail::is_integer(it.value()) || it.value().get<int64_t>() < 1)
+        throw config_error(source, name + "." + it.key(), "must be a positive integer, got " + show(it.value()));
+    }
+  };
+  if (key == "size" || key == "crop_size") {
+    if (v.is_null()) return;  // only reachable through overrides; preprocess() then raises (see resolve_call)
+    // crop_size is always square; size follows the class (Siglip's raw size: non-square, as its
+    // preprocess() converts it).
+    bool square = key == "crop_size";
+    for (const auto& p : spec.init)
+      if (p.name == key && p.mode == InitMode::kSizeSquare) square = true;
+    const json d = detail::get_size_dict(v, square, key, source);
+    positive_size_values(d, key);
+    return;
+  }
+  if (key == "image_mean" || key == "image_std") {
+    const bool is_std = key == "image_std";
+    auto check = [&](const json& x, const std::string& path) {
+      if (!detail::is_number(x)) throw config_error(source, path, "must be a number, got " + show(x));
+      if (is_std && x.get<double>() <= 0.0) throw config_error(source, path, "must be > 0, got " + show(x));
+    };
+    if (v.is_null()) return;
+    if (v.is_array()) {
+      if (v.empty()) throw config_error(source, key, "must not be empty");
+      for (size_t i = 0; i < v.size(); ++i) check(v[i], key + "[" + std::to_string(i) + "]");
+      return;
+    }
+    check(v, key);
+    return;
+  }
+  if (key == "rescale_factor") {
+    if (!v.is_null() && !detail::is_number(v)) throw config_error(source, key, "must be a number, got " + show(v));
+    return;
+  }
+  if (key == "resample") {
+    if (v.is_null()) return;
+    if (!detail::is_integer(v) || v.get<int64_t>() < 0 || v.get<int64_t>() > 5)
+      throw config_error(source, key,
+                         "must be a PIL resampling filter 0..5 (0 NEAREST, 1 LANCZOS, 2 BILINEAR, 3 BICUBIC, 4 BOX, "
+                         "5 HAMMING), got " +
+                             show(v));
+    return;
+  }
+  if (key == "crop_pct") {
+    if (v.is_null()) return;
+    if (!detail::is_number(v) || v.get<double>() <= 0.0)
+      throw config_error(source, key, "must be a number > 0 (or null), got " + show(v));
+    return;
+  }
+  if (key == "ensure_multiple_of" || key == "size_divisor") {
+    if (v.is_null()) return;
+    if (!detail::is_integer(v) || v.get<int64_t>() < 1)
+      throw config_error(source, key, "must be a positive integer (or null), got " + show(v));
+    return;
+  }
+  for (const char* flag : kFlagKeys) {
+    if (key == flag && !v.is_null() && !v.is_boolean()) {
+      warnings.push_back("pixelflow: " + source + ": " + key + ": expected true/false, got " + show(v) +
+                         "; transformers treats it as " + (detail::py_truthy(v) ? "true" : "false") +
+                         " (Python truthiness), and so does pixelflow");
+      return;
+    }
+  }
+}
+
+ProcessorConfig from_dict_impl(const ordered_json& dict_in, const std::string& source, const LoadOptions& opts,
+                               const std::string& config_dir) {
+  if (!dict_in.is_object()) throw ConfigError(source, "the top level must be a JSON object, got " + show(json(dict_in)));
+  if (!opts.overrides.is_object())
+    throw ConfigError("overrides", "must be a JSON object of key: value pairs, got " + show(opts.overrides));
+
+  ProcessorConfig cfg;
+  cfg.source = source;
+  cfg.class_name = resolve_class(dict_in, source, opts, config_dir, cfg.warnings);
+  const ClassSpec& spec = *detail::find_class_spec(cfg.class_name);
+
+  // ImageProcessingMixin.from_dict (v4.57): size / crop_size kwargs replace the dict's values before
+  // __init__ (only when the dict has the key); the other kwargs are applied after __init__.
+  ordered_json dict = dict_in;
+  json kwargs = opts.overrides;
+  std::set<std::string> from_overrides;
+  for (const char* k : {"size", "crop_size"}) {
+    if (kwargs.contains(k) && dict.contains(k)) {
+      dict[k] = ordered_json(kwargs[k]);
+      kwargs.erase(k);
+      from_overrides.insert(k);
+    }
+  }
+  auto src_of = [&](const std::string& key) { return from_overrides.count(key) ? std::string("overrides") : source; };
+
+  // __init__(**dict): named parameters bind; the rest is **kwargs.
+  json attrs = json::object();
+  bool has_type_attr = false;
+  std::vector<std::string> ignored;
+  for (auto it = dict.begin(); it != dict.end(); ++it) {
+    const std::string& key = it.key();
+    if (spec.has_init_param(key)) continue;
+    if (spec.filtered_init && key != "processor_class" && key != "image_processor_type" && key != "kwargs") {
+      ignored.push_back(key);  // @filter_out_non_signature_kwargs(extra=INIT_SERVICE_KWARGS)
+      continue;
+    }
+    // ImageProcessingMixin.__init__: drops feature_extractor_type and processor_class (the latter is no
+    // longer saved, as in the goldens), sets every other key as an attribute.
+    if (key == "feature_extractor_type" || key == "processor_class") continue;
+    if (key == "image_processor_type") has_type_attr = true;
+    attrs[key] = json(it.value());
+  }
+  if (!ignored.empty()) {
+    std::string names;
+    for (const auto& k : ignored) names += (names.empty() ? "'" : ", '") + k + "'";
+    cfg.warnings.push_back("The following named arguments are not valid for `" + spec.name +
+                           ".__init__` and were ignored: " + names);
+  }
+  for (const auto& p : spec.init) {
+    auto it = dict.find(p.name);
+    const bool present = it != dict.end();
+    const json given = present ? json(*it) : json(nullptr);
+    switch (p.mode) {
+      case InitMode::kRaw: attrs[p.name] = present ? given : p.default_value; break;
+      case InitMode::kDefaultIfNull: attrs[p.name] = given.is_null() ? p.default_value : given; break;
+      case InitMode::kSizeSquare:
+      case InitMode::kSizeNonSquare:
+        attrs[p.name] = detail::get_size_dict(given.is_null() ? p.default_value : given,
+                                              p.mode == InitMode::kSizeSquare, p.name, src_of(p.name));
+        break;
+      case InitMode::kClusters: attrs[p.name] = given.is_null() ? json(nullptr) : normalize_clusters(given, source); break;
+    }
+  }
+  // CLIPImageProcessor: backwards compatibility of KOSMOS-2 (`use_square_size`).
+  if (spec.id == detail::ProcessorId::kCLIP && attrs.contains("use_square_size") &&
+      detail::py_truthy(attrs["use_square_size"])) {
+    if (!attrs["size"].contains("shortest_edge"))
+      throw config_error(src_of("size"), "size",
+                         "use_square_size needs a {\"shortest_edge\"} size (KeyError in transformers), got " +
+                             show(attrs["size"]));
+    const json s = attrs["size"]["shortest_edge"];
+    attrs["size"] = json{{"height", s}, {"width", s}};
+    attrs.erase("use_square_size");
+  }
+
+  // from_dict, second half: kwargs that are attributes of the instance are set as given.
+  for (auto it = kwargs.begin(); it != kwargs.end(); ++it) {
+    const std::string& key = it.key();
+    const bool is_attr = key == "image_processor_type" ? has_type_attr : attrs.contains(key);
+    if (is_attr) {
+      attrs[key] = it.value();
+      from_overrides.insert(key);
+    } else {
+      cfg.unused_kwargs.push_back(key);
+    }
+  }
+
+  // to_dict(): image_processor_type is the class; BaseImageProcessor drops _valid_processor_keys;
+  // ImageGPT turns clusters into lists (done above) and nulls keys the slow class does not have.
+  attrs["image_processor_type"] = spec.name;
+  attrs.erase("_valid_processor_keys");
+  if (spec.id == detail::ProcessorId::kImageGPT) {
+    for (const char* k : {"image_mean", "image_std", "rescale_factor", "do_rescale"})
+      if (attrs.contains(k)) attrs[k] = nullptr;
+  }
+
+  for (const auto& p : spec.init) validate_known_attribute(spec, p.name, attrs[p.name], src_of(p.name), cfg.warnings);
+  if (spec.id == detail::ProcessorId::kImageGPT && from_overrides.count("clusters") && !attrs["clusters"].is_null())
+    normalize_clusters(attrs["clusters"], "overrides");  // validation only: HF keeps overridden values raw
+
+  cfg.attributes = std::move(attrs);
+  return cfg;
+}
+
+}  // namespace
+
+const std::vector<std::string>& supported_processor_classes() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> v;
+    for (const auto& s : detail::class_specs()) v.push_back(s.name);
+    return v;
+  }();
+  return names;
+}
+
+std::optional<std::string> canonical_processor_class(const std::string& name) {
+  std::string n = name;
+  if (ends_with(n, "ImageProcessorFast")) n.resize(n.size() - 4);
+  else if (ends_with(n, "ImageProcessorPil")) n.resize(n.size() - 3);
+  else if (ends_with(n, "FeatureExtractor")) n = n.substr(0, n.size() - 16) + "ImageProcessor";
+  if (detail::find_class_spec(n)) return n;
+  return std::nullopt;
+}
+
+ProcessorConfig processor_config_from_dict(const ordered_json& dict, const std::string& source,
+                                           const LoadOptions& opts) {
+  return from_dict_impl(dict, source, opts, "");
+}
+
+ProcessorConfig processor_config_from_dict(const json& dict, const std::string& source, const LoadOptions& opts) {
+  return from_dict_impl(ordered_json(dict), source, opts, "");
+}
+
+ProcessorConfig processor_config_from_json_text(const std::string& text, const std::string& source,
+                                                const LoadOptions& opts) {
+  return from_dict_impl(parse_json_text(text, source), source, opts, "");
+}
+
+ProcessorConfig load_processor_config(const std::string& path_or_model_id, const LoadOptions& opts) {
+  const std::string path = resolve_preprocessor_config_path(path_or_model_id, opts.revision);
+  const ordered_json dict = parse_json_text(read_text_file(path), path);
+  return from_dict_impl(dict, path, opts, fs::path(path).parent_path().string());
+}
+
+std::string to_json_string(const ProcessorConfig& cfg) { return python_json_dumps(cfg.attributes, 2) + "\n"; }
+
+void save_pretrained(const ProcessorConfig& cfg, const std::string& dir) {
+  std::error_code ec;
+  if (fs::is_regular_file(dir, ec))
+    throw ConfigError(dir, "provided path should be a directory, not a file");
+  fs::create_directories(dir, ec);
+  if (ec) throw ConfigError(dir, "cannot create directory: " + ec.message());
+  const fs::path file = fs::path(dir) / "preprocessor_config.json";
+  std::ofstream out(file, std::ios::binary | std::ios::trunc);
+  if (!out) throw ConfigError(file.string(), "cannot open file for writing");
+  out << to_json_string(cfg);
+  out.close();
+  if (!out) throw ConfigError(file.string(), "error while writing file");
+}
+
+}  // namespace pixelflow::pipelines
