@@ -77,9 +77,6 @@ std::string hf_hub_cache_dir() {
 std::string bundled_models_dir() {
   if (std::string v = env("PIXELFLOW_MODELS_DIR"); !v.empty()) return expand_user(v);
   std::error_code ec;
-#ifdef PIXELFLOW_BUNDLED_CONFIG_DIR
-  if (fs::is_directory(PIXELFLOW_BUNDLED_CONFIG_DIR, ec)) return PIXELFLOW_BUNDLED_CONFIG_DIR;
-#endif
   const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
   if (!ec) {
     const fs::path installed = exe.parent_path().parent_path() / "share" / "pixelflow" / "models";
@@ -108,15 +105,16 @@ std::vector<std::string> bundled_model_ids() {
 }
 
 std::string resolve_preprocessor_config_path(const std::string& path_or_model_id,
-                                             const std::optional<std::string>& revision) {
+                                             const std::optional<std::string>& revision,
+                                             const std::optional<std::string>& cache_dir, const std::string& subfolder) {
   const std::string& p = path_or_model_id;
   if (p.empty()) throw ConfigError("<empty path>", "expected a directory, a preprocessor_config.json file or a model id");
   std::error_code ec;
   const fs::path path(p);
   if (fs::is_directory(path, ec)) {
-    const fs::path file = path / kConfigName;
+    const fs::path file = path / subfolder / kConfigName;
     if (fs::is_regular_file(file, ec)) return file.string();
-    throw ConfigError(p, std::string("directory has no ") + kConfigName);
+    throw ConfigError(p, "directory has no " + (fs::path(subfolder) / kConfigName).relative_path().string());
   }
   if (fs::is_regular_file(path, ec)) return p;
   if (fs::exists(path, ec)) throw ConfigError(p, "not a regular file or directory");
@@ -130,7 +128,8 @@ std::string resolve_preprocessor_config_path(const std::string& path_or_model_id
   std::string repo_id_folder = "models--" + p;
   for (auto pos = repo_id_folder.find('/'); pos != std::string::npos; pos = repo_id_folder.find('/'))
     repo_id_folder.replace(pos, 1, "--");
-  const fs::path repo = fs::path(hf_hub_cache_dir()) / repo_id_folder;
+  const fs::path repo = fs::path(cache_dir && !cache_dir->empty() ? expand_user(*cache_dir) : hf_hub_cache_dir()) /
+                       repo_id_folder;
   if (fs::is_directory(repo, ec)) {
     std::string commit = rev;
     const fs::path ref = repo / "refs" / rev;
@@ -140,13 +139,13 @@ std::string resolve_preprocessor_config_path(const std::string& path_or_model_id
       commit = trim(content);
     }
     if (!commit.empty() && commit.find("..") == std::string::npos) {
-      const fs::path file = repo / "snapshots" / commit / kConfigName;
+      const fs::path file = repo / "snapshots" / commit / subfolder / kConfigName;
       if (fs::is_regular_file(file, ec)) return file.string();
     }
   }
   const std::string bundled = bundled_models_dir();
   if (rev == "main" && !bundled.empty()) {
-    const fs::path file = fs::path(bundled) / bundled_folder_name(p) / kConfigName;
+    const fs::path file = fs::path(bundled) / bundled_folder_name(p) / subfolder / kConfigName;
     if (fs::is_regular_file(file, ec)) return file.string();
   }
   std::string known;

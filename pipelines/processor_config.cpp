@@ -416,9 +416,38 @@ ProcessorConfig processor_config_from_json_text(const std::string& text, const s
 }
 
 ProcessorConfig load_processor_config(const std::string& path_or_model_id, const LoadOptions& opts) {
-  const std::string path = resolve_preprocessor_config_path(path_or_model_id, opts.revision);
+  // from_pretrained's loader kwargs are consumed here, before from_dict sees the rest.
+  LoadOptions o = opts;
+  std::optional<std::string> cache_dir;
+  std::string subfolder;
+  std::vector<std::string> notes;
+  if (o.overrides.is_object()) {
+    auto take_string = [&](const char* key) -> std::optional<std::string> {
+      auto it = o.overrides.find(key);
+      if (it == o.overrides.end()) return std::nullopt;
+      const json v = *it;
+      o.overrides.erase(key);
+      if (v.is_null()) return std::nullopt;
+      if (!v.is_string()) throw ConfigError(std::string("overrides: ") + key, "must be a string, got " + show(v));
+      return v.get<std::string>();
+    };
+    if (auto r = take_string("revision"); r && !o.revision) o.revision = r;
+    cache_dir = take_string("cache_dir");
+    if (auto sub = take_string("subfolder")) subfolder = *sub;
+    if (auto it = o.overrides.find("use_fast"); it != o.overrides.end()) {
+      if (detail::py_truthy(*it))
+        notes.push_back("pixelflow: use_fast=True ignored: pixelflow implements the slow (PIL backend) processors");
+      o.overrides.erase("use_fast");
+    }
+    for (const char* k : {"force_download", "local_files_only", "token", "proxies", "resume_download",
+                          "use_auth_token", "trust_remote_code", "return_unused_kwargs", "_from_auto", "_from_pipeline"})
+      o.overrides.erase(k);
+  }
+  const std::string path = resolve_preprocessor_config_path(path_or_model_id, o.revision, cache_dir, subfolder);
   const ordered_json dict = parse_json_text(read_text_file(path), path);
-  return from_dict_impl(dict, path, opts, fs::path(path).parent_path().string());
+  ProcessorConfig cfg = from_dict_impl(dict, path, o, fs::path(path).parent_path().string());
+  cfg.warnings.insert(cfg.warnings.end(), notes.begin(), notes.end());
+  return cfg;
 }
 
 std::string to_json_string(const ProcessorConfig& cfg) { return python_json_dumps(cfg.attributes, 2) + "\n"; }

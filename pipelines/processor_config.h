@@ -48,7 +48,11 @@ struct LoadOptions {
   // from_pretrained(**kwargs) overrides (v4.57 from_dict semantics): `size` / `crop_size` replace the
   // file's value before __init__ when the file has that key (so they are normalized); every other
   // key that is an attribute of the processor is set as given; the rest is reported in
-  // ProcessorConfig::unused_kwargs.
+  // ProcessorConfig::unused_kwargs. from_pretrained's own loader kwargs are consumed, not reported:
+  // `revision` (when the field above is unset), `cache_dir` (instead of the environment's hub cache)
+  // and `subfolder` are honoured; `use_fast` gets a note (pixelflow is the slow processor);
+  // force_download, local_files_only, token, proxies, resume_download, use_auth_token,
+  // trust_remote_code, return_unused_kwargs are ignored (nothing is ever downloaded).
   nlohmann::json overrides = nlohmann::json::object();
   // Force a class, as calling XImageProcessor.from_pretrained directly does (any spelling accepted
   // by class resolution: "...Fast", "...FeatureExtractor"). Unset: resolved like AutoImageProcessor.
@@ -95,13 +99,17 @@ std::optional<std::string> canonical_processor_class(const std::string& name);
 
 // Where a path or model id resolves to (the preprocessor_config.json that load_processor_config
 // reads). Throws ConfigError naming the path/id when nothing is found.
+// `cache_dir` replaces hf_hub_cache_dir(); `subfolder` is looked in below the folder / snapshot.
 std::string resolve_preprocessor_config_path(const std::string& path_or_model_id,
-                                             const std::optional<std::string>& revision = std::nullopt);
+                                             const std::optional<std::string>& revision = std::nullopt,
+                                             const std::optional<std::string>& cache_dir = std::nullopt,
+                                             const std::string& subfolder = "");
 // The Hugging Face hub cache directory in use (see load_processor_config).
 std::string hf_hub_cache_dir();
-// Directory of bundled configs: $PIXELFLOW_MODELS_DIR if set, else the source tree's
-// pipelines/models (compile-time PIXELFLOW_BUNDLED_CONFIG_DIR) if it exists, else
-// <directory of the running executable>/../share/pixelflow/models (install layout).
+// Directory of bundled configs: $PIXELFLOW_MODELS_DIR if set, else
+// <directory of the running executable>/../share/pixelflow/models if it exists (install layout:
+// install(DIRECTORY pipelines/models/ DESTINATION share/pixelflow/models)), else the source tree's
+// pipelines/models (compile-time PIXELFLOW_BUNDLED_CONFIG_DIR).
 std::string bundled_models_dir();
 // Model ids with a bundled copy ("openai/clip-vit-base-patch32", ...), sorted.
 std::vector<std::string> bundled_model_ids();

@@ -473,3 +473,31 @@ TEST_CASE("wrong types and values name the file and the key", "[config][load][er
   CHECK(ok.attributes["image_std"] == 0.25);
   CHECK(ok.attributes["something_new"] == json({{"a", 1}}));
 }
+
+TEST_CASE("from_pretrained's loader kwargs in overrides are consumed, not reported", "[config][load][cache]") {
+  TempDir cache;
+  const auto repo = cache.path() / "models--acme--sub";
+  const std::string hash = "fedcba9876543210fedcba9876543210fedcba98";
+  write_file(repo / "refs" / "dev", hash);
+  write_file(repo / "snapshots" / hash / "image" / "preprocessor_config.json",
+             R"({"image_processor_type": "LevitImageProcessor", "size": 160})");
+  TempDir other;
+  EnvGuard hub("HF_HUB_CACHE", other.str());  // cache_dir below wins over the environment
+  LoadOptions opts;
+  opts.overrides = {{"cache_dir", cache.str()}, {"revision", "dev"},  {"subfolder", "image"},
+                    {"local_files_only", true}, {"use_fast", true},   {"token", "x"},
+                    {"do_center_crop", false},  {"not_an_attribute", 1}};
+  const ProcessorConfig cfg = load_processor_config("acme/sub", opts);
+  CHECK(cfg.class_name == "LevitImageProcessor");
+  CHECK(cfg.attributes["size"] == se(160));
+  CHECK(cfg.attributes["do_center_crop"] == false);
+  CHECK(cfg.unused_kwargs == std::vector<std::string>{"not_an_attribute"});
+  REQUIRE(cfg.warnings.size() == 1);
+  CHECK_THAT(cfg.warnings[0], Catch::Contains("use_fast"));
+  // A local directory with a subfolder.
+  TempDir local;
+  write_file(local.path() / "proc" / "preprocessor_config.json", R"({"image_processor_type": "GLPNImageProcessor"})");
+  CHECK(load_processor_config(local.str(), LoadOptions{std::nullopt, {{"subfolder", "proc"}}, {}}).class_name ==
+        "GLPNImageProcessor");
+  CHECK_THAT(error_of([&] { load_processor_config(local.str()); }), Catch::Contains("has no preprocessor_config.json"));
+}
