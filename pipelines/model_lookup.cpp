@@ -154,7 +154,7 @@ std::string resolve_preprocessor_config_path(const std::string& path_or_model_id
                            "Hugging Face cache (" + repo.string() + ")" +
                            (rev == "main" ? " and no bundled copy in " + bundled + " (bundled: " + known + ")"
                                           : "; bundled copies are only used for the main revision") +
-                           "; pixelflow never downloads");
+                           "; pixelflow never downloads (and no local file or directory has that name)");
 }
 
 }  // namespace pixelflow::pipelines

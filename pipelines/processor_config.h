@@ -22,13 +22,19 @@
 //     first), PoolFormer (divided by crop_pct when crop_pct is not null).
 //   - {"shortest_edge"} only: ConvNext (< 384: resize to int(se / crop_pct) then crop se x se;
 //     >= 384: warp to se x se).
+//   - Perceiver center-crops FIRST to int((size / crop_size) * min(H, W)) per side, then resizes.
 //   - GLPN has no size: floor each side to a multiple of size_divisor.
 //   - {"shortest_edge","longest_edge"} passes HF's checks in the shortest-edge classes; longest_edge
 //     is then ignored (as HF ignores it).
 //
 // Errors: ConfigError whose message is "<source>: <key path>: <problem>", where <source> is the
 // config file (or "overrides" / "call_kwargs" for values that came from those) and the key path
-// looks like `image_std[1]` or `size.height`.
+// looks like `image_std[1]` or `size.height`. Loading raises where transformers raises (get_size_dict,
+// ragged clusters, unknown class) and, for the keys the class knows, on values no call could use
+// (size values that are not positive integers, std <= 0, non-numeric mean/std/rescale_factor,
+// resample outside 0..5, crop_pct <= 0, ensure_multiple_of/size_divisor not positive integers).
+// Everything else transformers accepts is accepted: unknown keys, null values, non-boolean flags
+// (Python truthiness, with a "pixelflow: " note), combinations only preprocess() rejects.
 #pragma once
 
 #include <optional>
