@@ -1,0 +1,128 @@
+// decode_image: format detection, file reading and the helpers shared by the codecs.
+#include "ops/decode_image/decode_image.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+
+#include "graph/errors.h"
+#include "ops/decode_image/codecs.h"
+
+namespace pixelflow::ops {
+namespace detail {
+
+void check_pixel_limit(int64_t width, int64_t height, const DecodeOptions& opts,
+                       const std::string& name) {
+  if (opts.max_pixels <= 0) return;
+  // Both sides are < 2^32 in every supported format, so the product cannot overflow.
+  int64_t pixels = width * height;
+  if (pixels > opts.max_pixels) {
+    throw DecodeError(name, "image size (" + std::to_string(pixels) + " pixels, " +
+                                std::to_string(width) + "x" + std::to_string(height) +
+                                ") exceeds the limit of " + std::to_string(opts.max_pixels) +
+                                " pixels (possible decompression bomb)");
+  }
+}
+
+std::vector<uint8_t> default_palette() {
+  std::vector<uint8_t> palette(768);
+  for (int i = 0; i < 256; ++i) palette[3 * i] = palette[3 * i + 1] = palette[3 * i + 2] = uint8_t(i);
+  return palette;
+}
+
+}  // namespace detail
+
+namespace {
+
+enum class Format { kUnknown, kJpeg, kPng, kWebp, kBmp };
+
+Format sniff(const uint8_t* d, size_t n) {
+  if (n >= 8 && std::memcmp(d, "\x89PNG\r\n\x1a\n", 8) == 0) return Format::kPng;
+  if (n >= 3 && d[0] == 0xFF && d[1] == 0xD8 && d[2] == 0xFF) return Format::kJpeg;
+  if (n >= 2 && d[0] == 'B' && d[1] == 'M') return Format::kBmp;
+  if (n >= 16 && std::memcmp(d, "RIFF", 4) == 0 && std::memcmp(d + 8, "WEBP", 4) == 0 &&
+      (std::memcmp(d + 12, "VP8 ", 4) == 0 || std::memcmp(d + 12, "VP8L", 4) == 0 ||
+       std::memcmp(d + 12, "VP8X", 4) == 0)) {
+    return Format::kWebp;
+  }
+  return Format::kUnknown;
+}
+
+// Names formats Pillow would open but pixelflow does not, for a precise error message.
+std::string unsupported_format_name(const uint8_t* d, size_t n) {
+  auto starts = [&](const char* magic, size_t len) {
+    return n >= len && std::memcmp(d, magic, len) == 0;
+  };
+  if (starts("GIF87a", 6) || starts("GIF89a", 6)) return "GIF";
+  if (starts("II*\0", 4) || starts("MM\0*", 4)) return "TIFF";
+  if (starts("\0\0\1\0", 4)) return "ICO";
+  if (n >= 12 && std::memcmp(d + 4, "ftyp", 4) == 0) return "HEIF/AVIF";
+  if (starts("RIFF", 4)) return "RIFF (not a WebP image)";
+  if (starts("\x89PNG", 4)) return "PNG with a damaged signature";
+  if (starts("\xff\xd8", 2)) return "JPEG with a damaged start marker";
+  if (starts("P", 1) && n >= 2 && d[1] >= '1' && d[1] <= '7') return "PNM";
+  return "";
+}
+
+[[noreturn]] void throw_unknown(const uint8_t* data, size_t size, const std::string& name) {
+  if (size == 0) throw DecodeError(name, "empty file (0 bytes), not an image");
+  std::string known = unsupported_format_name(data, size);
+  if (!known.empty()) {
+    throw DecodeError(name, "unsupported image format: " + known +
+                                " (supported: JPEG, PNG, WebP, BMP)");
+  }
+  throw DecodeError(name, "cannot identify image file (not JPEG, PNG, WebP or BMP)");
+}
+
+}  // namespace
+
+DecodedImage decode_image(const uint8_t* data, size_t size, const std::string& name,
+                          const DecodeOptions& opts, BufferPool* pool) {
+  switch (sniff(data, size)) {
+    case Format::kJpeg: return detail::decode_jpeg(data, size, name, opts, pool);
+    case Format::kPng: return detail::decode_png(data, size, name, opts, pool);
+    case Format::kWebp: return detail::decode_webp(data, size, name, opts, pool);
+    case Format::kBmp: return detail::decode_bmp(data, size, name, opts, pool);
+    case Format::kUnknown: break;
+  }
+  throw_unknown(data, size, name);
+}
+
+ImageInfo probe_image(const uint8_t* data, size_t size, const std::string& name) {
+  switch (sniff(data, size)) {
+    case Format::kJpeg: return detail::probe_jpeg(data, size, name);
+    case Format::kPng: return detail::probe_png(data, size, name);
+    case Format::kWebp: return detail::probe_webp(data, size, name);
+    case Format::kBmp: return detail::probe_bmp(data, size, name);
+    case Format::kUnknown: break;
+  }
+  throw_unknown(data, size, name);
+}
+
+DecodedImage decode_image_file(const std::string& path, const DecodeOptions& opts,
+                               BufferPool* pool) {
+  std::unique_ptr<FILE, int (*)(FILE*)> file(std::fopen(path.c_str(), "rb"), &std::fclose);
+  if (!file) throw DecodeError(path, std::string("cannot open file: ") + std::strerror(errno));
+  long end = -1;
+  if (std::fseek(file.get(), 0, SEEK_END) == 0) end = std::ftell(file.get());
+  if (end < 0 || std::fseek(file.get(), 0, SEEK_SET) != 0) {
+    throw DecodeError(path, "cannot read file: not a regular, seekable file");
+  }
+  // The encoded bytes are only needed while decoding: one buffer per thread, reused, so that
+  // steady-state decoding touches no fresh pages for them.
+  thread_local std::unique_ptr<uint8_t[]> buffer;
+  thread_local size_t capacity = 0;
+  size_t size = size_t(end);
+  if (size > capacity) {
+    buffer.reset(new uint8_t[size]);
+    capacity = size;
+  }
+  size_t got = size ? std::fread(buffer.get(), 1, size, file.get()) : 0;
+  if (got != size && std::ferror(file.get())) {
+    throw DecodeError(path, std::string("read error: ") + std::strerror(errno));
+  }
+  return decode_image(buffer.get(), got, path, opts, pool);
+}
+
+}  // namespace pixelflow::ops

@@ -1,0 +1,355 @@
+// JPEG: Pillow's JpegImagePlugin header scan (it decides mode, size and EXIF, and which files
+// Image.open refuses) followed by libjpeg-turbo decoding configured exactly as Pillow's
+// JpegDecode.c configures it: library defaults (ISLOW IDCT, fancy upsampling, colour space
+// guessed from JFIF/Adobe markers), output colour space from the mode, CMYK inverted ("CMYK;I").
+// Scanlines are written straight into the output tensor.
+#include <csetjmp>
+#include <cstdio>
+#include <algorithm>
+#include <cstring>
+
+#include <jpeglib.h>
+
+#include "ops/decode_image/codecs.h"
+
+namespace pixelflow::ops::detail {
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// Header scan (JpegImageFile._open)
+
+struct JpegHeader {
+  int64_t width = 0, height = 0;
+  int layers = 0;
+  const char* mode = nullptr;  // Pillow mode
+  const uint8_t* exif = nullptr;  // first APP1 "Exif\0" payload
+  size_t exif_size = 0;
+  const uint8_t* mpf = nullptr;  // last APP2 "MPF\0" payload, after the signature
+  size_t mpf_size = 0;
+};
+
+bool is_sof_marker(int marker) {
+  switch (marker) {
+    case 0xFFC0: case 0xFFC1: case 0xFFC2: case 0xFFC3: case 0xFFC5: case 0xFFC6: case 0xFFC7:
+    case 0xFFC9: case 0xFFCA: case 0xFFCB: case 0xFFCD: case 0xFFCE: case 0xFFCF:
+    case 0xFFDE:  // DHP: Pillow parses it as a frame header too
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Markers that Pillow's table lists without a segment (SOI, EOI, RSTn, JPG, JPGn).
+bool is_standalone_marker(int marker) {
+  return marker == 0xFFC8 || (marker >= 0xFFD0 && marker <= 0xFFD9) ||
+         (marker >= 0xFFF0 && marker <= 0xFFFD);
+}
+
+[[noreturn]] void throw_header_error(const std::string& name, const std::string& why) {
+  throw DecodeError(name, "cannot identify image file: broken JPEG header: " + why);
+}
+
+JpegHeader parse_jpeg_header(const uint8_t* d, size_t n, const std::string& name) {
+  auto fail = [&name](const std::string& why) { throw_header_error(name, why); };
+  auto hex = [](size_t v) {
+    char buf[32];
+    std::snprintf(buf, sizeof(buf), "0x%zX", v);
+    return std::string(buf);
+  };
+  JpegHeader h;
+  bool have_exif = false;
+  size_t pos = 3;  // after FF D8 FF; the last FF starts the first marker
+  int current = 0xFF;
+  for (;;) {
+    if (current != 0xFF) {  // junk between segments is skipped a byte at a time
+      if (pos >= n) fail("data ends before the start of scan (SOS)");
+      current = d[pos++];
+      continue;
+    }
+    if (pos >= n) fail("data ends before the start of scan (SOS)");
+    int marker = 0xFF00 | d[pos++];
+    if (marker == 0xFFFF) {  // fill byte: the second FF starts the marker
+      continue;
+    }
+    if (marker == 0xFF00) {  // escaped FF outside a scan: skipped
+      if (pos >= n) fail("data ends before the start of scan (SOS)");
+      current = d[pos++];
+      continue;
+    }
+    if (marker < 0xFFC0) fail("no marker found (" + hex(size_t(marker)) + " at offset " + hex(pos - 2) + ")");
+
+    if (!is_standalone_marker(marker)) {
+      if (pos + 2 > n) fail("truncated marker segment at offset " + hex(pos - 2));
+      int64_t length = int64_t(load_u16be(d + pos)) - 2;
+      pos += 2;
+      if (length < 0) length = 0;
+      if (pos + size_t(length) > n) fail("truncated marker segment at offset " + hex(pos - 4));
+      const uint8_t* s = d + pos;
+      size_t len = size_t(length);
+      pos += len;
+      if (is_sof_marker(marker)) {
+        if (len < 6) fail("frame header (SOF) too short");
+        h.height = load_u16be(s + 1);
+        h.width = load_u16be(s + 3);
+        if (s[0] != 8) fail("cannot handle " + std::to_string(s[0]) + "-bit layers");
+        h.layers = s[5];
+        if (h.layers == 1) {
+          h.mode = "L";
+        } else if (h.layers == 3) {
+          h.mode = "RGB";
+        } else if (h.layers == 4) {
+          h.mode = "CMYK";
+        } else {
+          fail("cannot handle " + std::to_string(h.layers) + "-layer images");
+        }
+      } else if (marker == 0xFFDB) {  // DQT: Pillow validates the table lengths
+        size_t q = 0;
+        while (q < len) {
+          size_t table = 1 + (s[q] / 16 == 0 ? 64 : 128);
+          if (len - q < table) fail("bad quantization table marker");
+          q += table;
+        }
+      } else if (marker == 0xFFE1 && len >= 5 && std::memcmp(s, "Exif\0", 5) == 0) {
+        if (!have_exif) {
+          have_exif = true;
+          h.exif = s;
+          h.exif_size = len;
+        }
+      } else if (marker == 0xFFE2 && len >= 4 && std::memcmp(s, "MPF\0", 4) == 0) {
+        h.mpf = s + 4;
+        h.mpf_size = len - 4;
+      }
+      if (marker == 0xFFDA) break;  // start of scan: the header ends here
+    }
+    if (pos >= n) fail("data ends before the start of scan (SOS)");
+    current = d[pos++];
+  }
+  if (!h.mode) fail("no frame header (SOF) before the scan");
+  if (h.width <= 0 || h.height <= 0) {
+    fail("image size " + std::to_string(h.width) + "x" + std::to_string(h.height) +
+         " is empty (DNL height is not supported)");
+  }
+  return h;
+}
+
+// Pillow reports "MPO" when the MP index parses and lists more than one JPEG picture.
+bool is_mpo(const JpegHeader& h) {
+  if (!h.mpf) return false;
+  TiffDirectory dir = read_tiff_ifd0(h.mpf, h.mpf_size);
+  if (!dir.valid) return false;
+  const TiffField* number = dir.find(0xB001);
+  const TiffField* entries = dir.find(0xB002);
+  if (!number || !entries || (number->type != 4 && number->type != 3)) return false;
+  uint64_t count = number->type == 4 ? dir.u32(number->value) : dir.u16(number->value);
+  if (count <= 1 || entries->count < 16 * count) return false;
+  for (uint64_t i = 0; i < count; ++i) {
+    uint32_t attribute = dir.u32(entries->value + 16 * i);
+    if ((attribute >> 24) & 7) return false;  // not a JPEG picture: Pillow falls back to JPEG
+  }
+  return true;
+}
+
+int header_orientation(const JpegHeader& h) {
+  return h.exif ? effective_orientation(read_exif_orientation(h.exif, h.exif_size)) : 1;
+}
+
+// ---------------------------------------------------------------------------------------------
+// libjpeg session. Errors longjmp back into the small step functions below, which hold only
+// trivially destructible locals; the C++ caller turns a failed step into a DecodeError.
+//
+// Pillow feeds libjpeg through a suspending source, 64 KiB (ImageFile.MAXBLOCK) more of the file
+// at each call, and reacts to suspension as follows: more data while reading the header,
+// starting or reading rows ("image file is truncated" once the file is exhausted), and
+// success if only jpeg_finish_decompress suspends. The source below reproduces that window by
+// window: it decides the same pass/fail outcome (arithmetic-coded scans cannot suspend and
+// fail at a window end in Pillow, a missing EOI is accepted, ...) and the same pixels.
+
+constexpr size_t kPillowBlock = 65536;
+
+struct ErrorManager {
+  jpeg_error_mgr pub;
+  std::jmp_buf jump;
+};
+
+struct WindowedSource {
+  jpeg_source_mgr pub;
+  const uint8_t* data = nullptr;
+  size_t size = 0;
+  size_t window_end = 0;  // libjpeg sees data[0, window_end)
+  size_t skip_to = 0;     // a skip_input_data target beyond the window
+
+  size_t position() const { return size_t(pub.next_input_byte - data); }
+  void set_position(size_t at) {
+    pub.next_input_byte = data + at;
+    pub.bytes_in_buffer = window_end - at;
+  }
+  // Pillow's next read(): false once the whole file has been offered.
+  bool extend() {
+    if (window_end >= size) return false;
+    window_end = std::min(size, window_end + kPillowBlock);
+    size_t at = position();
+    if (skip_to > at) at = std::min(skip_to, window_end);
+    set_position(at);
+    return true;
+  }
+};
+
+enum class Step { kDone, kSuspended, kFailed };
+
+void on_error_exit(j_common_ptr cinfo) {
+  std::longjmp(reinterpret_cast<ErrorManager*>(cinfo->err)->jump, 1);
+}
+void on_output_message(j_common_ptr) {}  // warnings are counted, never printed
+
+void source_init(j_decompress_ptr) {}
+void source_term(j_decompress_ptr) {}
+boolean source_fill(j_decompress_ptr) { return FALSE; }  // suspend: the caller extends the window
+void source_skip(j_decompress_ptr cinfo, long count) {
+  if (count <= 0) return;
+  auto* src = reinterpret_cast<WindowedSource*>(cinfo->src);
+  if (size_t(count) <= src->pub.bytes_in_buffer) {
+    src->pub.next_input_byte += count;
+    src->pub.bytes_in_buffer -= size_t(count);
+  } else {
+    src->skip_to = src->position() + size_t(count);
+    src->set_position(src->window_end);
+  }
+}
+
+class JpegSession {
+ public:
+  JpegSession(const uint8_t* data, size_t size) {
+    cinfo.err = jpeg_std_error(&errors.pub);
+    errors.pub.error_exit = on_error_exit;
+    errors.pub.output_message = on_output_message;
+    source.pub.init_source = source_init;
+    source.pub.fill_input_buffer = source_fill;
+    source.pub.skip_input_data = source_skip;
+    source.pub.resync_to_restart = jpeg_resync_to_restart;
+    source.pub.term_source = source_term;
+    source.data = data;
+    source.size = size;
+    source.window_end = std::min(size, kPillowBlock);
+    source.set_position(0);
+  }
+  ~JpegSession() {
+    if (created) jpeg_destroy_decompress(&cinfo);
+  }
+  JpegSession(const JpegSession&) = delete;
+  JpegSession& operator=(const JpegSession&) = delete;
+
+  std::string last_error() {
+    char buffer[JMSG_LENGTH_MAX];
+    (*errors.pub.format_message)(reinterpret_cast<j_common_ptr>(&cinfo), buffer);
+    return buffer;
+  }
+
+  jpeg_decompress_struct cinfo{};
+  ErrorManager errors{};
+  WindowedSource source{};
+  bool created = false;
+};
+
+bool step_create(JpegSession* s) {
+  if (setjmp(s->errors.jump)) return false;
+  jpeg_create_decompress(&s->cinfo);
+  s->created = true;
+  s->cinfo.src = &s->source.pub;
+  return true;
+}
+
+Step step_read_header(JpegSession* s) {
+  if (setjmp(s->errors.jump)) return Step::kFailed;
+  // As Pillow: a tables-only datastream may precede the image.
+  for (;;) {
+    int rc = jpeg_read_header(&s->cinfo, FALSE);
+    if (rc == JPEG_SUSPENDED) return Step::kSuspended;
+    if (rc != JPEG_HEADER_TABLES_ONLY) return Step::kDone;
+  }
+}
+
+Step step_start(JpegSession* s, J_COLOR_SPACE out_space) {
+  if (setjmp(s->errors.jump)) return Step::kFailed;
+  s->cinfo.out_color_space = out_space;
+  return jpeg_start_decompress(&s->cinfo) ? Step::kDone : Step::kSuspended;
+}
+
+Step step_read_rows(JpegSession* s, JSAMPROW* rows) {
+  if (setjmp(s->errors.jump)) return Step::kFailed;
+  jpeg_decompress_struct* c = &s->cinfo;
+  while (c->output_scanline < c->output_height) {
+    JDIMENSION at = c->output_scanline;
+    if (jpeg_read_scanlines(c, rows + at, c->output_height - at) == 0) return Step::kSuspended;
+  }
+  return Step::kDone;
+}
+
+Step step_finish(JpegSession* s) {
+  if (setjmp(s->errors.jump)) return Step::kFailed;
+  jpeg_finish_decompress(&s->cinfo);  // suspension here is success in Pillow
+  return Step::kDone;
+}
+
+[[noreturn]] void throw_libjpeg(JpegSession& s, const std::string& name) {
+  throw DecodeError(name, "broken JPEG data: " + s.last_error());
+}
+
+// Runs `step` as Pillow's decode loop would: on suspension offer the next block of the file.
+template <class F>
+void run_step(JpegSession& s, const std::string& name, F step) {
+  for (;;) {
+    Step r = step();
+    if (r == Step::kDone) return;
+    if (r == Step::kFailed) throw_libjpeg(s, name);
+    if (!s.source.extend()) throw DecodeError(name, "image file is truncated (JPEG data ends early)");
+  }
+}
+
+}  // namespace
+
+ImageInfo probe_jpeg(const uint8_t* data, size_t size, const std::string& name) {
+  JpegHeader h = parse_jpeg_header(data, size, name);
+  return ImageInfo{is_mpo(h) ? "MPO" : "JPEG", h.mode, h.width, h.height, header_orientation(h)};
+}
+
+DecodedImage decode_jpeg(const uint8_t* data, size_t size, const std::string& name,
+                         const DecodeOptions& opts, BufferPool* pool) {
+  JpegHeader h = parse_jpeg_header(data, size, name);
+  check_pixel_limit(h.width, h.height, opts, name);
+
+  DecodedImage image;
+  image.format = is_mpo(h) ? "MPO" : "JPEG";
+  image.mode = h.mode;
+  image.exif_orientation = header_orientation(h);
+
+  J_COLOR_SPACE out_space = h.layers == 1 ? JCS_GRAYSCALE : h.layers == 3 ? JCS_RGB : JCS_CMYK;
+  JpegSession session(data, size);
+  if (!step_create(&session)) throw_libjpeg(session, name);
+  run_step(session, name, [&] { return step_read_header(&session); });
+  if (int64_t(session.cinfo.image_width) != h.width ||
+      int64_t(session.cinfo.image_height) != h.height ||
+      session.cinfo.num_components != h.layers) {
+    throw DecodeError(name, "broken JPEG data: frame header does not match the image data");
+  }
+  run_step(session, name, [&] { return step_start(&session, out_space); });
+  if (session.cinfo.output_components != h.layers) {
+    throw DecodeError(name, "broken JPEG data: unexpected colour conversion");
+  }
+
+  Shape shape = h.layers == 1 ? Shape{h.height, h.width} : Shape{h.height, h.width, h.layers};
+  image.pixels = Tensor::empty(DType::kUInt8, shape, pool);
+  uint8_t* out = image.pixels.data<uint8_t>();
+  size_t row_bytes = size_t(h.width) * size_t(h.layers);
+  std::vector<JSAMPROW> rows(size_t(h.height));
+  for (size_t y = 0; y < rows.size(); ++y) rows[y] = out + y * row_bytes;
+  run_step(session, name, [&] { return step_read_rows(&session, rows.data()); });
+  if (step_finish(&session) == Step::kFailed) throw_libjpeg(session, name);
+
+  if (h.layers == 4) {  // Pillow's "CMYK;I" raw mode: Adobe-inverted CMYK
+    size_t n = row_bytes * size_t(h.height);
+    for (size_t i = 0; i < n; ++i) out[i] = uint8_t(~out[i]);
+  }
+  return image;
+}
+
+}  // namespace pixelflow::ops::detail

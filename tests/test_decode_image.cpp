@@ -1,0 +1,294 @@
+// decode_image against Pillow 9.4: tests/data/decode/manifest.json holds, for every fixture, the
+// mode and the SHA-256 of np.array(Image.open(f)), of np.array(im.convert("RGB")) and of
+// transformers' load_image (exif_transpose + convert("RGB")), or the fact that Pillow refuses the
+// file (regenerate with tests/data/decode/make_fixtures.py).
+#include <catch2/catch.hpp>
+
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "graph/errors.h"
+#include "graph/tensor.h"
+#include "ops/convert_rgb/convert_rgb.h"
+#include "ops/decode_image/decode_image.h"
+
+namespace pixelflow::decode_test {
+
+// SHA-256 (FIPS 180-4), enough to compare arrays with the hashes Pillow's side recorded.
+std::string sha256_hex(const void* data, size_t size) {
+  static constexpr uint32_t k[64] = {
+      0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+      0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+      0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+      0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+      0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+      0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+      0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+      0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
+  uint32_t h[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                   0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+  auto rotr = [](uint32_t x, int n) { return (x >> n) | (x << (32 - n)); };
+  auto block = [&](const uint8_t* p) {
+    uint32_t w[64];
+    for (int i = 0; i < 16; ++i) {
+      w[i] = uint32_t(p[4 * i]) << 24 | uint32_t(p[4 * i + 1]) << 16 | uint32_t(p[4 * i + 2]) << 8 | p[4 * i + 3];
+    }
+    for (int i = 16; i < 64; ++i) {
+      uint32_t s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3);
+      uint32_t s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10);
+      w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+    }
+    uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], hh = h[7];
+    for (int i = 0; i < 64; ++i) {
+      uint32_t t1 = hh + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + k[i] + w[i];
+      uint32_t t2 = (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
+      hh = g; g = f; f = e; e = d + t1; d = c; c = b; b = a; a = t1 + t2;
+    }
+    h[0] += a; h[1] += b; h[2] += c; h[3] += d; h[4] += e; h[5] += f; h[6] += g; h[7] += hh;
+  };
+  const uint8_t* bytes = static_cast<const uint8_t*>(data);
+  size_t full = size / 64 * 64;
+  for (size_t i = 0; i < full; i += 64) block(bytes + i);
+  uint8_t tail[128] = {};
+  size_t rest = size - full;
+  if (rest) std::memcpy(tail, bytes + full, rest);
+  tail[rest] = 0x80;
+  size_t tail_len = rest < 56 ? 64 : 128;
+  uint64_t bits = uint64_t(size) * 8;
+  for (int i = 0; i < 8; ++i) tail[tail_len - 1 - i] = uint8_t(bits >> (8 * i));
+  for (size_t i = 0; i < tail_len; i += 64) block(tail + i);
+  char hex[65];
+  for (int i = 0; i < 8; ++i) std::snprintf(hex + 8 * i, 9, "%08x", h[i]);
+  return hex;
+}
+
+std::string sha256_hex(const Tensor& t) { return sha256_hex(t.raw_data(), t.nbytes()); }
+
+const nlohmann::json& decode_manifest() {
+  static const nlohmann::json manifest = [] {
+    std::ifstream in(std::string(PIXELFLOW_TEST_DATA_DIR) + "/decode/manifest.json");
+    if (!in) throw std::runtime_error("tests/data/decode/manifest.json is missing");
+    return nlohmann::json::parse(in);
+  }();
+  return manifest;
+}
+
+}  // namespace pixelflow::decode_test
+
+using namespace pixelflow;
+using decode_test::sha256_hex;
+
+namespace {
+
+std::string fixture(const std::string& name) { return std::string(PIXELFLOW_TEST_DATA_DIR) + "/decode/" + name; }
+
+std::vector<uint8_t> read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {});
+}
+
+// Shape, dtype and SHA-256 of `t` equal the manifest entry `expected`.
+void check_array(const Tensor& t, const nlohmann::json& expected) {
+  Shape shape = expected["shape"].get<Shape>();
+  CHECK(t.shape() == shape);
+  CHECK(std::string(dtype_name(t.dtype())) == expected["dtype"].get<std::string>());
+  CHECK(sha256_hex(t) == expected["sha256"].get<std::string>());
+}
+
+bool supported(const std::string& format) {
+  return format == "JPEG" || format == "MPO" || format == "PNG" || format == "WEBP" || format == "BMP";
+}
+
+}  // namespace
+
+TEST_CASE("sha256 of known vectors", "[decode_image]") {
+  CHECK(sha256_hex("", 0) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  CHECK(sha256_hex("abc", 3) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  std::string two_blocks = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+  CHECK(sha256_hex(two_blocks.data(), two_blocks.size()) ==
+        "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+  std::string million(1000000, 'a');
+  CHECK(sha256_hex(million.data(), million.size()) ==
+        "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
+
+TEST_CASE("decode_image gives Pillow's mode and pixels for every fixture", "[decode_image]") {
+  const auto& files = decode_test::decode_manifest()["files"];
+  REQUIRE(files.size() >= 100);
+  int decoded = 0, refused = 0;
+  for (const auto& [name, expected] : files.items()) {
+    INFO("fixture " << name);
+    std::string path = fixture(name);
+    if (expected.contains("error")) {
+      // Pillow refuses the file: so must we, with a one-line message naming it.
+      INFO("Pillow: " << expected["error"].get<std::string>());
+      try {
+        ops::decode_image_file(path);
+        FAIL("decoded a file Pillow refuses");
+      } catch (const DecodeError& e) {
+        CHECK(std::string(e.what()).find(path) == 0);
+        CHECK(std::string(e.what()).find('\n') == std::string::npos);
+        CHECK(e.file() == path);
+      }
+      ++refused;
+      continue;
+    }
+    std::string format = expected["format"];
+    if (!supported(format)) {
+      // Formats Pillow opens but pixelflow does not decode are named in the error.
+      REQUIRE_THROWS_WITH(ops::decode_image_file(path), Catch::Contains("unsupported image format: " + format));
+      continue;
+    }
+    ops::DecodedImage img = ops::decode_image_file(path);
+    CHECK(img.format == format);
+    CHECK(img.mode == expected["mode"].get<std::string>());
+    check_array(img.pixels, expected["np_array"]);
+    CHECK(img.exif_orientation == expected["exif_orientation"].get<int>());
+    CHECK(img.palette.size() == (img.mode == "P" ? 768u : 0u));
+    check_array(ops::convert_rgb(img), expected["convert_rgb"]);
+    check_array(ops::load_image_rgb(img), expected["load_image"]);
+    ++decoded;
+  }
+  CHECK(decoded >= 80);
+  CHECK(refused >= 15);
+}
+
+TEST_CASE("decode from memory, from a file and probe_image agree", "[decode_image]") {
+  BufferPool pool;
+  for (const auto& [name, expected] : decode_test::decode_manifest()["files"].items()) {
+    if (expected.contains("error") || !supported(expected["format"])) continue;
+    INFO("fixture " << name);
+    std::vector<uint8_t> bytes = read_bytes(fixture(name));
+    ops::DecodedImage img = ops::decode_image(bytes.data(), bytes.size(), name, {}, &pool);
+    CHECK(sha256_hex(img.pixels) == expected["np_array"]["sha256"].get<std::string>());
+    ops::ImageInfo info = ops::probe_image(bytes.data(), bytes.size(), name);
+    CHECK(info.format == img.format);
+    CHECK(info.mode == img.mode);
+    CHECK(info.height == img.pixels.dim(0));
+    CHECK(info.width == img.pixels.dim(1));
+    CHECK(info.exif_orientation == img.exif_orientation);
+  }
+}
+
+TEST_CASE("decoded pixels come from the pool and are reused", "[decode_image]") {
+  BufferPool pool;
+  std::vector<uint8_t> bytes = read_bytes(fixture("jpeg_rgb_420.jpg"));
+  const void* first;
+  {
+    ops::DecodedImage img = ops::decode_image(bytes.data(), bytes.size(), "a.jpg", {}, &pool);
+    first = img.pixels.raw_data();
+  }
+  CHECK(pool.cached_bytes() >= 23 * 37 * 3);
+  ops::DecodedImage again = ops::decode_image(bytes.data(), bytes.size(), "a.jpg", {}, &pool);
+  CHECK(again.pixels.raw_data() == first);
+}
+
+TEST_CASE("bad input: clear errors naming the file", "[decode_image]") {
+  SECTION("zero bytes") {
+    REQUIRE_THROWS_WITH(ops::decode_image_file(fixture("empty.jpg")),
+                        Catch::StartsWith(fixture("empty.jpg") + ": ") && Catch::Contains("empty file"));
+    REQUIRE_THROWS_AS(ops::decode_image(nullptr, 0, "mem"), DecodeError);
+  }
+  SECTION("unknown format") {
+    REQUIRE_THROWS_WITH(ops::decode_image_file(fixture("not_an_image.txt")), Catch::Contains("cannot identify image file"));
+    REQUIRE_THROWS_AS(ops::probe_image(reinterpret_cast<const uint8_t*>("hello"), 5, "x"), DecodeError);
+  }
+  SECTION("missing file") {
+    REQUIRE_THROWS_WITH(ops::decode_image_file(fixture("no_such_file.png")), Catch::Contains("cannot open file"));
+  }
+  SECTION("truncated and corrupt data") {
+    REQUIRE_THROWS_WITH(ops::decode_image_file(fixture("jpeg_truncated.jpg")), Catch::Contains("truncated"));
+    REQUIRE_THROWS_WITH(ops::decode_image_file(fixture("png_truncated.png")), Catch::Contains("truncated"));
+    REQUIRE_THROWS_WITH(ops::decode_image_file(fixture("png_bad_ihdr_crc.png")), Catch::Contains("bad checksum"));
+    REQUIRE_THROWS_WITH(ops::decode_image_file(fixture("png_bad_filter.png")), Catch::Contains("filter"));
+    REQUIRE_THROWS_WITH(ops::decode_image_file(fixture("bmp_truncated.bmp")), Catch::Contains("truncated"));
+    REQUIRE_THROWS_AS(ops::decode_image_file(fixture("webp_truncated.webp")), DecodeError);
+    REQUIRE_THROWS_WITH(ops::decode_image_file(fixture("jpeg_arith_over_64k.jpg")), Catch::Contains("broken JPEG data"));
+  }
+  SECTION("absurd declared sizes are refused from the header, before allocation") {
+    // 60000 x 60000 RGB would need 10.8 GB; 100000 x 100000 even more.
+    for (const char* name : {"jpeg_huge_declared.jpg", "png_huge_declared.png", "bmp_huge_declared.bmp"}) {
+      INFO(name);
+      REQUIRE_THROWS_WITH(ops::decode_image_file(fixture(name)), Catch::Contains("exceeds the limit of 178956970 pixels"));
+      std::vector<uint8_t> bytes = read_bytes(fixture(name));
+      ops::ImageInfo info = ops::probe_image(bytes.data(), bytes.size(), name);  // the probe only reads
+      CHECK(info.width * info.height > 178956970);
+    }
+  }
+  SECTION("max_pixels is configurable") {
+    ops::DecodeOptions tight;
+    tight.max_pixels = 37 * 23 - 1;
+    REQUIRE_THROWS_WITH(ops::decode_image_file(fixture("jpeg_rgb_420.jpg"), tight), Catch::Contains("exceeds"));
+    tight.max_pixels = 37 * 23;
+    CHECK(ops::decode_image_file(fixture("jpeg_rgb_420.jpg"), tight).pixels.dim(1) == 37);
+    ops::DecodeOptions unlimited;
+    unlimited.max_pixels = 0;
+    CHECK(ops::decode_image_file(fixture("png_c2_b8.png"), unlimited).pixels.dim(0) == 5);
+  }
+}
+
+TEST_CASE("damaged files never crash: every prefix and random byte flips", "[decode_image]") {
+  std::mt19937 rng(12345);
+  int outcomes = 0;
+  for (const char* name : {"jpeg_rgb_422_progressive.jpg", "jpeg_cmyk_adobe.jpg", "jpeg_arith_progressive.jpg",
+                           "png_c3_b4_interlaced.png", "png_c6_b16.png", "webp_lossy_alpha.webp",
+                           "webp_lossless.webp", "webp_animated.webp", "bmp_rle4.bmp", "bmp_8_palette.bmp"}) {
+    std::vector<uint8_t> good = read_bytes(fixture(name));
+    REQUIRE(!good.empty());
+    auto attempt = [&](const std::vector<uint8_t>& bytes) {
+      try {
+        ops::DecodedImage img = ops::decode_image(bytes.data(), bytes.size(), name);
+        ops::convert_rgb(img);
+      } catch (const DecodeError& e) {
+        CHECK(std::string(e.what()).find(name) == 0);
+      }
+      ++outcomes;  // anything but DecodeError escaping (or a crash) fails the test
+    };
+    for (size_t cut = 0; cut < good.size(); cut += 1 + good.size() / 97) {
+      attempt(std::vector<uint8_t>(good.begin(), good.begin() + cut));
+    }
+    for (int trial = 0; trial < 40; ++trial) {
+      std::vector<uint8_t> bytes = good;
+      int flips = 1 + int(rng() % 4);
+      for (int f = 0; f < flips; ++f) bytes[rng() % bytes.size()] = uint8_t(rng());
+      attempt(bytes);
+    }
+  }
+  CHECK(outcomes > 1000);
+}
+
+TEST_CASE("libjpeg warnings and errors are never printed", "[decode_image]") {
+  std::vector<uint8_t> bytes = read_bytes(fixture("jpeg_rgb_444_q100.jpg"));
+  // Corrupt the entropy-coded data (libjpeg warns) and cut the file (libjpeg errors).
+  for (size_t i = bytes.size() / 2; i < bytes.size() / 2 + 8; ++i) bytes[i] = 0xFF;
+  std::vector<uint8_t> cut(bytes.begin(), bytes.begin() + bytes.size() * 3 / 4);
+  std::fflush(stderr);
+  char path[] = "/tmp/pixelflow_stderr_XXXXXX";
+  int capture = mkstemp(path);
+  REQUIRE(capture >= 0);
+  int saved = dup(2);
+  dup2(capture, 2);
+  for (const auto* data : {&bytes, &cut}) {
+    try {
+      ops::decode_image(data->data(), data->size(), "corrupt.jpg");
+    } catch (const DecodeError&) {
+    }
+  }
+  std::fflush(stderr);
+  dup2(saved, 2);
+  close(saved);
+  off_t printed = lseek(capture, 0, SEEK_END);
+  close(capture);
+  unlink(path);
+  CHECK(printed == 0);
+}
