@@ -1,0 +1,94 @@
+#include "graph/builder.h"
+
+#include "graph/registry.h"
+#include "ops/center_crop/center_crop.h"
+#include "ops/flip_channel_order/flip_channel_order.h"
+#include "ops/normalize/normalize.h"
+#include "ops/pointwise/fused_pointwise_op.h"
+#include "ops/rescale/rescale.h"
+#include "ops/resize/resize_op.h"
+#include "ops/to_channel_dimension_format/to_channel_dimension_format.h"
+
+namespace pixelflow {
+
+namespace {
+
+template <class T>
+const T* as(const OpPtr& op) {
+  return dynamic_cast<const T*>(op.get());
+}
+
+// Fuses the longest run starting at ops[i] of the form
+//   [center_crop] (rescale | normalize)* [flip_channel_order] [to_channel_dimension_format]
+// into one op when it spans at least two logical ops. Returns the number of ops consumed
+// (0: nothing fused).
+size_t fuse_pointwise(const std::vector<OpPtr>& ops, size_t i, std::vector<OpPtr>& out) {
+  size_t j = i;
+  std::optional<ops::FusedPointwiseOp::Crop> crop;
+  std::vector<ops::PointwiseStep> steps;
+  bool flip = false;
+  Layout layout = Layout::kChannelsLast;
+  std::string name;
+  auto add_name = [&](const std::string& n) { name += (name.empty() ? "" : "+") + n; };
+
+  if (j < ops.size() && ops[j]->target() == Target::kImage) {
+    if (const auto* c = as<ops::CenterCropOp>(ops[j])) {
+      crop = ops::FusedPointwiseOp::Crop{c->height(), c->width()};
+      add_name(c->name());
+      ++j;
+    }
+  }
+  for (; j < ops.size(); ++j) {
+    if (const auto* r = as<ops::RescaleOp>(ops[j])) steps.push_back(r->step());
+    else if (const auto* n = as<ops::NormalizeOp>(ops[j])) steps.push_back(n->step());
+    else break;
+    add_name(ops[j]->name());
+  }
+  if (j < ops.size() && as<ops::FlipChannelOrderOp>(ops[j])) {
+    flip = true;
+    add_name(ops[j]->name());
+    ++j;
+  }
+  if (j < ops.size()) {
+    if (const auto* l = as<ops::ToChannelDimensionFormatOp>(ops[j])) {
+      layout = l->layout();
+      add_name(l->name());
+      ++j;
+    }
+  }
+  if (j - i < 2) return 0;
+  out.push_back(std::make_shared<ops::FusedPointwiseOp>(crop, std::move(steps), flip, layout, name));
+  return j - i;
+}
+
+}  // namespace
+
+std::vector<OpPtr> build_ops(const std::vector<OpSpec>& specs, const BuildOptions& opts) {
+  std::vector<OpPtr> logical;
+  for (const auto& spec : specs) logical.push_back(make_op(spec));
+  if (!opts.fuse) return logical;
+
+  std::vector<OpPtr> physical;
+  for (size_t i = 0; i < logical.size();) {
+    const auto* resize = as<ops::ResizeOp>(logical[i]);
+    const auto* crop = i + 1 < logical.size() ? as<ops::CenterCropOp>(logical[i + 1]) : nullptr;
+    if (resize && crop && resize->target() == crop->target()) {
+      physical.push_back(resize->with_crop({crop->height(), crop->width()}));
+      i += 2;
+      continue;
+    }
+    if (size_t used = fuse_pointwise(logical, i, physical)) {
+      i += used;
+      continue;
+    }
+    physical.push_back(logical[i]);
+    ++i;
+  }
+  return physical;
+}
+
+Pipeline build_pipeline(const Plan& plan, const BuildOptions& opts) {
+  return Pipeline(build_ops(plan.image_ops, opts), build_ops(plan.label_ops, opts));
+}
+
+}  // namespace pixelflow

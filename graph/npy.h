@@ -1,0 +1,20 @@
+// NumPy .npy files (format versions 1.0-3.0): what np.save writes and np.load reads.
+#pragma once
+
+#include <string>
+
+#include "graph/tensor.h"
+
+namespace pixelflow {
+
+// Reads a .npy array into a C-ordered Tensor (Fortran-ordered files are transposed).
+// Throws DecodeError naming `path` for anything malformed or of an unsupported dtype.
+Tensor load_npy(const std::string& path, BufferPool* pool = nullptr);
+Tensor parse_npy(const void* data, size_t size, const std::string& name, BufferPool* pool = nullptr);
+
+// Writes `t` as a standard version-1.0 .npy file (C order), as np.save would.
+void save_npy(const std::string& path, const Tensor& t);
+// The bytes save_npy would write.
+std::string npy_bytes(const Tensor& t);
+
+}  // namespace pixelflow

@@ -1,0 +1,231 @@
+#include "graph/pipeline.h"
+
+#include <tbb/flow_graph.h>
+#include <tbb/info.h>
+#include <tbb/task_arena.h>
+
+#include <cstring>
+#include <mutex>
+
+#include "graph/errors.h"
+#include "graph/halide_runtime.h"
+
+namespace pixelflow {
+
+std::string describe_error(const std::exception_ptr& e, const std::string& source) {
+  std::string msg;
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    msg = ex.what();
+  } catch (...) {
+    msg = "unknown error";
+  }
+  if (source.empty() || msg.rfind(source, 0) == 0) return msg;
+  return source + ": " + msg;
+}
+
+namespace {
+
+using SamplePtr = std::shared_ptr<Sample>;
+
+// Collects final outputs into stacked batch tensors (or per-image lists). The first final
+// output of each target fixes the batch's shape; ops then write straight into their slot.
+class BatchAssembler final : public OutputAllocator {
+ public:
+  BatchAssembler(int64_t n, bool stacked, BufferPool* pool) : n_(n), stacked_(stacked), pool_(pool) {
+    for (auto& s : slots_) s.list.resize(static_cast<size_t>(n));
+  }
+
+  Tensor output(int64_t index, Target target, DType dtype, const Shape& shape) override {
+    if (!stacked_) return Tensor::empty(dtype, shape, pool_);
+    Slot& slot = slots_[static_cast<int>(target)];
+    std::lock_guard<std::mutex> lock(slot.mu);
+    if (!slot.batch.defined()) allocate(slot, {dtype, shape});
+    if (slot.spec == TensorSpec{dtype, shape}) return slot.batch[index];
+    return Tensor::empty(dtype, shape, pool_);
+  }
+
+  // Called in input order by the serial sink.
+  void accept(int64_t index, Target target, const Tensor& t, const std::string& source) {
+    Slot& slot = slots_[static_cast<int>(target)];
+    if (!stacked_) {
+      slot.list[static_cast<size_t>(index)] = t;
+      return;
+    }
+    std::lock_guard<std::mutex> lock(slot.mu);
+    TensorSpec spec{t.dtype(), t.shape()};
+    if (!slot.batch.defined()) allocate(slot, spec);
+    if (!(spec == slot.spec)) {
+      if (slot.mismatch.empty())
+        slot.mismatch = source + ": output of shape " + shape_str(t.shape()) + " " +
+                        dtype_name(t.dtype()) + " cannot be stacked with the batch's " +
+                        shape_str(slot.spec.shape) + " " + dtype_name(slot.spec.dtype) +
+                        " (images of different sizes need --unbatched, like return_tensors=None)";
+      return;
+    }
+    Tensor dst = slot.batch[index];
+    if (dst.raw_data() != t.raw_data()) std::memcpy(dst.raw_data(), t.raw_data(), t.nbytes());
+    slot.used = true;
+  }
+
+  const std::string& mismatch(Target target) const { return slots_[static_cast<int>(target)].mismatch; }
+
+  void emit(BatchFeature& bf, Target target, const std::string& key) {
+    Slot& slot = slots_[static_cast<int>(target)];
+    if (stacked_) {
+      if (slot.used) bf.set(key, slot.batch);
+    } else if (!slot.list.empty() && slot.list[0].defined()) {
+      bf.set(key, std::move(slot.list));
+    }
+  }
+
+ private:
+  struct Slot {
+    std::mutex mu;
+    Tensor batch;
+    TensorSpec spec{DType::kUInt8, {}};
+    std::vector<Tensor> list;
+    std::string mismatch;
+    bool used = false;
+  };
+
+  void allocate(Slot& slot, const TensorSpec& spec) {
+    Shape shape{n_};
+    shape.insert(shape.end(), spec.shape.begin(), spec.shape.end());
+    slot.batch = Tensor::empty(spec.dtype, shape, pool_);
+    slot.spec = spec;
+  }
+
+  int64_t n_;
+  bool stacked_;
+  BufferPool* pool_;
+  Slot slots_[2];
+};
+
+void run_chain(const std::vector<OpPtr>& ops, size_t i, Sample& s, const ExecContext& ctx) {
+  if (s.error) return;
+  try {
+    ops[i]->run(s, ctx, i + 1 == ops.size());
+  } catch (...) {
+    s.error = std::current_exception();
+  }
+}
+
+}  // namespace
+
+Pipeline::Pipeline(std::vector<OpPtr> image_ops, std::vector<OpPtr> label_ops)
+    : image_ops_(std::move(image_ops)),
+      label_ops_(std::move(label_ops)),
+      pool_(std::make_shared<BufferPool>()) {
+  install_halide_runtime_hooks();
+}
+
+std::string Pipeline::describe() const {
+  std::string r = "load";
+  for (const auto& op : image_ops_) r += " -> " + op->name();
+  if (!label_ops_.empty()) {
+    r += "; labels: load";
+    for (const auto& op : label_ops_) r += " -> " + op->name();
+  }
+  return r;
+}
+
+void Pipeline::run_sample(Sample& s, const Loader& loader) const {
+  ExecContext ctx{pool_.get(), nullptr};
+  loader.load(s, ctx);
+  for (size_t i = 0; i < image_ops_.size(); ++i) image_ops_[i]->run(s, ctx, i + 1 == image_ops_.size());
+  for (size_t i = 0; i < label_ops_.size(); ++i) label_ops_[i]->run(s, ctx, i + 1 == label_ops_.size());
+}
+
+BatchFeature Pipeline::run(const Loader& loader, const RunOptions& run, const OutputOptions& out) const {
+  namespace flow = tbb::flow;
+  const int64_t n = loader.size();
+  const int threads = run.threads > 0 ? run.threads : tbb::info::default_concurrency();
+  const size_t in_flight = run.max_in_flight > 0 ? run.max_in_flight : 2 * threads + 2;
+
+  BatchAssembler assembler(n, out.stacked, pool_.get());
+  ExecContext ctx{pool_.get(), &assembler};
+  std::exception_ptr first_error;
+  std::string first_error_source;
+
+  tbb::task_arena arena(threads);
+  arena.execute([&] {
+    flow::graph g;
+    int64_t next = 0;
+    flow::input_node<SamplePtr> source(g, [&](tbb::flow_control& fc) -> SamplePtr {
+      if (next >= n) {
+        fc.stop();
+        return nullptr;
+      }
+      auto s = std::make_shared<Sample>();
+      s->index = next++;
+      return s;
+    });
+    flow::limiter_node<SamplePtr> limiter(g, in_flight);
+    flow::function_node<SamplePtr, SamplePtr> load(g, flow::unlimited, [&](SamplePtr s) {
+      try {
+        loader.load(*s, ctx);
+      } catch (...) {
+        s->error = std::current_exception();
+      }
+      return s;
+    });
+
+    // One node per physical op; the label chain (if any) runs in the same nodes' sample.
+    std::vector<std::unique_ptr<flow::function_node<SamplePtr, SamplePtr>>> nodes;
+    for (size_t i = 0; i < image_ops_.size(); ++i) {
+      nodes.push_back(std::make_unique<flow::function_node<SamplePtr, SamplePtr>>(
+          g, flow::unlimited, [this, i, &ctx](SamplePtr s) {
+            run_chain(image_ops_, i, *s, ctx);
+            return s;
+          }));
+    }
+    if (!label_ops_.empty()) {
+      nodes.push_back(std::make_unique<flow::function_node<SamplePtr, SamplePtr>>(
+          g, flow::unlimited, [this, &ctx](SamplePtr s) {
+            for (size_t i = 0; i < label_ops_.size(); ++i) run_chain(label_ops_, i, *s, ctx);
+            return s;
+          }));
+    }
+
+    flow::sequencer_node<SamplePtr> order(g, [](const SamplePtr& s) { return static_cast<size_t>(s->index); });
+    flow::function_node<SamplePtr, flow::continue_msg> sink(g, flow::serial, [&](SamplePtr s) {
+      if (s->error) {
+        if (!first_error) {
+          first_error = s->error;
+          first_error_source = s->source;
+        }
+      } else {
+        assembler.accept(s->index, Target::kImage, s->image, s->source);
+        if (!label_ops_.empty() || s->labels.defined())
+          assembler.accept(s->index, Target::kLabels, s->labels, s->source);
+      }
+      return flow::continue_msg();
+    });
+
+    flow::make_edge(source, limiter);
+    flow::make_edge(limiter, load);
+    flow::sender<SamplePtr>* prev = &load;
+    for (auto& node : nodes) {
+      flow::make_edge(*prev, *node);
+      prev = node.get();
+    }
+    flow::make_edge(*prev, order);
+    flow::make_edge(order, sink);
+    flow::make_edge(sink, limiter.decrementer());
+    source.activate();
+    g.wait_for_all();
+  });
+
+  if (first_error) throw Error(describe_error(first_error, first_error_source));
+  for (Target t : {Target::kImage, Target::kLabels})
+    if (!assembler.mismatch(t).empty()) throw InputError(assembler.mismatch(t));
+
+  BatchFeature bf;
+  assembler.emit(bf, Target::kImage, out.image_key);
+  assembler.emit(bf, Target::kLabels, out.labels_key);
+  return bf;
+}
+
+}  // namespace pixelflow

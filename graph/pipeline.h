@@ -1,0 +1,70 @@
+// Pipeline: a physical chain of ops run as a oneTBB flow graph.
+//
+//   input_node (sample ids) -> limiter_node (bound on samples in flight)
+//     -> load -> op_1 -> ... -> op_k          (function_nodes, unlimited concurrency)
+//     -> sequencer_node (restores input order) -> sink (serial: packs the BatchFeature)
+//     -> limiter's decrementer
+//
+// A node that fails on a sample records the error in the sample and passes it on; the sink
+// reports the first failing input in input order, so the outcome does not depend on thread
+// timing. Halide's parallel loops run on the same TBB arena.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "graph/batch_feature.h"
+#include "graph/op.h"
+
+namespace pixelflow {
+
+// Produces sample `s.index` of a batch (decodes a file, reads an array, ...): fills s.source,
+// s.image (channels-last) and, when the pipeline has a label chain, s.labels.
+class Loader {
+ public:
+  virtual ~Loader() = default;
+  virtual int64_t size() const = 0;
+  virtual void load(Sample& s, const ExecContext& ctx) const = 0;
+};
+
+struct RunOptions {
+  int threads = 0;        // 0: all cores
+  int max_in_flight = 0;  // 0: 2 x threads + 2
+};
+
+struct OutputOptions {
+  bool stacked = true;  // one (N, ...) tensor per key (return_tensors="np"), else a list per image
+  std::string image_key = "pixel_values";
+  std::string labels_key = "labels";
+};
+
+class Pipeline {
+ public:
+  Pipeline(std::vector<OpPtr> image_ops, std::vector<OpPtr> label_ops = {});
+
+  const std::vector<OpPtr>& image_ops() const { return image_ops_; }
+  const std::vector<OpPtr>& label_ops() const { return label_ops_; }
+  // "load -> resize+center_crop -> rescale+normalize+to_channel_dimension_format"
+  std::string describe() const;
+
+  // Runs every sample of `loader` through the graph. Throws the first failing input's error
+  // (in input order) with the input named in the message.
+  BatchFeature run(const Loader& loader, const RunOptions& run = {},
+                   const OutputOptions& out = {}) const;
+
+  // Runs one sample on the calling thread, without the flow graph (reference path for tests
+  // and for debugging).
+  void run_sample(Sample& s, const Loader& loader) const;
+
+ private:
+  std::vector<OpPtr> image_ops_;
+  std::vector<OpPtr> label_ops_;
+  std::shared_ptr<BufferPool> pool_;
+};
+
+// The message of an exception, prefixed with the input it concerns unless it names it already.
+std::string describe_error(const std::exception_ptr& e, const std::string& source);
+
+}  // namespace pixelflow

@@ -1,0 +1,63 @@
+#include "graph/registry.h"
+
+#include <functional>
+#include <map>
+
+#include "graph/errors.h"
+#include "ops/center_crop/center_crop.h"
+#include "ops/flip_channel_order/flip_channel_order.h"
+#include "ops/normalize/normalize.h"
+#include "ops/rescale/rescale.h"
+#include "ops/resize/resize_op.h"
+#include "ops/to_channel_dimension_format/to_channel_dimension_format.h"
+
+namespace pixelflow {
+
+namespace {
+
+using Factory = std::function<OpPtr(const nlohmann::json&, Target)>;
+
+template <class T>
+OpPtr construct(const nlohmann::json& params, Target target) {
+  if constexpr (std::is_constructible_v<T, const nlohmann::json&, Target>) {
+    return std::make_shared<T>(params, target);
+  } else {
+    if (target != Target::kImage) throw ConfigError("op", "this op applies to images only");
+    return std::make_shared<T>(params);
+  }
+}
+
+const std::map<std::string, Factory>& registry() {
+  static const std::map<std::string, Factory> r = [] {
+    std::map<std::string, Factory> m;
+#define PIXELFLOW_OP(name, cls) m.emplace(#name, &construct<cls>);
+#include "graph/op_list.def"
+#undef PIXELFLOW_OP
+    return m;
+  }();
+  return r;
+}
+
+}  // namespace
+
+std::vector<std::string> registered_ops() {
+  std::vector<std::string> names;
+  for (const auto& kv : registry()) names.push_back(kv.first);
+  return names;
+}
+
+OpPtr make_op(const OpSpec& spec) {
+  auto it = registry().find(spec.name);
+  if (it == registry().end()) {
+    std::string known;
+    for (const auto& n : registered_ops()) known += (known.empty() ? "" : ", ") + n;
+    throw ConfigError(spec.name, "unknown op (known ops: " + known + ")");
+  }
+  try {
+    return it->second(spec.params, spec.target);
+  } catch (const ConfigError& e) {
+    throw ConfigError(spec.name + "." + e.key_path(), std::string(e.what()).substr(e.key_path().size() + 2));
+  }
+}
+
+}  // namespace pixelflow

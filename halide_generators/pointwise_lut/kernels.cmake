@@ -1,0 +1,1 @@
+pixelflow_halide_library(pointwise_lut GENERATOR pointwise_lut)

@@ -1,0 +1,41 @@
+// center_crop: Hugging Face's image_transforms.center_crop. The crop's top-left corner is
+// ((H - h) // 2, (W - w) // 2) with Python's floor division; where the crop reaches outside the
+// image (image smaller than the crop) the output is zero, which is exactly HF's
+// pad-then-crop.
+#pragma once
+
+#include "graph/op.h"
+
+namespace pixelflow::ops {
+
+// A rectangle in the coordinates of an image: output pixel (i, j) of the window is input pixel
+// (y0 + i, x0 + j), or 0 when that lies outside the input.
+struct CropWindow {
+  int64_t x0 = 0, y0 = 0, width = 0, height = 0;
+};
+
+CropWindow center_crop_window(int64_t in_h, int64_t in_w, int64_t crop_h, int64_t crop_w);
+
+// Reference: copies `window` of an (H, W, C) tensor of any dtype, zero outside.
+Tensor crop_reference(const Tensor& in, const CropWindow& window, BufferPool* pool = nullptr);
+
+class CenterCropOp : public Op {
+ public:
+  // params: {"crop_size": {"height": h, "width": w}}
+  explicit CenterCropOp(const nlohmann::json& params, Target target = Target::kImage);
+  CenterCropOp(int64_t height, int64_t width, Target target = Target::kImage)
+      : height_(height), width_(width), target_(target) {}
+  std::string name() const override { return "center_crop"; }
+  Target target() const override { return target_; }
+  TensorSpec infer(const TensorSpec& in) const override;
+  void run(Sample& s, const ExecContext& ctx, bool last) const override;
+
+  int64_t height() const { return height_; }
+  int64_t width() const { return width_; }
+
+ private:
+  int64_t height_, width_;
+  Target target_;
+};
+
+}  // namespace pixelflow::ops
