@@ -1,2 +1,330 @@
+// pixelflow: the command-line front end.
+//
+//   pixelflow preprocess --config PATH --out DIR [options] INPUT...
+//   pixelflow postprocess semantic-segmentation --config PATH --logits FILE.npy
+//                         [--target-size H,W]... --out DIR
+//   pixelflow save-config --config PATH --out DIR [--set KEY=JSON]...
+//
+// Exit status: 0 on success, 1 when an input or the configuration is at fault (one line on
+// stderr naming it, no output files), 2 on a usage error.
 #include <cstdio>
-int main() { std::puts("pixelflow"); return 0; }
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "graph/errors.h"
+#include "pipelines/image_processor.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using namespace pixelflow;
+
+namespace {
+
+constexpr const char* kMainHelp = R"(pixelflow: Hugging Face image preprocessing, bit-exact and fast.
+
+Usage:
+  pixelflow preprocess --config PATH --out DIR [options] INPUT...
+  pixelflow postprocess semantic-segmentation --config PATH --logits FILE.npy
+                        [--target-size H,W]... --out DIR
+  pixelflow save-config --config PATH --out DIR [--set KEY=JSON]...
+  pixelflow <command> --help
+
+Commands:
+  preprocess    run a processor (preprocessor_config.json) over images, write the BatchFeature
+  postprocess   turn model outputs into results (semantic segmentation masks)
+  save-config   write the processor's config as save_pretrained does
+
+PATH is a folder holding preprocessor_config.json, a .json file, or a model id (org/name) found
+in the local Hugging Face cache or among the configs bundled with pixelflow.
+)";
+
+constexpr const char* kPreprocessHelp = R"(Usage: pixelflow preprocess --config PATH --out DIR [options] INPUT...
+
+Runs the image processor described by PATH over the INPUTs, like
+  Processor.from_pretrained(PATH)(images, return_tensors="np", **kwargs)
+and writes DIR/<key>.npy (standard .npy, C order) for every BatchFeature entry, e.g.
+pixel_values float32 (N, C, H, W).
+
+  PATH   folder with preprocessor_config.json, a .json file, or a model id
+  INPUT  image file (JPEG, PNG, WebP, BMP) or .npy array (uint8, float32, float64; HW, HWC
+         or CHW); all INPUTs form one batch, in order
+
+Options:
+  --set KEY=JSON          call-time override, meaning what KEY=value means in the Hugging Face
+                          processor call, e.g. --set 'size={"shortest_edge":256}'
+                          --set do_center_crop=false --set input_data_format='"channels_first"'
+  --unbatched             like return_tensors=None: write DIR/<key>_<i>.npy per image instead of
+                          one stacked array (without it, differing shapes are an error)
+  --load-image            decode like transformers.image_utils.load_image (EXIF orientation
+                          applied, then converted to RGB) instead of like PIL.Image.open
+  --segmentation-map F    one per INPUT, in order (.npy or image file); produces `labels`
+  --video                 each INPUT is one video: its frame files joined by commas
+  --threads N             worker threads (default: all cores)
+  --no-fuse               run one graph node per transform (same bytes, slower)
+  --revision REV          model revision in the Hugging Face cache (default: main)
+  --quiet                 print nothing on success
+  -h, --help              this help
+
+Exit 0 on success; otherwise one line on stderr naming the input or config key at fault, a
+non-zero exit, and no output files.
+)";
+
+constexpr const char* kPostprocessHelp = R"(Usage: pixelflow postprocess semantic-segmentation --config PATH --logits FILE.npy
+                             [--target-size H,W]... --out DIR
+
+Like processor.post_process_semantic_segmentation(outputs, target_sizes): bilinear upsampling of
+the logits (PyTorch, align_corners=False) to each target size, then argmax over classes; without
+target sizes, argmax at the logits' resolution.
+
+  FILE.npy  float32 (N, num_labels, h, w)
+  --target-size H,W   one per batch item, in order
+Writes DIR/semantic_segmentation_<i>.npy (int64).
+)";
+
+constexpr const char* kSaveConfigHelp = R"(Usage: pixelflow save-config --config PATH --out DIR [--set KEY=JSON]...
+
+Loads the processor (with --set applied as from_pretrained(**kwargs) overrides) and writes
+DIR/preprocessor_config.json exactly as save_pretrained does.
+)";
+
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Parses "--flag value" and "--flag=value" forms.
+class Args {
+ public:
+  Args(int argc, char** argv, int start) {
+    for (int i = start; i < argc; ++i) args_.emplace_back(argv[i]);
+  }
+  bool done() const { return pos_ >= args_.size(); }
+  const std::string& peek() const { return args_[pos_]; }
+  std::string next() { return args_[pos_++]; }
+  // If the current argument is `flag` (or `flag=...`), consumes it and its value.
+  bool take(const std::string& flag, std::string* value) {
+    const std::string& a = args_[pos_];
+    if (a == flag) {
+      if (pos_ + 1 >= args_.size()) throw UsageError(flag + " needs a value");
+      *value = args_[pos_ + 1];
+      pos_ += 2;
+      return true;
+    }
+    if (a.rfind(flag + "=", 0) == 0) {
+      *value = a.substr(flag.size() + 1);
+      ++pos_;
+      return true;
+    }
+    return false;
+  }
+  bool take_flag(const std::string& flag) {
+    if (args_[pos_] == flag) {
+      ++pos_;
+      return true;
+    }
+    return false;
+  }
+
+ private:
+  std::vector<std::string> args_;
+  size_t pos_ = 0;
+};
+
+// "--set KEY=JSON" into kwargs[KEY].
+void parse_set(const std::string& arg, json& kwargs) {
+  size_t eq = arg.find('=');
+  if (eq == std::string::npos || eq == 0) throw UsageError("--set expects KEY=JSON, got '" + arg + "'");
+  std::string key = arg.substr(0, eq);
+  std::string text = arg.substr(eq + 1);
+  try {
+    kwargs[key] = json::parse(text);
+  } catch (const json::parse_error&) {
+    throw ConfigError("--set " + key, "value is not valid JSON: " + text +
+                                          " (strings need quotes, e.g. '\"channels_first\"')");
+  }
+}
+
+// Writes the BatchFeature into `dir`; on failure removes what it wrote.
+std::vector<std::string> write_outputs(const BatchFeature& bf, const std::string& dir) {
+  std::vector<std::string> written;
+  try {
+    written = bf.save_npy(dir);
+  } catch (...) {
+    for (const auto& key : bf.keys()) {
+      std::error_code ec;
+      fs::remove(fs::path(dir) / (key + ".npy"), ec);
+    }
+    throw;
+  }
+  return written;
+}
+
+void print_warnings(const std::vector<std::string>& warnings) {
+  for (const auto& w : warnings) std::cerr << "warning: " << w << "\n";
+}
+
+int cmd_preprocess(Args& args) {
+  std::string config, out, revision, value;
+  json kwargs = json::object();
+  std::vector<std::string> inputs, seg_maps;
+  pipelines::CallOptions opts;
+  bool video = false, quiet = false;
+  while (!args.done()) {
+    const std::string& a = args.peek();
+    if (a == "-h" || a == "--help") {
+      std::cout << kPreprocessHelp;
+      return 0;
+    }
+    if (args.take("--config", &config) || args.take("--out", &out) ||
+        args.take("--revision", &revision))
+      continue;
+    if (args.take("--set", &value)) {
+      parse_set(value, kwargs);
+      continue;
+    }
+    if (args.take("--segmentation-map", &value)) {
+      seg_maps.push_back(value);
+      continue;
+    }
+    if (args.take("--threads", &value)) {
+      try {
+        opts.threads = std::stoi(value);
+      } catch (...) {
+        throw UsageError("--threads expects a number, got '" + value + "'");
+      }
+      continue;
+    }
+    if (args.take_flag("--unbatched")) opts.return_tensors = false;
+    else if (args.take_flag("--load-image")) opts.load_image = true;
+    else if (args.take_flag("--video")) video = true;
+    else if (args.take_flag("--no-fuse")) opts.fuse = false;
+    else if (args.take_flag("--quiet")) quiet = true;
+    else if (a.size() > 1 && a[0] == '-' && a != "-") throw UsageError("unknown option '" + a + "'");
+    else inputs.push_back(args.next());
+  }
+  if (config.empty()) throw UsageError("preprocess needs --config PATH");
+  if (out.empty()) throw UsageError("preprocess needs --out DIR");
+  if (inputs.empty()) throw UsageError("preprocess needs at least one INPUT");
+  if (video) throw Error("--video: video inputs are not supported yet");
+  if (!seg_maps.empty()) throw Error("--segmentation-map: segmentation maps are not supported yet");
+
+  // return_tensors given through --set: None means per-image arrays.
+  if (kwargs.contains("return_tensors")) {
+    if (kwargs["return_tensors"].is_null()) opts.return_tensors = false;
+    kwargs.erase("return_tensors");
+  }
+
+  pipelines::LoadOptions load;
+  if (!revision.empty()) load.revision = revision;
+  auto processor = pipelines::ImageProcessor::from_pretrained(config, load);
+  pipelines::CallArgs call_args;
+  pipelines::PreparedCall call = processor.prepare(kwargs, opts, &call_args);
+
+  std::vector<ops::InputItem> items;
+  for (const auto& path : inputs) items.push_back(ops::InputItem::file(path));
+  BatchFeature bf = call.run(std::move(items));
+  std::vector<std::string> written = write_outputs(bf, out);
+
+  print_warnings(processor.config().warnings);
+  print_warnings(call.plan().warnings);
+  if (!quiet) {
+    std::cout << processor.class_name() << ": " << call.describe() << "\n";
+    for (const auto& key : bf.keys()) {
+      const auto& v = bf.at(key);
+      if (const Tensor* t = std::get_if<Tensor>(&v)) {
+        std::cout << key << ": " << dtype_name(t->dtype()) << " " << shape_str(t->shape()) << " -> "
+                  << (fs::path(out) / (key + ".npy")).string() << "\n";
+      } else {
+        const auto& list = std::get<std::vector<Tensor>>(v);
+        for (size_t i = 0; i < list.size(); ++i)
+          std::cout << key << "[" << i << "]: " << dtype_name(list[i].dtype()) << " "
+                    << shape_str(list[i].shape()) << " -> "
+                    << (fs::path(out) / (key + "_" + std::to_string(i) + ".npy")).string() << "\n";
+      }
+    }
+  }
+  return 0;
+}
+
+int cmd_postprocess(Args& args) {
+  if (!args.done() && (args.peek() == "-h" || args.peek() == "--help")) {
+    std::cout << kPostprocessHelp;
+    return 0;
+  }
+  if (args.done()) throw UsageError("postprocess needs a task: semantic-segmentation");
+  std::string task = args.next();
+  if (task == "-h" || task == "--help") {
+    std::cout << kPostprocessHelp;
+    return 0;
+  }
+  if (task != "semantic-segmentation")
+    throw UsageError("unknown postprocess task '" + task + "' (known: semantic-segmentation)");
+  while (!args.done()) {
+    if (args.peek() == "-h" || args.peek() == "--help") {
+      std::cout << kPostprocessHelp;
+      return 0;
+    }
+    args.next();
+  }
+  throw Error("postprocess semantic-segmentation: not supported yet");
+}
+
+int cmd_save_config(Args& args) {
+  std::string config, out, value;
+  json overrides = json::object();
+  while (!args.done()) {
+    const std::string& a = args.peek();
+    if (a == "-h" || a == "--help") {
+      std::cout << kSaveConfigHelp;
+      return 0;
+    }
+    if (args.take("--config", &config) || args.take("--out", &out)) continue;
+    if (args.take("--set", &value)) {
+      parse_set(value, overrides);
+      continue;
+    }
+    throw UsageError("unknown argument '" + a + "'");
+  }
+  if (config.empty() || out.empty()) throw UsageError("save-config needs --config PATH and --out DIR");
+  pipelines::LoadOptions load;
+  load.overrides = overrides;
+  auto cfg = pipelines::load_processor_config(config, load);
+  pipelines::save_pretrained(cfg, out);
+  for (const auto& k : cfg.unused_kwargs) std::cerr << "warning: unused override '" << k << "'\n";
+  std::cout << (fs::path(out) / "preprocessor_config.json").string() << "\n";
+  return 0;
+}
+
+// One line, no trailing newline inside.
+std::string one_line(std::string s) {
+  for (char& c : s)
+    if (c == '\n' || c == '\r') c = ' ';
+  return s;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "--help")) {
+    std::cout << kMainHelp;
+    return argc < 2 ? 2 : 0;
+  }
+  std::string cmd = argv[1];
+  try {
+    Args args(argc, argv, 2);
+    if (cmd == "preprocess") return cmd_preprocess(args);
+    if (cmd == "postprocess") return cmd_postprocess(args);
+    if (cmd == "save-config") return cmd_save_config(args);
+    throw UsageError("unknown command '" + cmd + "' (see pixelflow --help)");
+  } catch (const UsageError& e) {
+    std::cerr << "pixelflow: " << one_line(e.what()) << " (see pixelflow " << cmd << " --help)\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "pixelflow: error: " << one_line(e.what()) << "\n";
+    return 1;
+  }
+}

@@ -1,0 +1,145 @@
+#include "ops/load_input/load_input.h"
+
+#include <cstring>
+#include <fstream>
+
+#include "graph/errors.h"
+#include "graph/npy.h"
+#include "ops/convert_rgb/convert_rgb.h"
+#include "ops/decode_image/decode_image.h"
+
+namespace pixelflow::ops {
+
+namespace {
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+bool is_npy(const InputItem& item) {
+  if (item.array.defined()) return false;
+  if (!item.bytes.empty()) return item.bytes.rfind("\x93NUMPY", 0) == 0;
+  return ends_with(item.path, ".npy");
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw DecodeError(path, "cannot open file");
+  std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  if (f.bad()) throw DecodeError(path, "read error");
+  return bytes;
+}
+
+// Shape of an image as np.array gives it for a PIL mode.
+Shape mode_shape(const std::string& mode, int64_t h, int64_t w) {
+  if (mode == "RGB" || mode == "YCbCr" || mode == "LAB" || mode == "HSV") return {h, w, 3};
+  if (mode == "RGBA" || mode == "CMYK" || mode == "RGBX" || mode == "RGBa") return {h, w, 4};
+  if (mode == "LA" || mode == "PA" || mode == "La") return {h, w, 2};
+  return {h, w};
+}
+
+// Header of a .npy buffer: parse a copy of the header only.
+Shape npy_shape(const std::string& bytes, const std::string& name) {
+  // parse_npy validates the size against the shape; give it just the header by parsing the
+  // full buffer (arrays are read whole anyway).
+  return parse_npy(bytes.data(), bytes.size(), name).shape();
+}
+
+}  // namespace
+
+Layout infer_channel_dimension_format(const Shape& shape) {
+  if (shape.size() != 3)
+    throw InputError("Unsupported number of image dimensions: " + std::to_string(shape.size()));
+  auto is_channels = [](int64_t d) { return d == 1 || d == 3; };
+  if (is_channels(shape[0])) return Layout::kChannelsFirst;
+  if (is_channels(shape[2])) return Layout::kChannelsLast;
+  throw InputError("Unable to infer channel dimension format");
+}
+
+Tensor to_channels_last(const Tensor& t, Layout layout, BufferPool* pool) {
+  if (t.ndim() == 2) return t.reshape({t.dim(0), t.dim(1), 1});
+  if (t.ndim() != 3)
+    throw InputError("expected an image array of 2 or 3 dimensions, got shape " + shape_str(t.shape()));
+  if (layout == Layout::kChannelsLast) return t;
+  const int64_t c = t.dim(0), h = t.dim(1), w = t.dim(2);
+  Tensor out = Tensor::empty(t.dtype(), {h, w, c}, pool);
+  const size_t es = dtype_size(t.dtype());
+  const char* src = static_cast<const char*>(t.raw_data());
+  char* dst = static_cast<char*>(out.raw_data());
+  for (int64_t k = 0; k < c; ++k)
+    for (int64_t y = 0; y < h; ++y)
+      for (int64_t x = 0; x < w; ++x)
+        std::memcpy(dst + ((y * w + x) * c + k) * es, src + ((k * h + y) * w + x) * es, es);
+  return out;
+}
+
+InputLoader::InputLoader(std::vector<InputItem> items, LoadSpec spec)
+    : items_(std::move(items)), spec_(spec) {
+  if (spec_.input_data_format) {
+    layout_ = *spec_.input_data_format;
+    return;
+  }
+  if (items_.empty()) return;
+  const InputItem& first = items_[0];
+  Shape shape;
+  try {
+    if (first.array.defined()) {
+      shape = first.array.shape();
+    } else if (is_npy(first)) {
+      shape = npy_shape(first.bytes.empty() ? read_file(first.path) : first.bytes, first.display_name());
+    } else {
+      std::string bytes = first.bytes.empty() ? read_file(first.path) : first.bytes;
+      ImageInfo info = probe_image(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(),
+                                   first.display_name());
+      if (spec_.exif_transpose || spec_.convert_rgb) {
+        bool swap = spec_.exif_transpose && info.exif_orientation >= 5 && info.exif_orientation <= 8;
+        shape = swap ? Shape{info.width, info.height, 3} : Shape{info.height, info.width, 3};
+      } else {
+        shape = mode_shape(info.mode, info.height, info.width);
+      }
+    }
+    layout_ = infer_channel_dimension_format(shape);
+  } catch (const Error& e) {
+    std::string msg = e.what();
+    if (msg.rfind(first.display_name(), 0) == 0) throw;
+    throw InputError(first.display_name() + ": " + msg);
+  }
+}
+
+Tensor InputLoader::read_array(const InputItem& item, const ExecContext& ctx) const {
+  if (item.array.defined()) return item.array;
+  if (is_npy(item)) {
+    if (!item.bytes.empty()) return parse_npy(item.bytes.data(), item.bytes.size(), item.display_name(), ctx.pool);
+    return load_npy(item.path, ctx.pool);
+  }
+  DecodeOptions opts;
+  opts.max_pixels = spec_.max_pixels;
+  DecodedImage img =
+      item.bytes.empty()
+          ? decode_image_file(item.path, opts, ctx.pool)
+          : decode_image(reinterpret_cast<const uint8_t*>(item.bytes.data()), item.bytes.size(),
+                         item.display_name(), opts, ctx.pool);
+  if (spec_.exif_transpose) return convert_rgb(exif_transpose(std::move(img), ctx.pool), ctx.pool);
+  if (spec_.convert_rgb) return convert_rgb(img, ctx.pool);
+  return img.pixels;
+}
+
+void InputLoader::load(Sample& s, const ExecContext& ctx) const {
+  const InputItem& item = items_.at(static_cast<size_t>(s.index));
+  s.source = item.display_name();
+  Tensor raw = read_array(item, ctx);
+  if (raw.ndim() != 2 && raw.ndim() != 3)
+    throw InputError("expected an image of 2 or 3 dimensions, got an array of shape " + shape_str(raw.shape()));
+  s.image = to_channels_last(raw, layout_, ctx.pool);
+  if (!item.labels_path.empty() || item.labels_array.defined()) {
+    InputItem labels;
+    labels.path = item.labels_path;
+    labels.array = item.labels_array;
+    labels.name = item.labels_path;
+    LoadSpec raw_spec;
+    InputLoader label_reader({}, raw_spec);
+    s.labels = label_reader.read_array(labels, ctx);
+  }
+}
+
+}  // namespace pixelflow::ops

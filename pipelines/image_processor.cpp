@@ -1,0 +1,72 @@
+#include "pipelines/image_processor.h"
+
+#include "pipelines/processor_plans.h"
+
+namespace pixelflow::pipelines {
+
+namespace {
+
+// data_format=None keeps the input's layout, known only once the first input is seen.
+bool layout_follows_input(const Plan& plan) {
+  for (const auto& op : plan.image_ops)
+    if (op.name == "to_channel_dimension_format" && op.params.value("data_format", "") == "input")
+      return true;
+  return false;
+}
+
+Plan with_input_layout(Plan plan, Layout layout) {
+  for (auto& op : plan.image_ops)
+    if (op.name == "to_channel_dimension_format" && op.params.value("data_format", "") == "input")
+      op.params["data_format"] = layout == Layout::kChannelsFirst ? "channels_first" : "channels_last";
+  return plan;
+}
+
+}  // namespace
+
+PreparedCall::PreparedCall(Plan plan, CallOptions opts) : plan_(std::move(plan)), opts_(opts) {
+  if (!layout_follows_input(plan_))
+    pipeline_ = std::make_shared<Pipeline>(build_pipeline(plan_, BuildOptions{opts_.fuse}));
+}
+
+std::string PreparedCall::describe() const {
+  if (pipeline_) return pipeline_->describe();
+  return build_pipeline(with_input_layout(plan_, Layout::kChannelsFirst), BuildOptions{opts_.fuse}).describe();
+}
+
+BatchFeature PreparedCall::run(std::vector<ops::InputItem> inputs) const {
+  ops::InputLoader loader(std::move(inputs), plan_.load);
+  RunOptions run{opts_.threads, opts_.max_in_flight};
+  OutputOptions out;
+  out.stacked = opts_.return_tensors;
+  out.image_key = plan_.image_key;
+  out.labels_key = plan_.labels_key;
+  if (pipeline_) return pipeline_->run(loader, run, out);
+  Pipeline p = build_pipeline(with_input_layout(plan_, loader.layout()), BuildOptions{opts_.fuse});
+  return p.run(loader, run, out);
+}
+
+ImageProcessor ImageProcessor::from_pretrained(const std::string& path_or_model_id, const LoadOptions& opts) {
+  return ImageProcessor(load_processor_config(path_or_model_id, opts));
+}
+
+Plan ImageProcessor::plan(const nlohmann::json& call_kwargs, const CallOptions& opts, CallArgs* args) const {
+  CallArgs resolved = resolve_call(cfg_, call_kwargs);
+  PlanOptions plan_opts;
+  plan_opts.load_image = opts.load_image;
+  Plan p = make_plan(cfg_.class_name, resolved.params, plan_opts);
+  p.warnings.insert(p.warnings.end(), resolved.warnings.begin(), resolved.warnings.end());
+  if (args) *args = std::move(resolved);
+  return p;
+}
+
+PreparedCall ImageProcessor::prepare(const nlohmann::json& call_kwargs, const CallOptions& opts,
+                                     CallArgs* args) const {
+  return PreparedCall(plan(call_kwargs, opts, args), opts);
+}
+
+BatchFeature ImageProcessor::operator()(std::vector<ops::InputItem> inputs, const nlohmann::json& call_kwargs,
+                                        const CallOptions& opts) const {
+  return prepare(call_kwargs, opts).run(std::move(inputs));
+}
+
+}  // namespace pixelflow::pipelines

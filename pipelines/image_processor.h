@@ -1,0 +1,72 @@
+// ImageProcessor: the C++ counterpart of a Hugging Face image processor object.
+//
+//   auto proc = ImageProcessor::from_pretrained("openai/clip-vit-base-patch32");
+//   BatchFeature out = proc({InputItem::file("cat.jpg")});
+//   const Tensor& pixel_values = out["pixel_values"];   // float32 (1, 3, 224, 224)
+//
+// A call resolves its kwargs as preprocess() does, turns the processor's preprocess chain into a
+// plan of logical ops, builds the (fused) graph and runs it. prepare() keeps the built graph and
+// its buffer pool for repeated calls with the same arguments (data loaders, benchmarks).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "graph/batch_feature.h"
+#include "graph/builder.h"
+#include "graph/pipeline.h"
+#include "graph/plan.h"
+#include "ops/load_input/load_input.h"
+#include "pipelines/processor_config.h"
+
+namespace pixelflow::pipelines {
+
+struct CallOptions {
+  bool return_tensors = true;  // false: like return_tensors=None, one array per image
+  bool load_image = false;     // decode like transformers.image_utils.load_image
+  bool fuse = true;            // false: one graph node per logical op (same bytes, slower)
+  int threads = 0;             // 0: all cores
+  int max_in_flight = 0;       // 0: 2 x threads + 2
+};
+
+// A call with fixed arguments, ready to run on batches.
+class PreparedCall {
+ public:
+  PreparedCall(Plan plan, CallOptions opts);
+  const Plan& plan() const { return plan_; }
+  // "load -> resize+center_crop -> center_crop+rescale+..." as built.
+  std::string describe() const;
+  BatchFeature run(std::vector<ops::InputItem> inputs) const;
+
+ private:
+  Plan plan_;
+  CallOptions opts_;
+  std::shared_ptr<Pipeline> pipeline_;  // null when the layout depends on the inputs
+};
+
+class ImageProcessor {
+ public:
+  explicit ImageProcessor(ProcessorConfig cfg) : cfg_(std::move(cfg)) {}
+  static ImageProcessor from_pretrained(const std::string& path_or_model_id, const LoadOptions& opts = {});
+
+  const ProcessorConfig& config() const { return cfg_; }
+  const std::string& class_name() const { return cfg_.class_name; }
+
+  // Resolves `call_kwargs` (HF's preprocess() keyword arguments) into a plan; `args` receives the
+  // resolved arguments, unused kwargs and warnings.
+  Plan plan(const nlohmann::json& call_kwargs = nlohmann::json::object(), const CallOptions& opts = {},
+            CallArgs* args = nullptr) const;
+  PreparedCall prepare(const nlohmann::json& call_kwargs = nlohmann::json::object(),
+                       const CallOptions& opts = {}, CallArgs* args = nullptr) const;
+  BatchFeature operator()(std::vector<ops::InputItem> inputs,
+                          const nlohmann::json& call_kwargs = nlohmann::json::object(),
+                          const CallOptions& opts = {}) const;
+
+ private:
+  ProcessorConfig cfg_;
+};
+
+}  // namespace pixelflow::pipelines
