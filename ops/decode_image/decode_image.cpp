@@ -110,19 +110,28 @@ DecodedImage decode_image_file(const std::string& path, const DecodeOptions& opt
     throw DecodeError(path, "cannot read file: not a regular, seekable file");
   }
   // The encoded bytes are only needed while decoding: one buffer per thread, reused, so that
-  // steady-state decoding touches no fresh pages for them.
-  thread_local std::unique_ptr<uint8_t[]> buffer;
-  thread_local size_t capacity = 0;
+  // steady-state decoding touches no fresh pages for them (unusually large files are not kept).
+  constexpr size_t kKeepBytes = size_t(64) << 20;
+  thread_local std::unique_ptr<uint8_t[]> kept;
+  thread_local size_t kept_capacity = 0;
   size_t size = size_t(end);
-  if (size > capacity) {
-    buffer.reset(new uint8_t[size]);
-    capacity = size;
+  std::unique_ptr<uint8_t[]> once;
+  uint8_t* buffer;
+  if (size > kKeepBytes) {
+    once.reset(new uint8_t[size]);
+    buffer = once.get();
+  } else {
+    if (size > kept_capacity) {
+      kept.reset(new uint8_t[size]);
+      kept_capacity = size;
+    }
+    buffer = kept.get();
   }
-  size_t got = size ? std::fread(buffer.get(), 1, size, file.get()) : 0;
+  size_t got = size ? std::fread(buffer, 1, size, file.get()) : 0;
   if (got != size && std::ferror(file.get())) {
     throw DecodeError(path, std::string("read error: ") + std::strerror(errno));
   }
-  return decode_image(buffer.get(), got, path, opts, pool);
+  return decode_image(buffer, got, path, opts, pool);
 }
 
 }  // namespace pixelflow::ops
