@@ -209,8 +209,10 @@ int cmd_preprocess(Args& args) {
   if (config.empty()) throw UsageError("preprocess needs --config PATH");
   if (out.empty()) throw UsageError("preprocess needs --out DIR");
   if (inputs.empty()) throw UsageError("preprocess needs at least one INPUT");
-  if (video) throw Error("--video: video inputs are not supported yet");
-  if (!seg_maps.empty()) throw Error("--segmentation-map: segmentation maps are not supported yet");
+  if (!seg_maps.empty() && seg_maps.size() != inputs.size())
+    throw UsageError("--segmentation-map must be given once per INPUT (" + std::to_string(inputs.size()) +
+                     " inputs, " + std::to_string(seg_maps.size()) + " maps)");
+  if (!seg_maps.empty() && video) throw UsageError("--segmentation-map cannot be combined with --video");
 
   // return_tensors given through --set: None means per-image arrays.
   if (kwargs.contains("return_tensors")) {
@@ -224,9 +226,31 @@ int cmd_preprocess(Args& args) {
   pipelines::CallArgs call_args;
   pipelines::PreparedCall call = processor.prepare(kwargs, opts, &call_args);
 
-  std::vector<ops::InputItem> items;
-  for (const auto& path : inputs) items.push_back(ops::InputItem::file(path));
-  BatchFeature bf = call.run(std::move(items));
+  BatchFeature bf;
+  if (video) {
+    std::vector<std::vector<ops::InputItem>> videos;
+    for (const auto& arg : inputs) {
+      std::vector<ops::InputItem> frames;
+      size_t start = 0;
+      while (true) {
+        size_t comma = arg.find(',', start);
+        std::string frame = arg.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+        if (frame.empty()) throw UsageError("--video: empty frame name in '" + arg + "'");
+        frames.push_back(ops::InputItem::file(frame));
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+      }
+      videos.push_back(std::move(frames));
+    }
+    bf = call.run_videos(std::move(videos));
+  } else {
+    std::vector<ops::InputItem> items;
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      items.push_back(ops::InputItem::file(inputs[i]));
+      if (!seg_maps.empty()) items.back().labels_path = seg_maps[i];
+    }
+    bf = call.run(std::move(items));
+  }
   std::vector<std::string> written = write_outputs(bf, out);
 
   print_warnings(processor.config().warnings);

@@ -1,5 +1,7 @@
 #include "graph/builder.h"
 
+#include <algorithm>
+
 #include "graph/registry.h"
 #include "ops/center_crop/center_crop.h"
 #include "ops/flip_channel_order/flip_channel_order.h"
@@ -32,7 +34,8 @@ size_t fuse_pointwise(const std::vector<OpPtr>& ops, size_t i, std::vector<OpPtr
   auto add_name = [&](const std::string& n) { name += (name.empty() ? "" : "+") + n; };
 
   if (j < ops.size() && ops[j]->target() == Target::kImage) {
-    if (const auto* c = as<ops::CenterCropOp>(ops[j])) {
+    const auto* c = as<ops::CenterCropOp>(ops[j]);
+    if (c && c->fixed()) {
       crop = ops::FusedPointwiseOp::Crop{c->height(), c->width()};
       add_name(c->name());
       ++j;
@@ -61,18 +64,37 @@ size_t fuse_pointwise(const std::vector<OpPtr>& ops, size_t i, std::vector<OpPtr
   return j - i;
 }
 
+// A fixed center_crop right after rescale steps that map 0 to +0.0 (no offset, positive scale)
+// may move before them: cropping then pads with uint8 zeros that the steps turn into the same
+// +0.0 the crop would have padded with. MobileViT (resize, rescale, center_crop, ...) then
+// fuses like the others.
+void commute_crops(std::vector<OpPtr>& ops) {
+  for (size_t i = 1; i < ops.size(); ++i) {
+    const auto* crop = as<ops::CenterCropOp>(ops[i]);
+    if (!crop || !crop->fixed() || crop->target() != Target::kImage) continue;
+    size_t j = i;
+    while (j > 0) {
+      const auto* r = as<ops::RescaleOp>(ops[j - 1]);
+      if (!r || r->step().offset || !(r->step().scale > 0)) break;
+      --j;
+    }
+    if (j < i) std::rotate(ops.begin() + j, ops.begin() + i, ops.begin() + i + 1);
+  }
+}
+
 }  // namespace
 
 std::vector<OpPtr> build_ops(const std::vector<OpSpec>& specs, const BuildOptions& opts) {
   std::vector<OpPtr> logical;
   for (const auto& spec : specs) logical.push_back(make_op(spec));
   if (!opts.fuse) return logical;
+  commute_crops(logical);
 
   std::vector<OpPtr> physical;
   for (size_t i = 0; i < logical.size();) {
     const auto* resize = as<ops::ResizeOp>(logical[i]);
     const auto* crop = i + 1 < logical.size() ? as<ops::CenterCropOp>(logical[i + 1]) : nullptr;
-    if (resize && crop && resize->target() == crop->target()) {
+    if (resize && crop && crop->fixed() && resize->target() == crop->target()) {
       physical.push_back(resize->with_crop({crop->height(), crop->width()}));
       i += 2;
       continue;

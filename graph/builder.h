@@ -3,6 +3,7 @@
 //   [center_crop] + rescale/normalize steps
 //     + [flip_channel_order] + [to_channel_dimension_format]
 //                                              -> one pass (table lookup for 8-bit data)
+// A center_crop after rescale steps that map 0 to +0.0 moves before them first (exact).
 // With fusion off every logical op is its own node; both give the same bytes (tested).
 #pragma once
 

@@ -135,7 +135,8 @@ void Pipeline::run_sample(Sample& s, const Loader& loader) const {
   ExecContext ctx{pool_.get(), nullptr};
   loader.load(s, ctx);
   for (size_t i = 0; i < image_ops_.size(); ++i) image_ops_[i]->run(s, ctx, i + 1 == image_ops_.size());
-  for (size_t i = 0; i < label_ops_.size(); ++i) label_ops_[i]->run(s, ctx, i + 1 == label_ops_.size());
+  if (s.labels.defined())
+    for (size_t i = 0; i < label_ops_.size(); ++i) label_ops_[i]->run(s, ctx, i + 1 == label_ops_.size());
 }
 
 BatchFeature Pipeline::run(const Loader& loader, const RunOptions& run, const OutputOptions& out) const {
@@ -184,7 +185,8 @@ BatchFeature Pipeline::run(const Loader& loader, const RunOptions& run, const Ou
     if (!label_ops_.empty()) {
       nodes.push_back(std::make_unique<flow::function_node<SamplePtr, SamplePtr>>(
           g, flow::unlimited, [this, &ctx](SamplePtr s) {
-            for (size_t i = 0; i < label_ops_.size(); ++i) run_chain(label_ops_, i, *s, ctx);
+            if (s->labels.defined())
+              for (size_t i = 0; i < label_ops_.size(); ++i) run_chain(label_ops_, i, *s, ctx);
             return s;
           }));
     }
@@ -198,7 +200,7 @@ BatchFeature Pipeline::run(const Loader& loader, const RunOptions& run, const Ou
         }
       } else {
         assembler.accept(s->index, Target::kImage, s->image, s->source);
-        if (!label_ops_.empty() || s->labels.defined())
+        if (s->labels.defined())
           assembler.accept(s->index, Target::kLabels, s->labels, s->source);
       }
       return flow::continue_msg();

@@ -18,6 +18,9 @@ struct LoadSpec {
   // Channel layout of array inputs; when absent it is inferred from the first input as
   // Hugging Face's infer_channel_dimension_format does.
   std::optional<Layout> input_data_format;
+  // Infer the layout of every input on its own (VideoMAE does, per frame) instead of from the
+  // first input only.
+  bool infer_layout_per_input = false;
   int64_t max_pixels = 178956970;  // decompression-bomb limit (Pillow's), checked on headers
 };
 
@@ -26,6 +29,7 @@ struct Plan {
   LoadSpec load;
   std::vector<OpSpec> image_ops;
   std::vector<OpSpec> label_ops;
+  bool video = false;  // inputs are videos: the image output is (N, T, ...) (VideoMAE)
   std::string image_key = "pixel_values";
   std::string labels_key = "labels";
   std::vector<std::string> warnings;  // what Hugging Face would warn about for this call

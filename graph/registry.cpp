@@ -4,9 +4,13 @@
 #include <map>
 
 #include "graph/errors.h"
+#include "ops/astype/astype.h"
 #include "ops/center_crop/center_crop.h"
+#include "ops/color_quantize/color_quantize.h"
 #include "ops/flip_channel_order/flip_channel_order.h"
 #include "ops/normalize/normalize.h"
+#include "ops/pad/pad.h"
+#include "ops/reduce_label/reduce_label.h"
 #include "ops/rescale/rescale.h"
 #include "ops/resize/resize_op.h"
 #include "ops/to_channel_dimension_format/to_channel_dimension_format.h"

@@ -1,5 +1,8 @@
 #include "pipelines/image_processor.h"
 
+#include <cstring>
+
+#include "graph/errors.h"
 #include "pipelines/processor_plans.h"
 
 namespace pixelflow::pipelines {
@@ -34,6 +37,57 @@ std::string PreparedCall::describe() const {
 }
 
 BatchFeature PreparedCall::run(std::vector<ops::InputItem> inputs) const {
+  if (plan_.video) return run_videos({std::move(inputs)});
+  return run_flat(std::move(inputs));
+}
+
+BatchFeature PreparedCall::run_videos(std::vector<std::vector<ops::InputItem>> videos) const {
+  std::vector<ops::InputItem> frames;
+  std::vector<int64_t> lengths;
+  for (auto& v : videos) {
+    if (v.empty()) throw InputError("a video needs at least one frame");
+    lengths.push_back(static_cast<int64_t>(v.size()));
+    for (auto& f : v) frames.push_back(std::move(f));
+  }
+  BatchFeature flat = run_flat(std::move(frames));
+  if (!plan_.video) return flat;
+  // Regroup the frames' outputs per video: (N, T, ...) when stacked, else one (T, ...) array
+  // per video.
+  BatchFeature out;
+  for (const auto& key : flat.keys()) {
+    if (opts_.return_tensors) {
+      for (int64_t len : lengths)
+        if (len != lengths[0])
+          throw InputError(key + ": videos of different lengths (" + std::to_string(lengths[0]) + " and " +
+                           std::to_string(len) + " frames) cannot be stacked (use --unbatched)");
+      const Tensor& t = flat.tensor(key);
+      Shape shape{static_cast<int64_t>(lengths.size()), lengths[0]};
+      shape.insert(shape.end(), t.shape().begin() + 1, t.shape().end());
+      out.set(key, t.reshape(shape));
+      continue;
+    }
+    std::vector<Tensor> per_frame = flat.list(key), per_video;
+    size_t next = 0;
+    for (size_t v = 0; v < lengths.size(); ++v) {
+      const Tensor& first = per_frame[next];
+      Shape shape{lengths[v]};
+      shape.insert(shape.end(), first.shape().begin(), first.shape().end());
+      Tensor video = Tensor::empty(first.dtype(), shape);
+      for (int64_t t = 0; t < lengths[v]; ++t, ++next) {
+        const Tensor& f = per_frame[next];
+        if (f.shape() != first.shape())
+          throw InputError("video " + std::to_string(v) + ": frames of shapes " + shape_str(first.shape()) +
+                           " and " + shape_str(f.shape()) + " cannot be stacked");
+        std::memcpy(video[t].raw_data(), f.raw_data(), f.nbytes());
+      }
+      per_video.push_back(std::move(video));
+    }
+    out.set(key, std::move(per_video));
+  }
+  return out;
+}
+
+BatchFeature PreparedCall::run_flat(std::vector<ops::InputItem> inputs) const {
   ops::InputLoader loader(std::move(inputs), plan_.load);
   RunOptions run{opts_.threads, opts_.max_in_flight};
   OutputOptions out;

@@ -39,9 +39,16 @@ class PreparedCall {
   const Plan& plan() const { return plan_; }
   // "load -> resize+center_crop -> center_crop+rescale+..." as built.
   std::string describe() const;
+  // Images (segmentation maps ride along in InputItem::labels_*). For a video processor the
+  // inputs are the frames of ONE video, as Hugging Face reads a flat list of images.
   BatchFeature run(std::vector<ops::InputItem> inputs) const;
+  // Videos, each a list of frames: pixel_values (N, T, C, H, W) for a video processor; an image
+  // processor treats all frames as one flat batch (HF flattens nested lists).
+  BatchFeature run_videos(std::vector<std::vector<ops::InputItem>> videos) const;
 
  private:
+  BatchFeature run_flat(std::vector<ops::InputItem> inputs) const;
+
   Plan plan_;
   CallOptions opts_;
   std::shared_ptr<Pipeline> pipeline_;  // null when the layout depends on the inputs

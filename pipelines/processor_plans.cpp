@@ -38,27 +38,17 @@ struct Builder {
   }
 
   void op(const std::string& name, json params) { plan.image_ops.push_back({name, std::move(params)}); }
+  void label_op(const std::string& name, json params) {
+    plan.label_ops.push_back({name, std::move(params), Target::kLabels});
+  }
 
   void resize(json size) {
     op("resize", {{"size", std::move(size)}, {"resample", ops::param_int(p, "resample")}});
   }
   // HF's resize with {"shortest_edge"} -> get_resize_output_image_size(default_to_square=False),
   // {"height","width"} -> exactly that (CLIP, Bit, MobileNetV2, ...).
-  void resize_shortest_or_exact() {
-    json size = size_of(p, "size");
-    if (size.contains("shortest_edge"))
-      resize({{"shortest_edge", size.at("shortest_edge")}});
-    else if (size.contains("height") && size.contains("width"))
-      resize({{"height", size.at("height")}, {"width", size.at("width")}});
-    else
-      throw ConfigError("size", "Size must contain either 'shortest_edge' or 'height' and 'width'. Got " + size.dump());
-  }
-  void resize_exact() {
-    json size = size_of(p, "size");
-    if (!size.contains("height") || !size.contains("width"))
-      throw ConfigError("size", "The `size` dictionary must contain the keys `height` and `width`. Got " + size.dump());
-    resize({{"height", size.at("height")}, {"width", size.at("width")}});
-  }
+  void resize_shortest_or_exact() { resize(shortest_or_exact_size()); }
+  void resize_exact() { resize(exact_size()); }
   void center_crop() { op("center_crop", {{"crop_size", size_of(p, "crop_size")}}); }
   void center_crop(int64_t h, int64_t w) { op("center_crop", {{"crop_size", {{"height", h}, {"width", w}}}}); }
   void rescale(bool offset = false) {
@@ -75,6 +65,32 @@ struct Builder {
     op("to_channel_dimension_format", {{"data_format", fmt}});
   }
 
+  // Segmentation maps (label_ops run only when the call has them): reduce_label when asked,
+  // then the resize / crops the processor applies to maps, then int64.
+  void labels(const std::function<void()>& geometry) {
+    if (flag(p, "do_reduce_labels")) label_op("reduce_label", json::object());
+    geometry();
+    label_op("astype", {{"dtype", "int64"}});
+  }
+  void label_resize(json size, int64_t resample, json extra = json::object()) {
+    extra["size"] = std::move(size);
+    extra["resample"] = resample;
+    label_op("resize", std::move(extra));
+  }
+  json exact_size() const {
+    json size = size_of(p, "size");
+    if (!size.contains("height") || !size.contains("width"))
+      throw ConfigError("size", "The `size` dictionary must contain the keys `height` and `width`. Got " + size.dump());
+    return {{"height", size.at("height")}, {"width", size.at("width")}};
+  }
+  json shortest_or_exact_size() const {
+    json size = size_of(p, "size");
+    if (size.contains("shortest_edge")) return {{"shortest_edge", size.at("shortest_edge")}};
+    if (size.contains("height") && size.contains("width"))
+      return {{"height", size.at("height")}, {"width", size.at("width")}};
+    throw ConfigError("size", "Size must contain either 'shortest_edge' or 'height' and 'width'. Got " + size.dump());
+  }
+
   // The common tail: rescale, normalize, final layout.
   void rescale_normalize_layout() {
     if (flag(p, "do_rescale")) rescale();
@@ -89,6 +105,15 @@ Plan clip_like(Builder& b) {
   if (flag(b.p, "do_center_crop")) b.center_crop();
   b.rescale_normalize_layout();
   return b.plan;
+}
+
+// MobileNetV2: as CLIP; segmentation maps are reduced, resized with NEAREST and cropped.
+Plan mobilenet_v2(Builder& b) {
+  b.labels([&] {
+    if (flag(b.p, "do_resize")) b.label_resize(b.shortest_or_exact_size(), 0);
+    if (flag(b.p, "do_center_crop")) b.label_op("center_crop", {{"crop_size", size_of(b.p, "crop_size")}});
+  });
+  return clip_like(b);
 }
 
 // ViT, Siglip: resize to exactly size, rescale, normalize.
@@ -185,13 +210,125 @@ Plan efficientnet(Builder& b) {
   return b.plan;
 }
 
+// BEiT: resize exactly, center_crop, rescale, normalize. Maps use the image's resample filter.
+Plan beit(Builder& b) {
+  if (flag(b.p, "do_resize")) b.resize_exact();
+  if (flag(b.p, "do_center_crop")) b.center_crop();
+  b.rescale_normalize_layout();
+  b.labels([&] {
+    if (flag(b.p, "do_resize")) b.label_resize(b.exact_size(), ops::param_int(b.p, "resample"));
+    if (flag(b.p, "do_center_crop")) b.label_op("center_crop", {{"crop_size", size_of(b.p, "crop_size")}});
+  });
+  return b.plan;
+}
+
+// Segformer: resize exactly, rescale, normalize. Maps: NEAREST.
+Plan segformer(Builder& b) {
+  if (flag(b.p, "do_resize")) b.resize_exact();
+  b.rescale_normalize_layout();
+  b.labels([&] {
+    if (flag(b.p, "do_resize")) b.label_resize(b.exact_size(), 0);
+  });
+  return b.plan;
+}
+
+// DPT: its own size rule (keep_aspect_ratio, ensure_multiple_of, Python's round), rescale,
+// normalize, then zero padding to a multiple of size_divisor (after normalize).
+Plan dpt(Builder& b) {
+  auto dpt_size = [&] {
+    json extra = {{"keep_aspect_ratio", flag(b.p, "keep_aspect_ratio")},
+                  {"ensure_multiple_of", b.p.contains("ensure_multiple_of") && !b.p.at("ensure_multiple_of").is_null()
+                                             ? b.p.at("ensure_multiple_of") : json(1)}};
+    return extra;
+  };
+  if (flag(b.p, "do_resize")) {
+    json params = dpt_size();
+    params["size"] = b.exact_size();
+    params["resample"] = ops::param_int(b.p, "resample");
+    b.op("resize", params);
+  }
+  if (flag(b.p, "do_rescale")) b.rescale();
+  if (flag(b.p, "do_normalize")) b.normalize();
+  if (flag(b.p, "do_pad")) b.op("pad", {{"size_divisor", b.p.at("size_divisor")}});
+  b.layout();
+  b.labels([&] {
+    if (flag(b.p, "do_resize")) b.label_resize(b.exact_size(), ops::param_int(b.p, "resample"), dpt_size());
+  });
+  return b.plan;
+}
+
+// GLPN: floor both sides to a multiple of size_divisor, rescale (no normalize).
+Plan glpn(Builder& b) {
+  if (flag(b.p, "do_resize"))
+    b.op("resize", {{"size_divisor", b.p.at("size_divisor")}, {"resample", ops::param_int(b.p, "resample")}});
+  if (flag(b.p, "do_rescale")) b.rescale();
+  b.layout();
+  return b.plan;
+}
+
+// MobileViT: resize, rescale, center_crop (after rescale), flip to BGR; no normalize. Maps:
+// NEAREST, cropped, not flipped.
+Plan mobilevit(Builder& b) {
+  if (flag(b.p, "do_resize")) b.resize_shortest_or_exact();
+  if (flag(b.p, "do_rescale")) b.rescale();
+  if (flag(b.p, "do_center_crop")) b.center_crop();
+  if (flag(b.p, "do_flip_channel_order")) b.op("flip_channel_order", json::object());
+  b.layout();
+  b.labels([&] {
+    if (flag(b.p, "do_resize")) b.label_resize(b.shortest_or_exact_size(), 0);
+    if (flag(b.p, "do_center_crop")) b.label_op("center_crop", {{"crop_size", size_of(b.p, "crop_size")}});
+  });
+  return b.plan;
+}
+
+// Perceiver: center_crop first (relative to the shortest edge), then resize exactly.
+Plan perceiver(Builder& b) {
+  if (flag(b.p, "do_center_crop"))
+    b.op("center_crop", {{"crop_size", size_of(b.p, "crop_size")}, {"size", b.exact_size()}});
+  if (flag(b.p, "do_resize")) b.resize_exact();
+  b.rescale_normalize_layout();
+  return b.plan;
+}
+
+// ImageGPT: resize exactly, normalize to [-1, 1] (x / 127.5 - 1), then colour quantization
+// into input_ids, or pixel_values without it.
+Plan imagegpt(Builder& b) {
+  if (flag(b.p, "do_resize")) b.resize_exact();
+  if (flag(b.p, "do_normalize")) b.op("rescale", {{"rescale_factor", 1 / 127.5}, {"offset", true}});
+  if (flag(b.p, "do_color_quantize")) {
+    b.op("color_quantize", {{"clusters", b.p.at("clusters")}});
+    b.plan.image_key = "input_ids";
+  } else {
+    b.layout();
+  }
+  return b.plan;
+}
+
+// VideoMAE: every frame as CLIP does it (without convert_rgb); the output is (N, T, C, H, W).
+Plan videomae(Builder& b) {
+  b.plan.video = true;
+  b.plan.load.infer_layout_per_input = !b.plan.load.input_data_format.has_value();
+  if (flag(b.p, "do_resize")) b.resize_shortest_or_exact();
+  if (flag(b.p, "do_center_crop")) b.center_crop();
+  b.rescale_normalize_layout();
+  return b.plan;
+}
+
 using PlanFn = std::function<Plan(Builder&)>;
 
 const std::map<std::string, PlanFn>& plans() {
   static const std::map<std::string, PlanFn> m = {
       {"CLIPImageProcessor", clip_like},
       {"BitImageProcessor", clip_like},
-      {"MobileNetV2ImageProcessor", clip_like},
+      {"MobileNetV2ImageProcessor", mobilenet_v2},
+      {"BeitImageProcessor", beit},
+      {"SegformerImageProcessor", segformer},
+      {"DPTImageProcessor", dpt},
+      {"GLPNImageProcessor", glpn},
+      {"MobileViTImageProcessor", mobilevit},
+      {"PerceiverImageProcessor", perceiver},
+      {"ImageGPTImageProcessor", imagegpt},
+      {"VideoMAEImageProcessor", videomae},
       {"ViTImageProcessor", vit_like},
       {"SiglipImageProcessor", vit_like},
       {"DeiTImageProcessor", deit},

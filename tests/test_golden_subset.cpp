@@ -19,12 +19,6 @@ namespace {
 
 const std::string kGolden = std::string(PIXELFLOW_TEST_DATA_DIR) + "/golden";
 
-// Processor classes whose goldens this build must reproduce.
-const std::set<std::string> kCovered = {
-    "CLIPImageProcessor", "ViTImageProcessor", "DeiTImageProcessor", "ConvNextImageProcessor",
-    "SiglipImageProcessor", "BitImageProcessor", "LevitImageProcessor", "PoolFormerImageProcessor",
-    "MobileNetV2ImageProcessor", "EfficientNetImageProcessor",
-};
 
 std::vector<json> load_cases() {
   std::ifstream f(kGolden + "/cases.jsonl");
@@ -47,17 +41,35 @@ void run_case(const json& c, bool fuse) {
     opts.return_tensors = !kwargs["return_tensors"].is_null();
     kwargs.erase("return_tensors");
   }
-  std::vector<ops::InputItem> items;
-  for (const auto& in : c["inputs"]) {
+  auto item = [&](const json& in) {
     opts.load_image |= in["kind"] == "load_image";
-    items.push_back(ops::InputItem::file(kGolden + "/images/" + in["file"].get<std::string>()));
+    return ops::InputItem::file(kGolden + "/" + in["file"].get<std::string>());
+  };
+  const std::string structure = c["structure"];
+  std::vector<std::vector<ops::InputItem>> videos;
+  std::vector<ops::InputItem> items;
+  if (structure == "videos") {
+    for (const auto& v : c["inputs"]) {
+      videos.emplace_back();
+      for (const auto& in : v) videos.back().push_back(item(in));
+    }
+  } else {
+    for (const auto& in : c["inputs"]) items.push_back(item(in));
+    if (structure == "video") videos.push_back(items);
   }
+  if (c.contains("segmentation_maps"))
+    for (size_t i = 0; i < items.size(); ++i)
+      items[i].labels_path = kGolden + "/" + c["segmentation_maps"][i]["file"].get<std::string>();
   INFO("case " << c["id"].get<std::string>() << (fuse ? " (fused)" : " (unfused)"));
+  auto call = [&] {
+    pipelines::PreparedCall prepared = proc.prepare(kwargs, opts);
+    return videos.empty() ? prepared.run(items) : prepared.run_videos(videos);
+  };
   if (c.contains("error")) {
-    REQUIRE_THROWS_AS(proc(items, kwargs, opts), Error);
+    REQUIRE_THROWS_AS(call(), Error);
     return;
   }
-  BatchFeature bf = proc(items, kwargs, opts);
+  BatchFeature bf = call();
   for (const auto& o : c["outputs"]) {
     const Tensor& t = bf[o["name"].get<std::string>()];
     Shape want_shape = o["shape"].get<Shape>();
@@ -71,13 +83,15 @@ void run_case(const json& c, bool fuse) {
 
 TEST_CASE("golden subset: outputs are bit-exact, errors are raised", "[golden]") {
   int ran = 0;
+  std::set<std::string> classes;
   for (const auto& c : load_cases()) {
-    if (!kCovered.count(c["processor_class"].get<std::string>())) continue;
+    classes.insert(c["processor_class"].get<std::string>());
     run_case(c, true);
     run_case(c, false);
     ++ran;
   }
-  REQUIRE(ran >= 30);
+  REQUIRE(ran >= 60);
+  REQUIRE(classes.size() == 18);  // every processor class has golden cases here
 }
 
 TEST_CASE("sha256 helper matches the FIPS test vector", "[golden]") {

@@ -45,18 +45,32 @@ CenterCropOp::CenterCropOp(const nlohmann::json& params, Target target) : target
                                        size.dump());
   height_ = param_positive_int(size, "height", "crop_size");
   width_ = param_positive_int(size, "width", "crop_size");
+  if (params.contains("size") && !params.at("size").is_null()) {
+    const auto& rel = params.at("size");
+    relative_ = true;
+    ratio_h_ = static_cast<double>(param_positive_int(rel, "height", "size")) / static_cast<double>(height_);
+    ratio_w_ = static_cast<double>(param_positive_int(rel, "width", "size")) / static_cast<double>(width_);
+  }
+}
+
+std::pair<int64_t, int64_t> CenterCropOp::crop_size(int64_t in_h, int64_t in_w) const {
+  if (!relative_) return {height_, width_};
+  const double m = static_cast<double>(std::min(in_h, in_w));
+  return {static_cast<int64_t>(ratio_h_ * m), static_cast<int64_t>(ratio_w_ * m)};
 }
 
 TensorSpec CenterCropOp::infer(const TensorSpec& in) const {
+  auto [h, w] = crop_size(in.shape[0], in.shape[1]);
   Shape s = in.shape;
-  s[0] = height_;
-  s[1] = width_;
+  s[0] = h;
+  s[1] = w;
   return {in.dtype, s};
 }
 
 void CenterCropOp::run(Sample& s, const ExecContext& ctx, bool last) const {
   Tensor& t = target_ == Target::kImage ? s.image : s.labels;
-  CropWindow win = center_crop_window(t.dim(0), t.dim(1), height_, width_);
+  auto [h, w] = crop_size(t.dim(0), t.dim(1));
+  CropWindow win = center_crop_window(t.dim(0), t.dim(1), h, w);
   TensorSpec spec = infer({t.dtype(), t.shape()});
   Tensor out = last ? ctx.output_for(s, spec.dtype, spec.shape, target_)
                     : ctx.new_tensor(spec.dtype, spec.shape);

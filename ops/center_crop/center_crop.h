@@ -21,7 +21,9 @@ Tensor crop_reference(const Tensor& in, const CropWindow& window, BufferPool* po
 
 class CenterCropOp : public Op {
  public:
-  // params: {"crop_size": {"height": h, "width": w}}
+  // params: {"crop_size": {"height": h, "width": w}}, and optionally "size": {"height", "width"}
+  // for Perceiver's center_crop, whose crop is
+  //   (int(size.height / crop_size.height * min(H, W)), int(size.width / crop_size.width * min(H, W))).
   explicit CenterCropOp(const nlohmann::json& params, Target target = Target::kImage);
   CenterCropOp(int64_t height, int64_t width, Target target = Target::kImage)
       : height_(height), width_(width), target_(target) {}
@@ -30,12 +32,18 @@ class CenterCropOp : public Op {
   TensorSpec infer(const TensorSpec& in) const override;
   void run(Sample& s, const ExecContext& ctx, bool last) const override;
 
+  // Fixed crop size (false for Perceiver's image-relative crop).
+  bool fixed() const { return !relative_; }
   int64_t height() const { return height_; }
   int64_t width() const { return width_; }
+  // Crop size for an (in_h, in_w) image.
+  std::pair<int64_t, int64_t> crop_size(int64_t in_h, int64_t in_w) const;
 
  private:
   int64_t height_, width_;
   Target target_;
+  bool relative_ = false;
+  double ratio_h_ = 1, ratio_w_ = 1;
 };
 
 }  // namespace pixelflow::ops

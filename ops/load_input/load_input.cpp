@@ -73,32 +73,36 @@ Tensor to_channels_last(const Tensor& t, Layout layout, BufferPool* pool) {
   return out;
 }
 
+Layout infer_input_layout(const InputItem& item, const LoadSpec& spec) {
+  Shape shape;
+  if (item.array.defined()) {
+    shape = item.array.shape();
+  } else if (is_npy(item)) {
+    shape = npy_shape(item.bytes.empty() ? read_file(item.path) : item.bytes, item.display_name());
+  } else {
+    std::string bytes = item.bytes.empty() ? read_file(item.path) : item.bytes;
+    ImageInfo info =
+        probe_image(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), item.display_name());
+    if (spec.exif_transpose || spec.convert_rgb) {
+      bool swap = spec.exif_transpose && info.exif_orientation >= 5 && info.exif_orientation <= 8;
+      shape = swap ? Shape{info.width, info.height, 3} : Shape{info.height, info.width, 3};
+    } else {
+      shape = mode_shape(info.mode, info.height, info.width);
+    }
+  }
+  return infer_channel_dimension_format(shape);
+}
+
 InputLoader::InputLoader(std::vector<InputItem> items, LoadSpec spec)
     : items_(std::move(items)), spec_(spec) {
   if (spec_.input_data_format) {
     layout_ = *spec_.input_data_format;
     return;
   }
-  if (items_.empty()) return;
+  if (items_.empty() || spec_.infer_layout_per_input) return;
   const InputItem& first = items_[0];
-  Shape shape;
   try {
-    if (first.array.defined()) {
-      shape = first.array.shape();
-    } else if (is_npy(first)) {
-      shape = npy_shape(first.bytes.empty() ? read_file(first.path) : first.bytes, first.display_name());
-    } else {
-      std::string bytes = first.bytes.empty() ? read_file(first.path) : first.bytes;
-      ImageInfo info = probe_image(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(),
-                                   first.display_name());
-      if (spec_.exif_transpose || spec_.convert_rgb) {
-        bool swap = spec_.exif_transpose && info.exif_orientation >= 5 && info.exif_orientation <= 8;
-        shape = swap ? Shape{info.width, info.height, 3} : Shape{info.height, info.width, 3};
-      } else {
-        shape = mode_shape(info.mode, info.height, info.width);
-      }
-    }
-    layout_ = infer_channel_dimension_format(shape);
+    layout_ = infer_input_layout(first, spec_);
   } catch (const Error& e) {
     std::string msg = e.what();
     if (msg.rfind(first.display_name(), 0) == 0) throw;
@@ -106,7 +110,7 @@ InputLoader::InputLoader(std::vector<InputItem> items, LoadSpec spec)
   }
 }
 
-Tensor InputLoader::read_array(const InputItem& item, const ExecContext& ctx) const {
+Tensor InputLoader::read_array(const InputItem& item, bool convert, const ExecContext& ctx) const {
   if (item.array.defined()) return item.array;
   if (is_npy(item)) {
     if (!item.bytes.empty()) return parse_npy(item.bytes.data(), item.bytes.size(), item.display_name(), ctx.pool);
@@ -119,27 +123,34 @@ Tensor InputLoader::read_array(const InputItem& item, const ExecContext& ctx) co
           ? decode_image_file(item.path, opts, ctx.pool)
           : decode_image(reinterpret_cast<const uint8_t*>(item.bytes.data()), item.bytes.size(),
                          item.display_name(), opts, ctx.pool);
-  if (spec_.exif_transpose) return convert_rgb(exif_transpose(std::move(img), ctx.pool), ctx.pool);
-  if (spec_.convert_rgb) return convert_rgb(img, ctx.pool);
+  if (convert && spec_.exif_transpose) return convert_rgb(exif_transpose(std::move(img), ctx.pool), ctx.pool);
+  if (convert && spec_.convert_rgb) return convert_rgb(img, ctx.pool);
   return img.pixels;
+}
+
+Tensor InputLoader::read_labels(const InputItem& item, const ExecContext& ctx) const {
+  InputItem map;
+  map.path = item.labels_path;
+  map.array = item.labels_array;
+  map.name = item.labels_path.empty() ? item.display_name() + " (segmentation map)" : item.labels_path;
+  Tensor t = read_array(map, /*convert=*/false, ctx);
+  if (t.ndim() != 2)
+    throw InputError(map.display_name() + ": segmentation maps must be 2-D (H, W), got shape " +
+                     shape_str(t.shape()));
+  return t;
 }
 
 void InputLoader::load(Sample& s, const ExecContext& ctx) const {
   const InputItem& item = items_.at(static_cast<size_t>(s.index));
   s.source = item.display_name();
-  Tensor raw = read_array(item, ctx);
+  Tensor raw = read_array(item, /*convert=*/true, ctx);
   if (raw.ndim() != 2 && raw.ndim() != 3)
     throw InputError("expected an image of 2 or 3 dimensions, got an array of shape " + shape_str(raw.shape()));
-  s.image = to_channels_last(raw, layout_, ctx.pool);
-  if (!item.labels_path.empty() || item.labels_array.defined()) {
-    InputItem labels;
-    labels.path = item.labels_path;
-    labels.array = item.labels_array;
-    labels.name = item.labels_path;
-    LoadSpec raw_spec;
-    InputLoader label_reader({}, raw_spec);
-    s.labels = label_reader.read_array(labels, ctx);
-  }
+  Layout layout = layout_;
+  if (spec_.infer_layout_per_input && !spec_.input_data_format)
+    layout = infer_channel_dimension_format(raw.shape());
+  s.image = to_channels_last(raw, layout, ctx.pool);
+  if (!item.labels_path.empty() || item.labels_array.defined()) s.labels = read_labels(item, ctx);
 }
 
 }  // namespace pixelflow::ops

@@ -40,10 +40,13 @@ class InputLoader final : public Loader {
 
   int64_t size() const override { return static_cast<int64_t>(items_.size()); }
   void load(Sample& s, const ExecContext& ctx) const override;
+  // The layout inferred from the first input (or given).
   Layout layout() const { return layout_; }
 
  private:
-  Tensor read_array(const InputItem& item, const ExecContext& ctx) const;
+  // The array Hugging Face would see for `item`: decoded (and converted) image or .npy data.
+  Tensor read_array(const InputItem& item, bool convert, const ExecContext& ctx) const;
+  Tensor read_labels(const InputItem& item, const ExecContext& ctx) const;
 
   std::vector<InputItem> items_;
   LoadSpec spec_;
@@ -53,6 +56,9 @@ class InputLoader final : public Loader {
 // HF's infer_channel_dimension_format for a shape (num_channels = (1, 3)). Throws InputError
 // with HF's message.
 Layout infer_channel_dimension_format(const Shape& shape);
+// The same from an input's header only (image header or .npy header), as the array HF would
+// see after decoding with `spec`'s conversions.
+Layout infer_input_layout(const InputItem& item, const LoadSpec& spec);
 
 // (C, H, W) or (H, W, C) -> (H, W, C); 2-D arrays become (H, W, 1).
 Tensor to_channels_last(const Tensor& t, Layout layout, BufferPool* pool);

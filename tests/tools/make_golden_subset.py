@@ -8,6 +8,8 @@ Usage (from the project root): /usr/bin/python3 tests/tools/make_golden_subset.p
 import argparse, hashlib, json, os, shutil
 import numpy as np
 
+MAX_ARRAY_BYTES = 160_000
+
 SMALL_IMAGES = {
     "opencv_HappyFish.jpg", "jpegdec_jpg-cmyk-2.jpg", "skimage_microaneurysms.png",
     "opencv_scenetext_word01.jpg", "opencv_scenetext_char01.jpg",
@@ -25,26 +27,48 @@ def main():
     a = ap.parse_args()
     gdir = os.path.join(a.shared, "golden")
     out_dir = os.path.join(os.path.dirname(__file__), "../data/golden")
+    shutil.rmtree(out_dir, ignore_errors=True)
     os.makedirs(os.path.join(out_dir, "images"), exist_ok=True)
+    os.makedirs(os.path.join(out_dir, "arrays"), exist_ok=True)
     cases = [json.loads(l) for l in open(os.path.join(gdir, "cases.jsonl"))]
     kept = []
+
+    def small(x, npz):
+        if x["kind"] in ("image", "load_image"):
+            return os.path.basename(x["path"]) in SMALL_IMAGES
+        return x["kind"] == "array" and npz[x["npz_key"]].nbytes <= MAX_ARRAY_BYTES
+
+    def materialize(x, npz):
+        """The input as a file name under images/ or arrays/ (arrays deduplicated by content)."""
+        if x["kind"] in ("image", "load_image"):
+            name = os.path.basename(x["path"])
+            shutil.copyfile(os.path.join(a.shared, "..", x["path"]), os.path.join(out_dir, "images", name))
+            return {"kind": x["kind"], "file": "images/" + name}
+        arr = np.ascontiguousarray(npz[x["npz_key"]])
+        name = hashlib.sha256(arr.tobytes() + str(arr.shape).encode()).hexdigest()[:16] + ".npy"
+        np.save(os.path.join(out_dir, "arrays", name), arr)
+        return {"kind": "array", "file": "arrays/" + name}
+
     for c in cases:
-        ins = flat(c["inputs"]) + flat(c.get("segmentation_maps") or [])
-        if c["structure"] not in ("single", "list") or not ins:
-            continue
-        if not all(x["kind"] in ("image", "load_image") and os.path.basename(x["path"]) in SMALL_IMAGES
-                   for x in ins):
+        if c["structure"] == "postprocess":
             continue
         npz = np.load(os.path.join(gdir, c["npz"])) if c.get("npz") else {}
+        ins = flat(c["inputs"]) + flat(c.get("segmentation_maps") or [])
+        if not ins or not all(small(x, npz) for x in ins):
+            continue
         rec = {
             "id": c["id"],
             "processor_class": c["processor_class"],
+            "structure": c["structure"],
             "model": os.path.basename(os.path.dirname(c["config"])),
             "call_kwargs": c["call_kwargs"],
-            "inputs": [{"kind": x["kind"], "file": os.path.basename(x["path"])} for x in flat(c["inputs"])],
         }
+        if c["structure"] == "videos":
+            rec["inputs"] = [[materialize(x, npz) for x in v] for v in c["inputs"]]
+        else:
+            rec["inputs"] = [materialize(x, npz) for x in c["inputs"]]
         if c.get("segmentation_maps"):
-            rec["segmentation_maps"] = [os.path.basename(x["path"]) for x in flat(c["segmentation_maps"])]
+            rec["segmentation_maps"] = [materialize(x, npz) for x in flat(c["segmentation_maps"])]
         if c.get("error"):
             rec["error"] = c["error"]["message"][:200]
         else:
@@ -53,9 +77,6 @@ def main():
                 arr = np.ascontiguousarray(npz[o["npz_key"]])
                 rec["outputs"].append({"name": o["name"], "shape": list(arr.shape), "dtype": str(arr.dtype),
                                        "sha256": hashlib.sha256(arr.tobytes()).hexdigest()})
-        for x in ins:
-            shutil.copyfile(os.path.join(a.shared, "..", x["path"]),
-                            os.path.join(out_dir, "images", os.path.basename(x["path"])))
         kept.append(rec)
     with open(os.path.join(out_dir, "cases.jsonl"), "w") as f:
         for r in kept:

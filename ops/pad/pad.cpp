@@ -1,0 +1,32 @@
+#include "ops/pad/pad.h"
+
+#include "ops/common/params.h"
+#include "ops/remap/remap.h"
+
+namespace pixelflow::ops {
+
+CropWindow pad_window(int64_t h, int64_t w, int64_t d) {
+  auto padded = [d](int64_t n) { return (n + d - 1) / d * d; };
+  const int64_t nh = padded(h), nw = padded(w);
+  return CropWindow{-((nw - w) / 2), -((nh - h) / 2), nw, nh};
+}
+
+PadOp::PadOp(const nlohmann::json& params) : size_divisor_(param_positive_int(params, "size_divisor")) {}
+
+TensorSpec PadOp::infer(const TensorSpec& in) const {
+  CropWindow win = pad_window(in.shape[0], in.shape[1], size_divisor_);
+  Shape s = in.shape;
+  s[0] = win.height;
+  s[1] = win.width;
+  return {in.dtype, s};
+}
+
+void PadOp::run(Sample& s, const ExecContext& ctx, bool last) const {
+  CropWindow win = pad_window(s.image.dim(0), s.image.dim(1), size_divisor_);
+  TensorSpec spec = infer({s.image.dtype(), s.image.shape()});
+  Tensor out = last ? ctx.output_for(s, spec.dtype, spec.shape) : ctx.new_tensor(spec.dtype, spec.shape);
+  remap_hwc(s.image, win, false, false, out);
+  s.image = std::move(out);
+}
+
+}  // namespace pixelflow::ops
