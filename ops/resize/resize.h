@@ -1,0 +1,72 @@
+// resize: Pillow's Image.resize(size, resample) on 8-bit images, bit for bit, and Hugging Face's
+// image_transforms.resize for float arrays (which goes through uint8 and Pillow).
+//
+// Specification: Pillow 9.4, src/libImaging/Resample.c (two-pass separable fixed-point
+// convolution, support scaled by the downscale factor, horizontal pass first over only the rows
+// the vertical pass needs, 8-bit clamping between the passes, a pass skipped when its axis keeps
+// its size) and, for NEAREST, the affine nearest-neighbour scaling of Geometry.c that
+// Image.resize takes. An output of the input's size is a copy, whatever the filter.
+//
+// Everything here is const and thread-safe; scratch memory is per thread and reused.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "graph/tensor.h"
+
+namespace pixelflow::ops {
+
+// Pillow's filter codes (PIL.Image.Resampling).
+enum class Resample : int {
+  kNearest = 0,
+  kLanczos = 1,
+  kBilinear = 2,
+  kBicubic = 3,
+  kBox = 4,
+  kHamming = 5,
+};
+
+// "NEAREST", "LANCZOS", ... (Pillow's names).
+const char* resample_name(Resample r);
+// Validates a config integer; throws ConfigError(key_path, ...) listing the valid codes.
+Resample resample_from_int(int64_t code, const std::string& key_path);
+
+// A sub-rectangle of the resized image, in output coordinates. It may extend beyond the output:
+// pixels outside [0, out_w) x [0, out_h) are 0. This is how center_crop (with Hugging Face's zero
+// padding) is fused into resize.
+struct Window {
+  int64_t x0 = 0, y0 = 0, width = 0, height = 0;
+  static Window full(int64_t out_h, int64_t out_w) { return {0, 0, out_w, out_h}; }
+};
+
+// in: (H, W, C) uint8, C in {1, 3, 4}, contiguous. out: (window.height, window.width, C) uint8,
+// preallocated, contiguous. Result equals
+//   np.array(PIL.Image.fromarray(in).resize((out_w, out_h), filter))[y0:y0+h, x0:x0+w]
+// with zeros outside the resized image. C = 4 resamples the four channels independently (mode
+// "RGBX"/"CMYK" semantics); Pillow's RGBA path (premultiplied alpha) is not reproduced.
+// Only the window's pixels are computed (and only the input rows and columns they need).
+// Throws InputError on bad shapes or sizes (Pillow's limits: sizes in [1, 2^31)).
+void resize_u8(const Tensor& in, int64_t out_h, int64_t out_w, Resample filter,
+               const Window& window, Tensor& out);
+
+// The same contract, as plain scalar C++ following Pillow's loops: the oracle of kernel tests.
+void resize_u8_reference(const Tensor& in, int64_t out_h, int64_t out_w, Resample filter,
+                         const Window& window, Tensor& out);
+
+// Convenience: the whole resized image, allocated (from `pool` when given).
+Tensor resize_u8(const Tensor& in, int64_t out_h, int64_t out_w, Resample filter,
+                 BufferPool* pool = nullptr);
+
+// Hugging Face's image_transforms.resize (PIL backend, reducing_gap=None) for an (H, W, C)
+// channels-last array, C in {1, 3}:
+//  - uint8: resized as is, uint8 out;
+//  - float32/float64 whose values are all integers (np.allclose(x, x.astype(int))) in [0, 255]:
+//    cast to uint8 by truncation, resized, uint8 out;
+//  - otherwise values all in [0, 1]: float32(float64(x) * 255) truncated to uint8, resized, and
+//    rescaled back as float32(float64(u8) * (1/255)): float32 out;
+//  - anything else: InputError with Hugging Face's message, naming `input_name`.
+Tensor resize_float_hf(const Tensor& in, int64_t out_h, int64_t out_w, Resample filter,
+                       const std::string& input_name, BufferPool* pool = nullptr);
+
+}  // namespace pixelflow::ops

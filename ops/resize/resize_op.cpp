@@ -1,0 +1,180 @@
+#include "ops/resize/resize_op.h"
+
+#include <cmath>
+
+#include "graph/errors.h"
+#include "ops/center_crop/center_crop.h"
+#include "ops/common/params.h"
+#include "ops/remap/remap.h"
+
+namespace pixelflow::ops {
+
+ResizeRule ResizeRule::from_params(const nlohmann::json& params) {
+  ResizeRule r;
+  if (!params.contains("size") && params.contains("size_divisor")) {
+    r.kind = Kind::kSizeDivisor;
+    r.multiple = param_positive_int(params, "size_divisor");
+    return r;
+  }
+  if (!params.contains("size") || !params.at("size").is_object())
+    throw ConfigError("size", "must be a dict with 'height' and 'width' or 'shortest_edge', got " +
+                                  (params.contains("size") ? params.at("size").dump() : std::string("nothing")));
+  const auto& size = params.at("size");
+  if (size.contains("shortest_edge")) {
+    r.kind = Kind::kShortestEdge;
+    r.shortest_edge = param_positive_int(size, "shortest_edge", "size");
+    if (size.contains("longest_edge") && !size.at("longest_edge").is_null())
+      r.max_size = param_positive_int(size, "longest_edge", "size");
+    return r;
+  }
+  if (!size.contains("height") || !size.contains("width"))
+    throw ConfigError("size", "must contain either 'shortest_edge' or 'height' and 'width', got " +
+                                  size.dump());
+  r.height = param_positive_int(size, "height", "size");
+  r.width = param_positive_int(size, "width", "size");
+  if (param_bool_or(params, "keep_aspect_ratio", false) ||
+      (params.contains("ensure_multiple_of") && !params.at("ensure_multiple_of").is_null())) {
+    r.kind = Kind::kKeepAspect;
+    r.keep_aspect_ratio = param_bool_or(params, "keep_aspect_ratio", false);
+    r.multiple = params.contains("ensure_multiple_of") && !params.at("ensure_multiple_of").is_null()
+                     ? param_positive_int(params, "ensure_multiple_of")
+                     : 1;
+  }
+  return r;
+}
+
+namespace {
+
+// transformers' get_resize_output_image_size(size=int, default_to_square=False, max_size).
+std::pair<int64_t, int64_t> shortest_edge_size(int64_t h, int64_t w, int64_t size,
+                                               std::optional<int64_t> max_size) {
+  const int64_t short_side = std::min(h, w), long_side = std::max(h, w);
+  int64_t new_short = size;
+  // int(requested_new_short * long / short): Python's true division, then truncation.
+  int64_t new_long = static_cast<int64_t>(static_cast<double>(size * long_side) /
+                                          static_cast<double>(short_side));
+  if (max_size) {
+    if (*max_size <= size)
+      throw ConfigError("size.longest_edge", "max_size = " + std::to_string(*max_size) +
+                                                 " must be strictly greater than the requested size for the "
+                                                 "smaller edge size = " + std::to_string(size));
+    if (new_long > *max_size) {
+      new_short = static_cast<int64_t>(static_cast<double>(*max_size * new_short) /
+                                       static_cast<double>(new_long));
+      new_long = *max_size;
+    }
+  }
+  return w <= h ? std::make_pair(new_long, new_short) : std::make_pair(new_short, new_long);
+}
+
+// Python's round(): half to even.
+double round_half_even(double x) { return std::nearbyint(x); }
+
+// DPT's constrain_to_multiple_of.
+int64_t constrain_to_multiple_of(double val, int64_t multiple, int64_t min_val) {
+  double x = round_half_even(val / static_cast<double>(multiple)) * static_cast<double>(multiple);
+  if (x < static_cast<double>(min_val))
+    x = std::ceil(val / static_cast<double>(multiple)) * static_cast<double>(multiple);
+  return static_cast<int64_t>(x);
+}
+
+}  // namespace
+
+std::pair<int64_t, int64_t> ResizeRule::output_size(int64_t in_h, int64_t in_w) const {
+  switch (kind) {
+    case Kind::kExact: return {height, width};
+    case Kind::kShortestEdge: return shortest_edge_size(in_h, in_w, shortest_edge, max_size);
+    case Kind::kKeepAspect: {
+      // transformers.models.dpt.image_processing_dpt.get_resize_output_image_size
+      double scale_height = static_cast<double>(height) / static_cast<double>(in_h);
+      double scale_width = static_cast<double>(width) / static_cast<double>(in_w);
+      if (keep_aspect_ratio) {
+        // scale as little as possible
+        if (std::abs(1 - scale_width) < std::abs(1 - scale_height))
+          scale_height = scale_width;
+        else
+          scale_width = scale_height;
+      }
+      int64_t new_h = constrain_to_multiple_of(scale_height * static_cast<double>(in_h), multiple, 0);
+      int64_t new_w = constrain_to_multiple_of(scale_width * static_cast<double>(in_w), multiple, 0);
+      return {new_h, new_w};
+    }
+    case Kind::kSizeDivisor:
+      return {in_h / multiple * multiple, in_w / multiple * multiple};
+  }
+  return {height, width};
+}
+
+ResizeOp::ResizeOp(const nlohmann::json& params, Target target)
+    : rule_(ResizeRule::from_params(params)),
+      filter_(resample_from_int(param_int(params, "resample"), "resample")),
+      target_(target) {}
+
+ResizeOp::ResizeOp(ResizeRule rule, Resample filter, std::optional<Crop> crop, Target target)
+    : rule_(rule), filter_(filter), crop_(crop), target_(target) {}
+
+std::shared_ptr<ResizeOp> ResizeOp::with_crop(Crop crop) const {
+  return std::make_shared<ResizeOp>(rule_, filter_, crop, target_);
+}
+
+TensorSpec ResizeOp::infer(const TensorSpec& in) const {
+  auto [h, w] = rule_.output_size(in.shape[0], in.shape[1]);
+  Shape s = in.shape;
+  s[0] = crop_ ? crop_->height : h;
+  s[1] = crop_ ? crop_->width : w;
+  // Non-uint8 arrays come back as uint8 or float32 depending on their values (HF's
+  // _rescale_for_pil_conversion); float32 is reported here.
+  return {in.dtype == DType::kUInt8 ? DType::kUInt8 : DType::kFloat32, s};
+}
+
+void ResizeOp::run(Sample& s, const ExecContext& ctx, bool last) const {
+  Tensor& t = target_ == Target::kImage ? s.image : s.labels;
+  const int64_t in_h = t.dim(0), in_w = t.dim(1);
+  auto [out_h, out_w] = rule_.output_size(in_h, in_w);
+  if (out_h <= 0 || out_w <= 0)
+    throw InputError("resize to (" + std::to_string(out_h) + ", " + std::to_string(out_w) +
+                     ") from (" + std::to_string(in_h) + ", " + std::to_string(in_w) +
+                     "): height and width must be > 0");
+  const bool planar2d = t.ndim() == 2;
+  Tensor in3 = planar2d ? t.reshape({in_h, in_w, 1}) : t;
+  const int64_t c = in3.dim(2);
+  Window win = Window::full(out_h, out_w);
+  if (crop_) {
+    CropWindow cw = center_crop_window(out_h, out_w, crop_->height, crop_->width);
+    win = Window{cw.x0, cw.y0, cw.width, cw.height};
+  }
+  Tensor out;
+  if (in3.dtype() == DType::kUInt8) {
+    Shape shape = planar2d ? Shape{win.height, win.width} : Shape{win.height, win.width, c};
+    out = last ? ctx.output_for(s, DType::kUInt8, shape, target_) : ctx.new_tensor(DType::kUInt8, shape);
+    Tensor out3 = planar2d ? out.reshape({win.height, win.width, 1}) : out;
+    resize_u8(in3, out_h, out_w, filter_, win, out3);
+  } else {
+    Tensor src = in3;
+    if (src.dtype() != DType::kFloat32 && src.dtype() != DType::kFloat64) {
+      // Integer arrays take HF's integral path: exact in float64.
+      src = Tensor::empty(DType::kFloat64, in3.shape(), ctx.pool);
+      for (int64_t i = 0; i < in3.numel(); ++i) {
+        double v = 0;
+        switch (in3.dtype()) {
+          case DType::kBool: v = in3.data<bool>()[i] ? 1 : 0; break;
+          case DType::kUInt16: v = in3.data<uint16_t>()[i]; break;
+          case DType::kInt32: v = in3.data<int32_t>()[i]; break;
+          case DType::kInt64: v = static_cast<double>(in3.data<int64_t>()[i]); break;
+          default: break;
+        }
+        src.data<double>()[i] = v;
+      }
+    }
+    Tensor full = resize_float_hf(src, out_h, out_w, filter_, s.source, ctx.pool);
+    if (crop_) {
+      Tensor cropped = ctx.new_tensor(full.dtype(), {win.height, win.width, c});
+      remap_hwc(full, CropWindow{win.x0, win.y0, win.width, win.height}, false, false, cropped);
+      full = cropped;
+    }
+    out = planar2d ? full.reshape({win.height, win.width}) : full;
+  }
+  t = std::move(out);
+}
+
+}  // namespace pixelflow::ops

@@ -1,0 +1,60 @@
+// The resize op of the graph: Hugging Face's resize (Pillow's resampler) with the output size
+// computed from the image's size the way the processor asks, and optionally a center_crop of the
+// result fused in (only the cropped pixels are computed; HF's zero padding where the crop is
+// larger than the resized image).
+#pragma once
+
+#include <optional>
+
+#include "graph/op.h"
+#include "ops/resize/resize.h"
+
+namespace pixelflow::ops {
+
+// How the output size follows from the input size (one of Hugging Face's rules).
+struct ResizeRule {
+  enum class Kind {
+    kExact,          // size {"height", "width"}
+    kShortestEdge,   // size {"shortest_edge"}: get_resize_output_image_size(default_to_square=False)
+    kKeepAspect,     // DPT: size {"height","width"} + keep_aspect_ratio + ensure_multiple_of
+    kSizeDivisor,    // GLPN: floor both sides to a multiple of size_divisor
+  };
+  Kind kind = Kind::kExact;
+  int64_t height = 0, width = 0, shortest_edge = 0;
+  std::optional<int64_t> max_size;  // shortest-edge rule: cap on the long side (HF max_size)
+  bool keep_aspect_ratio = false;
+  int64_t multiple = 1;  // ensure_multiple_of / size_divisor
+
+  // params: {"size": {...}, "keep_aspect_ratio": b, "ensure_multiple_of": n, "size_divisor": n}
+  static ResizeRule from_params(const nlohmann::json& params);
+  // (out_h, out_w) for an input of (in_h, in_w).
+  std::pair<int64_t, int64_t> output_size(int64_t in_h, int64_t in_w) const;
+};
+
+class ResizeOp : public Op {
+ public:
+  struct Crop {
+    int64_t height, width;
+  };
+  // params: the rule's keys and "resample" (Pillow's filter code, 0..5).
+  ResizeOp(const nlohmann::json& params, Target target = Target::kImage);
+  ResizeOp(ResizeRule rule, Resample filter, std::optional<Crop> crop, Target target = Target::kImage);
+
+  std::string name() const override { return crop_ ? "resize+center_crop" : "resize"; }
+  Target target() const override { return target_; }
+  TensorSpec infer(const TensorSpec& in) const override;
+  void run(Sample& s, const ExecContext& ctx, bool last) const override;
+
+  const ResizeRule& rule() const { return rule_; }
+  Resample filter() const { return filter_; }
+  // The same resize with a center crop of the output folded in.
+  std::shared_ptr<ResizeOp> with_crop(Crop crop) const;
+
+ private:
+  ResizeRule rule_;
+  Resample filter_;
+  std::optional<Crop> crop_;
+  Target target_;
+};
+
+}  // namespace pixelflow::ops

@@ -1,0 +1,270 @@
+// resize: Pillow 9.4 fixtures (tests/data/resize, made by make_fixtures.py there), Halide kernels
+// against the scalar reference over generated sizes, Hugging Face's float path, argument checks.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "graph/errors.h"
+#include "graph/npy.h"
+#include "graph/tensor.h"
+#include "ops/resize/resize.h"
+
+using namespace pixelflow;
+using namespace pixelflow::ops;
+
+namespace {
+
+const std::string kDir = std::string(PIXELFLOW_TEST_DATA_DIR) + "/resize/";
+
+nlohmann::json load_cases() {
+  std::ifstream f(kDir + "cases.json");
+  REQUIRE(f.good());
+  return nlohmann::json::parse(f);
+}
+
+Tensor random_image(std::mt19937& rng, int64_t h, int64_t w, int64_t c) {
+  Tensor t = Tensor::empty(DType::kUInt8, {h, w, c});
+  uint8_t* d = t.data<uint8_t>();
+  const int kind = static_cast<int>(rng() % 3);
+  const double fx = 1 + rng() % 9, fy = 1 + rng() % 7;
+  for (int64_t y = 0; y < h; ++y)
+    for (int64_t x = 0; x < w; ++x)
+      for (int64_t ch = 0; ch < c; ++ch) {
+        uint8_t v;
+        if (kind == 0) {
+          v = static_cast<uint8_t>(rng());
+        } else if (kind == 1) {
+          v = (rng() & 1) ? 255 : 0;  // hard edges drive the negative lobes to the clamps
+        } else {
+          double s = (std::sin(x / fx) + std::cos(y / fy)) * 64 + 128 + static_cast<int>(rng() % 31) - 15;
+          v = static_cast<uint8_t>(std::clamp(s, 0.0, 255.0));
+        }
+        d[(y * w + x) * c + ch] = v;
+      }
+  return t;
+}
+
+bool same_bytes(const Tensor& a, const Tensor& b) {
+  return a.dtype() == b.dtype() && a.shape() == b.shape() &&
+         std::memcmp(a.raw_data(), b.raw_data(), a.nbytes()) == 0;
+}
+
+// Halide path and scalar reference on one case; both into fresh outputs.
+void check_kernel_vs_reference(const Tensor& in, int64_t oh, int64_t ow, Resample f,
+                               const Window& win) {
+  Tensor fast = Tensor::empty(DType::kUInt8, {win.height, win.width, in.dim(2)});
+  Tensor ref = Tensor::empty(DType::kUInt8, {win.height, win.width, in.dim(2)});
+  std::memset(fast.raw_data(), 0xA5, fast.nbytes());  // every byte must be written
+  resize_u8(in, oh, ow, f, win, fast);
+  resize_u8_reference(in, oh, ow, f, win, ref);
+  INFO("input " << shape_str(in.shape()) << " -> " << oh << "x" << ow << " " << resample_name(f)
+                << " window (" << win.x0 << ", " << win.y0 << ", " << win.width << ", "
+                << win.height << ")");
+  REQUIRE(same_bytes(fast, ref));
+}
+
+}  // namespace
+
+TEST_CASE("resize_u8 equals Pillow 9.4 on the fixtures", "[resize]") {
+  const nlohmann::json cases = load_cases();
+  REQUIRE(cases.at("pillow") == "9.4.0");
+  const Tensor expected = load_npy(kDir + "expected_u8.npy");
+  const uint8_t* exp = expected.data<uint8_t>();
+  int checked = 0;
+  int per_filter[6] = {};
+  for (const auto& c : cases.at("u8")) {
+    const Tensor in = load_npy(kDir + c.at("input").get<std::string>());
+    const int64_t oh = c.at("out_h"), ow = c.at("out_w");
+    const Resample f = static_cast<Resample>(c.at("filter").get<int>());
+    const auto w = c.at("window");
+    const Window win{w[0], w[1], w[2], w[3]};
+    const size_t off = c.at("offset"), size = c.at("size");
+    REQUIRE(off + size <= static_cast<size_t>(expected.numel()));
+    INFO(c.dump());
+    for (bool reference : {false, true}) {
+      Tensor out = Tensor::empty(DType::kUInt8, {win.height, win.width, in.dim(2)});
+      REQUIRE(static_cast<size_t>(out.numel()) == size);
+      if (reference)
+        resize_u8_reference(in, oh, ow, f, win, out);
+      else
+        resize_u8(in, oh, ow, f, win, out);
+      REQUIRE(std::memcmp(out.raw_data(), exp + off, size) == 0);
+    }
+    ++per_filter[static_cast<int>(f)];
+    ++checked;
+  }
+  REQUIRE(checked == 252);
+  for (int n : per_filter) REQUIRE(n == 42);
+}
+
+TEST_CASE("resize_u8 Halide kernels equal the scalar reference", "[resize]") {
+  std::mt19937 rng(1234);
+  SECTION("generated sizes, filters, channels and windows") {
+    for (int i = 0; i < 600; ++i) {
+      const int64_t c = std::array<int64_t, 4>{1, 3, 3, 4}[rng() % 4];
+      auto dim = [&](int64_t max) -> int64_t {
+        const uint32_t k = rng() % 10;
+        return k < 2 ? 1 + rng() % 4 : 1 + rng() % max;
+      };
+      const int64_t h = dim(150), w = dim(150);
+      auto out_dim = [&](int64_t s) -> int64_t {
+        switch (rng() % 5) {
+          case 0: return 1 + rng() % std::max<int64_t>(1, s / 2);  // downscale
+          case 1: return s + 1 + rng() % (s * 2 + 1);                // upscale
+          case 2: return s;                                           // same size
+          case 3: return 1 + rng() % 6;                               // tiny
+          default: return 1 + rng() % 200;
+        }
+      };
+      const int64_t oh = out_dim(h), ow = out_dim(w);
+      const Resample f = static_cast<Resample>(rng() % 6);
+      Window win = Window::full(oh, ow);
+      if (rng() % 2) {  // anything from a crop to a window hanging over every side
+        win.x0 = static_cast<int64_t>(rng() % (ow + 20)) - 10;
+        win.y0 = static_cast<int64_t>(rng() % (oh + 20)) - 10;
+        win.width = rng() % (ow + 25);
+        win.height = rng() % (oh + 25);
+      }
+      check_kernel_vs_reference(random_image(rng, h, w, c), oh, ow, f, win);
+    }
+  }
+  SECTION("extreme ratios and large images") {
+    struct Geo {
+      int64_t h, w, oh, ow;
+    };
+    const Geo geos[] = {{1, 1, 1, 500},    {1, 1, 300, 2},  {1000, 1, 1, 1},   {1, 1000, 1, 3},
+                        {2000, 3, 7, 1},   {3, 2, 2, 2000}, {480, 640, 224, 298}, {640, 480, 298, 224},
+                        {300, 1200, 5, 9}, {31, 33, 33, 31}};
+    for (const Geo& g : geos)
+      for (int64_t c : {1, 3})
+        for (int f = 0; f < 6; ++f) {
+          const Tensor in = random_image(rng, g.h, g.w, c);
+          check_kernel_vs_reference(in, g.oh, g.ow, static_cast<Resample>(f),
+                                    Window::full(g.oh, g.ow));
+          // HF's center crop of the same resize, larger than the image on one side.
+          const int64_t ch = std::min<int64_t>(g.oh, 224), cw = g.ow + 3;
+          check_kernel_vs_reference(in, g.oh, g.ow, static_cast<Resample>(f),
+                                    Window{(g.ow - cw) / 2, (g.oh - ch) / 2, cw, ch});
+        }
+  }
+  SECTION("windows outside the image, empty windows") {
+    const Tensor in = random_image(rng, 20, 30, 3);
+    check_kernel_vs_reference(in, 10, 15, Resample::kBicubic, Window{100, 0, 5, 5});
+    check_kernel_vs_reference(in, 10, 15, Resample::kBicubic, Window{0, -50, 15, 10});
+    check_kernel_vs_reference(in, 10, 15, Resample::kLanczos, Window{3, 3, 0, 4});
+    check_kernel_vs_reference(in, 10, 15, Resample::kNearest, Window{-3, -3, 0, 0});
+    Tensor out = Tensor::empty(DType::kUInt8, {5, 5, 3});
+    std::memset(out.raw_data(), 7, out.nbytes());
+    resize_u8(in, 10, 15, Resample::kBilinear, Window{15, 10, 5, 5}, out);
+    for (int64_t i = 0; i < out.numel(); ++i) REQUIRE(out.data<uint8_t>()[i] == 0);
+  }
+}
+
+TEST_CASE("resize_u8 is thread-safe and its cached tables follow the geometry", "[resize]") {
+  std::mt19937 rng(99);
+  const Tensor a = random_image(rng, 97, 131, 3), b = random_image(rng, 64, 48, 1);
+  auto work = [&](int seed, bool* ok) {
+    std::mt19937 r(seed);
+    *ok = true;
+    for (int i = 0; i < 40 && *ok; ++i) {
+      const Tensor& in = (r() % 2) ? a : b;
+      const int64_t oh = 1 + r() % 120, ow = 1 + r() % 120;
+      const Resample f = static_cast<Resample>(r() % 6);
+      const Window win{static_cast<int64_t>(r() % 5), 0, ow, oh};
+      Tensor fast = Tensor::empty(DType::kUInt8, {oh, ow, in.dim(2)});
+      Tensor ref = Tensor::empty(DType::kUInt8, {oh, ow, in.dim(2)});
+      resize_u8(in, oh, ow, f, win, fast);
+      resize_u8_reference(in, oh, ow, f, win, ref);
+      *ok = same_bytes(fast, ref);
+    }
+  };
+  bool ok1 = false, ok2 = false;
+  std::thread t1(work, 1, &ok1), t2(work, 2, &ok2);
+  t1.join();
+  t2.join();
+  REQUIRE(ok1);
+  REQUIRE(ok2);
+}
+
+TEST_CASE("resize_float_hf follows Hugging Face's PIL conversion", "[resize]") {
+  const nlohmann::json cases = load_cases();
+  int checked = 0, errors = 0;
+  for (const auto& c : cases.at("float")) {
+    INFO(c.dump());
+    const Tensor in = load_npy(kDir + c.at("input").get<std::string>());
+    const int64_t oh = c.at("out_h"), ow = c.at("out_w");
+    const Resample f = static_cast<Resample>(c.at("filter").get<int>());
+    if (c.contains("error")) {
+      try {
+        resize_float_hf(in, oh, ow, f, "img.npy");
+        FAIL("no error raised");
+      } catch (const InputError& e) {
+        REQUIRE(std::string(e.what()) == "img.npy: " + c.at("error").get<std::string>());
+      }
+      ++errors;
+    } else {
+      const Tensor want = load_npy(kDir + c.at("expected").get<std::string>());
+      const Tensor got = resize_float_hf(in, oh, ow, f, "img.npy");
+      REQUIRE(got.dtype() == want.dtype());
+      REQUIRE(same_bytes(got, want));
+    }
+    ++checked;
+  }
+  REQUIRE(checked == 6);
+  REQUIRE(errors == 2);
+
+  // The 0/1 float image is "integral": Hugging Face returns uint8 0/1, not a rescaled float.
+  Tensor binary = Tensor::zeros(DType::kFloat32, {4, 4, 1});
+  binary.data<float>()[5] = 1.0f;
+  REQUIRE(resize_float_hf(binary, 2, 2, Resample::kNearest, "x").dtype() == DType::kUInt8);
+  // NaN is neither integral nor in [0, 1].
+  Tensor nan = Tensor::zeros(DType::kFloat64, {2, 2, 3});
+  nan.data<double>()[3] = std::nan("");
+  REQUIRE_THROWS_AS(resize_float_hf(nan, 3, 3, Resample::kBilinear, "x"), InputError);
+  // uint8 passes straight through.
+  std::mt19937 rng(5);
+  const Tensor u8 = random_image(rng, 9, 7, 3);
+  REQUIRE(same_bytes(resize_float_hf(u8, 4, 5, Resample::kBox, "x"),
+                     resize_u8(u8, 4, 5, Resample::kBox)));
+}
+
+TEST_CASE("resize rejects bad arguments with clear errors", "[resize]") {
+  const Tensor in = Tensor::zeros(DType::kUInt8, {4, 5, 3});
+  Tensor out = Tensor::empty(DType::kUInt8, {2, 2, 3});
+  const Window win = Window::full(2, 2);
+  REQUIRE_THROWS_AS(resize_u8(in, 0, 2, Resample::kBicubic, win, out), InputError);
+  REQUIRE_THROWS_AS(resize_u8(in, 2, -1, Resample::kBicubic, win, out), InputError);
+  REQUIRE_THROWS_AS(resize_u8(in, 2, int64_t(1) << 32, Resample::kBicubic, win, out), InputError);
+  REQUIRE_THROWS_AS(resize_u8(in, 2, 2, static_cast<Resample>(6), win, out), InputError);
+  Tensor wrong = Tensor::empty(DType::kUInt8, {2, 3, 3});
+  REQUIRE_THROWS_AS(resize_u8(in, 2, 2, Resample::kBicubic, win, wrong), InputError);
+  REQUIRE_THROWS_AS(resize_u8(Tensor::zeros(DType::kUInt8, {4, 5, 2}), 2, 2, Resample::kBox, win, out),
+                    InputError);
+  REQUIRE_THROWS_AS(resize_u8(Tensor::zeros(DType::kFloat32, {4, 5, 3}), 2, 2, Resample::kBox, win, out),
+                    InputError);
+  REQUIRE_THROWS_AS(resize_u8(Tensor::zeros(DType::kUInt8, {0, 5, 3}), 2, 2, Resample::kBox, win, out),
+                    InputError);
+  REQUIRE_THROWS_AS(resize_u8_reference(in, 0, 2, Resample::kBox, win, out), InputError);
+  REQUIRE_THROWS_AS(resize_float_hf(Tensor::zeros(DType::kFloat32, {4, 5, 2}), 2, 2, Resample::kBox, "a.npy"),
+                    InputError);
+  REQUIRE_THROWS_AS(resize_float_hf(Tensor::zeros(DType::kInt32, {4, 5, 3}), 2, 2, Resample::kBox, "a.npy"),
+                    InputError);
+  try {
+    resample_from_int(7, "resample");
+    FAIL("no error raised");
+  } catch (const ConfigError& e) {
+    REQUIRE(e.key_path() == "resample");
+    REQUIRE(std::string(e.what()).find("3 BICUBIC") != std::string::npos);
+  }
+  REQUIRE(resample_from_int(3, "resample") == Resample::kBicubic);
+  REQUIRE(std::string(resample_name(Resample::kHamming)) == "HAMMING");
+}
