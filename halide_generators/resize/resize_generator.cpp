@@ -66,7 +66,7 @@ class ResizeHorizontal : public Generator<ResizeHorizontal> {
     const int J = rows_per_vector;
     const int QB = column_block;
     const int IW = interleave_width;
-    Var qo{"qo"}, qi{"qi"}, jj{"jj"}, jo{"jo"}, ji{"ji"};
+    Var qo{"qo"}, qi{"qi"}, jj{"jj"};
 
     input.dim(0).set_stride(1);
     coeffs.dim(0).set_min(0).dim(0).set_stride(1);
