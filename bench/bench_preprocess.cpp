@@ -11,7 +11,7 @@
 //
 // Implementations:
 //   pixelflow          a PreparedCall held across batches (CallOptions::threads), inputs as
-//                      InputItem::from_array (W1, W2) or InputItem::bytes (W3); each
+//                      InputItem::from_array (W1, W2) or InputItem::borrow_bytes (W3); each
 //                      BatchFeature is dropped before the next call so its buffers are recycled.
 //   pixelflow_oneshot  (W1) ImageProcessor::operator() per batch: plan, graph and buffer pool are
 //                      new every call, so outputs land in fresh memory.
@@ -369,10 +369,7 @@ std::vector<ops::InputItem> make_items(const std::vector<Image>& images, const s
   for (int j : idx) {
     const Image& im = images[static_cast<size_t>(j)];
     if (bytes) {
-      ops::InputItem it;
-      it.bytes = im.jpeg;  // InputItem owns its bytes: a copy per call (see README)
-      it.name = im.name;
-      items.push_back(std::move(it));
+      items.push_back(ops::InputItem::borrow_bytes(im.jpeg, im.name));  // no copy
     } else {
       items.push_back(ops::InputItem::from_array(im.pixels, im.name));
     }

@@ -154,7 +154,17 @@ void fortran_to_c(const char* src, char* dst, const Shape& shape, size_t elem) {
 
 }  // namespace
 
-Tensor parse_npy(const void* data, size_t size, const std::string& name, BufferPool* pool) {
+namespace {
+
+struct ParsedHeader {
+  DType dtype;
+  bool swap;
+  bool fortran_order;
+  Shape shape;
+  size_t body;  // offset of the data
+};
+
+ParsedHeader read_header(const void* data, size_t size, const std::string& name) {
   const char* p = static_cast<const char*>(data);
   if (size < 10 || std::memcmp(p, kMagic, 6) != 0) throw DecodeError(name, "not a .npy file");
   int major = static_cast<unsigned char>(p[6]);
@@ -185,8 +195,28 @@ Tensor parse_npy(const void* data, size_t size, const std::string& name, BufferP
       throw DecodeError(name, "absurd .npy shape " + shape_str(h.shape));
     numel *= d;
   }
-  size_t elem = dtype_size(dtype);
-  size_t body = offset + header_len;
+  return ParsedHeader{dtype, swap, h.fortran_order, h.shape, offset + header_len};
+}
+
+}  // namespace
+
+TensorSpec parse_npy_header(const void* data, size_t size, const std::string& name) {
+  ParsedHeader h = read_header(data, size, name);
+  return {h.dtype, h.shape};
+}
+
+Tensor parse_npy(const void* data, size_t size, const std::string& name, BufferPool* pool) {
+  const char* p = static_cast<const char*>(data);
+  ParsedHeader hd = read_header(data, size, name);
+  const DType dtype = hd.dtype;
+  const bool swap = hd.swap;
+  const int64_t numel = shape_numel(hd.shape);
+  const size_t elem = dtype_size(dtype);
+  const size_t body = hd.body;
+  struct {
+    bool fortran_order;
+    Shape shape;
+  } h{hd.fortran_order, hd.shape};
   if (size - body < static_cast<size_t>(numel) * elem)
     throw DecodeError(name, "truncated .npy data: shape " + shape_str(h.shape) + " needs " +
                                 std::to_string(numel * elem) + " bytes, file has " +

@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "graph/op.h"
 #include "graph/tensor.h"
 
 namespace pixelflow {
@@ -11,6 +12,9 @@ namespace pixelflow {
 // Throws DecodeError naming `path` for anything malformed or of an unsupported dtype.
 Tensor load_npy(const std::string& path, BufferPool* pool = nullptr);
 Tensor parse_npy(const void* data, size_t size, const std::string& name, BufferPool* pool = nullptr);
+
+// The array's dtype and shape from the header alone (no data is read or copied).
+TensorSpec parse_npy_header(const void* data, size_t size, const std::string& name);
 
 // Writes `t` as a standard version-1.0 .npy file (C order), as np.save would.
 void save_npy(const std::string& path, const Tensor& t);

@@ -18,7 +18,7 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 
 bool is_npy(const InputItem& item) {
   if (item.array.defined()) return false;
-  if (!item.bytes.empty()) return item.bytes.rfind("\x93NUMPY", 0) == 0;
+  if (!item.bytes.empty()) return item.bytes.substr(0, 6) == std::string_view("\x93NUMPY", 6);
   return ends_with(item.path, ".npy");
 }
 
@@ -38,11 +38,11 @@ Shape mode_shape(const std::string& mode, int64_t h, int64_t w) {
   return {h, w};
 }
 
-// Header of a .npy buffer: parse a copy of the header only.
-Shape npy_shape(const std::string& bytes, const std::string& name) {
-  // parse_npy validates the size against the shape; give it just the header by parsing the
-  // full buffer (arrays are read whole anyway).
-  return parse_npy(bytes.data(), bytes.size(), name).shape();
+// The item's encoded bytes: in memory, or read from its file into `storage`.
+std::string_view encoded(const InputItem& item, std::string& storage) {
+  if (!item.bytes.empty()) return item.bytes;
+  storage = read_file(item.path);
+  return storage;
 }
 
 }  // namespace
@@ -78,9 +78,12 @@ Layout infer_input_layout(const InputItem& item, const LoadSpec& spec) {
   if (item.array.defined()) {
     shape = item.array.shape();
   } else if (is_npy(item)) {
-    shape = npy_shape(item.bytes.empty() ? read_file(item.path) : item.bytes, item.display_name());
+    std::string storage;
+    std::string_view bytes = encoded(item, storage);
+    shape = parse_npy_header(bytes.data(), bytes.size(), item.display_name()).shape;
   } else {
-    std::string bytes = item.bytes.empty() ? read_file(item.path) : item.bytes;
+    std::string storage;
+    std::string_view bytes = encoded(item, storage);
     ImageInfo info =
         probe_image(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), item.display_name());
     if (spec.exif_transpose || spec.convert_rgb) {

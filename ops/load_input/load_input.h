@@ -6,7 +6,9 @@
 // infer_channel_dimension_format(images[0]) does, unless input_data_format is given.
 #pragma once
 
+#include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "graph/pipeline.h"
@@ -17,7 +19,10 @@ namespace pixelflow::ops {
 struct InputItem {
   std::string path;    // image file or .npy file
   Tensor array;        // or an array already in memory (used when defined)
-  std::string bytes;   // or an encoded image in memory (used when non-empty)
+  // or an encoded image / .npy file in memory (used when non-empty); `owner`, when set, keeps
+  // the bytes alive, otherwise the caller does for the duration of the call.
+  std::string_view bytes;
+  std::shared_ptr<const void> owner;
   std::string name;    // shown in errors; defaults to path
   std::string labels_path;  // segmentation map for this input (file or .npy), optional
   Tensor labels_array;
@@ -26,6 +31,20 @@ struct InputItem {
   static InputItem from_array(Tensor t, std::string name) {
     InputItem i;
     i.array = std::move(t);
+    i.name = std::move(name);
+    return i;
+  }
+  // Encoded bytes the item owns.
+  static InputItem from_bytes(std::string data, std::string name) {
+    auto owned = std::make_shared<const std::string>(std::move(data));
+    InputItem i = borrow_bytes(*owned, std::move(name));
+    i.owner = std::move(owned);
+    return i;
+  }
+  // Encoded bytes the caller keeps alive until the call returns (no copy).
+  static InputItem borrow_bytes(std::string_view data, std::string name) {
+    InputItem i;
+    i.bytes = data;
     i.name = std::move(name);
     return i;
   }
