@@ -17,7 +17,9 @@
 #include <nlohmann/json.hpp>
 
 #include "graph/errors.h"
+#include "graph/npy.h"
 #include "pipelines/image_processor.h"
+#include "pipelines/post_processing.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -81,8 +83,9 @@ Like processor.post_process_semantic_segmentation(outputs, target_sizes): biline
 the logits (PyTorch, align_corners=False) to each target size, then argmax over classes; without
 target sizes, argmax at the logits' resolution.
 
-  FILE.npy  float32 (N, num_labels, h, w)
-  --target-size H,W   one per batch item, in order
+  FILE.npy            float32 (N, num_labels, h, w)
+  --target-size H,W   one per batch item, in order (none: argmax at the logits' resolution)
+  --threads N         worker threads (default: all cores)
 Writes DIR/semantic_segmentation_<i>.npy (int64).
 )";
 
@@ -148,19 +151,9 @@ void parse_set(const std::string& arg, json& kwargs) {
   }
 }
 
-// Writes the BatchFeature into `dir`; on failure removes what it wrote.
+// Writes the BatchFeature into `dir` (all or nothing).
 std::vector<std::string> write_outputs(const BatchFeature& bf, const std::string& dir) {
-  std::vector<std::string> written;
-  try {
-    written = bf.save_npy(dir);
-  } catch (...) {
-    for (const auto& key : bf.keys()) {
-      std::error_code ec;
-      fs::remove(fs::path(dir) / (key + ".npy"), ec);
-    }
-    throw;
-  }
-  return written;
+  return bf.save_npy(dir);
 }
 
 void print_warnings(const std::vector<std::string>& warnings) {
@@ -274,11 +267,22 @@ int cmd_preprocess(Args& args) {
   return 0;
 }
 
-int cmd_postprocess(Args& args) {
-  if (!args.done() && (args.peek() == "-h" || args.peek() == "--help")) {
-    std::cout << kPostprocessHelp;
-    return 0;
+// "H,W" -> (H, W).
+std::pair<int64_t, int64_t> parse_target_size(const std::string& v) {
+  size_t comma = v.find(',');
+  try {
+    if (comma == std::string::npos) throw std::invalid_argument("no comma");
+    size_t used_h = 0, used_w = 0;
+    std::string hs = v.substr(0, comma), ws = v.substr(comma + 1);
+    long long h = std::stoll(hs, &used_h), w = std::stoll(ws, &used_w);
+    if (used_h != hs.size() || used_w != ws.size() || h <= 0 || w <= 0) throw std::invalid_argument("bad");
+    return {h, w};
+  } catch (const std::exception&) {
+    throw UsageError("--target-size expects H,W with positive integers, got '" + v + "'");
   }
+}
+
+int cmd_postprocess(Args& args) {
   if (args.done()) throw UsageError("postprocess needs a task: semantic-segmentation");
   std::string task = args.next();
   if (task == "-h" || task == "--help") {
@@ -287,14 +291,62 @@ int cmd_postprocess(Args& args) {
   }
   if (task != "semantic-segmentation")
     throw UsageError("unknown postprocess task '" + task + "' (known: semantic-segmentation)");
+  std::string config, out, logits_path, revision, value;
+  std::vector<std::pair<int64_t, int64_t>> sizes;
+  RunOptions run;
+  bool quiet = false;
   while (!args.done()) {
-    if (args.peek() == "-h" || args.peek() == "--help") {
+    const std::string& a = args.peek();
+    if (a == "-h" || a == "--help") {
       std::cout << kPostprocessHelp;
       return 0;
     }
-    args.next();
+    if (args.take("--config", &config) || args.take("--out", &out) || args.take("--logits", &logits_path) ||
+        args.take("--revision", &revision))
+      continue;
+    if (args.take("--target-size", &value)) {
+      sizes.push_back(parse_target_size(value));
+      continue;
+    }
+    if (args.take("--threads", &value)) {
+      try {
+        run.threads = std::stoi(value);
+      } catch (...) {
+        throw UsageError("--threads expects a number, got '" + value + "'");
+      }
+      continue;
+    }
+    if (args.take_flag("--quiet")) {
+      quiet = true;
+      continue;
+    }
+    throw UsageError("unknown argument '" + a + "'");
   }
-  throw Error("postprocess semantic-segmentation: not supported yet");
+  if (config.empty()) throw UsageError("postprocess needs --config PATH");
+  if (logits_path.empty()) throw UsageError("postprocess needs --logits FILE.npy");
+  if (out.empty()) throw UsageError("postprocess needs --out DIR");
+
+  pipelines::LoadOptions load;
+  if (!revision.empty()) load.revision = revision;
+  auto cfg = pipelines::load_processor_config(config, load);
+  Tensor logits = load_npy(logits_path);
+  std::vector<Tensor> maps;
+  try {
+    maps = pipelines::post_process_semantic_segmentation(cfg, logits, sizes, run);
+  } catch (const InputError& e) {
+    throw InputError(logits_path + ": " + e.what());
+  }
+  BatchFeature bf;
+  bf.set("semantic_segmentation", std::move(maps));
+  write_outputs(bf, out);
+  if (!quiet)
+    for (size_t i = 0; i < bf.list("semantic_segmentation").size(); ++i) {
+      const Tensor t = bf.list("semantic_segmentation")[i];
+      std::cout << "semantic_segmentation[" << i << "]: " << dtype_name(t.dtype()) << " " << shape_str(t.shape())
+                << " -> " << (fs::path(out) / ("semantic_segmentation_" + std::to_string(i) + ".npy")).string()
+                << "\n";
+    }
+  return 0;
 }
 
 int cmd_save_config(Args& args) {

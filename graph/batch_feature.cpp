@@ -110,23 +110,36 @@ DLManagedTensor* BatchFeature::to_dlpack(const std::string& key) const {
 std::vector<std::string> BatchFeature::save_npy(const std::string& dir) const {
   std::filesystem::create_directories(dir);
   std::vector<std::string> written;
+  try {
+    write_all(dir, written);
+  } catch (...) {
+    // All or nothing: remove what was written before the failure.
+    for (const auto& path : written) {
+      std::error_code ec;
+      std::filesystem::remove(path, ec);
+    }
+    throw;
+  }
+  return written;
+}
+
+void BatchFeature::write_all(const std::string& dir, std::vector<std::string>& written) const {
   for (const auto& key : order_) {
     const Value& v = values_.at(key);
     if (const Tensor* t = std::get_if<Tensor>(&v)) {
       std::string path = (std::filesystem::path(dir) / (key + ".npy")).string();
-      pixelflow::save_npy(path, *t);
       written.push_back(path);
+      pixelflow::save_npy(path, *t);
     } else {
       const auto& list = std::get<std::vector<Tensor>>(v);
       for (size_t i = 0; i < list.size(); ++i) {
         std::string path =
             (std::filesystem::path(dir) / (key + "_" + std::to_string(i) + ".npy")).string();
-        pixelflow::save_npy(path, list[i]);
         written.push_back(path);
+        pixelflow::save_npy(path, list[i]);
       }
     }
   }
-  return written;
 }
 
 }  // namespace pixelflow

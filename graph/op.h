@@ -6,6 +6,8 @@
 
 #include <exception>
 #include <memory>
+#include <optional>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -34,6 +36,8 @@ struct Sample {
   std::string source;    // what the user passed (file path), for error messages
   Tensor image;          // (H, W, C) until the final layout op; afterwards as data_format says
   Tensor labels;         // segmentation map (H, W), when the pipeline has one
+  // Output size a post-processing op should produce for this item (HF's target_sizes[i]).
+  std::optional<std::pair<int64_t, int64_t>> target_size;
   std::exception_ptr error;  // set by the node that failed; later nodes pass the sample on
 };
 

@@ -10,6 +10,7 @@
 #include "ops/flip_channel_order/flip_channel_order.h"
 #include "ops/normalize/normalize.h"
 #include "ops/pad/pad.h"
+#include "ops/post_process_semantic_segmentation/post_process_semantic_segmentation.h"
 #include "ops/reduce_label/reduce_label.h"
 #include "ops/rescale/rescale.h"
 #include "ops/resize/resize_op.h"

@@ -1,13 +1,14 @@
-// rescale_normalize: Hugging Face's rescale and normalize on float data, with the
-// channel-layout change and center_crop's zero padding folded in:
+// rescale_normalize: Hugging Face's rescale and normalize, with the channel-layout change,
+// center_crop's zero padding and a channel permutation folded in:
 //   rescale   f = float32(float64(v) * scale) - offset   (HF rescale: float64 product stored as
 //                                                          float32; offset is EfficientNet's /
 //                                                          ImageGPT's "- 1", 0 otherwise)
 //   normalize f = (f - mean[c]) / std[c]                   (float32, true division, no FMA)
-// Input (c, x, y) is interleaved HWC; pixels outside its bounds read as 0 (crop padding: the
-// caller shifts the input's min coordinates). Output (x, y, c) is CHW when dim 0 is dense and
-// HWC otherwise. do_rescale / do_normalize are runtime switches, specialized so that each
-// combination runs straight-line code.
+// Input (c, x, y) is interleaved HWC; a crop is a shifted view of it (the caller moves the
+// input's min coordinates; windows that need zero padding go to pointwise_lut, which pads).
+// Output (x, y, c) is CHW when dim 0 is dense and HWC otherwise; output channel c takes input
+// channel channel_map[c] (flip_channel_order after the arithmetic). do_rescale / do_normalize
+// are runtime switches, specialized so that each combination runs straight-line code.
 #include <Halide.h>
 
 namespace {
@@ -25,18 +26,19 @@ class RescaleNormalize : public Generator<RescaleNormalize> {
   Input<double> scale{"scale"};
   Input<float> offset{"offset"};
   Input<bool> do_normalize{"do_normalize"};
-  Input<Buffer<float, 1>> mean{"mean"};  // per channel, already float32
+  Input<Buffer<float, 1>> mean{"mean"};  // per input channel, already float32
   Input<Buffer<float, 1>> std_dev{"std_dev"};
+  Input<Buffer<int32_t, 1>> channel_map{"channel_map"};  // output channel -> input channel
   Output<Buffer<float, 3>> output{"output"};
 
   Var x{"x"}, y{"y"}, c{"c"};
 
   void generate() {
-    Func in = BoundaryConditions::constant_exterior(input, cast(input.type(), 0));
-    Expr v = in(c, x, y);
+    Expr src_c = clamp(channel_map(c), 0, input.dim(0).extent() - 1);
+    Expr v = input(src_c, x, y);
     Expr rescaled = strict_float(cast<float>(cast<double>(v) * scale) - offset);
     Expr f = select(do_rescale, rescaled, cast<float>(v));
-    Expr normalized = strict_float((f - mean(c)) / std_dev(c));
+    Expr normalized = strict_float((f - mean(src_c)) / std_dev(src_c));
     output(x, y, c) = select(do_normalize, normalized, f);
   }
 
@@ -48,9 +50,16 @@ class RescaleNormalize : public Generator<RescaleNormalize> {
     std_dev.dim(0).set_min(0);
 
     Expr planar = output.dim(0).stride() == 1;
+    // Three interleaved channels, planar output: each pixel's channels are computed together
+    // from one dense load.
+    Expr rgb = input.dim(0).extent() == 3 && input.dim(1).stride() == 3 && output.dim(2).extent() == 3;
     for (bool r : {true, false}) {
       for (bool n : {true, false}) {
         Expr cond = (do_rescale == r) && (do_normalize == n);
+        output.specialize(cond && planar && rgb)
+            .reorder(c, x, y)
+            .unroll(c)
+            .vectorize(x, vw, TailStrategy::GuardWithIf);
         output.specialize(cond && planar).vectorize(x, vw, TailStrategy::GuardWithIf);
         output.specialize(cond && !planar).reorder(c, x, y);
       }

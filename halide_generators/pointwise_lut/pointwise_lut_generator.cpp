@@ -18,15 +18,18 @@ class PointwiseLut : public Generator<PointwiseLut> {
   Input<Buffer<uint8_t, 3>> input{"input"};      // (c, x, y) interleaved HWC
   Input<Buffer<float, 2>> table{"table"};        // (value 0..255, input channel)
   Input<Buffer<int32_t, 1>> channel_map{"channel_map"};  // output channel -> input channel
+  Input<bool> inside{"inside"};  // the output window lies inside the input (no padding)
   Output<Buffer<float, 3>> output{"output"};     // (x, y, c): CHW if dim 0 dense, else HWC
 
   Var x{"x"}, y{"y"}, c{"c"};
 
   void generate() {
-    Func in = BoundaryConditions::constant_exterior(input, cast<uint8_t>(0));
     // The chain runs in the input channel's terms; the permutation comes after it.
     Expr src_c = clamp(channel_map(c), 0, input.dim(0).extent() - 1);
-    output(x, y, c) = table(cast<int32_t>(in(src_c, x, y)), src_c);
+    Func padded = BoundaryConditions::constant_exterior(input, cast<uint8_t>(0));
+    Expr looked_up_padded = table(cast<int32_t>(padded(src_c, x, y)), src_c);
+    Expr looked_up = table(cast<int32_t>(input(src_c, x, y)), src_c);
+    output(x, y, c) = select(inside, looked_up, looked_up_padded);
   }
 
   void schedule() {
@@ -35,8 +38,21 @@ class PointwiseLut : public Generator<PointwiseLut> {
     output.dim(0).set_stride(Expr());  // CHW or HWC: any layout
     table.dim(0).set_bounds(0, 256);
     Expr planar = output.dim(0).stride() == 1;
-    output.specialize(planar).vectorize(x, vw, TailStrategy::GuardWithIf);
-    output.specialize(!planar).reorder(c, x, y);
+    Expr rgb = input.dim(0).extent() == 3 && input.dim(1).stride() == 3 && output.dim(2).extent() == 3;
+    // The common case: a window inside the image, three channels, planar output: all channels
+    // of a pixel run together so that each input byte is loaded once.
+    output.specialize(inside && planar && rgb)
+        .reorder(c, x, y)
+        .unroll(c)
+        .vectorize(x, vw, TailStrategy::GuardWithIf);
+    // Each branch is either inside or not, so that bounds inference sees only the reads the
+    // branch makes (the padded read for windows reaching outside the image).
+    for (bool in : {true, false}) {
+      Expr where = inside == in;
+      output.specialize(where && planar).vectorize(x, vw, TailStrategy::GuardWithIf);
+      output.specialize(where && !planar).reorder(c, x, y);
+    }
+    output.specialize_fail("unreachable");
     if (parallel_rows > 0) output.parallel(y, parallel_rows);
   }
 };

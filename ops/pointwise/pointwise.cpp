@@ -99,11 +99,21 @@ bool kernel_shaped(const std::vector<PointwiseStep>& steps) {
 }
 
 using RescaleNormalizeFn = int (*)(halide_buffer_t*, bool, double, float, bool, halide_buffer_t*,
-                                   halide_buffer_t*, halide_buffer_t*);
+                                   halide_buffer_t*, halide_buffer_t*, halide_buffer_t*);
+
+bool window_inside(const Tensor& in, const CropWindow& win) {
+  return win.x0 >= 0 && win.y0 >= 0 && win.x0 + win.width <= in.dim(1) && win.y0 + win.height <= in.dim(0);
+}
+
+std::vector<int32_t> channel_map(int64_t c, bool flip) {
+  std::vector<int32_t> map(static_cast<size_t>(c));
+  for (int64_t i = 0; i < c; ++i) map[i] = static_cast<int32_t>(flip ? c - 1 - i : i);
+  return map;
+}
 
 template <class T>
 void run_rescale_normalize(const Tensor& in, const CropWindow& win,
-                           const std::vector<PointwiseStep>& steps, bool chw, Tensor& out,
+                           const std::vector<PointwiseStep>& steps, bool flip, bool chw, Tensor& out,
                            RescaleNormalizeFn fn, const char* name) {
   const int64_t c = channels_of(in);
   Tensor in3 = in.ndim() == 3 ? in : in.reshape({in.dim(0), in.dim(1), 1});
@@ -126,7 +136,9 @@ void run_rescale_normalize(const Tensor& in, const CropWindow& win,
   auto dst = xyc_buffer<float>(out3, chw);
   Halide::Runtime::Buffer<float> mean_buf(mean.data(), static_cast<int>(c));
   Halide::Runtime::Buffer<float> std_buf(std.data(), static_cast<int>(c));
-  check_kernel(fn(src, do_rescale, scale, offset ? 1.0f : 0.0f, do_normalize, mean_buf, std_buf, dst),
+  std::vector<int32_t> map = channel_map(c, flip);
+  Halide::Runtime::Buffer<int32_t> map_buf(map.data(), static_cast<int>(c));
+  check_kernel(fn(src, do_rescale, scale, offset ? 1.0f : 0.0f, do_normalize, mean_buf, std_buf, map_buf, dst),
                name);
 }
 
@@ -189,6 +201,24 @@ void pointwise_fused(const Tensor& in, const CropWindow& win,
   const int64_t c = channels_of(in);
   check_channels(steps, c);
   if (steps.empty()) return remap_hwc(in, win, flip, chw, out);
+  if (kernel_shaped(steps) && window_inside(in, win)) {
+    // Straight arithmetic beats a table lookup per value where the kernel has the chain's shape
+    // (windows that need zero padding take the table kernel, which pads).
+    switch (in.dtype()) {
+      case DType::kUInt8:
+        return run_rescale_normalize<uint8_t>(in, win, steps, flip, chw, out, rescale_normalize_uint8,
+                                              "rescale_normalize_uint8");
+      case DType::kFloat32:
+        return run_rescale_normalize<float>(in, win, steps, flip, chw, out, rescale_normalize_float32,
+                                            "rescale_normalize_float32");
+      case DType::kFloat64:
+        if (steps[0].kind == PointwiseStep::Kind::kRescale)
+          return run_rescale_normalize<double>(in, win, steps, flip, chw, out, rescale_normalize_float64,
+                                               "rescale_normalize_float64");
+        break;
+      default: break;
+    }
+  }
   if (in.dtype() == DType::kUInt8) {
     std::vector<float> table = pointwise_table(steps, c);
     Tensor in3 = in.ndim() == 3 ? in : in.reshape({in.dim(0), in.dim(1), 1});
@@ -196,19 +226,10 @@ void pointwise_fused(const Tensor& in, const CropWindow& win,
     auto src = hwc_buffer<uint8_t>(in3, static_cast<int>(-win.x0), static_cast<int>(-win.y0));
     auto dst = xyc_buffer<float>(out3, chw);
     Halide::Runtime::Buffer<float> table_buf(table.data(), 256, static_cast<int>(c));
-    std::vector<int32_t> map(static_cast<size_t>(c));
-    for (int64_t i = 0; i < c; ++i) map[i] = static_cast<int32_t>(flip ? c - 1 - i : i);
+    std::vector<int32_t> map = channel_map(c, flip);
     Halide::Runtime::Buffer<int32_t> map_buf(map.data(), static_cast<int>(c));
-    check_kernel(pointwise_lut(src, table_buf, map_buf, dst), "pointwise_lut");
+    check_kernel(pointwise_lut(src, table_buf, map_buf, window_inside(in, win), dst), "pointwise_lut");
     return;
-  }
-  if (!flip && kernel_shaped(steps)) {
-    if (in.dtype() == DType::kFloat32)
-      return run_rescale_normalize<float>(in, win, steps, chw, out, rescale_normalize_float32,
-                                          "rescale_normalize_float32");
-    if (in.dtype() == DType::kFloat64 && steps[0].kind == PointwiseStep::Kind::kRescale)
-      return run_rescale_normalize<double>(in, win, steps, chw, out, rescale_normalize_float64,
-                                           "rescale_normalize_float64");
   }
   pointwise_fused_reference(in, win, steps, flip, chw, out);
 }
@@ -222,15 +243,15 @@ Tensor pointwise_step(const Tensor& in, const PointwiseStep& step, BufferPool* p
   if (out_t == DType::kFloat32) {
     switch (in.dtype()) {
       case DType::kUInt8:
-        run_rescale_normalize<uint8_t>(in, all, steps, false, out, rescale_normalize_uint8,
+        run_rescale_normalize<uint8_t>(in, all, steps, false, false, out, rescale_normalize_uint8,
                                        "rescale_normalize_uint8");
         return out;
       case DType::kFloat32:
-        run_rescale_normalize<float>(in, all, steps, false, out, rescale_normalize_float32,
+        run_rescale_normalize<float>(in, all, steps, false, false, out, rescale_normalize_float32,
                                      "rescale_normalize_float32");
         return out;
       case DType::kFloat64:
-        run_rescale_normalize<double>(in, all, steps, false, out, rescale_normalize_float64,
+        run_rescale_normalize<double>(in, all, steps, false, false, out, rescale_normalize_float64,
                                       "rescale_normalize_float64");
         return out;
       default: break;

@@ -333,9 +333,12 @@ TensorSpec PostProcessSemanticSegmentationOp::infer(const TensorSpec& in) const 
 }
 
 void PostProcessSemanticSegmentationOp::run(Sample& s, const ExecContext& ctx, bool last) const {
-  const TensorSpec spec = infer({s.image.dtype(), s.image.shape()});
+  // A size fixed by the op's parameters, else the item's own (target_sizes[i]), else none.
+  const std::optional<TargetSize> size = target_size_ ? target_size_ : s.target_size;
+  TensorSpec spec = infer({s.image.dtype(), s.image.shape()});
+  if (size) spec.shape = {size->first, size->second};
   Tensor out = last ? ctx.output_for(s, spec.dtype, spec.shape) : ctx.new_tensor(spec.dtype, spec.shape);
-  segmentation_map(s.image, target_size_, out);
+  segmentation_map(s.image, size, out);
   s.image = std::move(out);
 }
 

@@ -109,7 +109,8 @@ std::vector<Tensor> post_process_semantic_segmentation_reference(
 // it becomes the int64 class map.
 class PostProcessSemanticSegmentationOp : public Op {
  public:
-  // params: {"target_size": [height, width]} (optional; absent or null: no resizing).
+  // params: {"target_size": [height, width]} (optional; absent or null: the sample's own
+  // target_size if it has one, else no resizing).
   explicit PostProcessSemanticSegmentationOp(const nlohmann::json& params);
   std::string name() const override { return "post_process_semantic_segmentation"; }
   TensorSpec infer(const TensorSpec& in) const override;

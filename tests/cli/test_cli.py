@@ -157,6 +157,57 @@ class CliTest(unittest.TestCase):
         r = run("frobnicate")
         self.assertEqual(r.returncode, 2)
 
+    def test_video_and_segmentation_maps(self):
+        vmae = os.path.join(SRC, "pipelines/models/MCG-NJU__videomae-base")
+        a, b, gray = self.samples  # VideoMAE has no convert_rgb: grayscale frames are an error
+        r = run("preprocess", "--config", vmae, "--out", self.out, "--video", f"{a},{b}", f"{b},{a}")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(np.load(os.path.join(self.out, "pixel_values.npy")).shape, (2, 2, 3, 224, 224))
+        r = run("preprocess", "--config", vmae, "--out", self.out, a, b, a)  # one video of 3 frames
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(np.load(os.path.join(self.out, "pixel_values.npy")).shape, (1, 3, 3, 224, 224))
+        shutil.rmtree(self.out)
+        r = run("preprocess", "--config", vmae, "--out", self.out, "--video", f"{a},{b}", a)
+        self.assert_one_line_error(r, "lengths")
+        r = run("preprocess", "--config", vmae, "--out", self.out, "--video", f"{a},{gray}")
+        self.assert_one_line_error(r, gray, "dimensions")
+        seg = os.path.join(SRC, "pipelines/models/nvidia__segformer-b0-finetuned-ade-512-512")
+        label = os.path.join(self.tmp, "label.npy")
+        np.save(label, np.random.default_rng(1).integers(0, 151, size=(194, 259), dtype=np.uint8))
+        r = run("preprocess", "--config", seg, "--out", self.out, "--segmentation-map", label,
+                "--set", "do_reduce_labels=true", a)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        labels = np.load(os.path.join(self.out, "labels.npy"))
+        self.assertEqual((labels.dtype, labels.shape), (np.int64, (1, 512, 512)))
+        self.assertTrue(labels.max() <= 255 and labels.min() >= 0)
+        r = run("preprocess", "--config", seg, "--out", self.out, "--segmentation-map", label, a, b)
+        self.assertEqual(r.returncode, 2)
+
+    def test_postprocess_semantic_segmentation(self):
+        seg = os.path.join(SRC, "pipelines/models/nvidia__segformer-b0-finetuned-ade-512-512")
+        logits = np.zeros((2, 4, 8, 8), np.float32)
+        logits[0, 2] = 1.0          # class 2 everywhere
+        logits[1, 3, :4] = 5.0      # class 3 on top, ties (all zero) below -> class 0
+        path = os.path.join(self.tmp, "logits.npy")
+        np.save(path, logits)
+        r = run("postprocess", "semantic-segmentation", "--config", seg, "--logits", path,
+                "--target-size", "16,16", "--target-size", "8,8", "--out", self.out)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        m0 = np.load(os.path.join(self.out, "semantic_segmentation_0.npy"))
+        m1 = np.load(os.path.join(self.out, "semantic_segmentation_1.npy"))
+        self.assertEqual((m0.dtype, m0.shape, m1.shape), (np.int64, (16, 16), (8, 8)))
+        self.assertTrue((m0 == 2).all())
+        self.assertTrue((m1[:4] == 3).all() and (m1[4:] == 0).all())
+        shutil.rmtree(self.out)
+        r = run("postprocess", "semantic-segmentation", "--config", seg, "--logits", path,
+                "--target-size", "16,16", "--out", self.out)
+        self.assert_one_line_error(r, "target sizes")
+        r = run("postprocess", "semantic-segmentation", "--config", self.clip, "--logits", path, "--out", self.out)
+        self.assert_one_line_error(r, "CLIPImageProcessor")
+        r = run("postprocess", "semantic-segmentation", "--config", seg, "--logits", path, "--out", self.out,
+                "--target-size", "16x16")
+        self.assertEqual(r.returncode, 2)
+
     def test_save_config_round_trip(self):
         r = run("save-config", "--config", self.clip, "--out", self.out)
         self.assertEqual(r.returncode, 0, r.stderr)
