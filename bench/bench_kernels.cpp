@@ -14,7 +14,8 @@
 #include "ops/remap/remap.h"
 #include "ops/resize/resize.h"
 #include "ops/common/halide_util.h"
-#include "rescale_normalize_uint8.h"
+#include "graph/kernels.h"
+#include "rescale_normalize_uint8_default.h"
 
 using namespace pixelflow;
 using namespace pixelflow::ops;
@@ -64,7 +65,7 @@ int main(int argc, char** argv) {
          int32_t map[3] = {0, 1, 2};
          Halide::Runtime::Buffer<float> mb(mean, 3), sb(sd, 3);
          Halide::Runtime::Buffer<int32_t> cm(map, 3);
-         check_kernel(rescale_normalize_uint8(src_b, true, 1 / 255.0, 0.f, true, mb, sb, cm, dst_b), "rn");
+         check_kernel(rescale_normalize_uint8_default(src_b, true, 1 / 255.0, 0.f, true, mb, sb, cm, dst_b), "rn");
        }},
       {"pointwise reference clip 224x224", [&] { pointwise_fused_reference(resized, all, clip, false, true, out); }},
       {"remap u8 224x224 HWC -> CHW", [&] {

@@ -5,10 +5,9 @@
 #include "graph/errors.h"
 #include "ops/common/halide_util.h"
 #include "ops/remap/remap.h"
-#include "pointwise_lut.h"
-#include "rescale_normalize_float32.h"
-#include "rescale_normalize_float64.h"
-#include "rescale_normalize_uint8.h"
+#include "graph/kernels.h"
+#include "pointwise_lut_default.h"
+#include "rescale_normalize_uint8_default.h"
 
 namespace pixelflow::ops {
 
@@ -98,8 +97,15 @@ bool kernel_shaped(const std::vector<PointwiseStep>& steps) {
   return true;
 }
 
-using RescaleNormalizeFn = int (*)(halide_buffer_t*, bool, double, float, bool, halide_buffer_t*,
-                                   halide_buffer_t*, halide_buffer_t*, halide_buffer_t*);
+// Every rescale_normalize_<type> variant has this signature.
+using RescaleNormalizeFn = decltype(&rescale_normalize_uint8_default);
+using PointwiseLutFn = decltype(&pointwise_lut_default);
+
+// The selected variant of a kernel family (see graph/kernels.h).
+template <class Fn>
+Fn kernel(const char* family) {
+  return kernel_family(family).get<Fn>();
+}
 
 bool window_inside(const Tensor& in, const CropWindow& win) {
   return win.x0 >= 0 && win.y0 >= 0 && win.x0 + win.width <= in.dim(1) && win.y0 + win.height <= in.dim(0);
@@ -114,7 +120,8 @@ std::vector<int32_t> channel_map(int64_t c, bool flip) {
 template <class T>
 void run_rescale_normalize(const Tensor& in, const CropWindow& win,
                            const std::vector<PointwiseStep>& steps, bool flip, bool chw, Tensor& out,
-                           RescaleNormalizeFn fn, const char* name) {
+                           const char* name) {
+  RescaleNormalizeFn fn = kernel<RescaleNormalizeFn>(name);
   const int64_t c = channels_of(in);
   Tensor in3 = in.ndim() == 3 ? in : in.reshape({in.dim(0), in.dim(1), 1});
   Tensor out3 = (!chw && out.ndim() == 2) ? out.reshape({out.dim(0), out.dim(1), 1}) : out;
@@ -206,14 +213,14 @@ void pointwise_fused(const Tensor& in, const CropWindow& win,
     // (windows that need zero padding take the table kernel, which pads).
     switch (in.dtype()) {
       case DType::kUInt8:
-        return run_rescale_normalize<uint8_t>(in, win, steps, flip, chw, out, rescale_normalize_uint8,
+        return run_rescale_normalize<uint8_t>(in, win, steps, flip, chw, out,
                                               "rescale_normalize_uint8");
       case DType::kFloat32:
-        return run_rescale_normalize<float>(in, win, steps, flip, chw, out, rescale_normalize_float32,
+        return run_rescale_normalize<float>(in, win, steps, flip, chw, out,
                                             "rescale_normalize_float32");
       case DType::kFloat64:
         if (steps[0].kind == PointwiseStep::Kind::kRescale)
-          return run_rescale_normalize<double>(in, win, steps, flip, chw, out, rescale_normalize_float64,
+          return run_rescale_normalize<double>(in, win, steps, flip, chw, out,
                                                "rescale_normalize_float64");
         break;
       default: break;
@@ -228,7 +235,8 @@ void pointwise_fused(const Tensor& in, const CropWindow& win,
     Halide::Runtime::Buffer<float> table_buf(table.data(), 256, static_cast<int>(c));
     std::vector<int32_t> map = channel_map(c, flip);
     Halide::Runtime::Buffer<int32_t> map_buf(map.data(), static_cast<int>(c));
-    check_kernel(pointwise_lut(src, table_buf, map_buf, window_inside(in, win), dst), "pointwise_lut");
+    check_kernel(kernel<PointwiseLutFn>("pointwise_lut")(src, table_buf, map_buf, window_inside(in, win), dst),
+                 "pointwise_lut");
     return;
   }
   pointwise_fused_reference(in, win, steps, flip, chw, out);
@@ -243,15 +251,15 @@ Tensor pointwise_step(const Tensor& in, const PointwiseStep& step, BufferPool* p
   if (out_t == DType::kFloat32) {
     switch (in.dtype()) {
       case DType::kUInt8:
-        run_rescale_normalize<uint8_t>(in, all, steps, false, false, out, rescale_normalize_uint8,
+        run_rescale_normalize<uint8_t>(in, all, steps, false, false, out,
                                        "rescale_normalize_uint8");
         return out;
       case DType::kFloat32:
-        run_rescale_normalize<float>(in, all, steps, false, false, out, rescale_normalize_float32,
+        run_rescale_normalize<float>(in, all, steps, false, false, out,
                                      "rescale_normalize_float32");
         return out;
       case DType::kFloat64:
-        run_rescale_normalize<double>(in, all, steps, false, false, out, rescale_normalize_float64,
+        run_rescale_normalize<double>(in, all, steps, false, false, out,
                                       "rescale_normalize_float64");
         return out;
       default: break;

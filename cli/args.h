@@ -1,0 +1,102 @@
+// Command-line parsing shared by the pixelflow subcommands.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "graph/errors.h"
+
+namespace pixelflow::cli {
+
+using nlohmann::json;
+
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Parses "--flag value" and "--flag=value" forms.
+class Args {
+ public:
+  Args(int argc, char** argv, int start) {
+    for (int i = start; i < argc; ++i) args_.emplace_back(argv[i]);
+  }
+  bool done() const { return pos_ >= args_.size(); }
+  const std::string& peek() const { return args_[pos_]; }
+  std::string next() { return args_[pos_++]; }
+  // If the current argument is `flag` (or `flag=...`), consumes it and its value.
+  bool take(const std::string& flag, std::string* value) {
+    const std::string& a = args_[pos_];
+    if (a == flag) {
+      if (pos_ + 1 >= args_.size()) throw UsageError(flag + " needs a value");
+      *value = args_[pos_ + 1];
+      pos_ += 2;
+      return true;
+    }
+    if (a.rfind(flag + "=", 0) == 0) {
+      *value = a.substr(flag.size() + 1);
+      ++pos_;
+      return true;
+    }
+    return false;
+  }
+  bool take_flag(const std::string& flag) {
+    if (args_[pos_] == flag) {
+      ++pos_;
+      return true;
+    }
+    return false;
+  }
+
+ private:
+  std::vector<std::string> args_;
+  size_t pos_ = 0;
+};
+
+// "--set KEY=JSON" into kwargs[KEY].
+inline void parse_set(const std::string& arg, json& kwargs) {
+  size_t eq = arg.find('=');
+  if (eq == std::string::npos || eq == 0) throw UsageError("--set expects KEY=JSON, got '" + arg + "'");
+  std::string key = arg.substr(0, eq);
+  std::string text = arg.substr(eq + 1);
+  try {
+    kwargs[key] = json::parse(text);
+  } catch (const json::parse_error&) {
+    throw ConfigError("--set " + key, "value is not valid JSON: " + text +
+                                          " (strings need quotes, e.g. '\"channels_first\"')");
+  }
+}
+
+// A positive integer option value.
+inline int parse_int_option(const std::string& flag, const std::string& v) {
+  try {
+    size_t used = 0;
+    int n = std::stoi(v, &used);
+    if (used != v.size() || n <= 0) throw std::invalid_argument("bad");
+    return n;
+  } catch (const std::exception&) {
+    throw UsageError(flag + " expects a positive integer, got '" + v + "'");
+  }
+}
+
+inline double parse_seconds_option(const std::string& flag, const std::string& v) {
+  try {
+    size_t used = 0;
+    double d = std::stod(v, &used);
+    if (used != v.size() || !(d > 0)) throw std::invalid_argument("bad");
+    return d;
+  } catch (const std::exception&) {
+    throw UsageError(flag + " expects a positive number of seconds, got '" + v + "'");
+  }
+}
+
+// Loads the tuning file for this CPU: `path` if given (it must exist), else the default
+// location if present. "none" keeps the built-in defaults.
+void apply_tuning(const std::string& path);
+
+int cmd_bench(Args& args);
+int cmd_tune(Args& args);
+
+}  // namespace pixelflow::cli
