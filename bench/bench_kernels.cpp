@@ -16,6 +16,7 @@
 #include "ops/common/halide_util.h"
 #include "graph/kernels.h"
 #include "rescale_normalize_uint8_default.h"
+#include "rescale_normalize_uint8_mullapudi2016.h"
 
 using namespace pixelflow;
 using namespace pixelflow::ops;
@@ -66,6 +67,15 @@ int main(int argc, char** argv) {
          Halide::Runtime::Buffer<float> mb(mean, 3), sb(sd, 3);
          Halide::Runtime::Buffer<int32_t> cm(map, 3);
          check_kernel(rescale_normalize_uint8_default(src_b, true, 1 / 255.0, 0.f, true, mb, sb, cm, dst_b), "rn");
+       }},
+      {"rescale_normalize_uint8 Mullapudi2016 autoschedule", [&] {
+         auto src_b = hwc_buffer<uint8_t>(resized);
+         auto dst_b = xyc_buffer<float>(out, true);
+         float mean[3] = {0.48145466f, 0.4578275f, 0.40821073f}, sd[3] = {0.26862954f, 0.26130258f, 0.27577711f};
+         int32_t map[3] = {0, 1, 2};
+         Halide::Runtime::Buffer<float> mb(mean, 3), sb(sd, 3);
+         Halide::Runtime::Buffer<int32_t> cm(map, 3);
+         check_kernel(rescale_normalize_uint8_mullapudi2016(src_b, true, 1 / 255.0, 0.f, true, mb, sb, cm, dst_b), "rn");
        }},
       {"pointwise reference clip 224x224", [&] { pointwise_fused_reference(resized, all, clip, false, true, out); }},
       {"remap u8 224x224 HWC -> CHW", [&] {

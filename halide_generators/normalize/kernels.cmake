@@ -7,3 +7,10 @@ foreach (type uint8 float32 float64)
                           VARIANTS default "-"
                                    wide "vector_width=32")
 endforeach ()
+
+# For comparison only (bench/bench_kernels): the same generator scheduled by Debian's Halide
+# autoscheduler. Not a selectable variant: its schedule assumes outputs at least a vector wide.
+if (PIXELFLOW_BUILD_BENCH)
+  pixelflow_halide_library(rescale_normalize_uint8_mullapudi2016 GENERATOR rescale_normalize
+                           PARAMS input.type=uint8 AUTOSCHEDULER Mullapudi2016)
+endif ()

@@ -48,6 +48,19 @@ class RescaleNormalize : public Generator<RescaleNormalize> {
     output.dim(0).set_stride(Expr());  // CHW or HWC: any layout
     mean.dim(0).set_min(0);
     std_dev.dim(0).set_min(0);
+    if (auto_schedule) {
+      // The benchmark's geometry (CLIP): 224 x 224 RGB in, CHW out.
+      input.set_estimates({{0, 3}, {0, 224}, {0, 224}});
+      mean.set_estimates({{0, 3}});
+      std_dev.set_estimates({{0, 3}});
+      channel_map.set_estimates({{0, 3}});
+      do_rescale.set_estimate(true);
+      do_normalize.set_estimate(true);
+      scale.set_estimate(1.0 / 255);
+      offset.set_estimate(0.0f);
+      output.set_estimates({{0, 224}, {0, 224}, {0, 3}});
+      return;
+    }
 
     Expr planar = output.dim(0).stride() == 1;
     // Three interleaved channels, planar output: each pixel's channels are computed together
