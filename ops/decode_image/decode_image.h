@@ -7,10 +7,17 @@
 // Malformed input never crashes and never prints: it raises DecodeError("<name>: <problem>").
 // Where Pillow refuses a file (truncated data, bad checksums before the image data, unsupported
 // layouts), decode_image refuses it too.
+//
+// JPEGs can be decoded on a region of interest only (DecodePlan::region: exact inside the
+// region, undefined outside it, same accept/refuse outcome as a full decode) or, approximately,
+// at 1/2, 1/4 or 1/8 scale in the DCT domain (DecodePlan::reduce). Both are opt-in per call
+// through DecodeOptions::plan; without it every pixel is Pillow's.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,10 +25,41 @@
 
 namespace pixelflow::ops {
 
+// Header-only facts about an image (see probe_image).
+struct ImageInfo {
+  std::string format, mode;
+  int64_t width = 0, height = 0;
+  int exif_orientation = 1;
+};
+
+// Pixels of an image: columns [x, x + width), rows [y, y + height).
+struct PixelRect {
+  int64_t x = 0, y = 0, width = 0, height = 0;
+  bool operator==(const PixelRect&) const = default;
+};
+
+// What to decode of a JPEG, decided from its header (DecodeOptions::plan).
+struct DecodePlan {
+  // EXACT region of interest: the pixels the caller will read, in the coordinates of the
+  // decoded image. The decoder skips the iMCU columns and the rows outside it (plus a margin
+  // that keeps chroma upsampling at the region's edges as in a full decode); every pixel inside
+  // it is bit-identical to a full decode, pixels outside it are UNDEFINED (see
+  // DecodedImage::valid). nullopt: the whole image.
+  std::optional<PixelRect> region;
+  // APPROXIMATE, not Pillow's pixels: DCT-domain downscaling by 1/reduce (1, 2, 4 or 8:
+  // libjpeg's scale_denom, what PIL's Image.draft does), each side ceil(size / reduce). Never
+  // combined with `region` (a plan with reduce > 1 decodes the whole reduced image).
+  int reduce = 1;
+};
+
 struct DecodeOptions {
   // Pillow raises DecompressionBombError above 2 * Image.MAX_IMAGE_PIXELS pixels. The limit is
   // checked on the header, before any pixel memory is allocated. <= 0 disables the check.
   int64_t max_pixels = 178956970;
+  // JPEG (and MPO) only, optional: called once the header is read, before any pixel is decoded,
+  // with the image's format, mode, size and EXIF orientation; its plan says what to decode.
+  // Other formats never call it and always decode fully. Exceptions propagate.
+  std::function<DecodePlan(const ImageInfo&)> plan;
 };
 
 struct DecodedImage {
@@ -38,6 +76,13 @@ struct DecodedImage {
   // EXIF orientation (tag 0x0112) as ImageOps.exif_transpose reads it, 1..8; 1 when absent or
   // when Pillow would not act on the value.
   int exif_orientation = 1;
+  // Set when a DecodePlan region was honoured: `pixels` has the full image's shape but only
+  // this rectangle (the plan's region, clipped to the image) holds Pillow's pixels; everything
+  // outside it is undefined (stale memory). Unset: every pixel is defined.
+  std::optional<PixelRect> valid;
+  // 1, or the DecodePlan reduction that was applied (pixels is then ceil(H / reduce) x
+  // ceil(W / reduce), approximate).
+  int reduce = 1;
 };
 
 DecodedImage decode_image(const uint8_t* data, size_t size, const std::string& name,
@@ -47,11 +92,6 @@ DecodedImage decode_image_file(const std::string& path, const DecodeOptions& opt
 
 // Header-only probe (no pixel decode, no decompression-bomb check): format, mode, size and
 // EXIF orientation. Throws DecodeError when the header is not one Image.open accepts.
-struct ImageInfo {
-  std::string format, mode;
-  int64_t width = 0, height = 0;
-  int exif_orientation = 1;
-};
 ImageInfo probe_image(const uint8_t* data, size_t size, const std::string& name);
 
 }  // namespace pixelflow::ops

@@ -3,6 +3,21 @@
 // JpegDecode.c configures it: library defaults (ISLOW IDCT, fancy upsampling, colour space
 // guessed from JFIF/Adobe markers), output colour space from the mode, CMYK inverted ("CMYK;I").
 // Scanlines are written straight into the output tensor.
+//
+// Region decoding (DecodeOptions::plan): jpeg_crop_scanline keeps the IDCT, upsampling and
+// colour conversion to the iMCU columns around the region, and jpeg_skip_scanlines skips the
+// IDCT of the rows above and below it; the entropy-coded data of the whole image is still
+// decoded, so the file is read to the same end and accepted or refused exactly as by a full
+// decode. libjpeg-turbo's fancy upsampling treats a cropped run's first and last columns as
+// image edges, so the run is widened by kRegionMarginColumns on both sides (verified on every
+// sampling factor: one column suffices); rows after jpeg_skip_scanlines are those of a full
+// decode (a margin of kRegionMarginRows is kept all the same). jpeg_skip_scanlines needs a
+// non-suspending source: the source then extends its window itself, at the very points where
+// Pillow's suspending decode asks for more data, and records running past the end, which is
+// where Pillow fails ("image file is truncated"). Single-scan arithmetic-coded images cannot
+// suspend (Pillow fails them at a window end), so they keep all rows and the suspending source.
+// Progressive images whose coefficients are not all complete are decoded fully: libjpeg then
+// smooths blocks across their neighbours, crop edges included.
 #include <csetjmp>
 #include <cstdio>
 #include <algorithm>
@@ -166,6 +181,11 @@ int header_orientation(const JpegHeader& h) {
 
 constexpr size_t kPillowBlock = 65536;
 
+// Region decoding margins (see the top of this file): columns decoded beyond the region on each
+// side before iMCU alignment, rows decoded above and below it.
+constexpr int64_t kRegionMarginColumns = 2;
+constexpr int64_t kRegionMarginRows = 2;
+
 struct ErrorManager {
   jpeg_error_mgr pub;
   std::jmp_buf jump;
@@ -177,6 +197,12 @@ struct WindowedSource {
   size_t size = 0;
   size_t window_end = 0;  // libjpeg sees data[0, window_end)
   size_t skip_to = 0;     // a skip_input_data target beyond the window
+  // Non-suspending mode (the scanline phase of a region decode: jpeg_skip_scanlines does not
+  // support suspension). Running dry offers the next block, as Pillow would after a suspension;
+  // past the end of the file libjpeg gets a fake EOI and `exhausted` is set: that is exactly
+  // where Pillow's suspending decode fails with "image file is truncated".
+  bool nonsuspending = false;
+  bool exhausted = false;
 
   size_t position() const { return size_t(pub.next_input_byte - data); }
   void set_position(size_t at) {
@@ -203,10 +229,36 @@ void on_output_message(j_common_ptr) {}  // warnings are counted, never printed
 
 void source_init(j_decompress_ptr) {}
 void source_term(j_decompress_ptr) {}
-boolean source_fill(j_decompress_ptr) { return FALSE; }  // suspend: the caller extends the window
+// Suspending mode: suspend, the caller extends the window. Non-suspending mode: libjpeg has
+// consumed the whole window (its own read position may lag behind in its private state), so
+// the data continues at the window's end or at a pending skip target.
+boolean source_fill(j_decompress_ptr cinfo) {
+  auto* src = reinterpret_cast<WindowedSource*>(cinfo->src);
+  if (!src->nonsuspending) return FALSE;
+  if (!src->exhausted) {
+    const size_t at = std::max(src->window_end, src->skip_to);
+    while (src->window_end < src->size) {
+      src->window_end = std::min(src->size, src->window_end + kPillowBlock);
+      if (at < src->window_end) {
+        src->set_position(at);
+        return TRUE;
+      }
+    }
+    src->exhausted = true;
+  }
+  static const JOCTET kFakeEoi[2] = {0xFF, JPEG_EOI};
+  src->pub.next_input_byte = kFakeEoi;
+  src->pub.bytes_in_buffer = sizeof(kFakeEoi);
+  return TRUE;
+}
 void source_skip(j_decompress_ptr cinfo, long count) {
   if (count <= 0) return;
   auto* src = reinterpret_cast<WindowedSource*>(cinfo->src);
+  if (src->exhausted) {  // only the fake EOI is left
+    src->pub.next_input_byte += std::min(src->pub.bytes_in_buffer, size_t(count));
+    src->pub.bytes_in_buffer -= std::min(src->pub.bytes_in_buffer, size_t(count));
+    return;
+  }
   if (size_t(count) <= src->pub.bytes_in_buffer) {
     src->pub.next_input_byte += count;
     src->pub.bytes_in_buffer -= size_t(count);
@@ -268,9 +320,11 @@ Step step_read_header(JpegSession* s) {
   }
 }
 
-Step step_start(JpegSession* s, J_COLOR_SPACE out_space) {
+Step step_start(JpegSession* s, J_COLOR_SPACE out_space, int reduce) {
   if (setjmp(s->errors.jump)) return Step::kFailed;
   s->cinfo.out_color_space = out_space;
+  s->cinfo.scale_num = 1;
+  s->cinfo.scale_denom = unsigned(reduce);
   return jpeg_start_decompress(&s->cinfo) ? Step::kDone : Step::kSuspended;
 }
 
@@ -282,6 +336,43 @@ Step step_read_rows(JpegSession* s, JSAMPROW* rows) {
     if (jpeg_read_scanlines(c, rows + at, c->output_height - at) == 0) return Step::kSuspended;
   }
   return Step::kDone;
+}
+
+bool step_crop(JpegSession* s, JDIMENSION* x, JDIMENSION* width) {
+  if (setjmp(s->errors.jump)) return false;
+  jpeg_crop_scanline(&s->cinfo, x, width);
+  return true;
+}
+
+// Rows [first, last) of a region decode into rows[first..last), the others skipped; the last
+// row of the image is always decoded (into `spare`) so that the whole scan is read, never cut
+// short by a skip to the end (which would not read the remaining data). Non-suspending source.
+Step step_read_region_rows(JpegSession* s, JSAMPROW* rows, JDIMENSION first, JDIMENSION last,
+                           JSAMPROW spare) {
+  if (setjmp(s->errors.jump)) return Step::kFailed;
+  jpeg_decompress_struct* c = &s->cinfo;
+  if (first > 0) jpeg_skip_scanlines(c, first);
+  while (c->output_scanline < last) {
+    JDIMENSION at = c->output_scanline;
+    if (jpeg_read_scanlines(c, rows + at, last - at) == 0) return Step::kSuspended;
+  }
+  JDIMENSION rest = c->output_height - c->output_scanline;
+  if (rest > 1) jpeg_skip_scanlines(c, rest - 1);
+  while (c->output_scanline < c->output_height) {
+    if (jpeg_read_scanlines(c, &spare, 1) == 0) return Step::kSuspended;
+  }
+  return Step::kDone;
+}
+
+// All coefficients of a progressive image are complete (else libjpeg smooths blocks with their
+// neighbours, and a cropped decode would differ near the crop).
+bool coefficients_complete(const jpeg_decompress_struct& c) {
+  if (!c.progressive_mode) return true;
+  if (!c.coef_bits) return false;
+  for (int ci = 0; ci < c.num_components; ++ci)
+    for (int k = 0; k < DCTSIZE2; ++k)
+      if (c.coef_bits[ci][k] != 0) return false;
+  return true;
 }
 
 Step step_finish(JpegSession* s) {
@@ -331,22 +422,88 @@ DecodedImage decode_jpeg(const uint8_t* data, size_t size, const std::string& na
       session.cinfo.num_components != h.layers) {
     throw DecodeError(name, "broken JPEG data: frame header does not match the image data");
   }
-  run_step(session, name, [&] { return step_start(&session, out_space); });
+
+  DecodePlan plan;
+  if (opts.plan) {
+    plan = opts.plan(ImageInfo{image.format, image.mode, h.width, h.height, image.exif_orientation});
+    if (plan.reduce != 1 && plan.reduce != 2 && plan.reduce != 4 && plan.reduce != 8)
+      throw InputError(name + ": JPEG reduction must be 1, 2, 4 or 8, got " + std::to_string(plan.reduce));
+    if (plan.reduce != 1) plan.region.reset();
+  }
+  run_step(session, name, [&] { return step_start(&session, out_space, plan.reduce); });
   if (session.cinfo.output_components != h.layers) {
     throw DecodeError(name, "broken JPEG data: unexpected colour conversion");
   }
+  jpeg_decompress_struct& c = session.cinfo;
+  const int64_t out_h = c.output_height, out_w = c.output_width;
+  image.reduce = plan.reduce;
 
-  Shape shape = h.layers == 1 ? Shape{h.height, h.width} : Shape{h.height, h.width, h.layers};
+  Shape shape = h.layers == 1 ? Shape{out_h, out_w} : Shape{out_h, out_w, h.layers};
   image.pixels = Tensor::empty(DType::kUInt8, shape, pool);
   uint8_t* out = image.pixels.data<uint8_t>();
-  size_t row_bytes = size_t(h.width) * size_t(h.layers);
-  std::vector<JSAMPROW> rows(size_t(h.height));
-  for (size_t y = 0; y < rows.size(); ++y) rows[y] = out + y * row_bytes;
-  run_step(session, name, [&] { return step_read_rows(&session, rows.data()); });
+  const size_t row_bytes = size_t(out_w) * size_t(h.layers);
+
+  // The region, clipped; honoured where the decoder keeps the pixels inside it exact (not in
+  // progressive images with incomplete coefficients).
+  std::optional<PixelRect> region;
+  if (plan.region) {
+    const PixelRect& r = *plan.region;
+    auto clip = [](int64_t start, int64_t length, int64_t size) {  // [lo, hi), no overflow
+      const int64_t lo = std::clamp<int64_t>(start, 0, size);
+      const __int128 end = static_cast<__int128>(start) + std::max<int64_t>(length, 0);
+      return std::make_pair(lo, static_cast<int64_t>(std::clamp<__int128>(end, lo, size)));
+    };
+    const auto [x0, x1] = clip(r.x, r.width, out_w);
+    const auto [y0, y1] = clip(r.y, r.height, out_h);
+    const bool whole = x0 == 0 && y0 == 0 && x1 == out_w && y1 == out_h;
+    if (!whole && x1 > x0 && y1 > y0 && coefficients_complete(c)) region = PixelRect{x0, y0, x1 - x0, y1 - y0};
+  }
+
+  if (!region) {
+    std::vector<JSAMPROW> rows(static_cast<size_t>(out_h));
+    for (size_t y = 0; y < rows.size(); ++y) rows[y] = out + y * row_bytes;
+    run_step(session, name, [&] { return step_read_rows(&session, rows.data()); });
+  } else {
+    // Columns: the region widened by the margin, then aligned by libjpeg to an iMCU boundary.
+    JDIMENSION crop_x = JDIMENSION(std::max<int64_t>(0, region->x - kRegionMarginColumns));
+    JDIMENSION crop_end = JDIMENSION(std::min<int64_t>(out_w, region->x + region->width + kRegionMarginColumns));
+    JDIMENSION crop_w = crop_end - crop_x;
+    if (!step_crop(&session, &crop_x, &crop_w)) throw_libjpeg(session, name);
+    // Rows: skipped only where jpeg_skip_scanlines can run, i.e. with a non-suspending source.
+    // That is equivalent to Pillow's suspending one except in single-scan arithmetic-coded
+    // images (they cannot suspend, and Pillow's decode fails at a read-window end): those are
+    // decoded on all rows, through the suspending source.
+    JDIMENSION first = JDIMENSION(std::max<int64_t>(0, region->y - kRegionMarginRows));
+    JDIMENSION last = JDIMENSION(std::min<int64_t>(out_h, region->y + region->height + kRegionMarginRows));
+    if (c.arith_code && !jpeg_has_multiple_scans(&c)) {
+      first = 0;
+      last = JDIMENSION(out_h);
+    }
+    // Rows outside [first, last) go to a spare row (never written there, but never wild).
+    std::vector<JSAMPLE> spare(size_t(c.output_width) * size_t(h.layers));
+    std::vector<JSAMPROW> rows(static_cast<size_t>(out_h), spare.data());
+    for (JDIMENSION y = first; y < last; ++y) rows[y] = out + y * row_bytes + size_t(crop_x) * h.layers;
+    if (first == 0 && last == JDIMENSION(out_h)) {
+      run_step(session, name, [&] { return step_read_rows(&session, rows.data()); });
+    } else {
+      session.source.nonsuspending = true;
+      Step r = step_read_region_rows(&session, rows.data(), first, last, spare.data());
+      session.source.nonsuspending = false;
+      // Running out of data comes first: Pillow would have stopped there, truncated.
+      if (r == Step::kSuspended || session.source.exhausted)
+        throw DecodeError(name, "image file is truncated (JPEG data ends early)");
+      if (r == Step::kFailed) throw_libjpeg(session, name);
+    }
+    image.valid = region;
+    if (h.layers == 4) {  // "CMYK;I" on the decoded rows
+      for (JDIMENSION y = first; y < last; ++y)
+        for (size_t i = 0; i < size_t(crop_w) * 4; ++i) rows[y][i] = uint8_t(~rows[y][i]);
+    }
+  }
   if (step_finish(&session) == Step::kFailed) throw_libjpeg(session, name);
 
-  if (h.layers == 4) {  // Pillow's "CMYK;I" raw mode: Adobe-inverted CMYK
-    size_t n = row_bytes * size_t(h.height);
+  if (h.layers == 4 && !region) {  // Pillow's "CMYK;I" raw mode: Adobe-inverted CMYK
+    size_t n = row_bytes * size_t(out_h);
     for (size_t i = 0; i < n; ++i) out[i] = uint8_t(~out[i]);
   }
   return image;
