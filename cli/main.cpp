@@ -68,6 +68,9 @@ Options:
   --video                 each INPUT is one video: its frame files joined by commas
   --threads N             worker threads (default: all cores)
   --no-fuse               run one graph node per transform (same bytes, slower)
+  --approximate           NOT bit-exact: decode JPEGs shrunk 2/4/8x in the DCT domain when the
+                          resize target allows it (like PIL's draft), then resize as usual;
+                          faster, outputs differ slightly from Hugging Face's (see bench/README.md)
   --revision REV          model revision in the Hugging Face cache (default: main)
   --quiet                 print nothing on success
   -h, --help              this help
@@ -195,6 +198,7 @@ int cmd_preprocess(Args& args) {
     else if (args.take_flag("--load-image")) opts.load_image = true;
     else if (args.take_flag("--video")) video = true;
     else if (args.take_flag("--no-fuse")) opts.fuse = false;
+    else if (args.take_flag("--approximate")) opts.approximate = true;
     else if (args.take_flag("--quiet")) quiet = true;
     else if (a.size() > 1 && a[0] == '-' && a != "-") throw UsageError("unknown option '" + a + "'");
     else inputs.push_back(args.next());

@@ -30,6 +30,12 @@ struct TensorSpec {
   bool operator==(const TensorSpec& o) const { return dtype == o.dtype && shape == o.shape; }
 };
 
+// A rectangle of an image: columns [x, x + width), rows [y, y + height).
+struct Rect {
+  int64_t x = 0, y = 0, width = 0, height = 0;
+  bool operator==(const Rect&) const = default;
+};
+
 // One element of a batch flowing through the graph.
 struct Sample {
   int64_t index = 0;     // position in the batch (order is restored by it)
@@ -38,6 +44,10 @@ struct Sample {
   Tensor labels;         // segmentation map (H, W), when the pipeline has one
   // Output size a post-processing op should produce for this item (HF's target_sizes[i]).
   std::optional<std::pair<int64_t, int64_t>> target_size;
+  // Approximate mode only (never by default): the loader decoded `image` reduced (JPEG DCT
+  // scaling) and this is the (H, W) it has at full size. The first op, which accepted the
+  // reduction (Op::max_input_reduction), sizes its output from it and clears it.
+  std::optional<std::pair<int64_t, int64_t>> full_size;
   std::exception_ptr error;  // set by the node that failed; later nodes pass the sample on
 };
 
@@ -74,6 +84,16 @@ class Op {
   // Transforms the sample's target array. `last` says whether this op produces the final
   // output (and should write into ctx.output_for()).
   virtual void run(Sample& s, const ExecContext& ctx, bool last) const = 0;
+
+  // The part of an input of spec `in` that run() reads: its output does not depend on the
+  // pixels outside this rectangle, so a loader may leave them undefined (JPEG region decoding).
+  // nullopt: all of it (the default).
+  virtual std::optional<Rect> input_region([[maybe_unused]] const TensorSpec& in) const { return std::nullopt; }
+  // Approximate mode only: the largest factor f such that run() accepts, instead of an input of
+  // spec `in`, that image shrunk f times on both sides (sides rounded up; Sample::full_size
+  // holds the full size), giving an output of the same shape that differs by resampling error
+  // only. 1 (the default): never.
+  virtual int64_t max_input_reduction([[maybe_unused]] const TensorSpec& in) const { return 1; }
 };
 
 using OpPtr = std::shared_ptr<const Op>;

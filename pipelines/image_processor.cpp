@@ -1,6 +1,7 @@
 #include "pipelines/image_processor.h"
 
 #include <cstring>
+#include <optional>
 
 #include "graph/errors.h"
 #include "pipelines/processor_plans.h"
@@ -94,8 +95,10 @@ BatchFeature PreparedCall::run_flat(std::vector<ops::InputItem> inputs) const {
   out.stacked = opts_.return_tensors;
   out.image_key = plan_.image_key;
   out.labels_key = plan_.labels_key;
-  if (pipeline_) return pipeline_->run(loader, run, out);
-  Pipeline p = build_pipeline(with_input_layout(plan_, loader.layout()), BuildOptions{opts_.fuse});
+  std::optional<Pipeline> built;
+  if (!pipeline_) built.emplace(build_pipeline(with_input_layout(plan_, loader.layout()), BuildOptions{opts_.fuse}));
+  const Pipeline& p = pipeline_ ? *pipeline_ : *built;
+  if (!p.image_ops().empty()) loader.set_first_op(p.image_ops().front(), opts_.decode_region, opts_.approximate);
   return p.run(loader, run, out);
 }
 

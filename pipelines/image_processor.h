@@ -30,6 +30,15 @@ struct CallOptions {
   bool fuse = true;            // false: one graph node per logical op (same bytes, slower)
   int threads = 0;             // 0: all cores
   int max_in_flight = 0;       // 0: 2 x threads + 2
+  // Decode JPEGs only on the region the first op reads (e.g. the source window of a fused
+  // resize+center_crop): same bytes, faster. false: decode every pixel.
+  bool decode_region = true;
+  // APPROXIMATE, breaks bit-exactness; off unless asked for, never implied by anything else.
+  // JPEGs are decoded shrunk 2, 4 or 8 times in the DCT domain (libjpeg scale_denom, like PIL's
+  // Image.draft / libvips shrink-on-load) when the first op is a resize whose output stays at
+  // most that small on both sides, then resized by the same Pillow resampler to the same output
+  // shape. Other formats and arrays are unaffected. See bench/README.md for speed and error.
+  bool approximate = false;
 };
 
 // A call with fixed arguments, ready to run on batches.

@@ -1,5 +1,7 @@
 #include "ops/load_input/load_input.h"
 
+#include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 
@@ -113,7 +115,70 @@ InputLoader::InputLoader(std::vector<InputItem> items, LoadSpec spec)
   }
 }
 
-Tensor InputLoader::read_array(const InputItem& item, bool convert, const ExecContext& ctx) const {
+void InputLoader::set_first_op(OpPtr op, bool region, bool approximate) {
+  first_op_ = std::move(op);
+  region_ = region;
+  approximate_ = approximate;
+}
+
+namespace {
+
+// Where pixel (x, y) of the image exif_transpose gives for `orientation` (2..8) comes from in
+// the decoded h x w image (as convert_rgb.cpp's transpose_pixels reads it).
+std::pair<int64_t, int64_t> source_of(int64_t x, int64_t y, int orientation, int64_t h, int64_t w) {
+  if (orientation <= 4) return {orientation == 4 ? x : w - 1 - x, orientation == 2 ? y : h - 1 - y};
+  const bool column_reversed = orientation == 7 || orientation == 8;
+  const bool rows_reversed = orientation == 6 || orientation == 7;
+  return {column_reversed ? w - 1 - y : y, rows_reversed ? h - 1 - x : x};
+}
+
+}  // namespace
+
+DecodePlan InputLoader::decode_plan(const ImageInfo& info) const {
+  DecodePlan plan;
+  if (!first_op_ || (!region_ && !approximate_)) return plan;
+  // The array the first op will see: orientation applied, converted, channels-last.
+  const int orientation = spec_.exif_transpose ? info.exif_orientation : 1;
+  const bool transposed = orientation >= 2 && orientation <= 8;
+  const bool swap = transposed && orientation >= 5;
+  const int64_t h = swap ? info.width : info.height, w = swap ? info.height : info.width;
+  Shape seen = spec_.exif_transpose || spec_.convert_rgb ? Shape{h, w, 3} : mode_shape(info.mode, h, w);
+  if (seen.size() == 3) {
+    Layout layout = layout_;
+    if (spec_.infer_layout_per_input && !spec_.input_data_format) {
+      try {
+        layout = infer_channel_dimension_format(seen);
+      } catch (const Error&) {
+        return plan;  // load() reports it
+      }
+    }
+    if (layout != Layout::kChannelsLast) return plan;  // the op would see the pixels moved
+  } else {
+    seen = {h, w, 1};
+  }
+  const TensorSpec in{DType::kUInt8, seen};
+
+  if (approximate_) {
+    const int64_t f = first_op_->max_input_reduction(in);
+    plan.reduce = f >= 8 ? 8 : f >= 4 ? 4 : f >= 2 ? 2 : 1;
+    if (plan.reduce > 1) return plan;
+  }
+  if (!region_) return plan;
+  std::optional<Rect> r = first_op_->input_region(in);
+  if (!r) return plan;
+  if (r->width <= 0 || r->height <= 0) r = Rect{0, 0, 1, 1};  // nothing is read
+  if (!transposed) {
+    plan.region = PixelRect{r->x, r->y, r->width, r->height};
+    return plan;
+  }
+  auto [ax, ay] = source_of(r->x, r->y, orientation, info.height, info.width);
+  auto [bx, by] = source_of(r->x + r->width - 1, r->y + r->height - 1, orientation, info.height, info.width);
+  plan.region = PixelRect{std::min(ax, bx), std::min(ay, by), std::abs(ax - bx) + 1, std::abs(ay - by) + 1};
+  return plan;
+}
+
+Tensor InputLoader::read_array(const InputItem& item, bool convert, const ExecContext& ctx, bool for_first_op,
+                               std::optional<std::pair<int64_t, int64_t>>* full_size) const {
   if (item.array.defined()) return item.array;
   if (is_npy(item)) {
     if (!item.bytes.empty()) return parse_npy(item.bytes.data(), item.bytes.size(), item.display_name(), ctx.pool);
@@ -121,11 +186,21 @@ Tensor InputLoader::read_array(const InputItem& item, bool convert, const ExecCo
   }
   DecodeOptions opts;
   opts.max_pixels = spec_.max_pixels;
+  int64_t full_h = 0, full_w = 0;
+  if (for_first_op && first_op_ && (region_ || approximate_)) {
+    opts.plan = [&](const ImageInfo& info) {
+      const bool swap = spec_.exif_transpose && info.exif_orientation >= 5 && info.exif_orientation <= 8;
+      full_h = swap ? info.width : info.height;
+      full_w = swap ? info.height : info.width;
+      return decode_plan(info);
+    };
+  }
   DecodedImage img =
       item.bytes.empty()
           ? decode_image_file(item.path, opts, ctx.pool)
           : decode_image(reinterpret_cast<const uint8_t*>(item.bytes.data()), item.bytes.size(),
                          item.display_name(), opts, ctx.pool);
+  if (img.reduce > 1 && full_size) *full_size = std::make_pair(full_h, full_w);
   if (convert && spec_.exif_transpose) return convert_rgb(exif_transpose(std::move(img), ctx.pool), ctx.pool);
   if (convert && spec_.convert_rgb) return convert_rgb(img, ctx.pool);
   return img.pixels;
@@ -146,7 +221,8 @@ Tensor InputLoader::read_labels(const InputItem& item, const ExecContext& ctx) c
 void InputLoader::load(Sample& s, const ExecContext& ctx) const {
   const InputItem& item = items_.at(static_cast<size_t>(s.index));
   s.source = item.display_name();
-  Tensor raw = read_array(item, /*convert=*/true, ctx);
+  s.full_size.reset();
+  Tensor raw = read_array(item, /*convert=*/true, ctx, /*for_first_op=*/true, &s.full_size);
   if (raw.ndim() != 2 && raw.ndim() != 3)
     throw InputError("expected an image of 2 or 3 dimensions, got an array of shape " + shape_str(raw.shape()));
   Layout layout = layout_;

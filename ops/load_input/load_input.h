@@ -4,15 +4,25 @@
 // transformers' load_image semantics: EXIF orientation, then RGB), in channels-last layout.
 // The channel layout of array inputs is inferred from the FIRST input, as HF's
 // infer_channel_dimension_format(images[0]) does, unless input_data_format is given.
+//
+// Decoding for the first op (set_first_op): a JPEG is decoded only on the region the
+// pipeline's first image op reads (Op::input_region, e.g. the source window of a fused
+// resize+center_crop), with the same bytes out of the graph; the other pixels of the array
+// are left undefined, which is safe because that op is the only reader of the array. In
+// approximate mode (never by default) a JPEG is instead decoded shrunk in the DCT domain when
+// the op allows it (Op::max_input_reduction). Other formats, arrays and segmentation maps are
+// always read in full.
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "graph/pipeline.h"
 #include "graph/plan.h"
+#include "ops/decode_image/decode_image.h"
 
 namespace pixelflow::ops {
 
@@ -62,14 +72,28 @@ class InputLoader final : public Loader {
   // The layout inferred from the first input (or given).
   Layout layout() const { return layout_; }
 
+  // `op` is the first image op of the pipeline the samples go to (null: none). With `region`,
+  // JPEGs are decoded on op->input_region() only (exact). With `approximate`, JPEGs are decoded
+  // at 1/2, 1/4 or 1/8 size in the DCT domain when op->max_input_reduction() allows it (the
+  // largest that keeps both sides at least the op's output size, as PIL's draft picks it) and
+  // Sample::full_size is set: NOT Pillow's pixels.
+  void set_first_op(OpPtr op, bool region = true, bool approximate = false);
+  // What to decode of a JPEG with header `info` for the first op (exposed for tests).
+  DecodePlan decode_plan(const ImageInfo& info) const;
+
  private:
   // The array Hugging Face would see for `item`: decoded (and converted) image or .npy data.
-  Tensor read_array(const InputItem& item, bool convert, const ExecContext& ctx) const;
+  // `for_first_op`: the array goes to the first op (region / approximate decoding allowed);
+  // `full_size` then receives the full (H, W) when the image was decoded reduced.
+  Tensor read_array(const InputItem& item, bool convert, const ExecContext& ctx, bool for_first_op = false,
+                    std::optional<std::pair<int64_t, int64_t>>* full_size = nullptr) const;
   Tensor read_labels(const InputItem& item, const ExecContext& ctx) const;
 
   std::vector<InputItem> items_;
   LoadSpec spec_;
   Layout layout_ = Layout::kChannelsLast;
+  OpPtr first_op_;
+  bool region_ = false, approximate_ = false;
 };
 
 // HF's infer_channel_dimension_format for a shape (num_channels = (1, 3)). Throws InputError

@@ -1,11 +1,15 @@
 #include "ops/resize/resize_op.h"
 
+#include <algorithm>
 #include <cmath>
+#include <tuple>
+#include <vector>
 
 #include "graph/errors.h"
 #include "ops/center_crop/center_crop.h"
 #include "ops/common/params.h"
 #include "ops/remap/remap.h"
+#include "ops/resize/resize_coeffs.h"
 
 namespace pixelflow::ops {
 
@@ -127,13 +131,98 @@ TensorSpec ResizeOp::infer(const TensorSpec& in) const {
   return {in.dtype == DType::kUInt8 ? DType::kUInt8 : DType::kFloat32, s};
 }
 
+namespace {
+
+// Input positions [lo, hi) that Pillow's coefficients for the outputs [o0, o1) (o0 < o1) of an
+// axis resized from in_size to out_size touch. Pillow's first tap and end of taps, int(center -
+// support + 0.5) and int(center + support + 0.5) clamped to the axis, never decrease with the
+// output position, so the two end outputs bound the range.
+std::pair<int64_t, int64_t> taps_span(int in_size, int out_size, int filter, int o0, int o1) {
+  resize_detail::AxisCoeffs a;
+  resize_detail::precompute_coeffs_8bpc(in_size, out_size, filter, o0, o0 + 1, a);
+  const int64_t lo = a.xmin[0];
+  resize_detail::precompute_coeffs_8bpc(in_size, out_size, filter, o1 - 1, o1, a);
+  return {lo, int64_t(a.xmin[0]) + a.count[0]};
+}
+
+// Input positions [lo, hi) Pillow's NEAREST reads for the outputs [o0, o1); lo == hi if none.
+std::pair<int64_t, int64_t> nearest_span(int in_size, int out_size, int o0, int o1) {
+  std::vector<int32_t> idx;
+  resize_detail::nearest_indices(in_size, out_size, o0, o1, idx);
+  int64_t lo = in_size, hi = 0;
+  for (int32_t i : idx)
+    if (i >= 0) {
+      lo = std::min<int64_t>(lo, i);
+      hi = std::max<int64_t>(hi, int64_t(i) + 1);
+    }
+  return lo < hi ? std::make_pair(lo, hi) : std::make_pair(int64_t(0), int64_t(0));
+}
+
+}  // namespace
+
+std::optional<Rect> ResizeOp::input_region(const TensorSpec& in) const {
+  if (target_ != Target::kImage || in.dtype != DType::kUInt8 || in.shape.size() < 2) return std::nullopt;
+  const int64_t in_h = in.shape[0], in_w = in.shape[1];
+  constexpr int64_t kMaxSide = int64_t(1) << 31;
+  if (in_h <= 0 || in_w <= 0 || in_h >= kMaxSide || in_w >= kMaxSide) return std::nullopt;
+  std::pair<int64_t, int64_t> out;
+  try {
+    out = rule_.output_size(in_h, in_w);
+  } catch (const Error&) {
+    return std::nullopt;  // run() reports it
+  }
+  const auto [out_h, out_w] = out;
+  if (out_h <= 0 || out_h >= kMaxSide || out_w <= 0 || out_w >= kMaxSide) return std::nullopt;
+  // The window's part inside the resized image.
+  int64_t ox0 = 0, oy0 = 0, ox1 = out_w, oy1 = out_h;
+  if (crop_) {
+    CropWindow cw = center_crop_window(out_h, out_w, crop_->height, crop_->width);
+    ox0 = std::clamp<int64_t>(cw.x0, 0, out_w);
+    oy0 = std::clamp<int64_t>(cw.y0, 0, out_h);
+    ox1 = std::clamp<int64_t>(cw.x0 + cw.width, ox0, out_w);
+    oy1 = std::clamp<int64_t>(cw.y0 + cw.height, oy0, out_h);
+  }
+  if (ox0 >= ox1 || oy0 >= oy1) return Rect{0, 0, 0, 0};
+  std::pair<int64_t, int64_t> cols{ox0, ox1}, rows{oy0, oy1};
+  if (out_h != in_h || out_w != in_w) {  // else Image.resize copies
+    const int f = static_cast<int>(filter_);
+    if (filter_ == Resample::kNearest) {
+      cols = nearest_span(int(in_w), int(out_w), int(ox0), int(ox1));
+      rows = nearest_span(int(in_h), int(out_h), int(oy0), int(oy1));
+    } else {  // a pass is skipped where its axis keeps its size
+      if (out_w != in_w) cols = taps_span(int(in_w), int(out_w), f, int(ox0), int(ox1));
+      if (out_h != in_h) rows = taps_span(int(in_h), int(out_h), f, int(oy0), int(oy1));
+    }
+  }
+  if (cols.first >= cols.second || rows.first >= rows.second) return Rect{0, 0, 0, 0};
+  return Rect{cols.first, rows.first, cols.second - cols.first, rows.second - rows.first};
+}
+
+int64_t ResizeOp::max_input_reduction(const TensorSpec& in) const {
+  if (target_ != Target::kImage || in.dtype != DType::kUInt8 || in.shape.size() < 2) return 1;
+  std::pair<int64_t, int64_t> out;
+  try {
+    out = rule_.output_size(in.shape[0], in.shape[1]);
+  } catch (const Error&) {
+    return 1;
+  }
+  if (out.first <= 0 || out.second <= 0) return 1;
+  return std::max<int64_t>(1, std::min(in.shape[0] / out.first, in.shape[1] / out.second));
+}
+
 void ResizeOp::run(Sample& s, const ExecContext& ctx, bool last) const {
   Tensor& t = target_ == Target::kImage ? s.image : s.labels;
   const int64_t in_h = t.dim(0), in_w = t.dim(1);
-  auto [out_h, out_w] = rule_.output_size(in_h, in_w);
+  // Approximate mode: the image was decoded shrunk; the output is sized from its full size.
+  int64_t size_h = in_h, size_w = in_w;
+  if (target_ == Target::kImage && s.full_size) {
+    std::tie(size_h, size_w) = *s.full_size;
+    s.full_size.reset();
+  }
+  auto [out_h, out_w] = rule_.output_size(size_h, size_w);
   if (out_h <= 0 || out_w <= 0)
     throw InputError("resize to (" + std::to_string(out_h) + ", " + std::to_string(out_w) +
-                     ") from (" + std::to_string(in_h) + ", " + std::to_string(in_w) +
+                     ") from (" + std::to_string(size_h) + ", " + std::to_string(size_w) +
                      "): height and width must be > 0");
   const bool planar2d = t.ndim() == 2;
   Tensor in3 = planar2d ? t.reshape({in_h, in_w, 1}) : t;

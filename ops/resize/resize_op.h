@@ -44,6 +44,13 @@ class ResizeOp : public Op {
   Target target() const override { return target_; }
   TensorSpec infer(const TensorSpec& in) const override;
   void run(Sample& s, const ExecContext& ctx, bool last) const override;
+  // uint8 images: the input columns and rows Pillow's coefficients for the output window (the
+  // fused crop, else the whole output) touch, both passes; a window entirely outside the resized
+  // image reads nothing (an empty rectangle). Other inputs: nullopt (all).
+  std::optional<Rect> input_region(const TensorSpec& in) const override;
+  // uint8 images: min(in_h / out_h, in_w / out_w) (integer division, as PIL's Image.draft
+  // reckons it), so that the shrunk input still covers the resize output on both sides.
+  int64_t max_input_reduction(const TensorSpec& in) const override;
 
   const ResizeRule& rule() const { return rule_; }
   Resample filter() const { return filter_; }
