@@ -21,7 +21,9 @@ constexpr const char* kBenchHelp = R"(Usage: pixelflow bench --config PATH --ima
 Measures the throughput of the processor on the images in DIR (cycled through in batches):
 from decoded pixels (the default: images are decoded once up front, as the processor would) or
 from the encoded files' bytes in memory (--from jpeg). Prints one JSON line with images_per_s,
-threads, from, batch_size, seconds, images, cpu_us_per_image, processor, graph, cpu, tuning.
+threads, from, batch_size, seconds, images, cpu_us_per_image, peak_rss_mb_after_warmup and
+peak_rss_mb (equal when the steady state allocates nothing: buffers are reused), processor,
+graph, cpu, tuning.
 
   --threads N      worker threads (default: all cores)
   --batch-size N   images per call (default 32)
@@ -123,6 +125,8 @@ int cmd_bench(Args& args) {
       {"seconds", r.seconds},
       {"images", r.images},
       {"cpu_us_per_image", r.cpu_seconds_per_image * 1e6},
+      {"peak_rss_mb_after_warmup", r.peak_rss_mb_after_warmup},
+      {"peak_rss_mb", r.peak_rss_mb},
       {"processor", proc.class_name()},
       {"graph", call.describe()},
       {"cpu", cpu_key()},

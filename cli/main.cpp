@@ -16,7 +16,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli/args.h"
 #include "graph/errors.h"
+#include "graph/kernels.h"
 #include "graph/npy.h"
 #include "pipelines/image_processor.h"
 #include "pipelines/post_processing.h"
@@ -24,6 +26,7 @@
 namespace fs = std::filesystem;
 using nlohmann::json;
 using namespace pixelflow;
+using namespace pixelflow::cli;
 
 namespace {
 
@@ -34,12 +37,17 @@ Usage:
   pixelflow postprocess semantic-segmentation --config PATH --logits FILE.npy
                         [--target-size H,W]... --out DIR
   pixelflow save-config --config PATH --out DIR [--set KEY=JSON]...
+  pixelflow bench --config PATH --images DIR [--threads N] [--from decoded|jpeg]
+                  [--batch-size N] [--seconds S]
+  pixelflow tune --config PATH [--images DIR] [--out FILE]
   pixelflow <command> --help
 
 Commands:
   preprocess    run a processor (preprocessor_config.json) over images, write the BatchFeature
   postprocess   turn model outputs into results (semantic segmentation masks)
   save-config   write the processor's config as save_pretrained does
+  bench         measure throughput (images/s) on a folder of images, one JSON line
+  tune          time the kernel variants on this CPU and record the fastest for later runs
 
 PATH is a folder holding preprocessor_config.json, a .json file, or a model id (org/name) found
 in the local Hugging Face cache or among the configs bundled with pixelflow.
@@ -72,6 +80,8 @@ Options:
                           resize target allows it (like PIL's draft), then resize as usual;
                           faster, outputs differ slightly from Hugging Face's (see bench/README.md)
   --revision REV          model revision in the Hugging Face cache (default: main)
+  --tuning FILE           kernel selection (default: this CPU's entry in the tuning file written
+                          by pixelflow tune, if any; "none": built-in defaults; same bytes)
   --quiet                 print nothing on success
   -h, --help              this help
 
@@ -98,62 +108,6 @@ Loads the processor (with --set applied as from_pretrained(**kwargs) overrides) 
 DIR/preprocessor_config.json exactly as save_pretrained does.
 )";
 
-struct UsageError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
-// Parses "--flag value" and "--flag=value" forms.
-class Args {
- public:
-  Args(int argc, char** argv, int start) {
-    for (int i = start; i < argc; ++i) args_.emplace_back(argv[i]);
-  }
-  bool done() const { return pos_ >= args_.size(); }
-  const std::string& peek() const { return args_[pos_]; }
-  std::string next() { return args_[pos_++]; }
-  // If the current argument is `flag` (or `flag=...`), consumes it and its value.
-  bool take(const std::string& flag, std::string* value) {
-    const std::string& a = args_[pos_];
-    if (a == flag) {
-      if (pos_ + 1 >= args_.size()) throw UsageError(flag + " needs a value");
-      *value = args_[pos_ + 1];
-      pos_ += 2;
-      return true;
-    }
-    if (a.rfind(flag + "=", 0) == 0) {
-      *value = a.substr(flag.size() + 1);
-      ++pos_;
-      return true;
-    }
-    return false;
-  }
-  bool take_flag(const std::string& flag) {
-    if (args_[pos_] == flag) {
-      ++pos_;
-      return true;
-    }
-    return false;
-  }
-
- private:
-  std::vector<std::string> args_;
-  size_t pos_ = 0;
-};
-
-// "--set KEY=JSON" into kwargs[KEY].
-void parse_set(const std::string& arg, json& kwargs) {
-  size_t eq = arg.find('=');
-  if (eq == std::string::npos || eq == 0) throw UsageError("--set expects KEY=JSON, got '" + arg + "'");
-  std::string key = arg.substr(0, eq);
-  std::string text = arg.substr(eq + 1);
-  try {
-    kwargs[key] = json::parse(text);
-  } catch (const json::parse_error&) {
-    throw ConfigError("--set " + key, "value is not valid JSON: " + text +
-                                          " (strings need quotes, e.g. '\"channels_first\"')");
-  }
-}
-
 // Writes the BatchFeature into `dir` (all or nothing).
 std::vector<std::string> write_outputs(const BatchFeature& bf, const std::string& dir) {
   return bf.save_npy(dir);
@@ -164,7 +118,7 @@ void print_warnings(const std::vector<std::string>& warnings) {
 }
 
 int cmd_preprocess(Args& args) {
-  std::string config, out, revision, value;
+  std::string config, out, revision, value, tuning;
   json kwargs = json::object();
   std::vector<std::string> inputs, seg_maps;
   pipelines::CallOptions opts;
@@ -176,7 +130,7 @@ int cmd_preprocess(Args& args) {
       return 0;
     }
     if (args.take("--config", &config) || args.take("--out", &out) ||
-        args.take("--revision", &revision))
+        args.take("--revision", &revision) || args.take("--tuning", &tuning))
       continue;
     if (args.take("--set", &value)) {
       parse_set(value, kwargs);
@@ -217,6 +171,7 @@ int cmd_preprocess(Args& args) {
     kwargs.erase("return_tensors");
   }
 
+  apply_tuning(tuning);
   pipelines::LoadOptions load;
   if (!revision.empty()) load.revision = revision;
   auto processor = pipelines::ImageProcessor::from_pretrained(config, load);
@@ -399,6 +354,8 @@ int main(int argc, char** argv) {
     if (cmd == "preprocess") return cmd_preprocess(args);
     if (cmd == "postprocess") return cmd_postprocess(args);
     if (cmd == "save-config") return cmd_save_config(args);
+    if (cmd == "bench") return cmd_bench(args);
+    if (cmd == "tune") return cmd_tune(args);
     throw UsageError("unknown command '" + cmd + "' (see pixelflow --help)");
   } catch (const UsageError& e) {
     std::cerr << "pixelflow: " << one_line(e.what()) << " (see pixelflow " << cmd << " --help)\n";

@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "graph/errors.h"
+#include "graph/kernels.h"
 #include "pipelines/processor_plans.h"
 
 namespace pixelflow::pipelines {
@@ -28,6 +29,7 @@ Plan with_input_layout(Plan plan, Layout layout) {
 }  // namespace
 
 PreparedCall::PreparedCall(Plan plan, CallOptions opts) : plan_(std::move(plan)), opts_(opts) {
+  ensure_tuning_loaded();
   if (!layout_follows_input(plan_))
     pipeline_ = std::make_shared<Pipeline>(build_pipeline(plan_, BuildOptions{opts_.fuse}));
 }

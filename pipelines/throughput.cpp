@@ -14,6 +14,12 @@ namespace pixelflow::pipelines {
 
 namespace {
 
+double peak_rss_mb() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_maxrss) / 1024.0;  // kB on Linux
+}
+
 double cpu_seconds() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
@@ -85,6 +91,7 @@ ThroughputResult measure_throughput(const PreparedCall& call, const BenchInputs&
 
   using clock = std::chrono::steady_clock;
   ThroughputResult r;
+  r.peak_rss_mb_after_warmup = peak_rss_mb();
   const double cpu0 = cpu_seconds();
   const auto t0 = clock::now();
   do {
@@ -95,6 +102,7 @@ ThroughputResult measure_throughput(const PreparedCall& call, const BenchInputs&
   r.images = r.batches * opts.batch_size;
   r.images_per_s = static_cast<double>(r.images) / r.seconds;
   r.cpu_seconds_per_image = (cpu_seconds() - cpu0) / static_cast<double>(r.images);
+  r.peak_rss_mb = peak_rss_mb();
   return r;
 }
 

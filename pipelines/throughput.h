@@ -36,6 +36,10 @@ struct ThroughputResult {
   int64_t images = 0;
   int64_t batches = 0;
   double seconds = 0;
+  // Peak resident memory of the process (MB) after the warm-up and at the end: equal when the
+  // steady state allocates nothing new (buffers come from the pool).
+  double peak_rss_mb_after_warmup = 0;
+  double peak_rss_mb = 0;
 };
 
 // Runs batches (cycling through the inputs) until `seconds` have passed after the warm-up.
