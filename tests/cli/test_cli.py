@@ -208,6 +208,34 @@ class CliTest(unittest.TestCase):
                 "--target-size", "16x16")
         self.assertEqual(r.returncode, 2)
 
+    def test_bench_and_tune(self):
+        images = os.path.join(SRC, "pipelines/samples")
+        for source in ("decoded", "jpeg"):
+            r = run("bench", "--config", self.clip, "--images", images, "--threads", "1", "--from", source,
+                    "--batch-size", "4", "--seconds", "0.2")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            line = json.loads(r.stdout.strip().splitlines()[-1])
+            self.assertEqual((line["threads"], line["from"], line["batch_size"]), (1, source, 4))
+            self.assertGreater(line["images_per_s"], 0)
+        tuning = os.path.join(self.tmp, "tuning.json")
+        r = run("tune", "--config", self.clip, "--images", images, "--threads", "1", "--batch-size", "4",
+                "--seconds", "0.05", "--out", tuning)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        saved = json.loads(read(tuning))
+        host = json.loads(r.stdout.strip().splitlines()[-1])["cpu"]
+        self.assertIn(host, saved["hosts"])
+        self.assertIn("rescale_normalize_uint8", saved["hosts"][host]["kernels"])
+        # A tuned run gives the same bytes as the defaults.
+        outs = []
+        for t in (tuning, "none"):
+            out = os.path.join(self.tmp, "o_" + os.path.basename(t))
+            r = run("preprocess", "--config", self.clip, "--out", out, "--tuning", t, *self.samples)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            outs.append(np.load(os.path.join(out, "pixel_values.npy")))
+        np.testing.assert_array_equal(outs[0], outs[1])
+        r = run("bench", "--config", self.clip, "--images", images, "--from", "png")
+        self.assertEqual(r.returncode, 2)
+
     def test_save_config_round_trip(self):
         r = run("save-config", "--config", self.clip, "--out", self.out)
         self.assertEqual(r.returncode, 0, r.stderr)
