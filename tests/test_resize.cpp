@@ -9,6 +9,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -17,6 +18,7 @@
 #include "graph/npy.h"
 #include "graph/tensor.h"
 #include "ops/resize/resize.h"
+#include "ops/resize/resize_kernels.h"
 
 using namespace pixelflow;
 using namespace pixelflow::ops;
@@ -167,6 +169,97 @@ TEST_CASE("resize_u8 Halide kernels equal the scalar reference", "[resize]") {
     resize_u8(in, 10, 15, Resample::kBilinear, Window{15, 10, 5, 5}, out);
     for (int64_t i = 0; i < out.numel(); ++i) REQUIRE(out.data<uint8_t>()[i] == 0);
   }
+}
+
+namespace {
+
+namespace rk = pixelflow::ops::resize_kernels;
+
+// Restores the process-wide kernel selection when a test ends.
+struct SelectionGuard {
+  size_t h = rk::selected_variant(rk::Family::kHorizontal);
+  size_t v = rk::selected_variant(rk::Family::kVertical);
+  bool dot = rk::dot_product_allowed();
+  ~SelectionGuard() {
+    rk::select_variant(rk::Family::kHorizontal, h);
+    rk::select_variant(rk::Family::kVertical, v);
+    rk::set_dot_product_allowed(dot);
+  }
+};
+
+// Generated cases and the benchmark geometries, kernel path against the scalar reference.
+void check_variant(std::mt19937& rng, int random_cases) {
+  for (int i = 0; i < random_cases; ++i) {
+    const int64_t c = std::array<int64_t, 3>{1, 3, 4}[rng() % 3];
+    const int64_t h = 1 + rng() % 90, w = 1 + rng() % 90;
+    const int64_t oh = 1 + rng() % 70, ow = 1 + rng() % 70;
+    const Resample f = static_cast<Resample>(1 + rng() % 5);
+    Window win = Window::full(oh, ow);
+    if (rng() % 2) win = Window{static_cast<int64_t>(rng() % 7) - 3, static_cast<int64_t>(rng() % 7) - 3,
+                                std::max<int64_t>(0, ow - static_cast<int64_t>(rng() % 3)), oh + 2};
+    check_kernel_vs_reference(random_image(rng, h, w, c), oh, ow, f, win);
+  }
+  const Tensor big = random_image(rng, 480, 640, 3);
+  check_kernel_vs_reference(big, 224, 298, Resample::kBicubic, Window{37, 0, 224, 224});
+  check_kernel_vs_reference(big, 224, 224, Resample::kBilinear, Window::full(224, 224));
+  check_kernel_vs_reference(big, 384, 512, Resample::kLanczos, Window{64, 0, 384, 384});
+  check_kernel_vs_reference(random_image(rng, 333, 257, 4), 101, 97, Resample::kHamming,
+                            Window::full(101, 97));
+  check_kernel_vs_reference(random_image(rng, 77, 1000, 1), 5, 31, Resample::kBox,
+                            Window::full(5, 31));
+}
+
+}  // namespace
+
+TEST_CASE("every compiled resize kernel variant equals the scalar reference", "[resize]") {
+  SelectionGuard guard;
+  const size_t nh = rk::variant_count(rk::Family::kHorizontal);
+  const size_t nv = rk::variant_count(rk::Family::kVertical);
+  REQUIRE(nh >= 2);
+  REQUIRE(nv >= 2);
+  std::mt19937 rng(2024);
+  // Each variant of one pass with the default of the other, with and without the dot-product
+  // formulation (where the CPU has it; the int32 fallback otherwise).
+  for (bool dot : {true, false}) {
+    rk::set_dot_product_allowed(dot);
+    for (size_t i = 0; i < nh; ++i) {
+      INFO("resize_horizontal__" << rk::variant_name(rk::Family::kHorizontal, i) << " ("
+                                 << rk::variant_params(rk::Family::kHorizontal, i) << "), dot "
+                                 << dot);
+      rk::select_variant(rk::Family::kHorizontal, i);
+      rk::select_variant(rk::Family::kVertical, size_t{0});
+      check_variant(rng, 40);
+    }
+    for (size_t i = 1; i < nv; ++i) {
+      INFO("resize_vertical__" << rk::variant_name(rk::Family::kVertical, i) << " ("
+                               << rk::variant_params(rk::Family::kVertical, i) << "), dot "
+                               << dot);
+      rk::select_variant(rk::Family::kHorizontal, size_t{0});
+      rk::select_variant(rk::Family::kVertical, i);
+      check_variant(rng, 40);
+    }
+  }
+}
+
+TEST_CASE("resize kernel variants are listed and selected by index or name", "[resize]") {
+  SelectionGuard guard;
+  for (rk::Family f : {rk::Family::kHorizontal, rk::Family::kVertical}) {
+    INFO(rk::family_name(f));
+    REQUIRE(std::string(rk::variant_name(f, 0)) == "default");
+    REQUIRE(std::string(rk::variant_params(f, 0)).empty());
+    const size_t n = rk::variant_count(f);
+    for (size_t i = 0; i < n; ++i) {
+      REQUIRE(rk::select_variant(f, std::string(rk::variant_name(f, i))));
+      REQUIRE(rk::selected_variant(f) == i);
+    }
+    REQUIRE_FALSE(rk::select_variant(f, std::string("no_such_variant")));
+    REQUIRE(rk::selected_variant(f) == n - 1);
+    REQUIRE_THROWS_AS(rk::select_variant(f, n), std::out_of_range);
+  }
+  REQUIRE(rk::resize_horizontal_variants().size() == rk::variant_count(rk::Family::kHorizontal));
+  REQUIRE(rk::resize_vertical_variants().size() == rk::variant_count(rk::Family::kVertical));
+  REQUIRE(rk::horizontal_kernel() != nullptr);
+  REQUIRE(rk::vertical_kernel() != nullptr);
 }
 
 TEST_CASE("resize_u8 is thread-safe and its cached tables follow the geometry", "[resize]") {

@@ -21,8 +21,7 @@
 #include "graph/halide_runtime.h"
 #include "ops/common/halide_util.h"
 #include "ops/resize/resize_coeffs.h"
-#include "resize_horizontal.h"
-#include "resize_vertical.h"
+#include "ops/resize/resize_kernels.h"
 
 namespace pixelflow::ops {
 
@@ -50,12 +49,17 @@ Resample resample_from_int(int64_t code, const std::string& key_path) {
 
 namespace {
 
-// Padding the host guarantees the kernels (see halide_generators/resize): at least these
-// multiples/extents, whatever the schedule knobs (rows_per_vector <= 16, column_block <= 16,
-// interleave_width <= 64, vertical block <= 64 bytes).
-constexpr int kRowMultiple = 16;   // horizontal pass: output rows
-constexpr int kColMultiple = 16;   // horizontal pass: output columns
-constexpr int kMinBytes = 64;      // any row a kernel vectorizes over
+using resize_kernels::dot_product_allowed;
+using resize_kernels::horizontal_kernel;
+using resize_kernels::vertical_kernel;
+
+// What the host guarantees the kernels (see halide_generators/resize), whatever their schedule
+// knobs (rows_per_block <= 16 dividing 16, column_block <= 16, tile_vector <= 64, vertical
+// block <= 64 bytes).
+constexpr int kRowMultiple = 16;  // horizontal pass: output rows
+constexpr int kColMultiple = 16;  // horizontal pass: output columns (bytes)
+constexpr int kMinTile = 16;      // horizontal pass: tile pixels
+constexpr int kMinBytes = 64;     // vertical pass: bytes per row
 
 int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
@@ -77,27 +81,98 @@ class RawBuffer {
   size_t cap_ = 0;
 };
 
-// Which coefficient tables a Scratch holds (they are reused while the geometry repeats, as it
-// does for a batch of same-sized images).
+// Which geometry an axis' tables were made for (they are reused while it repeats, as it does for
+// a batch of same-sized images).
 struct AxisKey {
-  int in_size = -1, out_size = -1, filter = -1, o0 = -1, o1 = -1, channels = -1;
+  int in_size = -1, out_size = -1, filter = -1, o0 = -1, o1 = -1, outputs = -1;
   bool operator==(const AxisKey&) const = default;
 };
 
-// Per-thread scratch: coefficient tables and intermediate images, reused across calls.
-struct Scratch {
-  AxisCoeffs horiz, vert;
-  AxisKey h_key, v_key;
-  int h_taps = 0, v_taps = 0, nq_pad = 0;
-  std::vector<int32_t> px_coeffs, px_starts;  // horizontal, per pixel
-  std::vector<int32_t> h_coeffs, h_starts;    // horizontal, per byte column
-  std::vector<int32_t> v_coeffs, v_starts, indices_x, indices_y;
-  RawBuffer tmp, src_pad, out_pad;
+// The kernel tables of one axis (see halide_generators/resize): for every output, `taps` int32
+// coefficients from input index start (windows moved inwards at the far border, with leading
+// zeros). For the horizontal pass (`digits`), also the same coefficients as byte
+// digits in `groups` groups of 4 taps from start4, a multiple of 4
+// (digits[(o * groups + g) * 12 + 4 * d + e] is digit d of tap 4 g + e); these windows may end
+// past the axis (the kernel clamps those reads; their coefficients are zero).
+struct AxisTables {
+  AxisKey key;
+  bool digits = false;
+  AxisCoeffs pillow;
+  int taps = 0, groups = 0;
+  bool digits_ok = false;  // every coefficient has a byte split
+  std::vector<int32_t> coeffs, starts, starts4;
+  std::vector<int8_t> digit_table;
+  int first = 0, last = 0;  // input indexes read: [first, last)
 };
 
-Scratch& scratch() {
-  thread_local Scratch s;
-  return s;
+// Splits k into balanced bytes, k = d0 + 2^8 d1 + 2^16 d2 with every d in [-128, 127]; false when
+// k is out of that range.
+bool byte_digits(int32_t k, int8_t d[3]) {
+  int64_t v = k;
+  for (int i = 0; i < 2; ++i) {
+    const int64_t lo = ((v + 128) & 255) - 128;
+    d[i] = static_cast<int8_t>(lo);
+    v = (v - lo) / 256;
+  }
+  if (v < -128 || v > 127) return false;
+  d[2] = static_cast<int8_t>(v);
+  return true;
+}
+
+int floor4(int v) { return v >= 0 ? v / 4 * 4 : -((-v + 3) / 4 * 4); }
+
+// Pillow's coefficients of outputs [o0, o1) laid out for the kernels, for `outputs` >= o1 - o0
+// outputs (the extra ones have zero coefficients and read where the last real one does).
+void make_tables(int in_size, int out_size, int filter, int o0, int o1, int outputs,
+                 bool digits, AxisTables& t) {
+  const AxisKey key{in_size, out_size, filter, o0, o1, outputs};
+  if (t.key == key && t.digits == digits) return;
+  t.key = AxisKey{};
+  t.digits = digits;
+  precompute_coeffs_8bpc(in_size, out_size, filter, o0, o1, t.pillow);
+  const AxisCoeffs& a = t.pillow;
+  const int n = o1 - o0;
+  int taps = 1, groups = 0;
+  for (int i = 0; i < n; ++i) {
+    taps = std::max(taps, a.count[i]);
+    if (digits) groups = std::max(groups, (a.xmin[i] - floor4(a.xmin[i]) + a.count[i] + 3) / 4);
+  }
+  t.taps = taps;
+  t.groups = groups;
+  t.coeffs.assign(static_cast<size_t>(outputs) * taps, 0);
+  t.starts.assign(outputs, 0);
+  t.starts4.assign(outputs, 0);
+  t.digit_table.assign(static_cast<size_t>(outputs) * groups * 12, 0);
+  t.digits_ok = true;
+  t.first = INT32_MAX;
+  t.last = 0;
+  for (int i = 0; i < n; ++i) {
+    const int32_t* k = &a.k[static_cast<size_t>(i) * a.ksize];
+    // A window longer than the axis (a padded tap) starts at 0 and reads past its end.
+    const int s = std::max(0, std::min(a.xmin[i], in_size - taps));
+    std::copy(k, k + a.count[i], &t.coeffs[static_cast<size_t>(i) * taps + (a.xmin[i] - s)]);
+    t.starts[i] = s;
+    t.first = std::min(t.first, s);
+    t.last = std::max(t.last, s + taps);
+    if (!digits) continue;
+    const int s4 = floor4(a.xmin[i]);
+    t.starts4[i] = s4;
+    int8_t* dg = &t.digit_table[static_cast<size_t>(i) * groups * 12];
+    for (int r = 0; r < a.count[i]; ++r) {
+      const int tap = a.xmin[i] - s4 + r;
+      int8_t d[3];
+      if (!byte_digits(k[r], d)) t.digits_ok = false;
+      for (int dd = 0; dd < 3; ++dd) dg[(tap / 4) * 12 + 4 * dd + tap % 4] = d[dd];
+    }
+    t.first = std::min(t.first, s4);
+    t.last = std::max(t.last, s4 + 4 * groups);
+  }
+  // Padded outputs read where the last real one does.
+  for (int i = n; i < outputs; ++i) {
+    t.starts[i] = t.starts[n - 1];
+    t.starts4[i] = t.starts4[n - 1];
+  }
+  t.key = key;
 }
 
 // A 2-D uint8 halide buffer (p, y) over existing memory.
@@ -114,43 +189,78 @@ struct Buffer2D {
   }
 };
 
-// A coefficient table (r, o) of int32 and its starts (o).
-struct Table {
-  halide_buffer_t coeffs{}, starts{};
-  halide_dimension_t cdim[2], sdim[1];
-  Table(std::vector<int32_t>& k, std::vector<int32_t>& s, int taps, int n) {
+// The tables a kernel gets: an axis' tables expanded to `outputs` kernel outputs (output o is
+// pixel o / channels of channel o % channels), with the starts relative to input index `origin`:
+// int32 starts in bytes of the kernel's input (taps step `channels`), digit starts in groups of
+// `group_width` indexes times `channels` plus the channel (see the horizontal generator's tile4;
+// group_width = channels = 1 for the vertical pass, where start4 is a row).
+struct KernelTables {
+  struct Key {
+    const AxisTables* axis = nullptr;
+    AxisKey key;
+    int origin = 0, channels = 0, outputs = 0, group_width = 0;
+    bool operator==(const Key&) const = default;
+  } key;
+  std::vector<int32_t> coeffs, starts, starts4;
+  std::vector<int8_t> digits;
+  int taps = 0, groups = 0;
+  halide_buffer_t coeffs_buf{}, starts_buf{}, digits_buf{}, starts4_buf{};
+  halide_dimension_t cdim[2], sdim[1], ddim[3], s4dim[1];
+
+  void make(const AxisTables& t, int origin, int channels, int outputs, int group_width) {
+    const Key k{&t, t.key, origin, channels, outputs, group_width};
+    if (key == k) return;
+    key = Key{};
+    taps = t.taps;
+    groups = t.groups;
+    const int pixels = static_cast<int>(t.starts.size());
+    coeffs.resize(static_cast<size_t>(outputs) * taps);
+    starts.resize(outputs);
+    starts4.resize(outputs);
+    digits.resize(static_cast<size_t>(outputs) * groups * 12);
+    for (int o = 0; o < outputs; ++o) {
+      const int x = std::min(o / channels, pixels - 1), ch = o % channels;
+      std::copy_n(&t.coeffs[static_cast<size_t>(x) * taps], taps, &coeffs[static_cast<size_t>(o) * taps]);
+      std::copy_n(&t.digit_table[static_cast<size_t>(x) * groups * 12], groups * 12,
+                  &digits[static_cast<size_t>(o) * groups * 12]);
+      starts[o] = (t.starts[x] - origin) * channels + ch;
+      starts4[o] = group_width == 1 ? t.starts4[x] - origin
+                                    : (t.starts4[x] - origin) / group_width * 4 + ch;
+    }
     cdim[0] = {0, taps, 1, 0};
-    cdim[1] = {0, n, taps, 0};
-    sdim[0] = {0, n, 1, 0};
-    coeffs.host = reinterpret_cast<uint8_t*>(k.data());
-    coeffs.type = halide_type_of<int32_t>();
-    coeffs.dimensions = 2;
-    coeffs.dim = cdim;
-    starts.host = reinterpret_cast<uint8_t*>(s.data());
-    starts.type = halide_type_of<int32_t>();
-    starts.dimensions = 1;
-    starts.dim = sdim;
+    cdim[1] = {0, outputs, taps, 0};
+    sdim[0] = {0, outputs, 1, 0};
+    ddim[0] = {0, 12, 1, 0};
+    ddim[1] = {0, groups, 12, 0};
+    ddim[2] = {0, outputs, 12 * groups, 0};
+    s4dim[0] = {0, outputs, 1, 0};
+    init(coeffs_buf, coeffs.data(), halide_type_of<int32_t>(), 2, cdim);
+    init(starts_buf, starts.data(), halide_type_of<int32_t>(), 1, sdim);
+    init(digits_buf, digits.data(), halide_type_of<int8_t>(), 3, ddim);
+    init(starts4_buf, starts4.data(), halide_type_of<int32_t>(), 1, s4dim);
+    key = k;
+  }
+  static void init(halide_buffer_t& b, void* host, halide_type_t type, int dims,
+                   halide_dimension_t* dim) {
+    b = halide_buffer_t{};
+    b.host = static_cast<uint8_t*>(host);
+    b.type = type;
+    b.dimensions = dims;
+    b.dim = dim;
   }
 };
 
-// Kernel layout of one axis' coefficients: `taps` (the longest filter of the range) per output,
-// each filter placed so that start + taps <= in_size (moved inwards at the far border, with
-// leading zeros). Returns taps.
-int layout_axis(const AxisCoeffs& a, int in_size, std::vector<int32_t>& k,
-                std::vector<int32_t>& start) {
-  const int n = static_cast<int>(a.xmin.size());
-  int taps = 1;
-  for (int i = 0; i < n; ++i) taps = std::max(taps, a.count[i]);
-  k.assign(static_cast<size_t>(n) * taps, 0);
-  start.resize(n);
-  for (int i = 0; i < n; ++i) {
-    const int s = std::min(a.xmin[i], in_size - taps);
-    const int shift = a.xmin[i] - s;
-    start[i] = s;
-    const int32_t* src = &a.k[static_cast<size_t>(i) * a.ksize];
-    std::copy(src, src + a.count[i], &k[static_cast<size_t>(i) * taps + shift]);
-  }
-  return taps;
+// Per-thread scratch: kernel tables and intermediate images, reused across calls.
+struct Scratch {
+  AxisTables horiz, vert;
+  KernelTables horiz_k, vert_k;
+  std::vector<int32_t> indices_x, indices_y;
+  RawBuffer tmp, src_pad, out_pad;
+};
+
+Scratch& scratch() {
+  thread_local Scratch s;
+  return s;
 }
 
 // Copies a (rows x bytes) block between row-strided memory.
@@ -158,6 +268,23 @@ void copy_rows(const uint8_t* src, int64_t src_stride, uint8_t* dst, int64_t dst
                int64_t rows, int64_t bytes) {
   for (int64_t y = 0; y < rows; ++y)
     std::memcpy(dst + y * dst_stride, src + y * src_stride, static_cast<size_t>(bytes));
+}
+
+// Copies `rows` rows of `bytes` bytes into a buffer of `rows_pad` rows of `stride` bytes, the
+// rest zero.
+uint8_t* padded_copy(RawBuffer& buf, const uint8_t* src, int64_t src_stride, int64_t rows,
+                     int64_t bytes, int64_t rows_pad, int64_t stride) {
+  uint8_t* dst = buf.get(static_cast<size_t>(rows_pad * stride));
+  for (int64_t y = 0; y < rows_pad; ++y) {
+    uint8_t* d = dst + y * stride;
+    if (y < rows) {
+      std::memcpy(d, src + y * src_stride, static_cast<size_t>(bytes));
+      std::memset(d + bytes, 0, static_cast<size_t>(stride - bytes));
+    } else {
+      std::memset(d, 0, static_cast<size_t>(stride));
+    }
+  }
+  return dst;
 }
 
 // The part of the window inside the resized image, in output coordinates, and where it lands
@@ -228,93 +355,53 @@ void run_nearest(const uint8_t* in, int h, int w, int c, int out_h, int out_w, c
 void run_resample(const uint8_t* in, int h, int w, int c, int out_h, int out_w, int filter,
                   const Region& r, uint8_t* dst, int64_t dst_stride, Scratch& s) {
   install_halide_runtime_hooks();
-  // The kernels index with int32: every buffer they see must stay below 2 GiB.
-  const int64_t limit = int64_t(1) << 31;
-  if (static_cast<int64_t>(h) * w * c >= limit ||
-      static_cast<int64_t>(r.ox1 - r.ox0) * c * (h + kRowMultiple) >= limit ||
-      static_cast<int64_t>(r.ox1 - r.ox0) * c * (r.oy1 - r.oy0) >= limit || dst_stride >= limit)
-    throw InputError("resize: image too large for the resize kernels (2 GiB per buffer at most)");
   const bool need_horizontal = out_w != w;
   const bool need_vertical = out_h != h;
   const int cols = r.ox1 - r.ox0, out_rows = r.oy1 - r.oy0;
-  const int nq = cols * c;  // bytes per output row of the region
+  const int64_t nq = static_cast<int64_t>(cols) * c;  // bytes per output row of the region
+  const bool allow_digits = dot_product_allowed();
 
   // Input rows the horizontal pass produces: those the vertical pass reads, or the region's rows.
   int ry0 = r.oy0, ry1 = r.oy1;
   if (need_vertical) {
-    const AxisKey key{h, out_h, filter, r.oy0, r.oy1, 1};
-    if (!(s.v_key == key)) {
-      s.v_key = AxisKey{};
-      precompute_coeffs_8bpc(h, out_h, filter, r.oy0, r.oy1, s.vert);
-      s.v_taps = layout_axis(s.vert, h, s.v_coeffs, s.v_starts);
-      s.v_key = key;
-    }
-    ry0 = s.v_starts.front();
-    ry1 = s.v_starts.back() + s.v_taps;
+    make_tables(h, out_h, filter, r.oy0, r.oy1, out_rows, false, s.vert);
+    ry0 = s.vert.first;
+    ry1 = s.vert.last;
   }
-  const int v_taps = s.v_taps;
   const int src_rows = ry1 - ry0;
 
-  // Source of the vertical pass (or the final result when there is none).
+  // The kernels index with int32: every buffer they see must stay below 2 GiB.
+  const int64_t limit = int64_t(1) << 31;
+  if (static_cast<int64_t>(h) * w * c >= limit ||
+      (nq + kColMultiple + kMinBytes) * (src_rows + kRowMultiple) >= limit ||
+      nq * out_rows >= limit || dst_stride >= limit)
+    throw InputError("resize: image too large for the resize kernels (2 GiB per buffer at most)");
+
+  // Source of the vertical pass (or the final result when there is none): rows [ry0, ry1).
   const uint8_t* src = nullptr;
   int64_t src_stride = 0;
-  int src_width = nq;  // columns the vertical pass may read, >= kMinBytes where it runs
+  int src_width = static_cast<int>(nq);  // bytes the vertical pass may read per row
   if (need_horizontal) {
-    const AxisKey key{w, out_w, filter, r.ox0, r.ox1, c};
-    if (!(s.h_key == key)) {
-      s.h_key = AxisKey{};
-      precompute_coeffs_8bpc(w, out_w, filter, r.ox0, r.ox1, s.horiz);
-      const int taps = layout_axis(s.horiz, w, s.px_coeffs, s.px_starts);
-      // Per-channel expansion: output column q = x * c + ch; padded columns get zero taps.
-      const int nq_pad =
-          static_cast<int>(std::max<int64_t>(round_up(nq, kColMultiple), kMinBytes));
-      s.h_coeffs.assign(static_cast<size_t>(nq_pad) * taps, 0);
-      s.h_starts.resize(nq_pad);
-      for (int x = 0; x < cols; ++x)
-        for (int ch = 0; ch < c; ++ch) {
-          const int q = x * c + ch;
-          s.h_starts[q] = s.px_starts[x] * c + ch;
-          std::copy(&s.px_coeffs[static_cast<size_t>(x) * taps],
-                    &s.px_coeffs[static_cast<size_t>(x + 1) * taps],
-                    &s.h_coeffs[static_cast<size_t>(q) * taps]);
-        }
-      for (int q = nq; q < nq_pad; ++q) s.h_starts[q] = s.h_starts[nq - 1];
-      s.h_taps = taps;
-      s.nq_pad = nq_pad;
-      s.h_key = key;
-    }
-    const int h_taps = s.h_taps, nq_pad = s.nq_pad;
-    const std::vector<int32_t>& px_start = s.px_starts;
-
-    // The input as (p, y); rows shorter than kMinBytes are copied into a padded buffer.
-    const uint8_t* h_in = in;
-    int row_bytes = w * c;
-    int in_rows = h, row_offset = ry0;
-    if (row_bytes < kMinBytes) {
-      uint8_t* pad = s.src_pad.get(static_cast<size_t>(kMinBytes) * src_rows);
-      for (int y = 0; y < src_rows; ++y) {
-        std::memcpy(pad + static_cast<int64_t>(y) * kMinBytes, in + static_cast<int64_t>(y + ry0) * row_bytes,
-                    row_bytes);
-        std::memset(pad + static_cast<int64_t>(y) * kMinBytes + row_bytes, 0, kMinBytes - row_bytes);
-      }
-      h_in = pad;
-      row_bytes = kMinBytes;
-      in_rows = src_rows;
-      row_offset = 0;
-    }
-    int p_min = s.h_starts[0], p_max = px_start[cols - 1] * c + (h_taps - 1) * c + c - 1;
-    if (p_max - p_min + 1 < kMinBytes) {
-      p_max = std::min(row_bytes - 1, p_min + kMinBytes - 1);
-      p_min = std::max(0, p_max - kMinBytes + 1);
-    }
-
+    // Columns padded for the q blocks and for the vertical pass's row vectors.
+    const int nq_pad = static_cast<int>(std::max<int64_t>(round_up(nq, kColMultiple), kMinBytes));
+    const int outputs = (nq_pad + c - 1) / c;  // pixel tables cover every padded column
+    make_tables(w, out_w, filter, r.ox0, r.ox1, outputs, true, s.horiz);
+    AxisTables& t = s.horiz;
+    // The kernel's tile: pixels [x0, x0 + tile_width), x0 a multiple of 4 (the digit groups are
+    // aligned to it); the kernel reads pixels past the input's end as its last byte.
+    const int x0 = floor4(t.first);
+    const int tile_width = static_cast<int>(round_up(std::max(t.last - x0, kMinTile), 4));
+    const int row_bytes = w * c;
     const int rows_pad = static_cast<int>(round_up(src_rows, kRowMultiple));
     uint8_t* tmp = s.tmp.get(static_cast<size_t>(nq_pad) * rows_pad);
-    Buffer2D in_buf(h_in, row_bytes, in_rows, row_bytes);
+    Buffer2D in_buf(in, row_bytes, h, row_bytes);
     Buffer2D tmp_buf(tmp, nq_pad, rows_pad, nq_pad);  // row y = input row y + ry0
-    Table table(s.h_coeffs, s.h_starts, h_taps, nq_pad);
-    check_kernel(resize_horizontal(&in_buf.buf, &table.coeffs, &table.starts, h_taps, c, p_min,
-                                   p_max, row_offset, &tmp_buf.buf),
+    KernelTables& k = s.horiz_k;
+    k.make(t, x0, c, nq_pad, 4);
+    check_kernel(horizontal_kernel()(&in_buf.buf, &k.coeffs_buf, &k.starts_buf, &k.digits_buf,
+                                     &k.starts4_buf, t.taps, t.groups,
+                                     allow_digits && t.digits_ok, c, x0, tile_width, ry0,
+                                     &tmp_buf.buf),
                  "resize_horizontal");
     src = tmp;
     src_stride = nq_pad;
@@ -325,15 +412,11 @@ void run_resample(const uint8_t* in, int h, int w, int c, int out_h, int out_w, 
     src_width = static_cast<int>(src_stride - static_cast<int64_t>(r.ox0) * c);
     if (need_vertical && src_width < kMinBytes) {
       // Narrow source: copy the rows the vertical pass reads into a padded buffer.
-      uint8_t* pad = s.src_pad.get(static_cast<size_t>(kMinBytes) * src_rows);
-      for (int y = 0; y < src_rows; ++y) {
-        std::memcpy(pad + static_cast<int64_t>(y) * kMinBytes, src + static_cast<int64_t>(y + ry0) * src_stride,
-                    nq);
-        std::memset(pad + static_cast<int64_t>(y) * kMinBytes + nq, 0, kMinBytes - nq);
-      }
-      src = pad;
-      src_stride = kMinBytes;
-      src_width = kMinBytes;
+      const int64_t stride = std::max<int64_t>(nq, kMinBytes);
+      src = padded_copy(s.src_pad, src + static_cast<int64_t>(ry0) * src_stride, src_stride,
+                        src_rows, nq, src_rows, stride);
+      src_stride = stride;
+      src_width = static_cast<int>(stride);
     } else {
       src += static_cast<int64_t>(ry0) * src_stride;
     }
@@ -346,15 +429,17 @@ void run_resample(const uint8_t* in, int h, int w, int c, int out_h, int out_w, 
 
   // Vertical pass, straight into dst when the region is wide enough.
   const bool direct = nq >= kMinBytes;
-  const int v_width = direct ? nq : kMinBytes;
+  const int v_width = direct ? static_cast<int>(nq) : kMinBytes;
   uint8_t* v_dst = direct ? dst : s.out_pad.get(static_cast<size_t>(kMinBytes) * out_rows);
   const int64_t v_stride = direct ? dst_stride : kMinBytes;
   // src holds input rows [ry0, ry1): the vertical starts are input rows.
   Buffer2D src_buf(src, std::min(src_width, static_cast<int>(src_stride)), src_rows,
                    static_cast<int>(src_stride), ry0);
   Buffer2D out_buf(v_dst, v_width, out_rows, static_cast<int>(v_stride));
-  Table table(s.v_coeffs, s.v_starts, v_taps, out_rows);
-  check_kernel(resize_vertical(&src_buf.buf, &table.coeffs, &table.starts, v_taps, &out_buf.buf),
+  KernelTables& k = s.vert_k;
+  k.make(s.vert, 0, 1, out_rows, 1);
+  check_kernel(vertical_kernel()(&src_buf.buf, &k.coeffs_buf, &k.starts_buf, s.vert.taps,
+                                 &out_buf.buf),
                "resize_vertical");
   if (!direct) copy_rows(v_dst, v_stride, dst, dst_stride, out_rows, nq);
 }
