@@ -7,7 +7,7 @@
 #   pass       variant   knobs
 set(PIXELFLOW_RESIZE_VARIANTS
     horizontal default   ""
-    horizontal vnni      "dot_product=true"
+    horizontal vnni      "dot_product=true max_unrolled_taps=0"
     horizontal qb16      "column_block=16"
     vertical   default   ""
     vertical   narrow    "vectors=2"
