@@ -223,7 +223,7 @@ TEST_CASE("every compiled resize kernel variant equals the scalar reference", "[
   for (bool dot : {true, false}) {
     rk::set_dot_product_allowed(dot);
     for (size_t i = 0; i < nh; ++i) {
-      INFO("resize_horizontal__" << rk::variant_name(rk::Family::kHorizontal, i) << " ("
+      INFO("resize_horizontal_" << rk::variant_name(rk::Family::kHorizontal, i) << " ("
                                  << rk::variant_params(rk::Family::kHorizontal, i) << "), dot "
                                  << dot);
       rk::select_variant(rk::Family::kHorizontal, i);
@@ -231,7 +231,7 @@ TEST_CASE("every compiled resize kernel variant equals the scalar reference", "[
       check_variant(rng, 40);
     }
     for (size_t i = 1; i < nv; ++i) {
-      INFO("resize_vertical__" << rk::variant_name(rk::Family::kVertical, i) << " ("
+      INFO("resize_vertical_" << rk::variant_name(rk::Family::kVertical, i) << " ("
                                << rk::variant_params(rk::Family::kVertical, i) << "), dot "
                                << dot);
       rk::select_variant(rk::Family::kHorizontal, size_t{0});

@@ -1,21 +1,28 @@
-// The variant lists of the resize kernels, from the build's list (resize_variants.h, written by
-// halide_generators/resize/kernels.cmake next to the generated kernel headers).
+// The resize kernel families, typed (see resize_kernels.h); the variants come from the
+// project-wide registry of compiled kernels (graph/kernels.h).
 #include "ops/resize/resize_kernels.h"
 
 #include <atomic>
 #include <stdexcept>
 
-// Generated: the variants' headers and two X-macro lists,
-// PIXELFLOW_RESIZE_HORIZONTAL_VARIANTS(X) and PIXELFLOW_RESIZE_VERTICAL_VARIANTS(X), whose entries
-// are X(name, "params").
-#include "resize_variants.h"
+#include "graph/kernels.h"
 
 namespace pixelflow::ops::resize_kernels {
 
 namespace {
 
-std::atomic<size_t> g_selected[kFamilyCount] = {0, 0};
 std::atomic<bool> g_dot_product{true};
+
+KernelFamily& family(Family f) { return kernel_family(family_name(f)); }
+
+template <class Fn>
+std::vector<KernelVariant<Fn>> variants_of(Family f) {
+  std::vector<KernelVariant<Fn>> list;
+  KernelFamily& k = family(f);
+  for (size_t i = 0; i < k.size(); ++i)
+    list.push_back({k.variant(i).variant, k.variant(i).knobs, reinterpret_cast<Fn>(k.variant(i).fn)});
+  return list;
+}
 
 }  // namespace
 
@@ -24,63 +31,41 @@ const char* family_name(Family f) {
 }
 
 const std::vector<KernelVariant<HorizontalFn>>& resize_horizontal_variants() {
-#define PIXELFLOW_ENTRY(name, params) {#name, params, &resize_horizontal__##name},
-  static const std::vector<KernelVariant<HorizontalFn>> list = {
-      PIXELFLOW_RESIZE_HORIZONTAL_VARIANTS(PIXELFLOW_ENTRY)};
-#undef PIXELFLOW_ENTRY
+  static const std::vector<KernelVariant<HorizontalFn>> list = variants_of<HorizontalFn>(Family::kHorizontal);
   return list;
 }
 
 const std::vector<KernelVariant<VerticalFn>>& resize_vertical_variants() {
-#define PIXELFLOW_ENTRY(name, params) {#name, params, &resize_vertical__##name},
-  static const std::vector<KernelVariant<VerticalFn>> list = {
-      PIXELFLOW_RESIZE_VERTICAL_VARIANTS(PIXELFLOW_ENTRY)};
-#undef PIXELFLOW_ENTRY
+  static const std::vector<KernelVariant<VerticalFn>> list = variants_of<VerticalFn>(Family::kVertical);
   return list;
 }
 
-size_t variant_count(Family f) {
-  return f == Family::kHorizontal ? resize_horizontal_variants().size()
-                                  : resize_vertical_variants().size();
-}
+size_t variant_count(Family f) { return family(f).size(); }
 
 const char* variant_name(Family f, size_t index) {
-  return f == Family::kHorizontal ? resize_horizontal_variants().at(index).name
-                                  : resize_vertical_variants().at(index).name;
+  if (index >= variant_count(f)) throw std::out_of_range(std::string(family_name(f)) + ": no variant " + std::to_string(index));
+  return family(f).variant(index).variant;
 }
 
 const char* variant_params(Family f, size_t index) {
-  return f == Family::kHorizontal ? resize_horizontal_variants().at(index).params
-                                  : resize_vertical_variants().at(index).params;
+  if (index >= variant_count(f)) throw std::out_of_range(std::string(family_name(f)) + ": no variant " + std::to_string(index));
+  return family(f).variant(index).knobs;
 }
 
-size_t selected_variant(Family f) {
-  return g_selected[static_cast<int>(f)].load(std::memory_order_relaxed);
-}
+size_t selected_variant(Family f) { return family(f).selected(); }
 
-void select_variant(Family f, size_t index) {
-  if (index >= variant_count(f))
-    throw std::out_of_range(std::string(family_name(f)) + ": no variant " +
-                            std::to_string(index) + " (" + std::to_string(variant_count(f)) +
-                            " compiled)");
-  g_selected[static_cast<int>(f)].store(index, std::memory_order_relaxed);
-}
+void select_variant(Family f, size_t index) { family(f).select(index); }
 
-bool select_variant(Family f, const std::string& name) {
-  for (size_t i = 0; i < variant_count(f); ++i)
-    if (name == variant_name(f, i)) {
-      select_variant(f, i);
-      return true;
-    }
-  return false;
-}
+bool select_variant(Family f, const std::string& name) { return family(f).select(name); }
 
 HorizontalFn horizontal_kernel() {
-  return resize_horizontal_variants()[selected_variant(Family::kHorizontal)].fn;
+  static KernelFamily& f = family(Family::kHorizontal);
+  return f.get<HorizontalFn>();
 }
 
 VerticalFn vertical_kernel() {
-  return resize_vertical_variants()[selected_variant(Family::kVertical)].fn;
+  static KernelFamily& f = family(Family::kVertical);
+  return f.get<VerticalFn>();
 }
 
 void set_dot_product_allowed(bool allowed) {

@@ -1,15 +1,14 @@
 // resize: the compiled variants of the two resampling kernels and which one runs.
 //
-// Each pass (resize_horizontal, resize_vertical in halide_generators/resize) is built several
-// times with different schedule knobs (GeneratorParams, listed in kernels.cmake); every build is
-// a library named <generator>__<variant> holding the project's CPU targets (plus the AVX-512
-// VBMI level, and VNNI for dot_product=true builds; see kernels.cmake) with runtime dispatch. All variants of a pass take the same arguments and compute the same bytes; they
-// differ only in speed, which depends on the CPU. The host calls whichever variant is selected
-// for its pass (a process-wide atomic index; the default, index 0, is the variant measured
-// fastest on the project's reference machine).
-//
-// Self-contained on purpose: a project-wide kernel registry and tuning file can wrap these lists
-// (name, params, entry point) and drive select_variant().
+// Each pass (resize_horizontal, resize_vertical in halide_generators/resize) is a kernel family
+// (graph/kernels.h): built several times with different schedule knobs (GeneratorParams, listed
+// in kernels.cmake), every build a library named <generator>_<variant> holding the project's CPU
+// targets (plus the AVX-512 VBMI level, and VNNI for dot_product=true builds; see kernels.cmake)
+// with runtime dispatch. All variants of a pass take the same arguments and compute the same
+// bytes; they differ only in speed, which depends on the CPU. The host calls whichever variant
+// the family has selected (default: the first, measured fastest on the project's reference
+// machine; `pixelflow tune` and tuning files choose per CPU). This header is the typed view of
+// the two families.
 #pragma once
 
 #include <cstddef>
@@ -32,7 +31,7 @@ using VerticalFn = int (*)(halide_buffer_t* input, halide_buffer_t* coeffs,
 
 template <class Fn>
 struct KernelVariant {
-  const char* name;    // variant name, e.g. "default"; the library is <generator>__<name>
+  const char* name;    // variant name, e.g. "default"; the library is <generator>_<name>
   const char* params;  // the GeneratorParams it was built with, e.g. "column_block=16"
   Fn fn;
 };
