@@ -87,5 +87,32 @@ int main(int argc, char** argv) {
     if (!only.empty() && std::string(c.name).find(only) == std::string::npos) continue;
     std::printf("%-45s %9.1f us\n", c.name, time_us(c.run));
   }
+
+  // Every compiled variant of the families these workloads use (default first; autoscheduled
+  // variants are named after their autoscheduler).
+  struct FamilyCase {
+    const char* family;
+    const char* workload;
+    std::function<void()> run;
+  };
+  std::vector<FamilyCase> families = {
+      {"resize_horizontal", "CLIP resize", cases[0].run},
+      {"resize_vertical", "CLIP resize", cases[0].run},
+      {"resize_horizontal", "ViT resize", cases[1].run},
+      {"resize_vertical", "ViT resize", cases[1].run},
+      {"rescale_normalize_uint8", "CLIP rescale+normalize", cases[2].run},
+  };
+  std::printf("\nvariants (best of repeated runs):\n");
+  for (const auto& fc : families) {
+    if (!only.empty() && std::string(fc.family).find(only) == std::string::npos) continue;
+    KernelFamily& f = kernel_family(fc.family);
+    const size_t saved = f.selected();
+    for (size_t v = 0; v < f.size(); ++v) {
+      f.select(v);
+      std::printf("  %-24s %-22s %-15s %-38s %9.1f us\n", fc.family, fc.workload, f.variant(v).variant,
+                  f.variant(v).knobs, time_us(fc.run));
+    }
+    f.select(saved);
+  }
   return 0;
 }

@@ -53,3 +53,11 @@ foreach (i RANGE 0 ${last} 3)
   pixelflow_resize_library(resize_${pass}_${variant} resize_${pass} "${knobs}")
   pixelflow_register_kernel_variant(resize_${pass} ${variant} "${knobs}" resize_${pass}_${variant})
 endforeach ()
+
+# The vertical pass scheduled by Debian's Halide autoscheduler (Mullapudi2016) instead of its
+# schedule(): a variant like the others (tested for exactness, timed by pixelflow tune), there to
+# compare hand-written schedules with an autoscheduler's.
+pixelflow_halide_library(resize_vertical_mullapudi2016 GENERATOR resize_vertical
+                         TARGETS ${pixelflow_resize_targets} AUTOSCHEDULER Mullapudi2016)
+pixelflow_register_kernel_variant(resize_vertical mullapudi2016 "autoscheduler=Mullapudi2016"
+                                  resize_vertical_mullapudi2016)

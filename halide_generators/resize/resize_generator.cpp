@@ -223,6 +223,14 @@ class ResizeVertical : public Generator<ResizeVertical> {
     Var po{"po"}, pi{"pi"};
     input.dim(0).set_stride(1);
     coeffs.dim(0).set_min(0).dim(0).set_stride(1);
+    if (auto_schedule) {  // a Halide autoscheduler's choice, for comparison (bench_kernels)
+      output.set_estimates({{0, 672}, {0, 224}});
+      input.set_estimates({{0, 672}, {0, 480}});
+      coeffs.set_estimates({{0, 10}, {0, 224}});
+      starts.set_estimates({{0, 224}});
+      taps.set_estimate(10);
+      return;
+    }
     // The host guarantees at least `block` columns.
     output.split(p, po, pi, block, TailStrategy::ShiftInwards).vectorize(pi, vw);
     acc.compute_at(output, po).vectorize(p, vw);
