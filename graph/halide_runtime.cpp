@@ -11,10 +11,12 @@ namespace pixelflow {
 namespace {
 
 thread_local std::string last_error;
+std::atomic<uint64_t> par_for_calls{0};
 
 void error_handler(void*, const char* msg) { last_error = msg ? msg : ""; }
 
 int tbb_do_par_for(void* user_context, halide_task_t task, int min, int size, uint8_t* closure) {
+  par_for_calls.fetch_add(1, std::memory_order_relaxed);
   std::atomic<int> result{0};
   tbb::parallel_for(min, min + size, [&](int i) {
     int r = task(user_context, i, closure);
@@ -36,6 +38,8 @@ void install_halide_runtime_hooks() {
 // Installed before main() in every program that runs kernels, so that no kernel ever reports
 // through Halide's default handler (which aborts).
 const bool hooks_installed = (install_halide_runtime_hooks(), true);
+
+uint64_t halide_parallel_loops_on_tbb() { return par_for_calls.load(); }
 
 std::string take_halide_error() {
   std::string m = std::move(last_error);

@@ -3,6 +3,7 @@
 // them.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 namespace pixelflow {
@@ -11,5 +12,7 @@ namespace pixelflow {
 void install_halide_runtime_hooks();
 // The last message the Halide runtime reported on this thread (empty if none).
 std::string take_halide_error();
+// Parallel loops Halide kernels have run through oneTBB since start (for tests).
+uint64_t halide_parallel_loops_on_tbb();
 
 }  // namespace pixelflow

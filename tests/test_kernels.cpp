@@ -8,6 +8,7 @@
 #include <random>
 
 #include "graph/errors.h"
+#include "graph/halide_runtime.h"
 #include "graph/kernels.h"
 #include "ops/pointwise/pointwise.h"
 
@@ -71,6 +72,22 @@ TEST_CASE("every variant of the pointwise kernels gives the reference's bits", "
       }
     }
   }
+}
+
+TEST_CASE("Halide's parallel loops run on the TBB pool", "[kernels]") {
+  KeepSelection keep;
+  KernelFamily& f = kernel_family("rescale_normalize_uint8");
+  REQUIRE(f.select("rows"));
+  Tensor img = Tensor::empty(DType::kUInt8, {300, 200, 3});
+  for (int64_t i = 0; i < img.numel(); ++i) img.data<uint8_t>()[i] = static_cast<uint8_t>(i * 7);
+  std::vector<PointwiseStep> chain{PointwiseStep::rescale(1 / 255.0), PointwiseStep::normalize({0.5}, {0.5}, true, true)};
+  CropWindow all{0, 0, 200, 300};
+  Tensor got = Tensor::empty(DType::kFloat32, {3, 300, 200}), want = Tensor::empty(DType::kFloat32, {3, 300, 200});
+  const uint64_t before = halide_parallel_loops_on_tbb();
+  pointwise_fused(img, all, chain, false, true, got);
+  REQUIRE(halide_parallel_loops_on_tbb() > before);
+  pointwise_fused_reference(img, all, chain, false, true, want);
+  REQUIRE(std::memcmp(got.raw_data(), want.raw_data(), got.nbytes()) == 0);
 }
 
 TEST_CASE("tuning files select variants for this CPU only", "[kernels]") {

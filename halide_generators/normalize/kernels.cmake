@@ -1,6 +1,14 @@
 # rescale + normalize + layout + channel map, one family per input element type. Variants differ
-# in vector width (natural width of the target, or twice it).
-foreach (type uint8 float32 float64)
+# in vector width (natural width of the target, or twice it) and, for 8-bit input, in splitting
+# an image's rows over the TBB pool (latency of single large images; images already run in
+# parallel in the graph).
+pixelflow_halide_family(rescale_normalize_uint8
+                        GENERATOR rescale_normalize
+                        PARAMS input.type=uint8
+                        VARIANTS default "-"
+                                 wide "vector_width=32"
+                                 rows "parallel_rows=32")
+foreach (type float32 float64)
   pixelflow_halide_family(rescale_normalize_${type}
                           GENERATOR rescale_normalize
                           PARAMS input.type=${type}

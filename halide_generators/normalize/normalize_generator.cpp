@@ -62,6 +62,8 @@ class RescaleNormalize : public Generator<RescaleNormalize> {
       return;
     }
 
+    // Split rows over the thread pool first: specializations copy the schedule made before them.
+    if (parallel_rows > 0) output.parallel(y, parallel_rows, TailStrategy::GuardWithIf);
     Expr planar = output.dim(0).stride() == 1;
     // Three interleaved channels, planar output: each pixel's channels are computed together
     // from one dense load.
@@ -77,7 +79,6 @@ class RescaleNormalize : public Generator<RescaleNormalize> {
         output.specialize(cond && !planar).reorder(c, x, y);
       }
     }
-    if (parallel_rows > 0) output.parallel(y, parallel_rows);
     output.specialize_fail("unreachable");
   }
 };

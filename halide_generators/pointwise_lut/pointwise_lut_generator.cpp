@@ -37,6 +37,8 @@ class PointwiseLut : public Generator<PointwiseLut> {
     input.dim(0).set_stride(1);
     output.dim(0).set_stride(Expr());  // CHW or HWC: any layout
     table.dim(0).set_bounds(0, 256);
+    // Split rows over the thread pool first: specializations copy the schedule made before them.
+    if (parallel_rows > 0) output.parallel(y, parallel_rows, TailStrategy::GuardWithIf);
     Expr planar = output.dim(0).stride() == 1;
     Expr rgb = input.dim(0).extent() == 3 && input.dim(1).stride() == 3 && output.dim(2).extent() == 3;
     // The common case: a window inside the image, three channels, planar output: all channels
@@ -53,7 +55,6 @@ class PointwiseLut : public Generator<PointwiseLut> {
       output.specialize(where && !planar).reorder(c, x, y);
     }
     output.specialize_fail("unreachable");
-    if (parallel_rows > 0) output.parallel(y, parallel_rows);
   }
 };
 
