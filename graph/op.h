@@ -48,6 +48,9 @@ struct Sample {
   // scaling) and this is the (H, W) it has at full size. The first op, which accepted the
   // reduction (Op::max_input_reduction), sizes its output from it and clears it.
   std::optional<std::pair<int64_t, int64_t>> full_size;
+  // Set by the load node when it also applied the pipeline's first image op (a fused load:
+  // Loader::load_through); the first op's node then passes the sample on untouched.
+  bool first_op_done = false;
   std::exception_ptr error;  // set by the node that failed; later nodes pass the sample on
 };
 
@@ -73,6 +76,29 @@ struct ExecContext {
 };
 
 
+// Streaming input of an op (Op::row_consumer): computes what run() computes from the input's
+// rows as a producer (a JPEG decoder) delivers them, top to bottom, without the whole input ever
+// being in memory. Protocol, on one thread:
+//   begin(x, width)   once: every row the producer delivers holds the input's columns
+//                     [x, x + width) (a span containing the op's input_region columns);
+//   row(y)            where to write those columns of input row y (interleaved channels, the
+//                     spec's channel count), or nullptr when the op does not read row y (the
+//                     producer then writes it elsewhere or not at all); y increases call by call;
+//   rows_done(y_end)  rows up to y_end have been written: the consumer may process them, and
+//                     their memory is not written again;
+//   finish(s, ...)    after the last row: stores run()'s output into s (rows never delivered
+//                     are rows the op does not read).
+// A consumer may be abandoned (destroyed) at any point, e.g. when decoding fails.
+class RowConsumer {
+ public:
+  virtual ~RowConsumer() = default;
+  virtual void begin(int64_t x, int64_t width) = 0;
+  virtual uint8_t* row(int64_t y) = 0;
+  virtual void rows_done(int64_t y_end) = 0;
+  // `last`: as for Op::run (the output is the chain's final one).
+  virtual void finish(Sample& s, const ExecContext& ctx, bool last) = 0;
+};
+
 class Op {
  public:
   virtual ~Op() = default;
@@ -94,6 +120,10 @@ class Op {
   // holds the full size), giving an output of the same shape that differs by resampling error
   // only. 1 (the default): never.
   virtual int64_t max_input_reduction([[maybe_unused]] const TensorSpec& in) const { return 1; }
+  // Optional streaming (see RowConsumer): a consumer computing run()'s result for an input of
+  // spec `in` (channels-last uint8) from its rows, reading only input_region(in). nullptr (the
+  // default): the op needs its whole input; so do inputs run() would refuse.
+  virtual std::unique_ptr<RowConsumer> row_consumer([[maybe_unused]] const TensorSpec& in) const { return nullptr; }
 };
 
 using OpPtr = std::shared_ptr<const Op>;

@@ -164,9 +164,13 @@ BatchFeature Pipeline::run(const Loader& loader, const RunOptions& run, const Ou
       return s;
     });
     flow::limiter_node<SamplePtr> limiter(g, in_flight);
+    const bool fuse_load = run.fuse_load && !image_ops_.empty();
     flow::function_node<SamplePtr, SamplePtr> load(g, flow::unlimited, [&](SamplePtr s) {
       try {
-        loader.load(*s, ctx);
+        if (fuse_load)
+          loader.load_through(*s, *image_ops_.front(), ctx, image_ops_.size() == 1);
+        else
+          loader.load(*s, ctx);
       } catch (...) {
         s->error = std::current_exception();
       }
@@ -178,7 +182,7 @@ BatchFeature Pipeline::run(const Loader& loader, const RunOptions& run, const Ou
     for (size_t i = 0; i < image_ops_.size(); ++i) {
       nodes.push_back(std::make_unique<flow::function_node<SamplePtr, SamplePtr>>(
           g, flow::unlimited, [this, i, &ctx](SamplePtr s) {
-            run_chain(image_ops_, i, *s, ctx);
+            if (i > 0 || !s->first_op_done) run_chain(image_ops_, i, *s, ctx);  // else: fused load
             return s;
           }));
     }

@@ -93,6 +93,7 @@ BatchFeature PreparedCall::run_videos(std::vector<std::vector<ops::InputItem>> v
 BatchFeature PreparedCall::run_flat(std::vector<ops::InputItem> inputs) const {
   ops::InputLoader loader(std::move(inputs), plan_.load);
   RunOptions run{opts_.threads, opts_.max_in_flight};
+  run.fuse_load = opts_.fuse;  // e.g. JPEG rows streamed into the first resize (same bytes)
   OutputOptions out;
   out.stacked = opts_.return_tensors;
   out.image_key = plan_.image_key;

@@ -12,6 +12,10 @@
 // region, undefined outside it, same accept/refuse outcome as a full decode) or, approximately,
 // at 1/2, 1/4 or 1/8 scale in the DCT domain (DecodePlan::reduce). Both are opt-in per call
 // through DecodeOptions::plan; without it every pixel is Pillow's.
+//
+// A JPEG can also be streamed (DecodePlan::rows): its rows go, as libjpeg produces them, into a
+// RowConsumer (graph/op.h) instead of an image, so that a consumer such as a resize computes its
+// result from small strips that stay in cache; the decoded image is never materialized.
 #pragma once
 
 #include <cstddef>
@@ -22,6 +26,10 @@
 #include <vector>
 
 #include "graph/tensor.h"
+
+namespace pixelflow {
+class RowConsumer;  // graph/op.h
+}
 
 namespace pixelflow::ops {
 
@@ -50,6 +58,12 @@ struct DecodePlan {
   // libjpeg's scale_denom, what PIL's Image.draft does), each side ceil(size / reduce). Never
   // combined with `region` (a plan with reduce > 1 decodes the whole reduced image).
   int reduce = 1;
+  // Streaming (reduce == 1 only; ignored otherwise): every decoded row goes to this consumer
+  // (RowConsumer protocol: begin with the decoded column span, row / rows_done top to bottom;
+  // not finish, which is the caller's) instead of into DecodedImage::pixels, in the mode's
+  // channels (CMYK inverted as Pillow's "CMYK;I"). With a `region`, only its rows and columns
+  // are exact, as for an image. The consumer must outlive the decode call.
+  RowConsumer* rows = nullptr;
 };
 
 struct DecodeOptions {
@@ -83,6 +97,8 @@ struct DecodedImage {
   // 1, or the DecodePlan reduction that was applied (pixels is then ceil(H / reduce) x
   // ceil(W / reduce), approximate).
   int reduce = 1;
+  // The rows went to DecodePlan::rows (all of them, successfully); `pixels` is undefined.
+  bool streamed = false;
 };
 
 DecodedImage decode_image(const uint8_t* data, size_t size, const std::string& name,

@@ -18,6 +18,12 @@
 // suspend (Pillow fails them at a window end), so they keep all rows and the suspending source.
 // Progressive images whose coefficients are not all complete are decoded fully: libjpeg then
 // smooths blocks across their neighbours, crop edges included.
+//
+// Streaming (DecodePlan::rows): the same libjpeg calls, in the same order, as the decode of an
+// image (with or without a region), but each scanline is read on its own (as Pillow reads them)
+// into the consumer's memory and handed over at once; the rows the consumer does not read go to
+// a spare row. Progressive and multi-scan images stream too: libjpeg absorbs their scans in
+// jpeg_start_decompress and produces the rows afterwards, one iMCU row of IDCT at a time.
 #include <csetjmp>
 #include <cstdio>
 #include <algorithm>
@@ -25,6 +31,7 @@
 
 #include <jpeglib.h>
 
+#include "graph/op.h"
 #include "ops/decode_image/codecs.h"
 
 namespace pixelflow::ops::detail {
@@ -338,6 +345,19 @@ Step step_read_rows(JpegSession* s, JSAMPROW* rows) {
   return Step::kDone;
 }
 
+// One scanline into `row`.
+Step step_read_row(JpegSession* s, JSAMPROW row) {
+  if (setjmp(s->errors.jump)) return Step::kFailed;
+  return jpeg_read_scanlines(&s->cinfo, &row, 1) == 1 ? Step::kDone : Step::kSuspended;
+}
+
+// Skips `count` scanlines (non-suspending source).
+Step step_skip_rows(JpegSession* s, JDIMENSION count) {
+  if (setjmp(s->errors.jump)) return Step::kFailed;
+  if (count > 0) jpeg_skip_scanlines(&s->cinfo, count);
+  return Step::kDone;
+}
+
 bool step_crop(JpegSession* s, JDIMENSION* x, JDIMENSION* width) {
   if (setjmp(s->errors.jump)) return false;
   jpeg_crop_scanline(&s->cinfo, x, width);
@@ -438,11 +458,6 @@ DecodedImage decode_jpeg(const uint8_t* data, size_t size, const std::string& na
   const int64_t out_h = c.output_height, out_w = c.output_width;
   image.reduce = plan.reduce;
 
-  Shape shape = h.layers == 1 ? Shape{out_h, out_w} : Shape{out_h, out_w, h.layers};
-  image.pixels = Tensor::empty(DType::kUInt8, shape, pool);
-  uint8_t* out = image.pixels.data<uint8_t>();
-  const size_t row_bytes = size_t(out_w) * size_t(h.layers);
-
   // The region, clipped; honoured where the decoder keeps the pixels inside it exact (not in
   // progressive images with incomplete coefficients).
   std::optional<PixelRect> region;
@@ -459,53 +474,99 @@ DecodedImage decode_jpeg(const uint8_t* data, size_t size, const std::string& na
     if (!whole && x1 > x0 && y1 > y0 && coefficients_complete(c)) region = PixelRect{x0, y0, x1 - x0, y1 - y0};
   }
 
-  if (!region) {
-    std::vector<JSAMPROW> rows(static_cast<size_t>(out_h));
-    for (size_t y = 0; y < rows.size(); ++y) rows[y] = out + y * row_bytes;
-    run_step(session, name, [&] { return step_read_rows(&session, rows.data()); });
-  } else {
+  // What is decoded: columns [crop_x, crop_x + crop_w) (after jpeg_crop_scanline), rows
+  // [first, last); a region whose rows are skipped reads through the non-suspending source.
+  JDIMENSION crop_x = 0, crop_w = JDIMENSION(out_w), first = 0, last = JDIMENSION(out_h);
+  if (region) {
     // Columns: the region widened by the margin, then aligned by libjpeg to an iMCU boundary.
-    JDIMENSION crop_x = JDIMENSION(std::max<int64_t>(0, region->x - kRegionMarginColumns));
-    JDIMENSION crop_end = JDIMENSION(std::min<int64_t>(out_w, region->x + region->width + kRegionMarginColumns));
-    JDIMENSION crop_w = crop_end - crop_x;
+    crop_x = JDIMENSION(std::max<int64_t>(0, region->x - kRegionMarginColumns));
+    const JDIMENSION crop_end =
+        JDIMENSION(std::min<int64_t>(out_w, region->x + region->width + kRegionMarginColumns));
+    crop_w = crop_end - crop_x;
     if (!step_crop(&session, &crop_x, &crop_w)) throw_libjpeg(session, name);
     // Rows: skipped only where jpeg_skip_scanlines can run, i.e. with a non-suspending source.
     // That is equivalent to Pillow's suspending one except in single-scan arithmetic-coded
     // images (they cannot suspend, and Pillow's decode fails at a read-window end): those are
     // decoded on all rows, through the suspending source.
-    JDIMENSION first = JDIMENSION(std::max<int64_t>(0, region->y - kRegionMarginRows));
-    JDIMENSION last = JDIMENSION(std::min<int64_t>(out_h, region->y + region->height + kRegionMarginRows));
+    first = JDIMENSION(std::max<int64_t>(0, region->y - kRegionMarginRows));
+    last = JDIMENSION(std::min<int64_t>(out_h, region->y + region->height + kRegionMarginRows));
     if (c.arith_code && !jpeg_has_multiple_scans(&c)) {
       first = 0;
       last = JDIMENSION(out_h);
     }
-    // Rows outside [first, last) go to a spare row (never written there, but never wild).
-    std::vector<JSAMPLE> spare(size_t(c.output_width) * size_t(h.layers));
-    std::vector<JSAMPROW> rows(static_cast<size_t>(out_h), spare.data());
-    for (JDIMENSION y = first; y < last; ++y) rows[y] = out + y * row_bytes + size_t(crop_x) * h.layers;
-    if (first == 0 && last == JDIMENSION(out_h)) {
-      run_step(session, name, [&] { return step_read_rows(&session, rows.data()); });
+  }
+  const bool skip_rows = first > 0 || last < JDIMENSION(out_h);
+  // Rows nobody reads go to a spare row (never read there, but never wild).
+  std::vector<JSAMPLE> spare(size_t(c.output_width) * size_t(h.layers));
+  const size_t decoded_row_bytes = size_t(crop_w) * size_t(h.layers);
+  auto invert = [&](JSAMPROW row) {  // Pillow's "CMYK;I" raw mode: Adobe-inverted CMYK
+    for (size_t i = 0; i < decoded_row_bytes; ++i) row[i] = uint8_t(~row[i]);
+  };
+
+  if (plan.rows && plan.reduce == 1) {
+    RowConsumer& consumer = *plan.rows;
+    consumer.begin(int64_t(crop_x), int64_t(crop_w));
+    // Row y into the consumer's memory (or the spare row), handed over once read.
+    auto deliver = [&](JDIMENSION y, auto&& read) {
+      uint8_t* dst = consumer.row(int64_t(y));
+      JSAMPROW r = dst ? dst : spare.data();
+      const Step step = read(r);
+      if (step != Step::kDone) return step;
+      if (dst && h.layers == 4) invert(dst);
+      consumer.rows_done(int64_t(y) + 1);
+      return Step::kDone;
+    };
+    if (!skip_rows) {
+      for (JDIMENSION y = 0; y < JDIMENSION(out_h); ++y) {
+        deliver(y, [&](JSAMPROW r) {
+          run_step(session, name, [&] { return step_read_row(&session, r); });
+          return Step::kDone;
+        });
+      }
     } else {
+      // As step_read_region_rows, one scanline at a time.
       session.source.nonsuspending = true;
-      Step r = step_read_region_rows(&session, rows.data(), first, last, spare.data());
+      Step r = step_skip_rows(&session, first);
+      for (JDIMENSION y = first; y < last && r == Step::kDone; ++y)
+        r = deliver(y, [&](JSAMPROW row) { return step_read_row(&session, row); });
+      if (r == Step::kDone) {
+        const JDIMENSION rest = c.output_height - c.output_scanline;
+        if (rest > 1) r = step_skip_rows(&session, rest - 1);
+        while (r == Step::kDone && c.output_scanline < c.output_height)
+          r = step_read_row(&session, spare.data());
+      }
       session.source.nonsuspending = false;
       // Running out of data comes first: Pillow would have stopped there, truncated.
       if (r == Step::kSuspended || session.source.exhausted)
         throw DecodeError(name, "image file is truncated (JPEG data ends early)");
       if (r == Step::kFailed) throw_libjpeg(session, name);
     }
-    image.valid = region;
-    if (h.layers == 4) {  // "CMYK;I" on the decoded rows
-      for (JDIMENSION y = first; y < last; ++y)
-        for (size_t i = 0; i < size_t(crop_w) * 4; ++i) rows[y][i] = uint8_t(~rows[y][i]);
-    }
+    if (step_finish(&session) == Step::kFailed) throw_libjpeg(session, name);
+    image.streamed = true;
+    return image;
   }
-  if (step_finish(&session) == Step::kFailed) throw_libjpeg(session, name);
 
-  if (h.layers == 4 && !region) {  // Pillow's "CMYK;I" raw mode: Adobe-inverted CMYK
-    size_t n = row_bytes * size_t(out_h);
-    for (size_t i = 0; i < n; ++i) out[i] = uint8_t(~out[i]);
+  Shape shape = h.layers == 1 ? Shape{out_h, out_w} : Shape{out_h, out_w, h.layers};
+  image.pixels = Tensor::empty(DType::kUInt8, shape, pool);
+  uint8_t* out = image.pixels.data<uint8_t>();
+  const size_t row_bytes = size_t(out_w) * size_t(h.layers);
+  std::vector<JSAMPROW> rows(static_cast<size_t>(out_h), spare.data());
+  for (JDIMENSION y = first; y < last; ++y) rows[y] = out + y * row_bytes + size_t(crop_x) * h.layers;
+  if (!skip_rows) {
+    run_step(session, name, [&] { return step_read_rows(&session, rows.data()); });
+  } else {
+    session.source.nonsuspending = true;
+    Step r = step_read_region_rows(&session, rows.data(), first, last, spare.data());
+    session.source.nonsuspending = false;
+    // Running out of data comes first: Pillow would have stopped there, truncated.
+    if (r == Step::kSuspended || session.source.exhausted)
+      throw DecodeError(name, "image file is truncated (JPEG data ends early)");
+    if (r == Step::kFailed) throw_libjpeg(session, name);
   }
+  if (region) image.valid = region;
+  if (h.layers == 4)
+    for (JDIMENSION y = first; y < last; ++y) invert(rows[y]);
+  if (step_finish(&session) == Step::kFailed) throw_libjpeg(session, name);
   return image;
 }
 

@@ -134,13 +134,10 @@ std::pair<int64_t, int64_t> source_of(int64_t x, int64_t y, int orientation, int
 
 }  // namespace
 
-DecodePlan InputLoader::decode_plan(const ImageInfo& info) const {
-  DecodePlan plan;
-  if (!first_op_ || (!region_ && !approximate_)) return plan;
+std::optional<TensorSpec> InputLoader::first_op_input(const ImageInfo& info) const {
   // The array the first op will see: orientation applied, converted, channels-last.
   const int orientation = spec_.exif_transpose ? info.exif_orientation : 1;
-  const bool transposed = orientation >= 2 && orientation <= 8;
-  const bool swap = transposed && orientation >= 5;
+  const bool swap = orientation >= 5 && orientation <= 8;
   const int64_t h = swap ? info.width : info.height, w = swap ? info.height : info.width;
   Shape seen = spec_.exif_transpose || spec_.convert_rgb ? Shape{h, w, 3} : mode_shape(info.mode, h, w);
   if (seen.size() == 3) {
@@ -149,22 +146,38 @@ DecodePlan InputLoader::decode_plan(const ImageInfo& info) const {
       try {
         layout = infer_channel_dimension_format(seen);
       } catch (const Error&) {
-        return plan;  // load() reports it
+        return std::nullopt;  // load() reports it
       }
     }
-    if (layout != Layout::kChannelsLast) return plan;  // the op would see the pixels moved
+    if (layout != Layout::kChannelsLast) return std::nullopt;  // the op would see the pixels moved
   } else {
     seen = {h, w, 1};
   }
-  const TensorSpec in{DType::kUInt8, seen};
+  return TensorSpec{DType::kUInt8, seen};
+}
+
+std::optional<TensorSpec> InputLoader::streamed_input(const ImageInfo& info) const {
+  if (spec_.exif_transpose && info.exif_orientation >= 2 && info.exif_orientation <= 8) return std::nullopt;
+  if ((spec_.exif_transpose || spec_.convert_rgb) && info.mode != "RGB") return std::nullopt;  // converted
+  if (info.mode != "RGB" && info.mode != "L" && info.mode != "CMYK") return std::nullopt;
+  return first_op_input(info);
+}
+
+DecodePlan InputLoader::decode_plan(const ImageInfo& info) const {
+  DecodePlan plan;
+  if (!first_op_ || (!region_ && !approximate_)) return plan;
+  const std::optional<TensorSpec> in = first_op_input(info);
+  if (!in) return plan;
+  const int orientation = spec_.exif_transpose ? info.exif_orientation : 1;
+  const bool transposed = orientation >= 2 && orientation <= 8;
 
   if (approximate_) {
-    const int64_t f = first_op_->max_input_reduction(in);
+    const int64_t f = first_op_->max_input_reduction(*in);
     plan.reduce = f >= 8 ? 8 : f >= 4 ? 4 : f >= 2 ? 2 : 1;
     if (plan.reduce > 1) return plan;
   }
   if (!region_) return plan;
-  std::optional<Rect> r = first_op_->input_region(in);
+  std::optional<Rect> r = first_op_->input_region(*in);
   if (!r) return plan;
   if (r->width <= 0 || r->height <= 0) r = Rect{0, 0, 1, 1};  // nothing is read
   if (!transposed) {
@@ -178,7 +191,8 @@ DecodePlan InputLoader::decode_plan(const ImageInfo& info) const {
 }
 
 Tensor InputLoader::read_array(const InputItem& item, bool convert, const ExecContext& ctx, bool for_first_op,
-                               std::optional<std::pair<int64_t, int64_t>>* full_size) const {
+                               std::optional<std::pair<int64_t, int64_t>>* full_size,
+                               std::unique_ptr<RowConsumer>* stream) const {
   if (item.array.defined()) return item.array;
   if (is_npy(item)) {
     if (!item.bytes.empty()) return parse_npy(item.bytes.data(), item.bytes.size(), item.display_name(), ctx.pool);
@@ -187,12 +201,20 @@ Tensor InputLoader::read_array(const InputItem& item, bool convert, const ExecCo
   DecodeOptions opts;
   opts.max_pixels = spec_.max_pixels;
   int64_t full_h = 0, full_w = 0;
-  if (for_first_op && first_op_ && (region_ || approximate_)) {
+  std::unique_ptr<RowConsumer> consumer;
+  if (for_first_op && first_op_ && (region_ || approximate_ || stream)) {
     opts.plan = [&](const ImageInfo& info) {
       const bool swap = spec_.exif_transpose && info.exif_orientation >= 5 && info.exif_orientation <= 8;
       full_h = swap ? info.width : info.height;
       full_w = swap ? info.height : info.width;
-      return decode_plan(info);
+      DecodePlan plan = decode_plan(info);
+      if (stream && plan.reduce == 1) {
+        if (const std::optional<TensorSpec> in = streamed_input(info)) {
+          consumer = first_op_->row_consumer(*in);
+          plan.rows = consumer.get();
+        }
+      }
+      return plan;
     };
   }
   DecodedImage img =
@@ -200,6 +222,10 @@ Tensor InputLoader::read_array(const InputItem& item, bool convert, const ExecCo
           ? decode_image_file(item.path, opts, ctx.pool)
           : decode_image(reinterpret_cast<const uint8_t*>(item.bytes.data()), item.bytes.size(),
                          item.display_name(), opts, ctx.pool);
+  if (img.streamed) {
+    *stream = std::move(consumer);
+    return Tensor();
+  }
   if (img.reduce > 1 && full_size) *full_size = std::make_pair(full_h, full_w);
   if (convert && spec_.exif_transpose) return convert_rgb(exif_transpose(std::move(img), ctx.pool), ctx.pool);
   if (convert && spec_.convert_rgb) return convert_rgb(img, ctx.pool);
@@ -218,17 +244,35 @@ Tensor InputLoader::read_labels(const InputItem& item, const ExecContext& ctx) c
   return t;
 }
 
-void InputLoader::load(Sample& s, const ExecContext& ctx) const {
-  const InputItem& item = items_.at(static_cast<size_t>(s.index));
-  s.source = item.display_name();
-  s.full_size.reset();
-  Tensor raw = read_array(item, /*convert=*/true, ctx, /*for_first_op=*/true, &s.full_size);
+void InputLoader::finish_load(Sample& s, const InputItem& item, Tensor raw, const ExecContext& ctx) const {
   if (raw.ndim() != 2 && raw.ndim() != 3)
     throw InputError("expected an image of 2 or 3 dimensions, got an array of shape " + shape_str(raw.shape()));
   Layout layout = layout_;
   if (spec_.infer_layout_per_input && !spec_.input_data_format)
     layout = infer_channel_dimension_format(raw.shape());
   s.image = to_channels_last(raw, layout, ctx.pool);
+  if (!item.labels_path.empty() || item.labels_array.defined()) s.labels = read_labels(item, ctx);
+}
+
+void InputLoader::load(Sample& s, const ExecContext& ctx) const {
+  const InputItem& item = items_.at(static_cast<size_t>(s.index));
+  s.source = item.display_name();
+  s.full_size.reset();
+  s.first_op_done = false;
+  finish_load(s, item, read_array(item, /*convert=*/true, ctx, /*for_first_op=*/true, &s.full_size), ctx);
+}
+
+void InputLoader::load_through(Sample& s, const Op& first, const ExecContext& ctx, bool last) const {
+  if (first_op_.get() != &first) return load(s, ctx);
+  const InputItem& item = items_.at(static_cast<size_t>(s.index));
+  s.source = item.display_name();
+  s.full_size.reset();
+  s.first_op_done = false;
+  std::unique_ptr<RowConsumer> stream;
+  Tensor raw = read_array(item, /*convert=*/true, ctx, /*for_first_op=*/true, &s.full_size, &stream);
+  if (!stream) return finish_load(s, item, std::move(raw), ctx);
+  stream->finish(s, ctx, last);
+  s.first_op_done = true;
   if (!item.labels_path.empty() || item.labels_array.defined()) s.labels = read_labels(item, ctx);
 }
 

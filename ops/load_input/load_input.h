@@ -12,6 +12,12 @@
 // approximate mode (never by default) a JPEG is instead decoded shrunk in the DCT domain when
 // the op allows it (Op::max_input_reduction). Other formats, arrays and segmentation maps are
 // always read in full.
+//
+// Fused with the first op (load_through, the pipeline's fused load): a JPEG whose decoded pixels
+// are exactly the array the first op sees (no EXIF transposition, no colour conversion, the
+// channels-last layout, no DCT reduction) is streamed into the op's RowConsumer when it offers
+// one (Op::row_consumer, e.g. a resize): the op's output comes out of the load node and the
+// decoded image is never materialized. Same bytes; everything else falls back to load().
 #pragma once
 
 #include <memory>
@@ -69,6 +75,8 @@ class InputLoader final : public Loader {
 
   int64_t size() const override { return static_cast<int64_t>(items_.size()); }
   void load(Sample& s, const ExecContext& ctx) const override;
+  // Streams where it can (see the top of this file): only with the op given to set_first_op.
+  void load_through(Sample& s, const Op& first, const ExecContext& ctx, bool last) const override;
   // The layout inferred from the first input (or given).
   Layout layout() const { return layout_; }
 
@@ -84,10 +92,22 @@ class InputLoader final : public Loader {
  private:
   // The array Hugging Face would see for `item`: decoded (and converted) image or .npy data.
   // `for_first_op`: the array goes to the first op (region / approximate decoding allowed);
-  // `full_size` then receives the full (H, W) when the image was decoded reduced.
+  // `full_size` then receives the full (H, W) when the image was decoded reduced. `stream`
+  // (with for_first_op): the first op's consumer when the JPEG may be streamed into it, set
+  // to the one created when it was (the returned tensor is then empty).
   Tensor read_array(const InputItem& item, bool convert, const ExecContext& ctx, bool for_first_op = false,
-                    std::optional<std::pair<int64_t, int64_t>>* full_size = nullptr) const;
+                    std::optional<std::pair<int64_t, int64_t>>* full_size = nullptr,
+                    std::unique_ptr<RowConsumer>* stream = nullptr) const;
   Tensor read_labels(const InputItem& item, const ExecContext& ctx) const;
+  // The array the first op sees for an image with header `info`, as a spec, when it is the
+  // decoded pixels in place (channels-last layout; orientation applied if any); nullopt when
+  // the layout moves the pixels.
+  std::optional<TensorSpec> first_op_input(const ImageInfo& info) const;
+  // The same, only when that array is the decoded pixels themselves (no transposition, no
+  // conversion): what a streamed decode delivers.
+  std::optional<TensorSpec> streamed_input(const ImageInfo& info) const;
+  // s.image from the array read for it (layout applied), then s.labels.
+  void finish_load(Sample& s, const InputItem& item, Tensor raw, const ExecContext& ctx) const;
 
   std::vector<InputItem> items_;
   LoadSpec spec_;

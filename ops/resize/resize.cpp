@@ -5,6 +5,11 @@
 // (taps zero-padded to the window's longest filter, starts moved inwards at the image borders),
 // then run the horizontal pass over exactly the input rows the vertical pass needs and the
 // vertical pass over the window's rows, skipping a pass where Pillow skips it.
+//
+// ResizeStream runs the same passes with the same tables (plan_passes, horizontal_pass,
+// vertical_pass): the horizontal pass once per strip of input rows, on a strip buffer holding
+// only the columns the producer decoded (the kernel's x0 is made relative to them and its
+// clamped reads stay inside them), into the same intermediate rows.
 #include "ops/resize/resize.h"
 
 #include <HalideRuntime.h>
@@ -15,6 +20,7 @@
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <stdexcept>
 #include <vector>
 
 #include "graph/errors.h"
@@ -60,6 +66,11 @@ constexpr int kRowMultiple = 16;  // horizontal pass: output rows
 constexpr int kColMultiple = 16;  // horizontal pass: output columns (bytes)
 constexpr int kMinTile = 16;      // horizontal pass: tile pixels
 constexpr int kMinBytes = 64;     // vertical pass: bytes per row
+// Streaming: input rows per strip of the horizontal pass, a multiple of kRowMultiple. 32 rows
+// of a 640-pixel RGB image are 60 KB: the strip stays in L2 between the decoder writing it and
+// the kernel reading it.
+constexpr int kStripRows = 32;
+static_assert(kStripRows % kRowMultiple == 0);
 
 int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
@@ -351,97 +362,131 @@ void run_nearest(const uint8_t* in, int h, int w, int c, int out_h, int out_w, c
   }
 }
 
+// What Pillow's two passes compute for a region, and the kernels' layout of it.
+struct Passes {
+  int h = 0, w = 0, c = 0;
+  bool horizontal = false, vertical = false;  // a pass is skipped where its axis keeps its size
+  int out_rows = 0;                           // rows of the region
+  int64_t nq = 0;                             // bytes per output row of the region
+  int ry0 = 0, ry1 = 0;  // input rows the horizontal pass produces (those the vertical reads)
+  // Horizontal pass: output row bytes padded for the q blocks and the vertical pass's vectors,
+  // its tile (pixels [x0, x0 + tile_width), x0 a multiple of 4: the digit groups are aligned to
+  // it; the kernel reads pixels past the input's end as its last byte), rows padded to 16.
+  int nq_pad = 0, x0 = 0, tile_width = 0, rows_pad = 0;
+  bool use_digits = false;
+  int src_rows() const { return ry1 - ry0; }
+};
+
+// The kernels index with int32: every buffer they see must stay below 2 GiB.
+bool fits_kernels(int h, int w, int c, const Region& r, int ry0, int ry1) {
+  const int64_t limit = int64_t(1) << 31;
+  const int64_t nq = static_cast<int64_t>(r.ox1 - r.ox0) * c;
+  return static_cast<int64_t>(h) * w * c < limit &&
+         (nq + kColMultiple + kMinBytes) * (ry1 - ry0 + kRowMultiple) < limit &&
+         nq * (r.oy1 - r.oy0) < limit;
+}
+
+// Pillow's coefficients for the region (into s.vert / s.horiz and the horizontal kernel tables)
+// and the passes' geometry. Throws InputError where the kernels cannot take the sizes.
+Passes plan_passes(int h, int w, int c, int out_h, int out_w, int filter, const Region& r, Scratch& s) {
+  Passes p;
+  p.h = h;
+  p.w = w;
+  p.c = c;
+  p.horizontal = out_w != w;
+  p.vertical = out_h != h;
+  p.out_rows = r.oy1 - r.oy0;
+  p.nq = static_cast<int64_t>(r.ox1 - r.ox0) * c;
+  p.ry0 = r.oy0;
+  p.ry1 = r.oy1;
+  if (p.vertical) {
+    make_tables(h, out_h, filter, r.oy0, r.oy1, p.out_rows, false, s.vert);
+    p.ry0 = s.vert.first;
+    p.ry1 = s.vert.last;
+  }
+  if (!fits_kernels(h, w, c, r, p.ry0, p.ry1))
+    throw InputError("resize: image too large for the resize kernels (2 GiB per buffer at most)");
+  if (p.horizontal) {
+    p.nq_pad = static_cast<int>(std::max<int64_t>(round_up(p.nq, kColMultiple), kMinBytes));
+    const int outputs = (p.nq_pad + c - 1) / c;  // pixel tables cover every padded column
+    make_tables(w, out_w, filter, r.ox0, r.ox1, outputs, true, s.horiz);
+    const AxisTables& t = s.horiz;
+    p.x0 = floor4(t.first);
+    p.tile_width = static_cast<int>(round_up(std::max(t.last - p.x0, kMinTile), 4));
+    p.rows_pad = static_cast<int>(round_up(p.src_rows(), kRowMultiple));
+    p.use_digits = dot_product_allowed() && t.digits_ok;
+    s.horiz_k.make(t, p.x0, c, p.nq_pad, 4);
+  }
+  return p;
+}
+
+// The horizontal pass on input rows [y0, y0 + rows) into `tmp` (row y0 at tmp, nq_pad bytes per
+// row, round_up(rows, 16) rows written). `in` holds those rows (`in_stride` apart, row y0 first),
+// columns [in_x, in_x + in_width) of the input: every column a non-zero coefficient reads.
+void horizontal_pass(const Passes& p, Scratch& s, const uint8_t* in, int in_x, int in_width,
+                     int64_t in_stride, int y0, int rows, uint8_t* tmp) {
+  Buffer2D in_buf(in, in_width * p.c, rows, static_cast<int>(in_stride), y0);
+  Buffer2D tmp_buf(tmp, p.nq_pad, static_cast<int>(round_up(rows, kRowMultiple)), p.nq_pad);
+  KernelTables& k = s.horiz_k;
+  // The tile starts at input pixel x0; the kernel clamps its reads to the columns it is given
+  // (those outside them have zero coefficients).
+  check_kernel(horizontal_kernel()(&in_buf.buf, &k.coeffs_buf, &k.starts_buf, &k.digits_buf,
+                                   &k.starts4_buf, s.horiz.taps, s.horiz.groups, p.use_digits, p.c,
+                                   p.x0 - in_x, p.tile_width, y0, &tmp_buf.buf),
+               "resize_horizontal");
+}
+
+// The vertical pass (or the copy that replaces it) from `src`, input rows [ry0, ry1) with
+// src_width readable bytes per row, into dst (row stride dst_stride).
+void vertical_pass(const Passes& p, Scratch& s, const uint8_t* src, int64_t src_stride, int src_width,
+                   uint8_t* dst, int64_t dst_stride) {
+  if (!p.vertical) {
+    copy_rows(src, src_stride, dst, dst_stride, p.out_rows, p.nq);
+    return;
+  }
+  // Straight into dst when the region is wide enough.
+  const bool direct = p.nq >= kMinBytes;
+  const int v_width = direct ? static_cast<int>(p.nq) : kMinBytes;
+  uint8_t* v_dst = direct ? dst : s.out_pad.get(static_cast<size_t>(kMinBytes) * p.out_rows);
+  const int64_t v_stride = direct ? dst_stride : kMinBytes;
+  // src holds input rows [ry0, ry1): the vertical starts are input rows.
+  Buffer2D src_buf(src, std::min(src_width, static_cast<int>(src_stride)), p.src_rows(),
+                   static_cast<int>(src_stride), p.ry0);
+  Buffer2D out_buf(v_dst, v_width, p.out_rows, static_cast<int>(v_stride));
+  KernelTables& k = s.vert_k;
+  k.make(s.vert, 0, 1, p.out_rows, 1);
+  check_kernel(vertical_kernel()(&src_buf.buf, &k.coeffs_buf, &k.starts_buf, s.vert.taps, &out_buf.buf),
+               "resize_vertical");
+  if (!direct) copy_rows(v_dst, v_stride, dst, dst_stride, p.out_rows, p.nq);
+}
+
 // Pillow's two-pass resampling of the region into dst (row stride dst_stride).
 void run_resample(const uint8_t* in, int h, int w, int c, int out_h, int out_w, int filter,
                   const Region& r, uint8_t* dst, int64_t dst_stride, Scratch& s) {
   install_halide_runtime_hooks();
-  const bool need_horizontal = out_w != w;
-  const bool need_vertical = out_h != h;
-  const int cols = r.ox1 - r.ox0, out_rows = r.oy1 - r.oy0;
-  const int64_t nq = static_cast<int64_t>(cols) * c;  // bytes per output row of the region
-  const bool allow_digits = dot_product_allowed();
-
-  // Input rows the horizontal pass produces: those the vertical pass reads, or the region's rows.
-  int ry0 = r.oy0, ry1 = r.oy1;
-  if (need_vertical) {
-    make_tables(h, out_h, filter, r.oy0, r.oy1, out_rows, false, s.vert);
-    ry0 = s.vert.first;
-    ry1 = s.vert.last;
-  }
-  const int src_rows = ry1 - ry0;
-
-  // The kernels index with int32: every buffer they see must stay below 2 GiB.
-  const int64_t limit = int64_t(1) << 31;
-  if (static_cast<int64_t>(h) * w * c >= limit ||
-      (nq + kColMultiple + kMinBytes) * (src_rows + kRowMultiple) >= limit ||
-      nq * out_rows >= limit || dst_stride >= limit)
+  if (dst_stride >= (int64_t(1) << 31))
     throw InputError("resize: image too large for the resize kernels (2 GiB per buffer at most)");
-
-  // Source of the vertical pass (or the final result when there is none): rows [ry0, ry1).
-  const uint8_t* src = nullptr;
-  int64_t src_stride = 0;
-  int src_width = static_cast<int>(nq);  // bytes the vertical pass may read per row
-  if (need_horizontal) {
-    // Columns padded for the q blocks and for the vertical pass's row vectors.
-    const int nq_pad = static_cast<int>(std::max<int64_t>(round_up(nq, kColMultiple), kMinBytes));
-    const int outputs = (nq_pad + c - 1) / c;  // pixel tables cover every padded column
-    make_tables(w, out_w, filter, r.ox0, r.ox1, outputs, true, s.horiz);
-    AxisTables& t = s.horiz;
-    // The kernel's tile: pixels [x0, x0 + tile_width), x0 a multiple of 4 (the digit groups are
-    // aligned to it); the kernel reads pixels past the input's end as its last byte.
-    const int x0 = floor4(t.first);
-    const int tile_width = static_cast<int>(round_up(std::max(t.last - x0, kMinTile), 4));
-    const int row_bytes = w * c;
-    const int rows_pad = static_cast<int>(round_up(src_rows, kRowMultiple));
-    uint8_t* tmp = s.tmp.get(static_cast<size_t>(nq_pad) * rows_pad);
-    Buffer2D in_buf(in, row_bytes, h, row_bytes);
-    Buffer2D tmp_buf(tmp, nq_pad, rows_pad, nq_pad);  // row y = input row y + ry0
-    KernelTables& k = s.horiz_k;
-    k.make(t, x0, c, nq_pad, 4);
-    check_kernel(horizontal_kernel()(&in_buf.buf, &k.coeffs_buf, &k.starts_buf, &k.digits_buf,
-                                     &k.starts4_buf, t.taps, t.groups,
-                                     allow_digits && t.digits_ok, c, x0, tile_width, ry0,
-                                     &tmp_buf.buf),
-                 "resize_horizontal");
-    src = tmp;
-    src_stride = nq_pad;
-    src_width = nq_pad;
-  } else {
-    src = in + static_cast<int64_t>(r.ox0) * c;
-    src_stride = static_cast<int64_t>(w) * c;
-    src_width = static_cast<int>(src_stride - static_cast<int64_t>(r.ox0) * c);
-    if (need_vertical && src_width < kMinBytes) {
-      // Narrow source: copy the rows the vertical pass reads into a padded buffer.
-      const int64_t stride = std::max<int64_t>(nq, kMinBytes);
-      src = padded_copy(s.src_pad, src + static_cast<int64_t>(ry0) * src_stride, src_stride,
-                        src_rows, nq, src_rows, stride);
-      src_stride = stride;
-      src_width = static_cast<int>(stride);
-    } else {
-      src += static_cast<int64_t>(ry0) * src_stride;
-    }
-  }
-
-  if (!need_vertical) {
-    copy_rows(src, src_stride, dst, dst_stride, out_rows, nq);
+  const Passes p = plan_passes(h, w, c, out_h, out_w, filter, r, s);
+  const int64_t row_bytes = static_cast<int64_t>(w) * c;
+  if (p.horizontal) {
+    // Over exactly the rows the vertical pass reads, then the vertical pass.
+    uint8_t* tmp = s.tmp.get(static_cast<size_t>(p.nq_pad) * p.rows_pad);
+    horizontal_pass(p, s, in + p.ry0 * row_bytes, 0, w, row_bytes, p.ry0, p.src_rows(), tmp);
+    vertical_pass(p, s, tmp, p.nq_pad, p.nq_pad, dst, dst_stride);
     return;
   }
-
-  // Vertical pass, straight into dst when the region is wide enough.
-  const bool direct = nq >= kMinBytes;
-  const int v_width = direct ? static_cast<int>(nq) : kMinBytes;
-  uint8_t* v_dst = direct ? dst : s.out_pad.get(static_cast<size_t>(kMinBytes) * out_rows);
-  const int64_t v_stride = direct ? dst_stride : kMinBytes;
-  // src holds input rows [ry0, ry1): the vertical starts are input rows.
-  Buffer2D src_buf(src, std::min(src_width, static_cast<int>(src_stride)), src_rows,
-                   static_cast<int>(src_stride), ry0);
-  Buffer2D out_buf(v_dst, v_width, out_rows, static_cast<int>(v_stride));
-  KernelTables& k = s.vert_k;
-  k.make(s.vert, 0, 1, out_rows, 1);
-  check_kernel(vertical_kernel()(&src_buf.buf, &k.coeffs_buf, &k.starts_buf, s.vert.taps,
-                                 &out_buf.buf),
-               "resize_vertical");
-  if (!direct) copy_rows(v_dst, v_stride, dst, dst_stride, out_rows, nq);
+  // No horizontal pass: the vertical one reads the input's columns of the region in place.
+  const uint8_t* src = in + static_cast<int64_t>(r.ox0) * c + static_cast<int64_t>(p.ry0) * row_bytes;
+  int64_t src_stride = row_bytes;
+  int src_width = static_cast<int>(row_bytes - static_cast<int64_t>(r.ox0) * c);
+  if (p.vertical && src_width < kMinBytes) {
+    // Narrow source: copy the rows the vertical pass reads into a padded buffer.
+    const int64_t stride = std::max<int64_t>(p.nq, kMinBytes);
+    src = padded_copy(s.src_pad, src, src_stride, p.src_rows(), p.nq, p.src_rows(), stride);
+    src_stride = stride;
+    src_width = static_cast<int>(stride);
+  }
+  vertical_pass(p, s, src, src_stride, src_width, dst, dst_stride);
 }
 
 }  // namespace
@@ -479,6 +524,153 @@ Tensor resize_u8(const Tensor& in, int64_t out_h, int64_t out_w, Resample filter
   resize_u8(in, out_h, out_w, filter, Window::full(out_h, out_w), out);
   return out;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Streaming
+
+namespace {
+
+// Scratch of the streams of a thread: separate from resize_u8's so that neither evicts the
+// other's cached tables; a second stream alive on the same thread gets its own.
+struct StreamScratch {
+  Scratch s;
+  RawBuffer strip;
+  bool busy = false;
+};
+
+StreamScratch& stream_scratch() {
+  thread_local StreamScratch s;
+  return s;
+}
+
+// resize_u8's validation, on shapes only.
+bool valid_resize(int64_t in_h, int64_t in_w, int64_t c, int64_t out_h, int64_t out_w, Resample filter,
+                  const Window& window) {
+  if (in_h < 1 || in_w < 1 || c < 1 || window.width < 0 || window.height < 0) return false;
+  uint8_t byte = 0;  // never read: the check looks at shapes
+  const Tensor in = Tensor::wrap(&byte, DType::kUInt8, {in_h, in_w, c}, nullptr);
+  const Tensor out = Tensor::wrap(&byte, DType::kUInt8, {window.height, window.width, c}, nullptr);
+  try {
+    check_resize_args(in, out_h, out_w, filter, window, out, "resize");
+  } catch (const Error&) {
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+struct ResizeStream::State {
+  std::unique_ptr<StreamScratch> own;  // when the thread's scratch is taken
+  StreamScratch* scratch = nullptr;
+  Window window;
+  Region region{};
+  Passes passes;
+  int64_t need_x0 = 0, need_x1 = 0;      // columns non-zero coefficients read
+  int64_t x = 0, width = 0, stride = 0;  // columns of the rows given, bytes between strip rows
+  uint8_t* strip = nullptr;              // kStripRows rows
+  uint8_t* tmp = nullptr;                // the horizontal pass's output: input rows [ry0, ry1)
+  int strips = 0, next = 0;              // strips of rows [ry0, ry1); the next one to run
+  bool begun = false;
+
+  int strip_first(int k) const { return passes.ry0 + k * kStripRows; }
+  int strip_rows(int k) const { return std::min(kStripRows, passes.ry1 - strip_first(k)); }
+  void run_strip() {
+    const int k = next++;
+    horizontal_pass(passes, scratch->s, strip, static_cast<int>(x), static_cast<int>(width), stride,
+                    strip_first(k), strip_rows(k),
+                    tmp + static_cast<int64_t>(k) * kStripRows * passes.nq_pad);
+  }
+};
+
+bool ResizeStream::supported(int64_t in_h, int64_t in_w, int64_t c, int64_t out_h, int64_t out_w,
+                             Resample filter, const Window& window) {
+  if (!valid_resize(in_h, in_w, c, out_h, out_w, filter, window)) return false;
+  if (filter == Resample::kNearest || out_w == in_w) return false;  // no horizontal pass to stream
+  const Region r = clip_window(window, out_h, out_w);
+  if (r.empty() || window.width * c >= (int64_t(1) << 31)) return false;
+  // The kernels' size limits, for all input rows (at least those the vertical pass reads).
+  return fits_kernels(static_cast<int>(in_h), static_cast<int>(in_w), static_cast<int>(c), r, 0,
+                      static_cast<int>(in_h));
+}
+
+ResizeStream::ResizeStream(int64_t in_h, int64_t in_w, int64_t c, int64_t out_h, int64_t out_w,
+                           Resample filter, const Window& window)
+    : st_(std::make_unique<State>()) {
+  if (!supported(in_h, in_w, c, out_h, out_w, filter, window))
+    throw InputError("resize: this resize cannot stream its input (see ResizeStream::supported)");
+  install_halide_runtime_hooks();
+  State& st = *st_;
+  StreamScratch& mine = stream_scratch();
+  if (mine.busy) {
+    st.own = std::make_unique<StreamScratch>();
+    st.scratch = st.own.get();
+  } else {
+    st.scratch = &mine;
+  }
+  st.scratch->busy = true;
+  st.window = window;
+  st.region = clip_window(window, out_h, out_w);
+  st.passes = plan_passes(static_cast<int>(in_h), static_cast<int>(in_w), static_cast<int>(c),
+                          static_cast<int>(out_h), static_cast<int>(out_w), static_cast<int>(filter),
+                          st.region, st.scratch->s);
+  const Passes& p = st.passes;
+  st.strips = (p.src_rows() + kStripRows - 1) / kStripRows;
+  st.tmp = st.scratch->s.tmp.get(static_cast<size_t>(p.nq_pad) * p.rows_pad);
+  const AxisCoeffs& a = st.scratch->s.horiz.pillow;
+  st.need_x0 = in_w;
+  for (size_t i = 0; i < a.xmin.size(); ++i) {
+    st.need_x0 = std::min<int64_t>(st.need_x0, a.xmin[i]);
+    st.need_x1 = std::max<int64_t>(st.need_x1, int64_t(a.xmin[i]) + a.count[i]);
+  }
+}
+
+ResizeStream::~ResizeStream() {
+  if (st_ && st_->scratch) st_->scratch->busy = false;
+}
+
+void ResizeStream::begin(int64_t x, int64_t width) {
+  State& st = *st_;
+  if (st.begun || x > st.need_x0 || x + width < st.need_x1 || x + width > st.passes.w)
+    throw std::logic_error("ResizeStream::begin: the rows must hold columns [" + std::to_string(st.need_x0) +
+                           ", " + std::to_string(st.need_x1) + ") of the input, once");
+  st.begun = true;
+  st.x = x;
+  st.width = width;
+  st.stride = round_up(width * st.passes.c, 64);
+  st.strip = st.scratch->strip.get(static_cast<size_t>(st.stride) * kStripRows);
+}
+
+uint8_t* ResizeStream::row(int64_t y) {
+  State& st = *st_;
+  const Passes& p = st.passes;
+  if (y < p.ry0 || y >= p.ry1) return nullptr;
+  const int k = static_cast<int>((y - p.ry0) / kStripRows);
+  while (st.next < k) st.run_strip();  // strips of rows the producer skipped
+  return st.strip + (y - st.strip_first(k)) * st.stride;
+}
+
+void ResizeStream::rows_done(int64_t y_end) {
+  State& st = *st_;
+  while (st.next < st.strips && st.strip_first(st.next) + st.strip_rows(st.next) <= y_end) st.run_strip();
+}
+
+void ResizeStream::finish(Tensor& out) {
+  State& st = *st_;
+  const Passes& p = st.passes;
+  const Window& w = st.window;
+  const Shape want{w.height, w.width, p.c};
+  if (!out.defined() || out.dtype() != DType::kUInt8 || out.shape() != want)
+    throw InputError("resize: output must be a uint8 array of shape " + shape_str(want));
+  if (!st.begun) throw std::logic_error("ResizeStream::finish before begin");
+  while (st.next < st.strips) st.run_strip();
+  uint8_t* base = out.data<uint8_t>();
+  zero_outside(st.region, w, p.c, base);
+  const int64_t dst_stride = w.width * p.c;
+  vertical_pass(p, st.scratch->s, st.tmp, p.nq_pad, p.nq_pad,
+                base + st.region.wy * dst_stride + st.region.wx * p.c, dst_stride);
+}
+
 
 // ---------------------------------------------------------------------------------------------
 // Hugging Face's float path

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "graph/tensor.h"
@@ -53,6 +54,42 @@ void resize_u8(const Tensor& in, int64_t out_h, int64_t out_w, Resample filter,
 // The same contract, as plain scalar C++ following Pillow's loops: the oracle of kernel tests.
 void resize_u8_reference(const Tensor& in, int64_t out_h, int64_t out_w, Resample filter,
                          const Window& window, Tensor& out);
+
+// resize_u8 computed from the input's rows as they arrive, top to bottom (same contract, same
+// bytes): the horizontal pass runs on each strip of 32 rows as soon as it is complete, while the
+// strip is still in cache, into the vertical pass's intermediate image, and the vertical pass
+// runs in finish(). The input is never held whole: rows go into a small reused strip buffer.
+// Rows and columns the passes do not read may be skipped (or hold anything). Scratch memory is
+// per thread and reused: create, feed and finish a stream on one thread.
+//   begin(x, width)   the rows will hold input columns [x, x + width), which must contain every
+//                     column a non-zero coefficient reads (std::logic_error otherwise);
+//   row(y)            where to write row y's columns (width * C bytes), nullptr if unread;
+//                     y increasing from call to call;
+//   rows_done(y_end)  rows before y_end are written;
+//   finish(out)       out: (window.height, window.width, C) uint8, as resize_u8 writes it.
+class ResizeStream {
+ public:
+  // Whether resize_u8 with these arguments (an (in_h, in_w, c) input) streams: valid arguments,
+  // a convolution filter (not NEAREST) with a horizontal pass (out_w != in_w), a window that
+  // overlaps the resized image.
+  static bool supported(int64_t in_h, int64_t in_w, int64_t c, int64_t out_h, int64_t out_w,
+                        Resample filter, const Window& window);
+  // Throws InputError unless supported().
+  ResizeStream(int64_t in_h, int64_t in_w, int64_t c, int64_t out_h, int64_t out_w, Resample filter,
+               const Window& window);
+  ~ResizeStream();
+  ResizeStream(const ResizeStream&) = delete;
+  ResizeStream& operator=(const ResizeStream&) = delete;
+
+  void begin(int64_t x, int64_t width);
+  uint8_t* row(int64_t y);
+  void rows_done(int64_t y_end);
+  void finish(Tensor& out);
+
+ private:
+  struct State;
+  std::unique_ptr<State> st_;
+};
 
 // Convenience: the whole resized image, allocated (from `pool` when given).
 Tensor resize_u8(const Tensor& in, int64_t out_h, int64_t out_w, Resample filter,

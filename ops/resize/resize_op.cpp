@@ -210,6 +210,51 @@ int64_t ResizeOp::max_input_reduction(const TensorSpec& in) const {
   return std::max<int64_t>(1, std::min(in.shape[0] / out.first, in.shape[1] / out.second));
 }
 
+namespace {
+
+// ResizeOp::run from streamed rows (ResizeStream), output allocated as run() allocates it.
+class ResizeRowConsumer final : public RowConsumer {
+ public:
+  ResizeRowConsumer(const TensorSpec& in, int64_t out_h, int64_t out_w, Resample filter, const Window& window,
+                    Target target)
+      : stream_(in.shape[0], in.shape[1], in.shape[2], out_h, out_w, filter, window),
+        shape_{window.height, window.width, in.shape[2]},
+        target_(target) {}
+  void begin(int64_t x, int64_t width) override { stream_.begin(x, width); }
+  uint8_t* row(int64_t y) override { return stream_.row(y); }
+  void rows_done(int64_t y_end) override { stream_.rows_done(y_end); }
+  void finish(Sample& s, const ExecContext& ctx, bool last) override {
+    Tensor out = last ? ctx.output_for(s, DType::kUInt8, shape_, target_) : ctx.new_tensor(DType::kUInt8, shape_);
+    stream_.finish(out);
+    (target_ == Target::kImage ? s.image : s.labels) = std::move(out);
+  }
+
+ private:
+  ResizeStream stream_;
+  Shape shape_;
+  Target target_;
+};
+
+}  // namespace
+
+std::unique_ptr<RowConsumer> ResizeOp::row_consumer(const TensorSpec& in) const {
+  if (target_ != Target::kImage || in.dtype != DType::kUInt8 || in.shape.size() != 3) return nullptr;
+  std::pair<int64_t, int64_t> out;
+  try {
+    out = rule_.output_size(in.shape[0], in.shape[1]);
+  } catch (const Error&) {
+    return nullptr;  // run() reports it
+  }
+  const auto [out_h, out_w] = out;
+  Window win = Window::full(out_h, out_w);
+  if (crop_) {
+    CropWindow cw = center_crop_window(out_h, out_w, crop_->height, crop_->width);
+    win = Window{cw.x0, cw.y0, cw.width, cw.height};
+  }
+  if (!ResizeStream::supported(in.shape[0], in.shape[1], in.shape[2], out_h, out_w, filter_, win)) return nullptr;
+  return std::make_unique<ResizeRowConsumer>(in, out_h, out_w, filter_, win, target_);
+}
+
 void ResizeOp::run(Sample& s, const ExecContext& ctx, bool last) const {
   Tensor& t = target_ == Target::kImage ? s.image : s.labels;
   const int64_t in_h = t.dim(0), in_w = t.dim(1);

@@ -51,6 +51,10 @@ class ResizeOp : public Op {
   // uint8 images: min(in_h / out_h, in_w / out_w) (integer division, as PIL's Image.draft
   // reckons it), so that the shrunk input still covers the resize output on both sides.
   int64_t max_input_reduction(const TensorSpec& in) const override;
+  // uint8 images whose resize has a horizontal pass with a convolution filter
+  // (ResizeStream::supported): the input's rows are resampled horizontally strip by strip as
+  // they arrive. Others: nullptr.
+  std::unique_ptr<RowConsumer> row_consumer(const TensorSpec& in) const override;
 
   const ResizeRule& rule() const { return rule_; }
   Resample filter() const { return filter_; }
