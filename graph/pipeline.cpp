@@ -71,6 +71,27 @@ class BatchAssembler final : public OutputAllocator {
 
   const std::string& mismatch(Target target) const { return slots_[static_cast<int>(target)].mismatch; }
 
+  // Keeps only the rows listed in `kept` (ascending), moved to the front, in order.
+  void compact(const std::vector<int64_t>& kept) {
+    if (static_cast<int64_t>(kept.size()) == n_) return;
+    for (Slot& slot : slots_) {
+      if (stacked_) {
+        if (!slot.batch.defined()) continue;
+        for (size_t j = 0; j < kept.size(); ++j) {
+          if (kept[j] == static_cast<int64_t>(j)) continue;
+          Tensor dst = slot.batch[static_cast<int64_t>(j)];
+          std::memmove(dst.raw_data(), slot.batch[kept[j]].raw_data(), dst.nbytes());
+        }
+        slot.batch = slot.batch.head(static_cast<int64_t>(kept.size()));
+        if (kept.empty()) slot.used = false;
+      } else {
+        std::vector<Tensor> list;
+        for (int64_t i : kept) list.push_back(std::move(slot.list[static_cast<size_t>(i)]));
+        slot.list = std::move(list);
+      }
+    }
+  }
+
   void emit(BatchFeature& bf, Target target, const std::string& key) {
     Slot& slot = slots_[static_cast<int>(target)];
     if (stacked_) {
@@ -139,7 +160,10 @@ void Pipeline::run_sample(Sample& s, const Loader& loader) const {
     for (size_t i = 0; i < label_ops_.size(); ++i) label_ops_[i]->run(s, ctx, i + 1 == label_ops_.size());
 }
 
-BatchFeature Pipeline::run(const Loader& loader, const RunOptions& run, const OutputOptions& out) const {
+BatchFeature Pipeline::run(const Loader& loader, const RunOptions& run, const OutputOptions& out,
+                           RunReport* report) const {
+  if (run.skip_failed && !report) throw std::invalid_argument("Pipeline::run: skip_failed needs a RunReport");
+  if (report) *report = RunReport{};
   namespace flow = tbb::flow;
   const int64_t n = loader.size();
   const int threads = run.threads > 0 ? run.threads : tbb::info::default_concurrency();
@@ -197,7 +221,9 @@ BatchFeature Pipeline::run(const Loader& loader, const RunOptions& run, const Ou
 
     flow::sequencer_node<SamplePtr> order(g, [](const SamplePtr& s) { return static_cast<size_t>(s->index); });
     flow::function_node<SamplePtr, flow::continue_msg> sink(g, flow::serial, [&](SamplePtr s) {
-      if (s->error) {
+      if (s->error && run.skip_failed) {
+        report->failed.push_back({s->index, s->source, describe_error(s->error, s->source)});
+      } else if (s->error) {
         if (!first_error) {
           first_error = s->error;
           first_error_source = s->source;
@@ -206,6 +232,7 @@ BatchFeature Pipeline::run(const Loader& loader, const RunOptions& run, const Ou
         assembler.accept(s->index, Target::kImage, s->image, s->source);
         if (s->labels.defined())
           assembler.accept(s->index, Target::kLabels, s->labels, s->source);
+        if (report) report->kept.push_back(s->index);
       }
       return flow::continue_msg();
     });
@@ -228,6 +255,7 @@ BatchFeature Pipeline::run(const Loader& loader, const RunOptions& run, const Ou
   for (Target t : {Target::kImage, Target::kLabels})
     if (!assembler.mismatch(t).empty()) throw InputError(assembler.mismatch(t));
 
+  if (run.skip_failed) assembler.compact(report->kept);
   BatchFeature bf;
   assembler.emit(bf, Target::kImage, out.image_key);
   assembler.emit(bf, Target::kLabels, out.labels_key);

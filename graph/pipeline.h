@@ -46,6 +46,21 @@ struct RunOptions {
   int threads = 0;        // 0: all cores
   int max_in_flight = 0;  // 0: 2 x threads + 2
   bool fuse_load = true;  // let the loader apply the first image op while loading (load_through)
+  // on_error=skip: an input that fails (corrupt file, absurd size, ...) is left out of the batch
+  // and reported in RunReport::failed instead of failing the run; the others keep their order.
+  bool skip_failed = false;
+};
+
+// An input left out of a batch (RunOptions::skip_failed).
+struct InputFailure {
+  int64_t index = 0;    // position in the call's inputs
+  std::string source;   // file name or "input 3"
+  std::string message;  // one line, naming the input
+};
+
+struct RunReport {
+  std::vector<InputFailure> failed;  // in input order
+  std::vector<int64_t> kept;         // input index of each row of the batch, in order
 };
 
 struct OutputOptions {
@@ -64,9 +79,12 @@ class Pipeline {
   std::string describe() const;
 
   // Runs every sample of `loader` through the graph. Throws the first failing input's error
-  // (in input order) with the input named in the message.
-  BatchFeature run(const Loader& loader, const RunOptions& run = {},
-                   const OutputOptions& out = {}) const;
+  // (in input order) with the input named in the message, unless run.skip_failed: then failed
+  // inputs are left out of the batch and listed in `report` (required then). Outputs that
+  // cannot be stacked with the batch's still fail the whole call (a pipeline problem, not an
+  // input's).
+  BatchFeature run(const Loader& loader, const RunOptions& run = {}, const OutputOptions& out = {},
+                   RunReport* report = nullptr) const;
 
   // Runs one sample on the calling thread, without the flow graph (reference path for tests
   // and for debugging).

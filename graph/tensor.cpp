@@ -218,6 +218,14 @@ Tensor Tensor::reshape(Shape shape) const {
   return t;
 }
 
+Tensor Tensor::head(int64_t n) const {
+  if (shape_.empty() || n < 0 || n > shape_[0])
+    throw std::out_of_range("head(" + std::to_string(n) + ") out of range for shape " + shape_str(shape_));
+  Tensor t = *this;
+  t.shape_[0] = n;
+  return t;
+}
+
 Tensor Tensor::clone(BufferPool* pool) const {
   Tensor t = empty(dtype_, shape_, pool);
   if (nbytes()) std::memcpy(t.raw_data(), raw_data(), nbytes());

@@ -79,6 +79,8 @@ class Tensor {
   Tensor operator[](int64_t i) const;
   // Same data, other shape of equal element count (shares storage).
   Tensor reshape(Shape shape) const;
+  // The first n entries along dimension 0 (a view of the same storage).
+  Tensor head(int64_t n) const;
   // Deep copy (into a pool buffer when given).
   Tensor clone(BufferPool* pool = nullptr) const;
 

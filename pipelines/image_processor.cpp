@@ -39,9 +39,12 @@ std::string PreparedCall::describe() const {
   return build_pipeline(with_input_layout(plan_, Layout::kChannelsFirst), BuildOptions{opts_.fuse}).describe();
 }
 
-BatchFeature PreparedCall::run(std::vector<ops::InputItem> inputs) const {
-  if (plan_.video) return run_videos({std::move(inputs)});
-  return run_flat(std::move(inputs));
+BatchFeature PreparedCall::run(std::vector<ops::InputItem> inputs, RunReport* report) const {
+  if (plan_.video) {
+    if (opts_.skip_failed) throw InputError("on_error=skip is not supported for videos (a video is one input)");
+    return run_videos({std::move(inputs)});
+  }
+  return run_flat(std::move(inputs), report);
 }
 
 BatchFeature PreparedCall::run_videos(std::vector<std::vector<ops::InputItem>> videos) const {
@@ -52,6 +55,7 @@ BatchFeature PreparedCall::run_videos(std::vector<std::vector<ops::InputItem>> v
     lengths.push_back(static_cast<int64_t>(v.size()));
     for (auto& f : v) frames.push_back(std::move(f));
   }
+  if (opts_.skip_failed) throw InputError("on_error=skip is not supported for videos (a video is one input)");
   BatchFeature flat = run_flat(std::move(frames));
   if (!plan_.video) return flat;
   // Regroup the frames' outputs per video: (N, T, ...) when stacked, else one (T, ...) array
@@ -90,10 +94,11 @@ BatchFeature PreparedCall::run_videos(std::vector<std::vector<ops::InputItem>> v
   return out;
 }
 
-BatchFeature PreparedCall::run_flat(std::vector<ops::InputItem> inputs) const {
+BatchFeature PreparedCall::run_flat(std::vector<ops::InputItem> inputs, RunReport* report) const {
   ops::InputLoader loader(std::move(inputs), plan_.load);
   RunOptions run{opts_.threads, opts_.max_in_flight};
   run.fuse_load = opts_.fuse;  // e.g. JPEG rows streamed into the first resize (same bytes)
+  run.skip_failed = opts_.skip_failed;
   OutputOptions out;
   out.stacked = opts_.return_tensors;
   out.image_key = plan_.image_key;
@@ -102,7 +107,9 @@ BatchFeature PreparedCall::run_flat(std::vector<ops::InputItem> inputs) const {
   if (!pipeline_) built.emplace(build_pipeline(with_input_layout(plan_, loader.layout()), BuildOptions{opts_.fuse}));
   const Pipeline& p = pipeline_ ? *pipeline_ : *built;
   if (!p.image_ops().empty()) loader.set_first_op(p.image_ops().front(), opts_.decode_region, opts_.approximate);
-  return p.run(loader, run, out);
+  RunReport local;
+  if (opts_.skip_failed && !report) report = &local;
+  return p.run(loader, run, out, report);
 }
 
 ImageProcessor ImageProcessor::from_pretrained(const std::string& path_or_model_id, const LoadOptions& opts) {

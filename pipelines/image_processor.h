@@ -39,6 +39,9 @@ struct CallOptions {
   // most that small on both sides, then resized by the same Pillow resampler to the same output
   // shape. Other formats and arrays are unaffected. See bench/README.md for speed and error.
   bool approximate = false;
+  // on_error=skip: inputs that fail are left out of the batch and listed in the RunReport
+  // passed to PreparedCall::run (required then); the rest keep their order. Images only.
+  bool skip_failed = false;
 };
 
 // A call with fixed arguments, ready to run on batches.
@@ -50,13 +53,13 @@ class PreparedCall {
   std::string describe() const;
   // Images (segmentation maps ride along in InputItem::labels_*). For a video processor the
   // inputs are the frames of ONE video, as Hugging Face reads a flat list of images.
-  BatchFeature run(std::vector<ops::InputItem> inputs) const;
+  BatchFeature run(std::vector<ops::InputItem> inputs, RunReport* report = nullptr) const;
   // Videos, each a list of frames: pixel_values (N, T, C, H, W) for a video processor; an image
   // processor treats all frames as one flat batch (HF flattens nested lists).
   BatchFeature run_videos(std::vector<std::vector<ops::InputItem>> videos) const;
 
  private:
-  BatchFeature run_flat(std::vector<ops::InputItem> inputs) const;
+  BatchFeature run_flat(std::vector<ops::InputItem> inputs, RunReport* report = nullptr) const;
 
   Plan plan_;
   CallOptions opts_;

@@ -27,11 +27,18 @@ bool same_bytes(const Tensor& a, const Tensor& b) {
 class RandomLoader final : public Loader {
  public:
   RandomLoader(int64_t n, uint32_t seed, int64_t fail_at = -1, bool same_size = false)
-      : n_(n), seed_(seed), fail_at_(fail_at), same_size_(same_size) {}
+      : n_(n), seed_(seed), fail_every_(0), fail_at_(fail_at), same_size_(same_size) {}
+  // Every input whose index is a multiple of `every` (from `first`) fails.
+  static RandomLoader failing_every(int64_t n, uint32_t seed, int64_t first, int64_t every) {
+    RandomLoader l(n, seed, first);
+    l.fail_every_ = every;
+    return l;
+  }
   int64_t size() const override { return n_; }
   void load(Sample& s, const ExecContext& ctx) const override {
     s.source = "img" + std::to_string(s.index);
-    if (s.index == fail_at_) throw InputError("synthetic failure");
+    if (s.index == fail_at_ || (fail_every_ > 0 && s.index >= fail_at_ && (s.index - fail_at_) % fail_every_ == 0))
+      throw InputError("synthetic failure");
     std::mt19937 rng(seed_ + static_cast<uint32_t>(s.index));
     int64_t h = same_size_ ? 40 : 20 + rng() % 60, w = same_size_ ? 50 : 20 + rng() % 60;
     s.image = ctx.new_tensor(DType::kUInt8, {h, w, 3});
@@ -41,6 +48,7 @@ class RandomLoader final : public Loader {
  private:
   int64_t n_;
   uint32_t seed_;
+  int64_t fail_every_;
   int64_t fail_at_;
   bool same_size_;
 };
@@ -155,6 +163,43 @@ TEST_CASE("the graph keeps input order and reports the first failing input", "[p
   }
   RandomLoader bad(20, 7, 13);
   REQUIRE_THROWS_WITH(p.run(bad, {2, 0}), Catch::Equals("img13: synthetic failure"));
+}
+
+TEST_CASE("on_error=skip leaves failed inputs out, keeps the others in order, reports each", "[pipeline]") {
+  Pipeline p(build_ops(clip_like_plan(2)));
+  RandomLoader good(30, 11);
+  BatchFeature all = p.run(good, {2, 4});
+  for (bool stacked : {true, false}) {
+    for (int threads : {1, 2}) {
+      RandomLoader bad = RandomLoader::failing_every(30, 11, 3, 7);  // 3, 10, 17, 24
+      RunOptions run{threads, 3};
+      run.skip_failed = true;
+      OutputOptions out;
+      out.stacked = stacked;
+      RunReport report;
+      BatchFeature bf = p.run(bad, run, out, &report);
+      REQUIRE(report.failed.size() == 4);
+      for (size_t k = 0; k < report.failed.size(); ++k) {
+        REQUIRE(report.failed[k].index == 3 + 7 * static_cast<int64_t>(k));
+        REQUIRE(report.failed[k].message == "img" + std::to_string(report.failed[k].index) + ": synthetic failure");
+      }
+      REQUIRE(report.kept.size() == 26);
+      for (size_t j = 0; j < report.kept.size(); ++j) {
+        Tensor row = stacked ? bf["pixel_values"][static_cast<int64_t>(j)] : bf.list("pixel_values")[j];
+        REQUIRE(same_bytes(row, all["pixel_values"][report.kept[j]]));
+      }
+      if (stacked) REQUIRE(bf["pixel_values"].dim(0) == 26);
+    }
+  }
+  RunOptions run;
+  run.skip_failed = true;
+  REQUIRE_THROWS(p.run(good, run));  // a RunReport is required
+  RunReport report;
+  RandomLoader none = RandomLoader::failing_every(5, 1, 0, 1);  // every input fails
+  BatchFeature empty = p.run(none, run, {}, &report);
+  REQUIRE(report.failed.size() == 5);
+  REQUIRE(report.kept.empty());
+  REQUIRE(empty.keys().empty());
 }
 
 TEST_CASE("stacking outputs of different shapes is an error, lists are not", "[pipeline]") {
