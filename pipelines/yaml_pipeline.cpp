@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
-#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -186,15 +185,15 @@ class Reader {
       fail(n, path, "must be " + want + ", got " + describe(n));
     }
     std::vector<Entry> out;
-    for (auto it = n.begin(); it != n.end(); ++it) {
-      const YAML::Node& k = it->first;
+    for (const auto& kv : n) {  // (a copy: yaml-cpp's iterators hand out temporaries)
+      const YAML::Node k = kv.first;
       if (!k.IsScalar() || k.Scalar().empty()) fail(k, path, "keys must be names, got " + describe(k));
       const std::string key = k.Scalar();
       if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), key) == allowed.end())
         fail(k, join_key(path, key), "unknown key \"" + key + "\" (allowed: " + join_names(allowed) + ")");
       for (const auto& e : out)
         if (e.key == key) fail(k, join_key(path, key), "duplicate key (first at line " + std::to_string(e.key_node.Mark().line + 1) + ")");
-      out.push_back({key, k, it->second});
+      out.push_back({key, k, kv.second});
     }
     return out;
   }
