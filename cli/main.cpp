@@ -8,10 +8,12 @@
 //
 // Exit status: 0 on success, 1 when an input or the configuration is at fault (one line on
 // stderr naming it, no output files), 2 on a usage error.
+#include <cctype>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -64,7 +66,8 @@ Runs the image processor described by PATH over the INPUTs, like
 and writes DIR/<key>.npy (standard .npy, C order) for every BatchFeature entry, e.g.
 pixel_values float32 (N, C, H, W).
 
-  PATH   folder with preprocessor_config.json, a .json file, or a model id
+  PATH   folder with preprocessor_config.json, a .json file, a YAML pipeline (.yaml/.yml,
+         see pipelines/PIPELINES.md), or a model id
   INPUT  image file (JPEG, PNG, WebP, BMP) or .npy array (uint8, float32, float64; HW, HWC
          or CHW); all INPUTs form one batch, in order
 
@@ -121,12 +124,18 @@ void print_warnings(const std::vector<std::string>& warnings) {
   for (const auto& w : warnings) std::cerr << "warning: " << w << "\n";
 }
 
+bool is_yaml_file(const std::string& path) {
+  std::string ext = fs::path(path).extension().string();
+  for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return ext == ".yaml" || ext == ".yml";
+}
+
 int cmd_preprocess(Args& args) {
   std::string config, out, revision, value, tuning;
   json kwargs = json::object();
   std::vector<std::string> inputs, seg_maps;
   pipelines::CallOptions opts;
-  bool video = false, quiet = false;
+  bool video = false, quiet = false, threads_given = false;
   while (!args.done()) {
     const std::string& a = args.peek();
     if (a == "-h" || a == "--help") {
@@ -150,6 +159,7 @@ int cmd_preprocess(Args& args) {
       } catch (...) {
         throw UsageError("--threads expects a number, got '" + value + "'");
       }
+      threads_given = true;
       continue;
     }
     if (args.take_flag("--unbatched")) opts.return_tensors = false;
@@ -176,11 +186,29 @@ int cmd_preprocess(Args& args) {
   }
 
   apply_tuning(tuning);
-  pipelines::LoadOptions load;
-  if (!revision.empty()) load.revision = revision;
-  auto processor = pipelines::ImageProcessor::from_pretrained(config, load);
-  pipelines::CallArgs call_args;
-  pipelines::PreparedCall call = processor.prepare(kwargs, opts, &call_args);
+  // --config FILE.yaml: a YAML pipeline (pipelines/PIPELINES.md) gives the plan; its run
+  // settings that matter for one batch (fuse, threads, max_in_flight) apply unless given here.
+  std::optional<pipelines::ImageProcessor> processor;
+  std::optional<pipelines::PreparedCall> prepared;
+  if (is_yaml_file(config)) {
+    if (!kwargs.empty())
+      throw UsageError("--set does not apply to a YAML pipeline (" + config + "): edit its ops, or point its "
+                       "`config:` at the processor config and give `kwargs:` there");
+    if (!revision.empty()) throw UsageError("--revision does not apply to a YAML pipeline (" + config + ")");
+    pipelines::PipelineSpec spec = pipelines::load_pipeline_yaml(config);
+    if (opts.load_image) spec.plan.load.exif_transpose = spec.plan.load.convert_rgb = true;
+    if (!threads_given) opts.threads = spec.options.threads;
+    opts.max_in_flight = spec.options.max_in_flight;
+    if (!spec.options.fuse) opts.fuse = false;
+    prepared.emplace(std::move(spec.plan), opts);
+  } else {
+    pipelines::LoadOptions load;
+    if (!revision.empty()) load.revision = revision;
+    processor.emplace(pipelines::ImageProcessor::from_pretrained(config, load));
+    pipelines::CallArgs call_args;
+    prepared.emplace(processor->prepare(kwargs, opts, &call_args));
+  }
+  pipelines::PreparedCall& call = *prepared;
 
   BatchFeature bf;
   if (video) {
@@ -209,10 +237,11 @@ int cmd_preprocess(Args& args) {
   }
   std::vector<std::string> written = write_outputs(bf, out);
 
-  print_warnings(processor.config().warnings);
+  if (processor) print_warnings(processor->config().warnings);
   print_warnings(call.plan().warnings);
   if (!quiet) {
-    std::cout << processor.class_name() << ": " << call.describe() << "\n";
+    std::cout << (processor ? processor->class_name() : call.plan().processor_class) << ": " << call.describe()
+              << "\n";
     for (const auto& key : bf.keys()) {
       const auto& v = bf.at(key);
       if (const Tensor* t = std::get_if<Tensor>(&v)) {
