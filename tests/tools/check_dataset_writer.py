@@ -8,7 +8,7 @@ reads the shards too and its writer must give the same bytes.
 Usage: check_dataset_writer.py <path to pixelflow_dataset_writer_sample>
 Exit code 77 (skipped) when numpy is missing.
 """
-import json, os, shutil, struct, subprocess, sys, tempfile, unittest
+import json, os, random, shutil, signal, struct, subprocess, sys, tempfile, time, unittest
 
 try:
     import numpy as np
@@ -158,6 +158,47 @@ class DatasetWriterOutput(unittest.TestCase):
             save_file(loaded, again, metadata={"format": "pt"})
             with open(again, "rb") as a, open(path, "rb") as b:
                 self.assertEqual(a.read(), b.read(), shard)
+
+
+def tree(root):
+    """Every file under root: relative path -> bytes (folders -> None)."""
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for d in dirnames:
+            out[os.path.relpath(os.path.join(dirpath, d), root)] = None
+        for f in filenames:
+            with open(os.path.join(dirpath, f), "rb") as fh:
+                out[os.path.relpath(os.path.join(dirpath, f), root)] = fh.read()
+    return out
+
+
+class KilledAndResumed(unittest.TestCase):
+    """A writer process killed (SIGKILL) at random moments and restarted each time ends with the
+    folder an uninterrupted run writes, byte for byte."""
+
+    def test_kill_resume(self):
+        tmp = tempfile.mkdtemp(prefix="pixelflow_dataset_writer_kill_")
+        try:
+            total = "40"
+            ref = os.path.join(tmp, "ref")
+            start = time.monotonic()
+            subprocess.run([SAMPLE, ref, total], check=True, timeout=300)
+            duration = time.monotonic() - start
+            crashed = os.path.join(tmp, "crashed")
+            rng = random.Random(1234)
+            kills = 0
+            for _ in range(8):
+                p = subprocess.Popen([SAMPLE, crashed, total])
+                time.sleep(rng.uniform(0.0, duration))
+                if p.poll() is None:
+                    p.send_signal(signal.SIGKILL)
+                    kills += 1
+                p.wait()
+            subprocess.run([SAMPLE, crashed, total], check=True, timeout=300)
+            self.assertGreater(kills, 0)
+            self.assertEqual(tree(crashed), tree(ref))
+        finally:
+            shutil.rmtree(tmp)
 
 
 if __name__ == "__main__":

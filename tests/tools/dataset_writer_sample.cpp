@@ -1,9 +1,9 @@
 // Writes a small known dataset folder in both formats, for tests/tools/check_dataset_writer.py
 // to check with Python (json + numpy) independently of pixelflow's own readers.
 //
-// Usage: pixelflow_dataset_writer_sample OUT_DIR
-//   OUT_DIR/npy, OUT_DIR/safetensors: 5 inputs "img0.png".."img4.png" in batches of 2; img3
-//   fails. Batch b with R rows holds, with k the flat element index within the key:
+// Usage: pixelflow_dataset_writer_sample OUT_DIR [TOTAL]
+//   OUT_DIR/npy, OUT_DIR/safetensors: TOTAL (default 5) inputs "img0.png", "img1.png", ... in
+//   batches of 2; img3 fails. A folder left by a killed run is resumed. Batch b with R rows holds, with k the flat element index within the key:
 //     pixel_values     float32 (R, 3, 2, 2)  b * 100 + k
 //     pixel_values_f64 float64 (R, 2)        b * 100 + k + 0.5
 //     labels           int64   (R,)          b * 10 + k
@@ -31,8 +31,8 @@ Tensor make(Shape shape, F value) {
   return t;
 }
 
-void write(const std::string& dir, SinkSpec::Format format) {
-  const int64_t total = 5, bs = 2;
+void write(const std::string& dir, SinkSpec::Format format, int64_t total) {
+  const int64_t bs = 2;
   std::vector<std::string> inputs;
   for (int64_t i = 0; i < total; ++i) inputs.push_back("img" + std::to_string(i) + ".png");
   DatasetWriter w(dir, format, make_run_key({{"model", "sample"}}, inputs, bs, format));
@@ -69,13 +69,14 @@ void write(const std::string& dir, SinkSpec::Format format) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::fprintf(stderr, "Usage: %s OUT_DIR\n", argv[0]);
+  if (argc != 2 && argc != 3) {
+    std::fprintf(stderr, "Usage: %s OUT_DIR [TOTAL]\n", argv[0]);
     return 2;
   }
   try {
-    write(std::string(argv[1]) + "/npy", SinkSpec::Format::kNpy);
-    write(std::string(argv[1]) + "/safetensors", SinkSpec::Format::kSafetensors);
+    const int64_t total = argc == 3 ? std::stoll(argv[2]) : 5;
+    write(std::string(argv[1]) + "/npy", SinkSpec::Format::kNpy, total);
+    write(std::string(argv[1]) + "/safetensors", SinkSpec::Format::kSafetensors, total);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "%s\n", e.what());
     return 1;
