@@ -493,6 +493,7 @@ struct DatasetWriter::Impl {
   Fd dir_lock;      // DIR opened and flock'ed: one writer per folder
   Fd manifest;      // manifest.jsonl, O_APPEND
   off_t manifest_size = 0;
+  bool broken = false;  // a failed append could not be taken back
 
   std::string path(const std::string& name) const { return (fs::path(dir) / name).string(); }
   int64_t num_batches() const { return (total + batch_size - 1) / batch_size; }
@@ -719,6 +720,9 @@ void DatasetWriter::write_batch(int64_t b, const BatchFeature& batch,
                                 const std::vector<ManifestEntry>& entries) {
   Impl& m = *impl_;
   const std::string where = "DatasetWriter::write_batch(" + std::to_string(b) + "): ";
+  if (m.broken)
+    throw Error(m.path("manifest.jsonl") + ": a failed append could not be taken back; open the " +
+                "folder again to resume");
   if (b != m.committed)
     throw std::logic_error(where + "batches are committed in order; next is " + std::to_string(m.committed));
   if (b >= m.num_batches())
@@ -759,8 +763,16 @@ void DatasetWriter::write_batch(int64_t b, const BatchFeature& batch,
     write_all(m.manifest.get(), lines.data(), lines.size(), mpath);
     fsync_fd(m.manifest.get(), mpath, m.sync);
   } catch (...) {
-    // Take back a partial append, so that the manifest holds whole batches only.
-    if (::ftruncate(m.manifest.get(), m.manifest_size) == 0 && m.sync) ::fsync(m.manifest.get());
+    // Take back a partial append, so that the manifest holds whole batches only, and the
+    // batch's shard, so that the folder is as it was. Should the truncation fail, the next
+    // opening of the folder does it (invariant 3); this writer refuses further batches.
+    if (::ftruncate(m.manifest.get(), m.manifest_size) == 0) {
+      if (m.sync) ::fsync(m.manifest.get());
+    } else {
+      m.broken = true;
+    }
+    std::error_code ec;
+    fs::remove_all(m.path(shard), ec);
     throw;
   }
   m.manifest_size += static_cast<off_t>(lines.size());

@@ -46,7 +46,9 @@
 //
 // I/O failures (folder not creatable, disk full, ...) throw pixelflow::Error, one line naming
 // the path and the system's reason; a failed write_batch leaves the folder as it was (its
-// temporary files are removed) and may be retried.
+// temporary files, its shard and any part of its lines are removed) and may be retried. Only
+// if the manifest cannot even be truncated back does the writer refuse further batches; opening
+// the folder again repairs it (invariant 3).
 #pragma once
 
 #include <cstdint>

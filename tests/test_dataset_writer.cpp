@@ -1,6 +1,9 @@
 // DatasetWriter: safetensors and npy shards, the manifest, resuming after a crash, refusing
 // another run's folder; write_safetensors / read_safetensors; SHA-256 of run keys.
+#include <sys/resource.h>
 #include <unistd.h>
+
+#include <csignal>
 
 #include <algorithm>
 #include <atomic>
@@ -546,4 +549,71 @@ TEST_CASE("DatasetWriter without fsync writes the same folder", "[dataset_writer
     }
   }
   CHECK(snapshot(tmp / "unsynced") == snapshot(tmp / "synced"));
+}
+
+namespace {
+
+// Makes writes past `bytes` in any file fail with EFBIG, as on a full disk (RLIMIT_FSIZE; the
+// SIGXFSZ it raises is ignored). Restores both on destruction.
+struct FileSizeLimit {
+  rlimit saved;
+  void (*saved_handler)(int);
+  explicit FileSizeLimit(rlim_t bytes) {
+    REQUIRE(::getrlimit(RLIMIT_FSIZE, &saved) == 0);
+    saved_handler = std::signal(SIGXFSZ, SIG_IGN);
+    rlimit r = saved;
+    r.rlim_cur = bytes;
+    REQUIRE(::setrlimit(RLIMIT_FSIZE, &r) == 0);
+  }
+  ~FileSizeLimit() {
+    ::setrlimit(RLIMIT_FSIZE, &saved);
+    std::signal(SIGXFSZ, saved_handler);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("DatasetWriter: a failed write leaves the folder as it was, and may be retried", "[dataset_writer]") {
+  const auto format = GENERATE(SinkSpec::Format::kNpy, SinkSpec::Format::kSafetensors);
+  INFO(format_name(format));
+  TempDir tmp;
+  const int64_t total = 24, bs = 2;
+  write_run(tmp / "ref", format, total, bs);
+  const std::string dir = tmp / "out";
+  DatasetWriter w(dir, format, key_for(total, bs, format));
+  for (int64_t b = 0; b < 8; ++b) {
+    auto [bf, entries] = make_batch(b, bs, total);
+    w.write_batch(b, bf, entries);
+  }
+  const auto before = snapshot(dir);
+  const size_t manifest_size = read_file(fs::path(dir) / "manifest.jsonl").size();
+  auto [bf, entries] = make_batch(8, bs, total);
+  const std::string shard = w.shard_name(8);
+  const size_t shard_file = format == SinkSpec::Format::kNpy
+                                ? read_file(fs::path(tmp / "ref") / shard / "pixel_values.npy").size()
+                                : read_file(fs::path(tmp / "ref") / shard).size();
+  REQUIRE(shard_file + 64 < manifest_size);
+
+  // The shard cannot be written.
+  {
+    FileSizeLimit limit(64);
+    CHECK_THROWS_WITH(w.write_batch(8, bf, entries),
+                      Catch::Contains(dir + "/" + shard + ".tmp") && Catch::Contains("File too large"));
+  }
+  CHECK(snapshot(dir) == before);
+  CHECK(w.completed_batches() == 8);
+  // The shard is written, its manifest lines only in part.
+  {
+    FileSizeLimit limit(manifest_size + 20);
+    CHECK_THROWS_WITH(w.write_batch(8, bf, entries),
+                      Catch::Contains(dir + "/manifest.jsonl") && Catch::Contains("File too large"));
+  }
+  CHECK(snapshot(dir) == before);
+  CHECK(w.completed_batches() == 8);
+  // Space again: the same batch goes in, and the run ends as an uninterrupted one.
+  for (int64_t b = 8; b < w.num_batches(); ++b) {
+    auto [bfb, eb] = make_batch(b, bs, total);
+    w.write_batch(b, bfb, eb);
+  }
+  CHECK(snapshot(dir) == snapshot(tmp / "ref"));
 }
