@@ -24,8 +24,9 @@
 // The writer adds "format" ("npy" or "safetensors"). make_run_key() builds the usual one.
 // A folder whose run.json differs from the key (compared as JSON values, member order ignored)
 // holds another run's output and is refused with a one-line pixelflow::InputError naming DIR
-// and the members that differ, unless DatasetWriterOptions::overwrite: then that run's files (run.json,
-// manifest.jsonl, shard-*, *.tmp) are deleted first, and so they are even for the same run.
+// and the members that differ, unless DatasetWriterOptions::overwrite: then that run's files
+// (run.json, manifest.jsonl, shard-*, *.tmp) are deleted first, even for the same run. Other
+// files in DIR are left alone.
 //
 // Crash safety (invariant): batch b is committed iff manifest.jsonl holds all of its lines;
 // and a batch's lines are appended only once its shard is durable under its final name.
@@ -42,13 +43,19 @@
 //      mid-append leaves a partial line or a partial batch), and deletes every *.tmp and every
 //      shard-NNNNNN* with NNNNNN >= completed_batches(). So a resumed run redoes exactly the
 //      uncommitted batches, and its final folder is byte-for-byte that of an uninterrupted run.
-// One process at a time: the writer holds an exclusive flock on manifest.jsonl.
+// One writer at a time: it holds an exclusive flock on DIR (a second one is refused).
 //
 // I/O failures (folder not creatable, disk full, ...) throw pixelflow::Error, one line naming
 // the path and the system's reason; a failed write_batch leaves the folder as it was (its
 // temporary files, its shard and any part of its lines are removed) and may be retried. Only
 // if the manifest cannot even be truncated back does the writer refuse further batches; opening
 // the folder again repairs it (invariant 3).
+//
+// Changes from the first draft of this interface: the run key must hold "total" and
+// "batch_size" (make_run_key builds it); DatasetWriterOptions (overwrite, sync); num_batches(),
+// batch_inputs(), read_manifest(); ManifestEntry::shard is filled in by write_batch (the
+// caller's value is ignored); write_safetensors takes the metadata; safetensors_bytes() and
+// read_safetensors().
 #pragma once
 
 #include <cstdint>
