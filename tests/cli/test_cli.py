@@ -15,6 +15,11 @@ def read(path):
         return f.read()
 
 
+def read_bytes(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
 def write_json(path, obj):
     with open(path, "w") as f:
         json.dump(obj, f)
@@ -244,6 +249,29 @@ class CliTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(saved, read(os.path.join(self.tmp, "again", "preprocessor_config.json")))
         self.assertEqual(json.loads(saved)["image_processor_type"], "CLIPImageProcessor")
+
+    def test_preprocess_with_yaml_pipeline(self):
+        # Every bundled model's pipeline.yaml gives the bytes of its preprocessor_config.json.
+        models = os.path.join(SRC, "pipelines/models")
+        jpegs = [s for s in self.samples if s.endswith(".jpg")]
+        checked = 0
+        for m in sorted(os.listdir(models)):
+            yaml_path = os.path.join(models, m, "pipeline.yaml")
+            if not os.path.exists(yaml_path) or "imagegpt" in m or "videomae" in m:
+                continue  # ImageGPT's default call / VideoMAE's video inputs: covered by [yaml] tests
+            a, b = os.path.join(self.tmp, m + "_yaml"), os.path.join(self.tmp, m + "_json")
+            ra = run("preprocess", "--quiet", "--unbatched", "--config", yaml_path, "--out", a, *jpegs)
+            rb = run("preprocess", "--quiet", "--unbatched", "--config", os.path.join(models, m), "--out", b, *jpegs)
+            self.assertEqual(ra.returncode, 0, m + ": " + ra.stderr)
+            self.assertEqual(rb.returncode, 0, m + ": " + rb.stderr)
+            self.assertEqual(sorted(os.listdir(a)), sorted(os.listdir(b)), m)
+            for f in os.listdir(a):
+                self.assertEqual(read_bytes(os.path.join(a, f)), read_bytes(os.path.join(b, f)), m + "/" + f)
+            checked += 1
+        self.assertGreaterEqual(checked, 15)
+        r = run("preprocess", "--config", os.path.join(self.clip, "pipeline.yaml"), "--set", "do_resize=false",
+                "--out", self.out, *jpegs)
+        self.assert_one_line_error(r, "--set does not apply to a YAML pipeline", rc=2)
 
     def test_check_pipeline(self):
         r = run("check-pipeline", os.path.join(self.clip, "pipeline.yaml"))
