@@ -244,7 +244,7 @@ Tensor load_npy(const std::string& path, BufferPool* pool) {
   return parse_npy(bytes.data(), bytes.size(), path, pool);
 }
 
-std::string npy_bytes(const Tensor& t) {
+std::string npy_header(const Tensor& t) {
   std::string dict = std::string("{'descr': '") + dtype_descr(t.dtype()) +
                      "', 'fortran_order': False, 'shape': " + shape_str(t.shape()) + ", }";
   // Pad with spaces so that magic + length + header (ending in '\n') is a multiple of 64.
@@ -258,6 +258,11 @@ std::string npy_bytes(const Tensor& t) {
   out.push_back(static_cast<char>(dict.size() & 0xff));
   out.push_back(static_cast<char>((dict.size() >> 8) & 0xff));
   out += dict;
+  return out;
+}
+
+std::string npy_bytes(const Tensor& t) {
+  std::string out = npy_header(t);
   if (t.defined() && t.nbytes())
     out.append(static_cast<const char*>(t.raw_data()), t.nbytes());
   return out;

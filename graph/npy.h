@@ -20,5 +20,7 @@ TensorSpec parse_npy_header(const void* data, size_t size, const std::string& na
 void save_npy(const std::string& path, const Tensor& t);
 // The bytes save_npy would write.
 std::string npy_bytes(const Tensor& t);
+// Its header alone (magic, version, length, padded dict): npy_bytes(t) = npy_header(t) + data.
+std::string npy_header(const Tensor& t);
 
 }  // namespace pixelflow

@@ -1,22 +1,60 @@
 // DatasetWriter: the output folder of a whole-dataset run (`pixelflow run`).
 //
-//   DIR/run.json                  the run's identity (config, inputs, batch size, format)
-//   DIR/shard-000000/KEY.npy      one folder per batch, one .npy per BatchFeature key (npy), or
-//   DIR/shard-000000.safetensors  one file per batch (safetensors), loadable by PyTorch users
-//   DIR/manifest.jsonl            one line per input, in input order:
-//     {"input": PATH, "status": "ok", "shard": NAME, "index": I}
-//     {"input": PATH, "status": "error", "error": MESSAGE}
+//   DIR/run.json                    the run key (below), pretty-printed JSON
+//   DIR/manifest.jsonl              one line per input, in input order, compact JSON in this key
+//                                   order (JSON Lines; invalid UTF-8 in a path becomes U+FFFD):
+//     {"input":PATH,"status":"ok","shard":NAME,"index":I}
+//     {"input":PATH,"status":"error","error":MESSAGE}
+//   npy:          DIR/shard-000000/KEY.npy       one folder per batch, one .npy per key
+//   safetensors:  DIR/shard-000000.safetensors   one file per batch (loadable with
+//                                                safetensors.torch.load_file / numpy.load_file)
 //
-// Batch b holds inputs [b * batch_size, (b + 1) * batch_size). A batch is committed atomically:
-// shard files are written under temporary names and renamed, then its manifest lines are
-// appended and flushed. A run interrupted and restarted on the same folder resumes after the
-// last committed batch (completed_batches()), so no shard is redone, lost or duplicated.
+// Names. A BatchFeature key holding a stacked tensor is written under KEY (KEY.npy or tensor
+// KEY); a key holding a list of per-image tensors (return_tensors=None) is written as KEY.0,
+// KEY.1, ... (KEY.0.npy, ... or tensors KEY.0, ...). Two keys that would give one name are
+// refused. npy keys must be valid file names.
+//
+// Batches. Batch b holds inputs [b * batch_size, min((b + 1) * batch_size, total)). Its manifest
+// lines are those inputs in input order; "index" is the input's row in the shard (row order is
+// the caller's: completion order when unordered). A batch where every input failed has no shard,
+// only its "error" lines.
+//
+// The run key is a JSON object that must hold "total" (number of inputs, >= 0) and "batch_size"
+// (>= 1), integers; every other member ("config", "inputs_sha256", ...) only identifies the run.
+// The writer adds "format" ("npy" or "safetensors"). make_run_key() builds the usual one.
+// A folder whose run.json differs from the key (compared as JSON values, member order ignored)
+// holds another run's output and is refused with a one-line pixelflow::InputError naming DIR
+// and the members that differ, unless DatasetWriterOptions::overwrite: then that run's files (run.json,
+// manifest.jsonl, shard-*, *.tmp) are deleted first, and so they are even for the same run.
+//
+// Crash safety (invariant): batch b is committed iff manifest.jsonl holds all of its lines;
+// and a batch's lines are appended only once its shard is durable under its final name.
+//   1. run.json is written to run.json.tmp, fsync'd and renamed before anything else, so a
+//      folder with shards or a manifest always has its run key.
+//   2. write_batch writes the shard to shard-NNNNNN.tmp (a folder for npy, a file for
+//      safetensors), fsyncs every file and the folder, renames it to its final name and fsyncs
+//      DIR; then appends the batch's lines to manifest.jsonl with one write() and fsyncs it.
+//      A failed append is truncated back, so the manifest only ever grows by whole batches
+//      while this process lives.
+//   3. Opening an existing folder (after a crash anywhere in 1-2) keeps the longest prefix of
+//      whole batches whose lines are complete ('\n'-terminated), valid JSON, and whose "ok"
+//      lines name an existing shard of that batch; truncates manifest.jsonl after it (a crash
+//      mid-append leaves a partial line or a partial batch), and deletes every *.tmp and every
+//      shard-NNNNNN* with NNNNNN >= completed_batches(). So a resumed run redoes exactly the
+//      uncommitted batches, and its final folder is byte-for-byte that of an uninterrupted run.
+// One process at a time: the writer holds an exclusive flock on manifest.jsonl.
+//
+// I/O failures (folder not creatable, disk full, ...) throw pixelflow::Error, one line naming
+// the path and the system's reason; a failed write_batch leaves the folder as it was (its
+// temporary files are removed) and may be retried.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "graph/batch_feature.h"
 #include "pipelines/pipeline_spec.h"
@@ -26,37 +64,92 @@ namespace pixelflow::pipelines {
 struct ManifestEntry {
   std::string input;   // the input as listed by the source
   bool ok = true;
-  std::string shard;   // ok: shard name as written in the manifest
+  std::string shard;   // ok: shard name (set by write_batch; read back by read_manifest)
   int64_t index = -1;  // ok: row of this input in the shard
   std::string error;   // !ok: one-line message naming the input
 };
 
+// "npy" or "safetensors".
+const char* format_name(SinkSpec::Format format);
+
+// The run key of a run over `inputs` (in order): {"config": CONFIG, "inputs_sha256": SHA-256 of
+// the inputs joined by '\n' (each followed by '\n'), "total": N, "batch_size": B, "format": F}.
+std::string make_run_key(const nlohmann::json& config, const std::vector<std::string>& inputs,
+                         int64_t batch_size, SinkSpec::Format format);
+
+struct DatasetWriterOptions {
+  // Delete the files of whatever run the folder holds (same or other) and start afresh.
+  bool overwrite = false;
+  // fsync files and folders at each step of the invariant. false: the folder still survives a
+  // crash of the process (kill, OOM, an exception), but not of the machine (power loss).
+  bool sync = true;
+};
+
+// Not thread-safe: one thread (the run's serial sink) calls write_batch.
 class DatasetWriter {
  public:
-  // Opens (creating if missing) `out_dir`. `run_key` is a JSON text identifying the run's
-  // settings; a folder holding another run's output is refused with a message saying what
-  // differs.
-  DatasetWriter(const std::string& out_dir, SinkSpec::Format format, const std::string& run_key);
+  // Opens (creating if missing) `out_dir`: a new folder gets run.json; a folder of the same run
+  // is resumed (see the invariant above); another run's folder is refused unless overwrite.
+  // Throws std::invalid_argument for a run key without valid "total"/"batch_size", or whose
+  // "format" disagrees with `format`.
+  DatasetWriter(const std::string& out_dir, SinkSpec::Format format, const std::string& run_key,
+                const DatasetWriterOptions& options = {});
   ~DatasetWriter();
+  DatasetWriter(const DatasetWriter&) = delete;
+  DatasetWriter& operator=(const DatasetWriter&) = delete;
 
-  // Batches already committed by an earlier, interrupted run on this folder (0 when new); any
-  // partial trailing batch (shard files without manifest lines) has been discarded.
+  // Batches committed so far (on opening: by an earlier, interrupted run on this folder; 0 when
+  // new); uncommitted leftovers have been discarded.
   int64_t completed_batches() const;
+  // ceil(total / batch_size): the run is complete when completed_batches() == num_batches().
+  int64_t num_batches() const;
+  int64_t batch_size() const;
+  int64_t total() const;
+  // Inputs of batch b: min(batch_size, total - b * batch_size).
+  int64_t batch_inputs(int64_t b) const;
 
-  // Commits batch `b` (must be completed_batches() + number written since): its tensors (may be
-  // empty when every input failed) and one entry per input of the batch, in input order.
+  // Commits batch `b`, which must be completed_batches(): its tensors (empty, or every key with
+  // 0 rows, when every input failed) and one entry per input of the batch, in input order. The
+  // "ok" entries' indices must be 0..rows-1 in some order, rows being every key's row count.
+  // Misuse (wrong b, entry count, indices) throws std::logic_error.
   void write_batch(int64_t b, const BatchFeature& batch, const std::vector<ManifestEntry>& entries);
 
   // "shard-000042" (npy folder) or "shard-000042.safetensors".
   std::string shard_name(int64_t b) const;
+  const std::string& out_dir() const;
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
 
-// Writes `batch` as a safetensors file (little-endian; F32/F64/I64/U8/... dtypes; keys sorted;
-// "__metadata__" {"format": "pt"}). Throws naming `path` on I/O failure.
-void write_safetensors(const std::string& path, const BatchFeature& batch);
+// The committed entries of DIR/manifest.jsonl (complete lines only), in input order. Throws
+// DecodeError naming the file for a line that is not a manifest entry.
+std::vector<ManifestEntry> read_manifest(const std::string& out_dir);
+
+// Writes `batch` as a safetensors file at `path` (not atomically; DatasetWriter renames).
+// Byte layout as the reference implementation writes it (safetensors.numpy.save_file):
+// u64 little-endian header length N; N bytes of compact JSON
+//   {"__metadata__":{"format":"pt"},"KEY":{"dtype":"F32","shape":[2,3],"data_offsets":[0,24]},...}
+// padded with spaces to a multiple of 8; then the tensors' raw little-endian C-order bytes,
+// contiguous, in the header's order: by dtype alignment (I64, F64, F32, I32, U16, U8, BOOL),
+// then by name, so that every tensor is aligned to its element size. Lists are written as
+// KEY.0, KEY.1, ... dtypes: bool BOOL, uint8 U8, uint16 U16, int32 I32, int64 I64, float32 F32,
+// float64 F64. `metadata` is the "__metadata__" map (left out when empty). Throws
+// pixelflow::Error naming `path` on I/O failure (the partial file is removed) and
+// pixelflow::InputError for undefined tensors or clashing names.
+void write_safetensors(const std::string& path, const BatchFeature& batch,
+                       const std::vector<std::pair<std::string, std::string>>& metadata = {
+                           {"format", "pt"}});
+// The bytes write_safetensors writes.
+std::string safetensors_bytes(const BatchFeature& batch,
+                              const std::vector<std::pair<std::string, std::string>>& metadata = {
+                                  {"format", "pt"}});
+
+// Reads a safetensors file: one stacked tensor per name, in data order (lists come back as
+// KEY.0, KEY.1, ...). Validates the header as the reference loader does (offsets contiguous
+// from 0, sizes matching shape and dtype, data ending at the end of the file). Throws
+// DecodeError naming `path` for a malformed file or a dtype pixelflow has no type for.
+BatchFeature read_safetensors(const std::string& path);
 
 }  // namespace pixelflow::pipelines

@@ -1,0 +1,549 @@
+// DatasetWriter: safetensors and npy shards, the manifest, resuming after a crash, refusing
+// another run's folder; write_safetensors / read_safetensors; SHA-256 of run keys.
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+#include <set>
+
+#include "graph/errors.h"
+#include "graph/npy.h"
+#include "graph/sha256.h"
+#include "pipelines/dataset_writer.h"
+
+namespace fs = std::filesystem;
+using namespace pixelflow;
+using namespace pixelflow::pipelines;
+
+namespace {
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    static std::atomic<int> counter{0};
+    std::random_device rd;
+    path = fs::temp_directory_path() /
+           ("pixelflow_dataset_writer_" + std::to_string(::getpid()) + "_" +
+            std::to_string(counter++) + "_" + std::to_string(rd()));
+    fs::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  std::string operator/(const std::string& name) const { return (path / name).string(); }
+};
+
+std::string read_file(const fs::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  REQUIRE(f);
+  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+}
+
+void write_text(const fs::path& p, const std::string& text) {
+  std::ofstream f(p, std::ios::binary | std::ios::trunc);
+  f << text;
+}
+
+// A tensor whose bytes are a deterministic function of `seed`.
+Tensor pattern(DType dtype, Shape shape, int seed) {
+  Tensor t = Tensor::empty(dtype, std::move(shape));
+  auto* p = static_cast<uint8_t*>(t.raw_data());
+  for (size_t i = 0; i < t.nbytes(); ++i) p[i] = static_cast<uint8_t>(seed * 31 + i * 7 + 1);
+  if (dtype == DType::kBool)
+    for (size_t i = 0; i < t.nbytes(); ++i) p[i] &= 1;
+  return t;
+}
+
+template <class T>
+Tensor values(Shape shape, std::vector<T> v) {
+  Tensor t = Tensor::empty(dtype_of<T>(), std::move(shape));
+  REQUIRE(static_cast<size_t>(t.numel()) == v.size());
+  std::memcpy(t.raw_data(), v.data(), t.nbytes());
+  return t;
+}
+
+bool same_tensor(const Tensor& a, const Tensor& b) {
+  return a.dtype() == b.dtype() && a.shape() == b.shape() &&
+         std::memcmp(a.raw_data(), b.raw_data(), a.nbytes()) == 0;
+}
+
+// Every file under `root`, relative path -> bytes (folders as "<dir>").
+std::map<std::string, std::string> snapshot(const fs::path& root) {
+  std::map<std::string, std::string> out;
+  for (const auto& e : fs::recursive_directory_iterator(root)) {
+    std::string rel = fs::relative(e.path(), root).string();
+    out[rel] = e.is_directory() ? std::string("<dir>") : read_file(e.path());
+  }
+  return out;
+}
+
+std::set<std::string> names_in(const fs::path& dir) {
+  std::set<std::string> out;
+  for (const auto& e : fs::directory_iterator(dir)) out.insert(e.path().filename().string());
+  return out;
+}
+
+std::string key_for(int64_t total, int64_t batch_size, SinkSpec::Format format,
+                    nlohmann::json config = {{"size", {{"shortest_edge", 224}}}}) {
+  std::vector<std::string> inputs;
+  for (int64_t i = 0; i < total; ++i) inputs.push_back("img" + std::to_string(i) + ".jpg");
+  return make_run_key(config, inputs, batch_size, format);
+}
+
+// The batch and entries of batch b of a run over `total` inputs "img<i>.jpg"; inputs whose index
+// is a multiple of 3 fail. Rows are one (rows, 2, 3) float32 key and a list key of int64.
+std::pair<BatchFeature, std::vector<ManifestEntry>> make_batch(int64_t b, int64_t batch_size,
+                                                               int64_t total) {
+  std::vector<ManifestEntry> entries;
+  int64_t rows = 0;
+  for (int64_t i = b * batch_size; i < std::min(total, (b + 1) * batch_size); ++i) {
+    ManifestEntry e;
+    e.input = "img" + std::to_string(i) + ".jpg";
+    if (i % 3 == 0) {
+      e.ok = false;
+      e.error = e.input + ": not a JPEG file (truncated)";
+    } else {
+      e.index = rows++;
+    }
+    entries.push_back(e);
+  }
+  BatchFeature bf;
+  if (rows > 0) {
+    bf.set("pixel_values", pattern(DType::kFloat32, {rows, 2, 3}, static_cast<int>(b)));
+    std::vector<Tensor> sizes;
+    for (int64_t r = 0; r < rows; ++r) sizes.push_back(values<int64_t>({2}, {b, r}));
+    bf.set("original_sizes", sizes);
+  }
+  return {bf, entries};
+}
+
+void write_run(const std::string& dir, SinkSpec::Format format, int64_t total, int64_t batch_size,
+               int64_t from = 0, int64_t to = -1) {
+  DatasetWriter w(dir, format, key_for(total, batch_size, format));
+  REQUIRE(w.completed_batches() == from);
+  if (to < 0) to = w.num_batches();
+  for (int64_t b = from; b < to; ++b) {
+    auto [bf, entries] = make_batch(b, batch_size, total);
+    w.write_batch(b, bf, entries);
+  }
+  REQUIRE(w.completed_batches() == to);
+}
+
+}  // namespace
+
+TEST_CASE("Sha256 matches FIPS 180-4 test vectors, streamed in any chunks", "[dataset_writer]") {
+  CHECK(sha256_hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  CHECK(sha256_hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  const std::string two_blocks = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+  CHECK(sha256_hex(two_blocks) == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+  std::string million(1000000, 'a');
+  CHECK(sha256_hex(million) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+  for (size_t chunk : {1, 3, 63, 64, 65, 1000}) {
+    Sha256 h;
+    for (size_t i = 0; i < million.size(); i += chunk) h.update(std::string_view(million).substr(i, chunk));
+    CHECK(h.hex_digest() == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+  }
+}
+
+TEST_CASE("safetensors bytes of a small BatchFeature, computed by hand", "[dataset_writer]") {
+  BatchFeature bf;
+  bf.set("pixel_values", values<float>({1, 2}, {1.0f, -2.0f}));
+  bf.set("labels", values<int64_t>({1}, {7}));
+  bf.set("mask", std::vector<Tensor>{values<uint8_t>({3}, {1, 2, 3}), values<uint8_t>({1}, {255})});
+  // Order of data: by dtype alignment (I64, F32, U8), then by name. 275 header bytes, padded to
+  // 280 = 0x118 with 5 spaces.
+  const std::string json =
+      "{\"__metadata__\":{\"format\":\"pt\"},"
+      "\"labels\":{\"dtype\":\"I64\",\"shape\":[1],\"data_offsets\":[0,8]},"
+      "\"pixel_values\":{\"dtype\":\"F32\",\"shape\":[1,2],\"data_offsets\":[8,16]},"
+      "\"mask.0\":{\"dtype\":\"U8\",\"shape\":[3],\"data_offsets\":[16,19]},"
+      "\"mask.1\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[19,20]}}     ";
+  REQUIRE(json.size() == 280);
+  const std::string expected = std::string("\x18\x01\x00\x00\x00\x00\x00\x00", 8) + json +
+                               std::string("\x07\x00\x00\x00\x00\x00\x00\x00", 8) +  // 7
+                               std::string("\x00\x00\x80\x3f", 4) +                  // 1.0f
+                               std::string("\x00\x00\x00\xc0", 4) +                  // -2.0f
+                               std::string("\x01\x02\x03\xff", 4);
+  CHECK(safetensors_bytes(bf) == expected);
+
+  TempDir tmp;
+  write_safetensors(tmp / "a.safetensors", bf);
+  CHECK(read_file(tmp / "a.safetensors") == expected);
+
+  // No tensors, no metadata: "{}" padded to 8 (as the reference writer gives).
+  CHECK(safetensors_bytes(BatchFeature(), {}) == std::string("\x08\0\0\0\0\0\0\0{}      ", 16));
+  // One F32 tensor, no metadata: a 64-byte header needs no padding.
+  BatchFeature one;
+  one.set("attn.0", values<float>({1, 2, 3}, {0, 1, 2, 3, 4, 5}));
+  std::string bytes = safetensors_bytes(one, {});
+  CHECK(bytes.substr(0, 8) == std::string("\x40\0\0\0\0\0\0\0", 8));
+  CHECK(bytes.substr(8, 64) == "{\"attn.0\":{\"dtype\":\"F32\",\"shape\":[1,2,3],\"data_offsets\":[0,24]}}");
+  CHECK(bytes.size() == 8 + 64 + 24);
+}
+
+TEST_CASE("safetensors round trip of every dtype, aligned data", "[dataset_writer]") {
+  TempDir tmp;
+  BatchFeature bf;
+  bf.set("b", pattern(DType::kBool, {3}, 1));
+  bf.set("u8", pattern(DType::kUInt8, {2, 3, 5}, 2));
+  bf.set("u16", pattern(DType::kUInt16, {7}, 3));
+  bf.set("i32", pattern(DType::kInt32, {1, 3}, 4));
+  bf.set("i64", pattern(DType::kInt64, {2, 1}, 5));
+  bf.set("f32", pattern(DType::kFloat32, {2, 3, 4, 4}, 6));
+  bf.set("f64", pattern(DType::kFloat64, {3}, 7));
+  bf.set("scalar", pattern(DType::kFloat32, {}, 8));
+  bf.set("empty", Tensor::empty(DType::kFloat64, {0, 3}));
+  bf.set("per_image", std::vector<Tensor>{pattern(DType::kUInt8, {2, 2}, 9), pattern(DType::kFloat32, {1}, 10)});
+  const std::string path = tmp / "all.safetensors";
+  write_safetensors(path, bf);
+  BatchFeature back = read_safetensors(path);
+  CHECK(back.size() == bf.size() + 1);
+  for (const auto& key : bf.keys()) {
+    const auto& v = bf.at(key);
+    if (const Tensor* t = std::get_if<Tensor>(&v)) {
+      INFO(key);
+      CHECK(same_tensor(back[key], *t));
+    }
+  }
+  CHECK(same_tensor(back["per_image.0"], bf.list("per_image")[0]));
+  CHECK(same_tensor(back["per_image.1"], bf.list("per_image")[1]));
+
+  // Every tensor starts at a multiple of its element size, counted from the file's start.
+  std::string bytes = read_file(path);
+  uint64_t n = 0;
+  std::memcpy(&n, bytes.data(), 8);
+  CHECK(n % 8 == 0);
+  auto header = nlohmann::json::parse(bytes.substr(8, n));
+  CHECK(header["__metadata__"] == nlohmann::json({{"format", "pt"}}));
+  const std::map<std::string, size_t> elem = {{"BOOL", 1}, {"U8", 1}, {"U16", 2}, {"I32", 4},
+                                              {"I64", 8},  {"F32", 4}, {"F64", 8}};
+  for (const auto& [name, info] : header.items()) {
+    if (name == "__metadata__") continue;
+    INFO(name);
+    CHECK((8 + n + info["data_offsets"][0].get<uint64_t>()) % elem.at(info["dtype"]) == 0);
+  }
+  CHECK(header["scalar"]["shape"] == nlohmann::json::array());
+  CHECK(header["empty"]["shape"] == nlohmann::json({0, 3}));
+}
+
+TEST_CASE("safetensors: malformed files, clashing names and I/O failures", "[dataset_writer]") {
+  TempDir tmp;
+  BatchFeature bf;
+  bf.set("x", values<float>({2}, {1, 2}));
+  std::string good = safetensors_bytes(bf);
+  auto rejects = [&](const std::string& bytes, const std::string& needle) {
+    const std::string path = tmp / "bad.safetensors";
+    write_text(path, bytes);
+    try {
+      read_safetensors(path);
+      FAIL("read_safetensors accepted a malformed file expecting: " << needle);
+    } catch (const DecodeError& e) {
+      std::string msg = e.what();
+      CHECK(msg.find(path) != std::string::npos);
+      CHECK(msg.find(needle) != std::string::npos);
+      CHECK(msg.find('\n') == std::string::npos);
+    }
+  };
+  rejects(good.substr(0, 5), "8-byte");
+  rejects(good.substr(0, good.size() - 1), "data ends at byte");
+  rejects(good + "x", "data ends at byte");
+  std::string f16 = good;
+  f16.replace(f16.find("F32"), 3, "F16");
+  rejects(f16, "dtype F16 is not supported");
+  std::string gap = good;
+  gap.replace(gap.find("[0,8]"), 5, "[1,8]");
+  rejects(gap, "data_offsets");
+  std::string big = good;
+  big[7] = '\x01';
+  rejects(big, "too large");
+
+  BatchFeature clash;
+  clash.set("a.0", values<float>({1}, {1}));
+  clash.set("a", std::vector<Tensor>{values<float>({1}, {2})});
+  CHECK_THROWS_AS(safetensors_bytes(clash), InputError);
+
+  // Not writable: the folder is a regular file.
+  write_text(tmp / "plain", "x");
+  const std::string inside = tmp / "plain/x.safetensors";
+  CHECK_THROWS_WITH(write_safetensors(inside, bf),
+                    Catch::Contains(inside) && Catch::Contains("Not a directory"));
+  // Disk full: /dev/full fails every write with ENOSPC (and is not removed afterwards).
+  if (fs::exists("/dev/full")) {
+    CHECK_THROWS_WITH(write_safetensors("/dev/full", bf),
+                      Catch::Contains("/dev/full") && Catch::Contains("No space left on device"));
+    CHECK(fs::is_character_file("/dev/full"));
+  }
+}
+
+TEST_CASE("DatasetWriter npy: shard folders, manifest text, all-failed batch", "[dataset_writer]") {
+  TempDir tmp;
+  const std::string dir = tmp / "out";
+  // 5 inputs in batches of 2: img0 fails, img3 fails; batch 2 = {img4}.
+  {
+    DatasetWriter w(dir, SinkSpec::Format::kNpy, key_for(5, 2, SinkSpec::Format::kNpy));
+    CHECK(w.completed_batches() == 0);
+    CHECK(w.num_batches() == 3);
+    CHECK(w.batch_inputs(2) == 1);
+    CHECK(w.shard_name(0) == "shard-000000");
+    for (int64_t b = 0; b < 3; ++b) {
+      auto [bf, entries] = make_batch(b, 2, 5);
+      w.write_batch(b, bf, entries);
+    }
+    CHECK(w.completed_batches() == 3);
+  }
+  CHECK(names_in(dir) == std::set<std::string>{"run.json", "manifest.jsonl", "shard-000000",
+                                                "shard-000001", "shard-000002"});
+  CHECK(names_in(fs::path(dir) / "shard-000000") ==
+        std::set<std::string>{"pixel_values.npy", "original_sizes.0.npy"});
+  CHECK(names_in(fs::path(dir) / "shard-000001") ==
+        std::set<std::string>{"pixel_values.npy", "original_sizes.0.npy"});
+  auto [bf0, e0] = make_batch(0, 2, 5);
+  CHECK(read_file(fs::path(dir) / "shard-000000/pixel_values.npy") == npy_bytes(bf0["pixel_values"]));
+  CHECK(same_tensor(load_npy((fs::path(dir) / "shard-000000/original_sizes.0.npy").string()),
+                    values<int64_t>({2}, {0, 0})));
+  CHECK(read_file(fs::path(dir) / "manifest.jsonl") ==
+        "{\"input\":\"img0.jpg\",\"status\":\"error\",\"error\":\"img0.jpg: not a JPEG file (truncated)\"}\n"
+        "{\"input\":\"img1.jpg\",\"status\":\"ok\",\"shard\":\"shard-000000\",\"index\":0}\n"
+        "{\"input\":\"img2.jpg\",\"status\":\"ok\",\"shard\":\"shard-000001\",\"index\":0}\n"
+        "{\"input\":\"img3.jpg\",\"status\":\"error\",\"error\":\"img3.jpg: not a JPEG file (truncated)\"}\n"
+        "{\"input\":\"img4.jpg\",\"status\":\"ok\",\"shard\":\"shard-000002\",\"index\":0}\n");
+  auto run = nlohmann::json::parse(read_file(fs::path(dir) / "run.json"));
+  CHECK(run["total"] == 5);
+  CHECK(run["batch_size"] == 2);
+  CHECK(run["format"] == "npy");
+  CHECK(run["config"] == nlohmann::json({{"size", {{"shortest_edge", 224}}}}));
+  CHECK(run["inputs_sha256"] ==
+        sha256_hex("img0.jpg\nimg1.jpg\nimg2.jpg\nimg3.jpg\nimg4.jpg\n"));
+
+  auto manifest = read_manifest(dir);
+  REQUIRE(manifest.size() == 5);
+  CHECK(!manifest[0].ok);
+  CHECK(manifest[0].error == "img0.jpg: not a JPEG file (truncated)");
+  CHECK(manifest[2].ok);
+  CHECK(manifest[2].shard == "shard-000001");
+  CHECK(manifest[2].index == 0);
+
+  // A batch where every input failed: manifest lines, no shard (also with 0-row tensors).
+  const std::string dir2 = tmp / "failed";
+  DatasetWriter w(dir2, SinkSpec::Format::kNpy, key_for(4, 2, SinkSpec::Format::kNpy));
+  std::vector<ManifestEntry> failed = {{"a.png", false, "", -1, "a.png: cannot open file"},
+                                       {"b.png", false, "", -1, "b.png: cannot open file"}};
+  w.write_batch(0, BatchFeature(), failed);
+  BatchFeature zero_rows;
+  zero_rows.set("pixel_values", Tensor::empty(DType::kFloat32, {0, 3, 4, 4}));
+  w.write_batch(1, zero_rows, failed);
+  CHECK(names_in(dir2) == std::set<std::string>{"run.json", "manifest.jsonl"});
+  CHECK(read_manifest(dir2).size() == 4);
+  CHECK(read_file(fs::path(dir2) / "manifest.jsonl").substr(0, 80) ==
+        "{\"input\":\"a.png\",\"status\":\"error\",\"error\":\"a.png: cannot open file\"}\n{\"input\":\"b");
+}
+
+TEST_CASE("DatasetWriter safetensors: one file per batch, rows in the caller's order", "[dataset_writer]") {
+  TempDir tmp;
+  const std::string dir = tmp / "out";
+  DatasetWriter w(dir, SinkSpec::Format::kSafetensors, key_for(3, 3, SinkSpec::Format::kSafetensors));
+  CHECK(w.shard_name(0) == "shard-000000.safetensors");
+  BatchFeature bf;
+  bf.set("pixel_values", values<float>({3, 2}, {1, 2, 3, 4, 5, 6}));
+  // Unordered completion: img2's row came first.
+  std::vector<ManifestEntry> entries = {{"img0.jpg", true, "", 1, ""},
+                                        {"img1.jpg", true, "", 2, ""},
+                                        {"img2.jpg", true, "", 0, ""}};
+  w.write_batch(0, bf, entries);
+  CHECK(names_in(dir) == std::set<std::string>{"run.json", "manifest.jsonl", "shard-000000.safetensors"});
+  BatchFeature back = read_safetensors((fs::path(dir) / "shard-000000.safetensors").string());
+  CHECK(same_tensor(back["pixel_values"], bf["pixel_values"]));
+  CHECK(read_file(fs::path(dir) / "shard-000000.safetensors") == safetensors_bytes(bf));
+  CHECK(read_file(fs::path(dir) / "manifest.jsonl") ==
+        "{\"input\":\"img0.jpg\",\"status\":\"ok\",\"shard\":\"shard-000000.safetensors\",\"index\":1}\n"
+        "{\"input\":\"img1.jpg\",\"status\":\"ok\",\"shard\":\"shard-000000.safetensors\",\"index\":2}\n"
+        "{\"input\":\"img2.jpg\",\"status\":\"ok\",\"shard\":\"shard-000000.safetensors\",\"index\":0}\n");
+}
+
+TEST_CASE("DatasetWriter resumes after a crash with the same final folder", "[dataset_writer]") {
+  const auto format = GENERATE(SinkSpec::Format::kNpy, SinkSpec::Format::kSafetensors);
+  INFO(format_name(format));
+  {
+    TempDir tmp;
+    const int64_t total = 7, bs = 2;  // batches {0,1} {2,3} {4,5} {6}
+    const std::string ref = tmp / "uninterrupted";
+    write_run(ref, format, total, bs);
+    const auto expected = snapshot(ref);
+    CHECK(expected.size() >= 5);
+
+    const std::string manifest_ref = read_file(fs::path(ref) / "manifest.jsonl");
+    auto line_end = [&](int lines) {  // bytes of the first `lines` lines
+      size_t pos = 0;
+      for (int i = 0; i < lines; ++i) pos = manifest_ref.find('\n', pos) + 1;
+      return pos;
+    };
+    const std::string suffix = format == SinkSpec::Format::kNpy ? "" : ".safetensors";
+    const std::string shard2 = "shard-000002" + suffix, shard3 = "shard-000003" + suffix;
+
+    SECTION("crash mid-append: a partial line, an orphan shard and a .tmp") {
+      const std::string dir = tmp / "crashed";
+      write_run(dir, format, total, bs, 0, 2);
+      // Batch 2's shard was renamed into place and its first line plus half of the second
+      // appended when the process died; batch 3's shard was being written.
+      fs::copy(fs::path(ref) / shard2, fs::path(dir) / shard2, fs::copy_options::recursive);
+      write_text(fs::path(dir) / (shard3 + ".tmp"), "partial");
+      std::string manifest = manifest_ref.substr(0, line_end(5) + 10);
+      write_text(fs::path(dir) / "manifest.jsonl", manifest);
+      {
+        DatasetWriter w(dir, format, key_for(total, bs, format));
+        CHECK(w.completed_batches() == 2);
+        CHECK(read_file(fs::path(dir) / "manifest.jsonl") == manifest_ref.substr(0, line_end(4)));
+        CHECK(!fs::exists(fs::path(dir) / shard2));
+        CHECK(!fs::exists(fs::path(dir) / (shard3 + ".tmp")));
+      }
+      write_run(dir, format, total, bs, 2);
+      CHECK(snapshot(dir) == expected);
+    }
+    SECTION("crash after whole lines of half a batch") {
+      const std::string dir = tmp / "crashed";
+      write_run(dir, format, total, bs, 0, 3);
+      // Batch 3 = {img6} only has one input; take batch 2 back to its first line instead.
+      write_text(fs::path(dir) / "manifest.jsonl", manifest_ref.substr(0, line_end(5)));
+      {
+        DatasetWriter w(dir, format, key_for(total, bs, format));
+        CHECK(w.completed_batches() == 2);
+        CHECK(read_file(fs::path(dir) / "manifest.jsonl") == manifest_ref.substr(0, line_end(4)));
+      }
+      write_run(dir, format, total, bs, 2);
+      CHECK(snapshot(dir) == expected);
+    }
+    SECTION("crash while writing run.json, then a fresh start") {
+      const std::string dir = tmp / "crashed";
+      fs::create_directories(dir);
+      write_text(fs::path(dir) / "run.json.tmp", "{\"tot");
+      write_run(dir, format, total, bs);
+      CHECK(snapshot(dir) == expected);
+    }
+    SECTION("a committed batch whose shard went missing is redone, with the ones after it") {
+      const std::string dir = tmp / "damaged";
+      write_run(dir, format, total, bs);
+      fs::remove_all(fs::path(dir) / shard2);
+      {
+        DatasetWriter w(dir, format, key_for(total, bs, format));
+        CHECK(w.completed_batches() == 2);
+        CHECK(!fs::exists(fs::path(dir) / shard3));
+      }
+      write_run(dir, format, total, bs, 2);
+      CHECK(snapshot(dir) == expected);
+    }
+    SECTION("a finished run reopens complete and unchanged") {
+      {
+        DatasetWriter w(ref, format, key_for(total, bs, format));
+        CHECK(w.completed_batches() == w.num_batches());
+      }
+      CHECK(snapshot(ref) == expected);
+    }
+  }
+}
+
+TEST_CASE("DatasetWriter refuses another run's folder, one line naming it and what differs", "[dataset_writer]") {
+  TempDir tmp;
+  const std::string dir = tmp / "out";
+  const auto npy = SinkSpec::Format::kNpy;
+  write_run(dir, npy, 7, 2, 0, 2);
+  auto refused = [&](const std::string& key, SinkSpec::Format format, const std::string& needle) {
+    try {
+      DatasetWriter w(dir, format, key);
+      FAIL("opened another run's folder; expected: " << needle);
+    } catch (const InputError& e) {
+      std::string msg = e.what();
+      CHECK(msg.find(dir) != std::string::npos);
+      CHECK(msg.find(needle) != std::string::npos);
+      CHECK(msg.find('\n') == std::string::npos);
+    }
+  };
+  refused(key_for(7, 3, npy), npy, "batch_size 2 there, 3 now");
+  refused(key_for(7, 2, npy, {{"size", {{"shortest_edge", 256}}}}), npy,
+          "config.size.shortest_edge 224 there, 256 now");
+  refused(key_for(7, 2, SinkSpec::Format::kSafetensors), SinkSpec::Format::kSafetensors,
+          "format \"npy\" there, \"safetensors\" now");
+  refused(key_for(6, 2, npy), npy, "total 7 there, 6 now");
+  CHECK(names_in(dir).count("shard-000001") == 1);  // left alone
+
+  // overwrite: the other run's files go, unrelated files stay.
+  write_text(fs::path(dir) / "README.txt", "mine");
+  {
+    DatasetWriterOptions options;
+    options.overwrite = true;
+    DatasetWriter w(dir, npy, key_for(3, 3, npy), options);
+    CHECK(w.completed_batches() == 0);
+  }
+  CHECK(names_in(dir) == std::set<std::string>{"run.json", "manifest.jsonl", "README.txt"});
+
+  // Shards without run.json: not resumable.
+  const std::string orphan = tmp / "orphan";
+  fs::create_directories(fs::path(orphan) / "shard-000000");
+  CHECK_THROWS_AS(DatasetWriter(orphan, npy, key_for(3, 3, npy)), InputError);
+  // Not JSON.
+  const std::string garbage = tmp / "garbage";
+  fs::create_directories(garbage);
+  write_text(fs::path(garbage) / "run.json", "not json");
+  CHECK_THROWS_WITH(DatasetWriter(garbage, npy, key_for(3, 3, npy)),
+                    Catch::Contains(garbage) && Catch::Contains("not JSON"));
+}
+
+TEST_CASE("DatasetWriter: misuse, locking and unwritable folders", "[dataset_writer]") {
+  TempDir tmp;
+  const std::string dir = tmp / "out";
+  const auto npy = SinkSpec::Format::kNpy;
+  DatasetWriter w(dir, npy, key_for(4, 2, npy));
+  // One writer per folder.
+  CHECK_THROWS_WITH(DatasetWriter(dir, npy, key_for(4, 2, npy)),
+                    Catch::Contains(dir) && Catch::Contains("in use"));
+
+  auto [bf, entries] = make_batch(0, 2, 4);  // img0 failed, img1 row 0
+  CHECK_THROWS_AS(w.write_batch(1, bf, entries), std::logic_error);
+  CHECK_THROWS_AS(w.write_batch(0, bf, {entries[0]}), std::logic_error);
+  auto bad_index = entries;
+  bad_index[1].index = 1;
+  CHECK_THROWS_AS(w.write_batch(0, bf, bad_index), std::logic_error);
+  auto all_failed = entries;
+  all_failed[1].ok = false;
+  CHECK_THROWS_AS(w.write_batch(0, bf, all_failed), std::logic_error);  // rows without ok inputs
+  BatchFeature bad_key;
+  bad_key.set("a/b", values<float>({1}, {1}));
+  CHECK_THROWS_AS(w.write_batch(0, bad_key, entries), InputError);
+  CHECK(w.completed_batches() == 0);
+  CHECK(names_in(dir) == std::set<std::string>{"run.json", "manifest.jsonl"});
+  w.write_batch(0, bf, entries);  // still usable after the refusals
+  CHECK(w.completed_batches() == 1);
+
+  CHECK_THROWS_AS(DatasetWriter(tmp / "k", npy, "{\"total\": 3}"), std::invalid_argument);
+  CHECK_THROWS_AS(DatasetWriter(tmp / "k", npy, "{\"total\": 3, \"batch_size\": 0}"), std::invalid_argument);
+  CHECK_THROWS_AS(DatasetWriter(tmp / "k", npy, key_for(3, 1, SinkSpec::Format::kSafetensors)),
+                  std::invalid_argument);
+
+  write_text(tmp / "file", "x");
+  const std::string under_file = tmp / "file/out";
+  CHECK_THROWS_WITH(DatasetWriter(under_file, npy, key_for(3, 1, npy)),
+                    Catch::Contains(under_file) && Catch::Contains("cannot create output folder"));
+}
+
+TEST_CASE("DatasetWriter without fsync writes the same folder", "[dataset_writer]") {
+  TempDir tmp;
+  const auto st = SinkSpec::Format::kSafetensors;
+  write_run(tmp / "synced", st, 5, 2);
+  DatasetWriterOptions options;
+  options.sync = false;
+  {
+    DatasetWriter w(tmp / "unsynced", st, key_for(5, 2, st), options);
+    for (int64_t b = 0; b < w.num_batches(); ++b) {
+      auto [bf, entries] = make_batch(b, 2, 5);
+      w.write_batch(b, bf, entries);
+    }
+  }
+  CHECK(snapshot(tmp / "unsynced") == snapshot(tmp / "synced"));
+}
