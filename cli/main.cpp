@@ -4,6 +4,7 @@
 //   pixelflow postprocess semantic-segmentation --config PATH --logits FILE.npy
 //                         [--target-size H,W]... --out DIR
 //   pixelflow save-config --config PATH --out DIR [--set KEY=JSON]...
+//   pixelflow check-pipeline FILE.yaml
 //
 // Exit status: 0 on success, 1 when an input or the configuration is at fault (one line on
 // stderr naming it, no output files), 2 on a usage error.
@@ -23,6 +24,7 @@
 #include "graph/npy.h"
 #include "pipelines/image_processor.h"
 #include "pipelines/post_processing.h"
+#include "pipelines/yaml_pipeline.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -38,6 +40,7 @@ Usage:
   pixelflow postprocess semantic-segmentation --config PATH --logits FILE.npy
                         [--target-size H,W]... --out DIR
   pixelflow save-config --config PATH --out DIR [--set KEY=JSON]...
+  pixelflow check-pipeline FILE.yaml
   pixelflow bench --config PATH --images DIR [--threads N] [--from decoded|jpeg]
                   [--batch-size N] [--seconds S]
   pixelflow tune --config PATH [--images DIR] [--out FILE]
@@ -50,6 +53,7 @@ Commands:
   preprocess    run a processor (preprocessor_config.json) over images, write the BatchFeature
   postprocess   turn model outputs into results (semantic segmentation masks)
   save-config   write the processor's config as save_pretrained does
+  check-pipeline  read a YAML pipeline (pipelines/PIPELINES.md), print what it resolves to as JSON
   bench         measure throughput (images/s) on a folder of images, one JSON line
   tune          time the kernel variants on this CPU and record the fastest for later runs
   run           a whole dataset in batches: shards (npy or safetensors), manifest, resume
@@ -339,6 +343,29 @@ int cmd_save_config(Args& args) {
   return 0;
 }
 
+constexpr const char* kCheckPipelineHelp = R"(Usage: pixelflow check-pipeline FILE.yaml
+
+Reads a YAML pipeline (see pipelines/PIPELINES.md), checks every key and op parameter, and prints
+the resolved plan and run settings as JSON. A problem is reported as one line,
+FILE:LINE:COLUMN: KEY.PATH: what is wrong.
+)";
+
+int cmd_check_pipeline(Args& args) {
+  std::string file;
+  while (!args.done()) {
+    std::string a = args.next();
+    if (a == "-h" || a == "--help") {
+      std::cout << kCheckPipelineHelp;
+      return 0;
+    }
+    if (!file.empty() || a.rfind("--", 0) == 0) throw UsageError("unexpected argument '" + a + "'");
+    file = a;
+  }
+  if (file.empty()) throw UsageError("check-pipeline needs FILE.yaml");
+  std::cout << pipelines::describe_pipeline(pipelines::load_pipeline_yaml(file)).dump(2) << "\n";
+  return 0;
+}
+
 // One line, no trailing newline inside.
 std::string one_line(std::string s) {
   for (char& c : s)
@@ -359,6 +386,7 @@ int main(int argc, char** argv) {
     if (cmd == "preprocess") return cmd_preprocess(args);
     if (cmd == "postprocess") return cmd_postprocess(args);
     if (cmd == "save-config") return cmd_save_config(args);
+    if (cmd == "check-pipeline") return cmd_check_pipeline(args);
     if (cmd == "bench") return cmd_bench(args);
     if (cmd == "tune") return cmd_tune(args);
     if (cmd == "run") return cmd_run(args);

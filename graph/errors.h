@@ -19,10 +19,16 @@ class ConfigError : public Error {
  public:
   ConfigError(const std::string& key_path, const std::string& problem)
       : Error(key_path + ": " + problem), key_path_(key_path) {}
+  // With a location in front: "<where>: <key path>: <problem>", e.g. where =
+  // "pipeline.yaml:3:7" (file:line:column, as YAML pipelines report them).
+  ConfigError(const std::string& where, const std::string& key_path, const std::string& problem)
+      : Error(where + ": " + key_path + ": " + problem), key_path_(key_path), where_(where) {}
   const std::string& key_path() const { return key_path_; }
+  const std::string& where() const { return where_; }  // "" when the error has no location
 
  private:
   std::string key_path_;
+  std::string where_;
 };
 
 // An input file or array cannot be read or decoded. Message form: "<file>: <problem>".

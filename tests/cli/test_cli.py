@@ -245,6 +245,20 @@ class CliTest(unittest.TestCase):
         self.assertEqual(saved, read(os.path.join(self.tmp, "again", "preprocessor_config.json")))
         self.assertEqual(json.loads(saved)["image_processor_type"], "CLIPImageProcessor")
 
+    def test_check_pipeline(self):
+        r = run("check-pipeline", os.path.join(self.clip, "pipeline.yaml"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        spec = json.loads(r.stdout)
+        self.assertEqual(spec["processor"], "CLIPImageProcessor")
+        self.assertEqual([next(iter(op)) for op in spec["ops"]],
+                         ["resize", "center_crop", "rescale", "normalize", "to_channel_dimension_format"])
+        bad = os.path.join(self.tmp, "bad.yaml")
+        with open(bad, "w") as f:
+            f.write("ops:\n  - resize: {size: {shortest_edge: 0}, resample: 3}\nbatch_size: 4\n")
+        self.assert_one_line_error(run("check-pipeline", bad),
+                                   bad + ":2:36: ops[0].resize.size.shortest_edge: must be > 0")
+        self.assertEqual(run("check-pipeline").returncode, 2)
+
 
 SMALL = ["--set", 'size={"shortest_edge":32}', "--set", 'crop_size={"height":32,"width":32}']
 

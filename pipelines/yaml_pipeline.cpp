@@ -1,0 +1,648 @@
+#include "pipelines/yaml_pipeline.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "graph/errors.h"
+#include "graph/registry.h"
+#include "pipelines/image_processor.h"
+
+namespace pixelflow::pipelines {
+
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+// ---------------------------------------------------------------------------------------------
+// Key paths and messages
+
+std::string join_key(const std::string& path, const std::string& key) { return path.empty() ? key : path + "." + key; }
+std::string join_index(const std::string& path, size_t i) { return path + "[" + std::to_string(i) + "]"; }
+std::string shown_path(const std::string& path) { return path.empty() ? "(top level)" : path; }
+
+std::string join_names(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
+std::string one_line(std::string s) {
+  for (char& c : s)
+    if (c == '\n' || c == '\r') c = ' ';
+  return s;
+}
+
+bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
+
+// ---------------------------------------------------------------------------------------------
+// Scalars, typed by the YAML 1.2 core schema (yaml-cpp leaves plain scalars untyped): quoted
+// scalars are strings; plain ones are null, a boolean, an integer or a float when they look like
+// one, else strings.
+
+enum class ScalarKind { kNull, kBool, kInt, kFloat, kString };
+
+bool is_core_bool(const std::string& s) {
+  static const std::set<std::string> names = {"true", "True", "TRUE", "false", "False", "FALSE"};
+  return names.count(s) != 0;
+}
+bool core_bool_value(const std::string& s) { return s[0] == 't' || s[0] == 'T'; }
+
+bool is_core_int(const std::string& s) {
+  static const std::regex re("[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+");
+  return std::regex_match(s, re);
+}
+
+bool is_core_float(const std::string& s) {
+  static const std::regex re(
+      "[-+]?(\\.[0-9]+|[0-9]+(\\.[0-9]*)?)([eE][-+]?[0-9]+)?|[-+]?\\.(inf|Inf|INF)|\\.(nan|NaN|NAN)");
+  return std::regex_match(s, re);
+}
+
+// A field of a map, with the node of its key (for the key's position in messages).
+struct Entry {
+  std::string key;
+  YAML::Node key_node;
+  YAML::Node value;
+};
+
+// Reads nodes of one document, turning every problem into a located ConfigError.
+class Reader {
+ public:
+  Reader(std::string origin, YAML::Mark fallback) : origin_(std::move(origin)), fallback_(fallback) {}
+
+  std::string where(const YAML::Mark& m) const {
+    const YAML::Mark& at = m.is_null() ? fallback_ : m;
+    return origin_ + ":" + std::to_string(at.line + 1) + ":" + std::to_string(at.column + 1);
+  }
+  [[noreturn]] void fail(const YAML::Mark& m, const std::string& path, const std::string& problem) const {
+    throw ConfigError(where(m), shown_path(path), one_line(problem));
+  }
+  [[noreturn]] void fail(const YAML::Node& n, const std::string& path, const std::string& problem) const {
+    fail(n.Mark(), path, problem);
+  }
+
+  static ScalarKind kind(const YAML::Node& n) {
+    if (!n.IsDefined() || n.IsNull()) return ScalarKind::kNull;
+    const std::string& tag = n.Tag();
+    const std::string& s = n.Scalar();
+    if (tag == "!" || tag == "tag:yaml.org,2002:str") return ScalarKind::kString;  // quoted / !!str
+    if (is_core_bool(s)) return ScalarKind::kBool;
+    if (is_core_int(s)) return ScalarKind::kInt;
+    if (is_core_float(s)) return ScalarKind::kFloat;
+    return ScalarKind::kString;
+  }
+
+  // What a node is, for "got ..." in messages.
+  static std::string describe(const YAML::Node& n) {
+    if (!n.IsDefined() || n.IsNull()) return "nothing (null)";
+    if (n.IsSequence()) return "a list";
+    if (n.IsMap()) return "a map";
+    std::string s = n.Scalar();
+    if (s.size() > 60) s = s.substr(0, 57) + "...";
+    return kind(n) == ScalarKind::kString ? "\"" + s + "\"" : s;
+  }
+
+  bool get_bool(const YAML::Node& n, const std::string& path) const {
+    if (!n.IsScalar() || kind(n) != ScalarKind::kBool)
+      fail(n, path, "must be true or false, got " + describe(n));
+    return core_bool_value(n.Scalar());
+  }
+
+  int64_t get_int(const YAML::Node& n, const std::string& path) const {
+    if (!n.IsScalar() || kind(n) != ScalarKind::kInt) fail(n, path, "must be an integer, got " + describe(n));
+    std::string s = n.Scalar();
+    bool negative = false;
+    if (s[0] == '+' || s[0] == '-') {
+      negative = s[0] == '-';
+      s = s.substr(1);
+    }
+    int base = 10;
+    if (starts_with(s, "0o")) base = 8;
+    if (starts_with(s, "0x")) base = 16;
+    if (base != 10) s = s.substr(2);
+    uint64_t magnitude = 0;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), magnitude, base);
+    const uint64_t limit = negative ? uint64_t{1} << 63 : (uint64_t{1} << 63) - 1;
+    if (ec != std::errc() || end != s.data() + s.size() || magnitude > limit)
+      fail(n, path, "integer out of range, got " + describe(n));
+    return negative ? static_cast<int64_t>(0 - magnitude) : static_cast<int64_t>(magnitude);
+  }
+
+  int64_t get_int_at_least(const YAML::Node& n, const std::string& path, int64_t min) const {
+    int64_t v = get_int(n, path);
+    if (v < min)
+      fail(n, path, (min == 1 ? std::string("must be a positive integer") : "must be an integer >= " + std::to_string(min)) +
+                        ", got " + std::to_string(v));
+    return v;
+  }
+
+  double get_double(const YAML::Node& n, const std::string& path) const {
+    ScalarKind k = n.IsScalar() ? kind(n) : ScalarKind::kNull;
+    if (k == ScalarKind::kInt) return static_cast<double>(get_int(n, path));
+    if (k != ScalarKind::kFloat) fail(n, path, "must be a number, got " + describe(n));
+    std::string s = n.Scalar();
+    bool negative = s[0] == '-';
+    if (s[0] == '+' || s[0] == '-') s = s.substr(1);
+    if (s == ".inf" || s == ".Inf" || s == ".INF")
+      return negative ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
+    if (s == ".nan" || s == ".NaN" || s == ".NAN") return std::numeric_limits<double>::quiet_NaN();
+    double v = 0;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec != std::errc() || end != s.data() + s.size()) fail(n, path, "number out of range, got " + describe(n));
+    return negative ? -v : v;
+  }
+
+  // A text value (names, paths): any scalar but null and booleans, as written.
+  std::string get_string(const YAML::Node& n, const std::string& path) const {
+    if (!n.IsScalar() || kind(n) == ScalarKind::kNull || kind(n) == ScalarKind::kBool)
+      fail(n, path, "must be a string, got " + describe(n));
+    if (n.Scalar().empty()) fail(n, path, "must not be empty");
+    return n.Scalar();
+  }
+
+  std::string get_choice(const YAML::Node& n, const std::string& path, const std::vector<std::string>& choices) const {
+    if (n.IsScalar() && kind(n) == ScalarKind::kString &&
+        std::find(choices.begin(), choices.end(), n.Scalar()) != choices.end())
+      return n.Scalar();
+    fail(n, path, "must be one of " + join_names(choices) + ", got " + describe(n));
+  }
+
+  // The fields of a map. Keys must be names, unique, and (when `allowed` is not empty) among
+  // `allowed`.
+  std::vector<Entry> entries(const YAML::Node& n, const std::string& path, const std::vector<std::string>& allowed) const {
+    if (!n.IsMap()) {
+      std::string want = allowed.empty() ? "a map" : "a map with keys among " + join_names(allowed);
+      fail(n, path, "must be " + want + ", got " + describe(n));
+    }
+    std::vector<Entry> out;
+    for (const auto& kv : n) {  // (a copy: yaml-cpp's iterators hand out temporaries)
+      const YAML::Node k = kv.first;
+      if (!k.IsScalar() || k.Scalar().empty()) fail(k, path, "keys must be names, got " + describe(k));
+      const std::string key = k.Scalar();
+      if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), key) == allowed.end())
+        fail(k, join_key(path, key), "unknown key \"" + key + "\" (allowed: " + join_names(allowed) + ")");
+      for (const auto& e : out)
+        if (e.key == key) fail(k, join_key(path, key), "duplicate key (first at line " + std::to_string(e.key_node.Mark().line + 1) + ")");
+      out.push_back({key, k, kv.second});
+    }
+    return out;
+  }
+
+  // Any node as JSON, scalars typed by the core schema.
+  json to_json(const YAML::Node& n, const std::string& path) const {
+    if (!n.IsDefined() || n.IsNull()) return nullptr;
+    if (n.IsSequence()) {
+      json a = json::array();
+      for (size_t i = 0; i < n.size(); ++i) a.push_back(to_json(n[i], join_index(path, i)));
+      return a;
+    }
+    if (n.IsMap()) {
+      json o = json::object();
+      for (const auto& e : entries(n, path, {})) o[e.key] = to_json(e.value, join_key(path, e.key));
+      return o;
+    }
+    switch (kind(n)) {
+      case ScalarKind::kNull: return nullptr;
+      case ScalarKind::kBool: return core_bool_value(n.Scalar());
+      case ScalarKind::kInt: return get_int(n, path);
+      case ScalarKind::kFloat: return get_double(n, path);
+      case ScalarKind::kString: break;
+    }
+    return n.Scalar();
+  }
+
+ private:
+  std::string origin_;
+  YAML::Mark fallback_;
+};
+
+const Entry* find_entry(const std::vector<Entry>& es, const std::string& key) {
+  for (const auto& e : es)
+    if (e.key == key) return &e;
+  return nullptr;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ops
+
+enum class Section { kOps, kLabels, kPostProcess };
+
+// The deepest node along an op error's key path ("size.shortest_edge", "clusters[3][1]") below
+// `params`, and whether the path's first key is one of the params at all.
+// (Nodes are rebound with reset(): YAML::Node's operator= would overwrite the node in the tree.)
+YAML::Node node_along(const YAML::Node& params, const std::string& rel, bool* found_first) {
+  YAML::Node node(params);
+  *found_first = false;
+  std::string token;
+  size_t i = 0, depth = 0;
+  while (i <= rel.size()) {
+    if (i == rel.size() || rel[i] == '.' || rel[i] == '[') {
+      if (!token.empty()) {
+        const YAML::Node& here = node;
+        if (!here.IsMap() || !here[token].IsDefined()) return node;
+        node.reset(here[token]);
+        if (depth++ == 0) *found_first = true;
+        token.clear();
+      }
+      if (i < rel.size() && rel[i] == '[') {
+        size_t close = rel.find(']', i);
+        if (close == std::string::npos) return node;
+        size_t index = std::stoul(rel.substr(i + 1, close - i - 1));
+        const YAML::Node& here = node;
+        if (!here.IsSequence() || index >= here.size()) return node;
+        node.reset(here[index]);
+        i = close;
+      }
+    } else {
+      token += rel[i];
+    }
+    ++i;
+  }
+  return node;
+}
+
+// One item of ops / labels / post_process:
+//   - NAME: {params}      (a map with one key, the op's name)
+//   - {op: NAME, ...}     (params beside `op`)
+//   - NAME                (an op without parameters)
+OpSpec parse_op(const Reader& r, const YAML::Node& item, const std::string& item_path, Section section) {
+  std::string name, name_path, params_path;
+  YAML::Node name_node, params;
+  bool op_form = false;
+  if (item.IsScalar() && Reader::kind(item) == ScalarKind::kString) {
+    name = item.Scalar();
+    name_node.reset(item);
+    name_path = params_path = item_path;
+  } else if (item.IsMap()) {
+    std::vector<Entry> es = r.entries(item, item_path, {});
+    if (const Entry* op = find_entry(es, "op")) {
+      op_form = true;
+      name = r.get_string(op->value, join_key(item_path, "op"));
+      name_node.reset(op->value);
+      name_path = join_key(item_path, "op");
+      params.reset(item);
+      params_path = item_path;
+    } else if (es.size() == 1) {
+      name = es[0].key;
+      name_node.reset(es[0].key_node);
+      name_path = params_path = join_key(item_path, name);
+      params.reset(es[0].value);
+    } else {
+      std::vector<std::string> keys;
+      for (const auto& e : es) keys.push_back(e.key);
+      r.fail(item, item_path,
+             "an op is written `- NAME: {parameters}` (one key, the op's name) or `- {op: NAME, ...}`, got " +
+                 (keys.empty() ? std::string("an empty map") : "the keys " + join_names(keys)));
+    }
+  } else {
+    r.fail(item, item_path, "must be an op (`- NAME: {parameters}`, `- {op: NAME, ...}` or `- NAME`), got " +
+                                Reader::describe(item));
+  }
+
+  const auto& schema = yaml_op_params();
+  auto known = schema.find(name);
+  if (known == schema.end()) {
+    std::vector<std::string> names;
+    for (const auto& kv : schema) names.push_back(kv.first);
+    r.fail(name_node, name_path, "unknown op \"" + name + "\" (known ops: " + join_names(names) + ")");
+  }
+  const bool post = starts_with(name, "post_process_");
+  if (section == Section::kPostProcess && !post)
+    r.fail(name_node, name_path, "\"" + name + "\" is not a post-processing op (post_process_*); list it under ops or labels");
+  if (section != Section::kPostProcess && post)
+    r.fail(name_node, name_path, "\"" + name + "\" post-processes model outputs; list it under post_process");
+
+  // Parameters: the op's Hugging Face keys, dict-valued ones checked one level down.
+  std::vector<std::string> top, all = known->second;
+  for (const auto& k : all)
+    if (k.find('.') == std::string::npos) top.push_back(k);
+  std::vector<std::string> allowed = top;
+  if (op_form) allowed.insert(allowed.begin(), "op");
+  json p = json::object();
+  if (params.IsDefined() && !params.IsNull()) {
+    if (!params.IsMap())
+      r.fail(params, params_path,
+             "the parameters of " + name + " must be a map" +
+                 (top.empty() ? " (it takes none)" : " with keys among " + join_names(top)) + ", got " + Reader::describe(params));
+    if (top.empty() && !op_form && params.size() != 0)
+      r.fail(params, params_path, name + " takes no parameters");
+    for (const auto& e : r.entries(params, params_path, allowed.empty() ? std::vector<std::string>{"(none)"} : allowed)) {
+      if (op_form && e.key == "op") continue;
+      const std::string path = join_key(params_path, e.key);
+      std::vector<std::string> sub;
+      for (const auto& k : all)
+        if (starts_with(k, e.key + ".")) sub.push_back(k.substr(e.key.size() + 1));
+      if (!sub.empty() && e.value.IsMap()) r.entries(e.value, path, sub);  // unknown size keys
+      if (e.key == "resample" && e.value.IsScalar() && Reader::kind(e.value) == ScalarKind::kString) {
+        int filter = resample_from_name(e.value.Scalar());
+        if (filter < 0)
+          r.fail(e.value, path, "unknown filter \"" + e.value.Scalar() +
+                                    "\" (nearest, lanczos, bilinear, bicubic, box, hamming, or PIL's number 0..5)");
+        p[e.key] = filter;
+      } else {
+        p[e.key] = r.to_json(e.value, path);
+      }
+    }
+  }
+  OpSpec spec{name, p, section == Section::kLabels ? Target::kLabels : Target::kImage};
+
+  // Validate by building the op: a bad parameter gets the op's own message, located.
+  OpSpec check = spec;
+  if (name == "to_channel_dimension_format" && p.contains("data_format") && p["data_format"] == "input")
+    check.params["data_format"] = "channels_first";  // "input": the input's layout, known at run time
+  try {
+    (void)make_op(check);
+  } catch (const ConfigError& e) {
+    std::string key = e.key_path();
+    std::string problem = std::string(e.what()).substr(key.size() + 2);
+    if (starts_with(key, name + ".")) key = key.substr(name.size() + 1);
+    bool found_first = false;
+    YAML::Node at = params.IsDefined() && params.IsMap() ? node_along(params, key, &found_first) : item;
+    if (!found_first) r.fail(params.IsDefined() && !params.IsNull() ? params : item, params_path, problem);
+    r.fail(at, join_key(params_path, key), problem);
+  } catch (const std::exception& e) {
+    r.fail(item, params_path, e.what());
+  }
+  return spec;
+}
+
+std::vector<OpSpec> parse_ops(const Reader& r, const YAML::Node& n, const std::string& path, Section section) {
+  if (n.IsNull()) return {};
+  if (!n.IsSequence()) r.fail(n, path, "must be a list of ops (`- resize: {...}`), got " + Reader::describe(n));
+  std::vector<OpSpec> out;
+  for (size_t i = 0; i < n.size(); ++i) out.push_back(parse_op(r, n[i], join_index(path, i), section));
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The document
+
+const std::vector<std::string> kTopKeys = {
+    "processor", "load",    "ops",           "labels", "outputs",  "video",   "config",
+    "kwargs",    "input",   "batch_size",    "threads", "max_in_flight", "ordered", "on_error",
+    "output",    "fuse",    "post_process"};
+
+// `value` relative to `base` (the YAML file's folder) unless absolute.
+std::string relative_to(const fs::path& base, const std::string& value) {
+  fs::path p(value);
+  if (p.is_absolute() || base.empty()) return p.lexically_normal().string();
+  return (base / p).lexically_normal().string();
+}
+
+PipelineSpec parse_document(const Reader& r, const YAML::Node& root, const std::string& origin) {
+  if (!root.IsMap())
+    r.fail(root, "", "a pipeline file is a map of settings (ops or config, load, input, output, ...), got " +
+                         Reader::describe(root));
+  const std::vector<Entry> es = r.entries(root, "", kTopKeys);
+  auto get = [&](const char* key) { return find_entry(es, key); };
+  const fs::path base = fs::path(origin).parent_path();
+
+  PipelineSpec spec;
+  spec.origin = origin;
+  const Entry* config = get("config");
+  const Entry* ops = get("ops");
+  if (config && ops)
+    r.fail(config->key_node, "config", "`config` and `ops` cannot be used together (config takes the ops from a processor config)");
+  if (!config && !ops)
+    r.fail(root, "", "needs `ops:` (the ops, one by one) or `config:` (a preprocessor_config.json or model id)");
+  if (config) {
+    for (const char* k : {"processor", "labels", "outputs", "video"})
+      if (const Entry* e = get(k))
+        r.fail(e->key_node, k, "comes from the processor config when `config` is used; spell the ops out under `ops` to set it");
+  } else if (const Entry* e = get("kwargs")) {
+    r.fail(e->key_node, "kwargs", "call kwargs need `config`; with `ops`, write the values into the ops' parameters");
+  }
+
+  // load
+  LoadSpec load;
+  if (const Entry* e = get("load")) {
+    for (const auto& f : r.entries(e->value, "load", {"convert_rgb", "exif_transpose", "input_data_format", "max_image_pixels"})) {
+      const std::string path = join_key("load", f.key);
+      if (config && (f.key == "convert_rgb" || f.key == "input_data_format"))
+        r.fail(f.key_node, path, std::string("comes from the processor config when `config` is used (") +
+                                     (f.key == "convert_rgb" ? "do_convert_rgb" : "input_data_format, in kwargs") + ")");
+      if (f.key == "convert_rgb") load.convert_rgb = r.get_bool(f.value, path);
+      if (f.key == "exif_transpose") load.exif_transpose = r.get_bool(f.value, path);
+      if (f.key == "max_image_pixels") load.max_pixels = r.get_int_at_least(f.value, path, 1);
+      if (f.key == "input_data_format" && !f.value.IsNull()) {
+        std::string v = r.get_choice(f.value, path, {"channels_first", "channels_last"});
+        load.input_data_format = v == "channels_first" ? Layout::kChannelsFirst : Layout::kChannelsLast;
+      }
+    }
+  }
+
+  if (config) {
+    std::string where = r.get_string(config->value, "config");
+    if (!fs::path(where).is_absolute() && fs::exists(base / where)) where = relative_to(base, where);
+    json kwargs = json::object();
+    const Entry* kw = get("kwargs");
+    if (kw && !kw->value.IsNull()) {
+      r.entries(kw->value, "kwargs", {});
+      kwargs = r.to_json(kw->value, "kwargs");
+    }
+    CallOptions opts;
+    opts.load_image = load.exif_transpose;
+    try {
+      spec.plan = ImageProcessor::from_pretrained(where).plan(kwargs, opts);
+    } catch (const ConfigError& e) {
+      // Errors in call kwargs are "call_kwargs: KEY: ..."; point at that kwarg.
+      const std::string prefix = "call_kwargs: ";
+      if (kw && starts_with(e.key_path(), prefix)) {
+        std::string key = e.key_path().substr(prefix.size());
+        std::string problem = std::string(e.what()).substr(e.key_path().size() + 2);
+        bool found_first = false;
+        YAML::Node at = node_along(kw->value, key, &found_first);
+        r.fail(found_first ? at : kw->value, join_key("kwargs", key), problem);
+      }
+      r.fail(config->value, "config", e.what());
+    } catch (const Error& e) {
+      r.fail(config->value, "config", e.what());
+    }
+    if (get("load") && load.max_pixels != LoadSpec{}.max_pixels) spec.plan.load.max_pixels = load.max_pixels;
+  } else {
+    Plan& plan = spec.plan;
+    if (const Entry* e = get("processor")) plan.processor_class = r.get_string(e->value, "processor");
+    plan.load = load;
+    plan.image_ops = parse_ops(r, ops->value, "ops", Section::kOps);
+    if (const Entry* e = get("labels")) plan.label_ops = parse_ops(r, e->value, "labels", Section::kLabels);
+    if (const Entry* e = get("outputs")) {
+      for (const auto& f : r.entries(e->value, "outputs", {"image_key", "labels_key"})) {
+        std::string v = r.get_string(f.value, join_key("outputs", f.key));
+        (f.key == "image_key" ? plan.image_key : plan.labels_key) = v;
+      }
+      if (plan.image_key == plan.labels_key)
+        r.fail(e->value, "outputs", "image_key and labels_key must differ, both are \"" + plan.image_key + "\"");
+    }
+    if (const Entry* e = get("video")) plan.video = r.get_bool(e->value, "video");
+    // As VideoMAE: each frame's layout is inferred on its own unless input_data_format is set.
+    plan.load.infer_layout_per_input = plan.video && !plan.load.input_data_format.has_value();
+  }
+  spec.options.load_image = spec.plan.load.exif_transpose;
+
+  // Run settings.
+  if (const Entry* e = get("input")) {
+    auto fs_ = r.entries(e->value, "input", {"folder", "glob", "list", "recursive"});
+    const Entry* src = nullptr;
+    for (const auto& f : fs_) {
+      if (f.key == "recursive") continue;
+      if (src) r.fail(f.key_node, join_key("input", f.key), "give one of folder, glob or list (also got " + src->key + ")");
+      src = &f;
+    }
+    if (!src) r.fail(e->value, "input", "needs one of folder, glob or list");
+    SourceSpec s;
+    s.kind = src->key == "folder" ? SourceSpec::Kind::kFolder
+             : src->key == "glob" ? SourceSpec::Kind::kGlob : SourceSpec::Kind::kList;
+    s.path = relative_to(base, r.get_string(src->value, join_key("input", src->key)));
+    if (const Entry* rec = find_entry(fs_, "recursive")) {
+      if (s.kind != SourceSpec::Kind::kFolder)
+        r.fail(rec->key_node, "input.recursive", "applies to `folder` only (a glob says it with **)");
+      s.recursive = r.get_bool(rec->value, "input.recursive");
+    }
+    spec.source = s;
+  }
+  if (const Entry* e = get("batch_size")) spec.batch_size = r.get_int_at_least(e->value, "batch_size", 1);
+  auto int_option = [&](const Entry* e, const char* key) {
+    int64_t v = r.get_int_at_least(e->value, key, 0);
+    if (v > std::numeric_limits<int>::max()) r.fail(e->value, key, "is too large, got " + std::to_string(v));
+    return static_cast<int>(v);
+  };
+  if (const Entry* e = get("threads")) spec.options.threads = int_option(e, "threads");
+  if (const Entry* e = get("max_in_flight")) spec.options.max_in_flight = int_option(e, "max_in_flight");
+  if (const Entry* e = get("ordered")) spec.ordered = r.get_bool(e->value, "ordered");
+  if (const Entry* e = get("on_error"))
+    spec.on_error = r.get_choice(e->value, "on_error", {"fail", "skip"}) == "skip" ? OnError::kSkip : OnError::kFail;
+  spec.options.skip_failed = spec.on_error == OnError::kSkip;
+  if (const Entry* e = get("output")) {
+    SinkSpec sink;
+    bool has_dir = false;
+    for (const auto& f : r.entries(e->value, "output", {"dir", "format"})) {
+      if (f.key == "dir") {
+        sink.out_dir = relative_to(base, r.get_string(f.value, "output.dir"));
+        has_dir = true;
+      } else {
+        sink.format = r.get_choice(f.value, "output.format", {"npy", "safetensors"}) == "npy"
+                          ? SinkSpec::Format::kNpy : SinkSpec::Format::kSafetensors;
+      }
+    }
+    if (!has_dir) r.fail(e->value, "output", "needs `dir` (the folder the batches are written to)");
+    spec.sink = sink;
+  }
+  if (const Entry* e = get("fuse")) spec.options.fuse = r.get_bool(e->value, "fuse");
+  if (const Entry* e = get("post_process")) spec.post_process = parse_ops(r, e->value, "post_process", Section::kPostProcess);
+  return spec;
+}
+
+std::string layout_name(Layout l) { return l == Layout::kChannelsFirst ? "channels_first" : "channels_last"; }
+
+nlohmann::ordered_json ops_json(const std::vector<OpSpec>& ops) {
+  nlohmann::ordered_json a = nlohmann::ordered_json::array();
+  for (const auto& op : ops) a.push_back({{op.name, nlohmann::ordered_json::parse(op.params.dump())}});
+  return a;
+}
+
+}  // namespace
+
+const std::map<std::string, std::vector<std::string>>& yaml_op_params() {
+  // The keys each op's constructor reads (see ops/<op>/), as processor_plans.cpp passes them.
+  static const std::map<std::string, std::vector<std::string>> m = {
+      {"resize", {"size", "size.height", "size.width", "size.shortest_edge", "size.longest_edge", "resample",
+                  "size_divisor", "keep_aspect_ratio", "ensure_multiple_of"}},
+      {"center_crop", {"crop_size", "crop_size.height", "crop_size.width", "size", "size.height", "size.width"}},
+      {"rescale", {"rescale_factor", "offset"}},
+      {"normalize", {"image_mean", "image_std"}},
+      {"flip_channel_order", {}},
+      {"to_channel_dimension_format", {"data_format"}},
+      {"pad", {"size_divisor"}},
+      {"reduce_label", {}},
+      {"astype", {"dtype"}},
+      {"color_quantize", {"clusters"}},
+      {"post_process_semantic_segmentation", {"target_size"}},
+  };
+  return m;
+}
+
+int resample_from_name(const std::string& name) {
+  std::string s = name;
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  static const std::map<std::string, int> filters = {{"nearest", 0}, {"lanczos", 1}, {"bilinear", 2},
+                                                     {"bicubic", 3}, {"box", 4},     {"hamming", 5}};
+  auto it = filters.find(s);
+  return it == filters.end() ? -1 : it->second;
+}
+
+PipelineSpec parse_pipeline_yaml(const std::string& text, const std::string& origin) {
+  std::vector<YAML::Node> docs;
+  try {
+    docs = YAML::LoadAll(text);
+  } catch (const YAML::Exception& e) {
+    Reader r(origin, YAML::Mark());
+    r.fail(e.mark, "syntax error", e.msg);
+  }
+  if (docs.empty() || (docs.size() == 1 && docs[0].IsNull())) {
+    Reader r(origin, YAML::Mark());
+    r.fail(YAML::Mark(), "", "the file is empty (a pipeline needs `ops:` or `config:`)");
+  }
+  Reader r(origin, docs[0].Mark());
+  if (docs.size() > 1) r.fail(docs[1].Mark(), "", "one document per file, found " + std::to_string(docs.size()));
+  return parse_document(r, docs[0], origin);
+}
+
+PipelineSpec load_pipeline_yaml(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ConfigError(path, "cannot open file for reading");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) throw ConfigError(path, "error while reading file");
+  return parse_pipeline_yaml(ss.str(), path);
+}
+
+nlohmann::ordered_json describe_pipeline(const PipelineSpec& spec) {
+  using ojson = nlohmann::ordered_json;
+  const Plan& p = spec.plan;
+  ojson load = {{"convert_rgb", p.load.convert_rgb},
+                {"exif_transpose", p.load.exif_transpose},
+                {"input_data_format", p.load.input_data_format ? ojson(layout_name(*p.load.input_data_format)) : ojson()},
+                {"infer_layout_per_input", p.load.infer_layout_per_input},
+                {"max_image_pixels", p.load.max_pixels}};
+  ojson out = {{"origin", spec.origin},
+               {"processor", p.processor_class},
+               {"load", load},
+               {"ops", ops_json(p.image_ops)},
+               {"labels", ops_json(p.label_ops)},
+               {"outputs", {{"image_key", p.image_key}, {"labels_key", p.labels_key}}},
+               {"video", p.video},
+               {"warnings", p.warnings}};
+  if (spec.source) {
+    const char* kind = spec.source->kind == SourceSpec::Kind::kFolder ? "folder"
+                       : spec.source->kind == SourceSpec::Kind::kGlob ? "glob" : "list";
+    out["input"] = {{kind, spec.source->path}};
+    if (spec.source->kind == SourceSpec::Kind::kFolder) out["input"]["recursive"] = spec.source->recursive;
+  } else {
+    out["input"] = nullptr;
+  }
+  out["batch_size"] = spec.batch_size;
+  out["threads"] = spec.options.threads;
+  out["max_in_flight"] = spec.options.max_in_flight;
+  out["ordered"] = spec.ordered;
+  out["on_error"] = spec.on_error == OnError::kSkip ? "skip" : "fail";
+  if (spec.sink)
+    out["output"] = {{"dir", spec.sink->out_dir},
+                     {"format", spec.sink->format == SinkSpec::Format::kNpy ? "npy" : "safetensors"}};
+  else
+    out["output"] = nullptr;
+  out["fuse"] = spec.options.fuse;
+  out["post_process"] = ops_json(spec.post_process);
+  return out;
+}
+
+}  // namespace pixelflow::pipelines
