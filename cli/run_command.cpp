@@ -193,6 +193,9 @@ void apply_flags(const RunFlags& f, pipelines::PipelineSpec& spec) {
   if (!spec.source) throw UsageError("run needs --input DIR|LIST|GLOB");
   if (!spec.sink || spec.sink->out_dir.empty()) throw UsageError("run needs --out DIR");
   if (spec.batch_size <= 0) throw UsageError("batch size must be a positive integer");
+  if (spec.plan.video)
+    throw ConfigError(spec.origin.empty() ? "run" : spec.origin,
+                      "video pipelines cannot be run over a dataset (each input of pixelflow run is one image)");
 }
 
 int run_spec(const pipelines::PipelineSpec& spec, int prefetch, bool overwrite) {

@@ -15,6 +15,11 @@ def read(path):
         return f.read()
 
 
+def read_bytes(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
 def write_json(path, obj):
     with open(path, "w") as f:
         json.dump(obj, f)
@@ -462,6 +467,37 @@ class RunTest(unittest.TestCase):
         self.assertEqual(r.returncode, 1)
         self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
         self.assertIn("batch_size", r.stderr)
+
+    def test_yaml_pipeline(self):
+        ref_out = os.path.join(self.tmp, "ref_run")
+        r = self.run_cmd("--input", self.folder, "--batch-size", "3", out=ref_out)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        yaml = os.path.join(self.tmp, "run.yaml")
+        with open(yaml, "w") as f:
+            f.write("config: %s\nkwargs:\n  size: {shortest_edge: 32}\n  crop_size: {height: 32, width: 32}\n"
+                    "input: {folder: images}\nbatch_size: 3\non_error: skip\noutput: {dir: yaml_out}\n" % self.clip)
+        r = run("run", yaml)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = os.path.join(self.tmp, "yaml_out")
+        self.assertEqual(self.summary(r)["out"], out)
+        self.assertEqual(manifest(out), manifest(ref_out))
+        for b in range(3):
+            name = os.path.join("shard-%06d" % b, "pixel_values.npy")
+            self.assertEqual(read_bytes(os.path.join(out, name)), read_bytes(os.path.join(ref_out, name)))
+        # Flags override the file's settings.
+        other = os.path.join(self.tmp, "other")
+        r = run("run", yaml, "--batch-size", "4", "--out", other, "--format", "safetensors")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(sorted(f for f in os.listdir(other) if f.startswith("shard-")),
+                         ["shard-000000.safetensors", "shard-000001.safetensors"])
+        with open(yaml, "a") as f:
+            f.write("batch_size: 0\n")
+        r = run("run", yaml)
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+        self.assertIn(yaml, r.stderr)
+        r = run("run", yaml, "--config", self.clip)
+        self.assertEqual(r.returncode, 2)
 
     def test_progress_line_on_a_terminal(self):
         import pty
