@@ -32,7 +32,7 @@ using Clock = std::chrono::steady_clock;
 
 constexpr const char* kRunHelp = R"(Usage: pixelflow run --config PATH --input DIR|LIST|GLOB --out DIR [--batch-size N]
                      [--threads N] [--on-error fail|skip] [--format npy|safetensors]
-                     [--set KEY=JSON]... [--recursive] [--prefetch N] [--overwrite]
+                     [--set KEY=JSON]... [--recursive] [--prefetch N] [--overwrite] [--no-sync]
        pixelflow run PIPELINE.yaml [same options, overriding the file's]
 
 Runs the processor over every input of a dataset, batch by batch, and writes the batches to DIR:
@@ -53,6 +53,9 @@ Batch b holds inputs [b * N, (b + 1) * N) (failed inputs left out with --on-erro
                  batches before it; skip: leave it out and record it in the manifest
   --prefetch N   batches computed ahead of the writer (default 2)
   --set KEY=JSON call-time override, as for pixelflow preprocess
+  --overwrite    delete the output of whatever run DIR holds and start afresh
+  --no-sync      do not fsync each committed batch: the folder still survives the process
+                 being killed, not the machine losing power (faster on slow disks)
 
 Resume: run again with the same arguments on the same DIR to continue after the last committed
 batch; a DIR holding another run's output is refused (--overwrite: delete it and start afresh).
@@ -127,7 +130,7 @@ struct RunFlags {
   std::optional<int64_t> batch_size;
   std::optional<int> threads;
   int prefetch = 2;
-  bool recursive = false, overwrite = false;
+  bool recursive = false, overwrite = false, sync = true;
   nlohmann::json kwargs = nlohmann::json::object();
   std::string yaml;  // PIPELINE.yaml
 };
@@ -152,6 +155,7 @@ RunFlags parse_flags(Args& args, bool* help) {
     else if (args.take("--set", &v)) parse_set(v, f.kwargs);
     else if (args.take_flag("--recursive")) f.recursive = true;
     else if (args.take_flag("--overwrite")) f.overwrite = true;
+    else if (args.take_flag("--no-sync")) f.sync = false;
     else if (a.size() > 1 && a[0] == '-') throw UsageError("unknown option '" + a + "'");
     else if (f.yaml.empty()) f.yaml = args.next();
     else throw UsageError("unexpected argument '" + a + "' (one PIPELINE.yaml at most)");
@@ -198,12 +202,13 @@ void apply_flags(const RunFlags& f, pipelines::PipelineSpec& spec) {
                       "video pipelines cannot be run over a dataset (each input of pixelflow run is one image)");
 }
 
-int run_spec(const pipelines::PipelineSpec& spec, int prefetch, bool overwrite) {
+int run_spec(const pipelines::PipelineSpec& spec, const RunFlags& flags) {
   const std::vector<std::string> inputs = pipelines::list_inputs(*spec.source);
   const int64_t total = static_cast<int64_t>(inputs.size());
   const std::string& out = spec.sink->out_dir;
   pipelines::DatasetWriterOptions wo;
-  wo.overwrite = overwrite;
+  wo.overwrite = flags.overwrite;
+  wo.sync = flags.sync;
   pipelines::DatasetWriter writer(
       out, spec.sink->format, pipelines::make_run_key(plan_identity(spec), inputs, spec.batch_size, spec.sink->format),
       wo);
@@ -212,7 +217,7 @@ int run_spec(const pipelines::PipelineSpec& spec, int prefetch, bool overwrite) 
 
   pipelines::DataLoaderOptions lo;
   lo.batch_size = spec.batch_size;
-  lo.prefetch = prefetch;
+  lo.prefetch = flags.prefetch;
   lo.threads = spec.options.threads;
   lo.on_error = spec.on_error;
   lo.start_batch = std::min(resumed, batches);
@@ -295,7 +300,7 @@ int cmd_run(Args& args) {
     spec = spec_from_flags(flags);
   }
   apply_flags(flags, spec);
-  return run_spec(spec, flags.prefetch, flags.overwrite);
+  return run_spec(spec, flags);
 }
 
 }  // namespace pixelflow::cli

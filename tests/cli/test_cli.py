@@ -467,6 +467,12 @@ class RunTest(unittest.TestCase):
         self.assertEqual(r.returncode, 1)
         self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
         self.assertIn("batch_size", r.stderr)
+        r = self.run_cmd("--input", self.folder, "--batch-size", "3", "--overwrite", "--no-sync")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(sorted(f for f in os.listdir(self.out) if f.startswith("shard-")),
+                         ["shard-%06d" % b for b in range(3)])
+        self.assertEqual([(m["shard"], m["index"]) for m in manifest(self.out)],
+                         [("shard-%06d" % (i // 3), i % 3) for i in range(7)])
 
     def test_yaml_pipeline(self):
         ref_out = os.path.join(self.tmp, "ref_run")
@@ -550,7 +556,7 @@ class RunTest(unittest.TestCase):
         with open(lst, "w") as f:
             f.write("\n".join(entries) + "\n")
         ref = self.reference(small)
-        r = self.run_cmd("--input", lst, "--batch-size", "64", "--on-error", "skip", "--threads", "2")
+        r = self.run_cmd("--input", lst, "--batch-size", "64", "--on-error", "skip", "--threads", "2", "--no-sync")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(r.stderr.strip(), "pixelflow: 20 inputs skipped (see %s)" % os.path.join(self.out, "manifest.jsonl"))
         s = self.summary(r)
