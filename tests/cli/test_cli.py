@@ -4,7 +4,7 @@ input or config key, no output files on failure, the output files and their dtyp
 
 Usage: test_cli.py <path to pixelflow> <source dir>
 """
-import json, os, shutil, subprocess, sys, tempfile, unittest
+import json, os, shutil, subprocess, sys, tempfile, time, unittest
 import numpy as np
 
 CLI = SRC = None
@@ -473,6 +473,34 @@ class RunTest(unittest.TestCase):
                          ["shard-%06d" % b for b in range(3)])
         self.assertEqual([(m["shard"], m["index"]) for m in manifest(self.out)],
                          [("shard-%06d" % (i // 3), i % 3) for i in range(7)])
+
+    def test_resume_after_kill(self):
+        # A run killed (SIGKILL) while it writes, then resumed: the same bytes as a clean run.
+        lst = os.path.join(self.tmp, "inputs.txt")
+        with open(lst, "w") as f:
+            f.write("\n".join(self.inputs[i % 5] for i in range(1500)) + "\n")
+        clean = os.path.join(self.tmp, "clean")
+        r = self.run_cmd("--input", lst, "--batch-size", "25", "--no-sync", out=clean)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        p = subprocess.Popen([CLI, "run", "--config", self.clip, "--out", self.out, *SMALL, "--input", lst,
+                              "--batch-size", "25", "--threads", "1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        mf = os.path.join(self.out, "manifest.jsonl")
+        while p.poll() is None and not (os.path.exists(mf) and os.path.getsize(mf) > 0):
+            time.sleep(0.002)
+        p.kill()
+        p.wait()
+        r = self.run_cmd("--input", lst, "--batch-size", "25", "--no-sync")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        s = self.summary(r)
+        self.assertLess(s["resumed_batches"], 60)  # it was killed mid-run
+        self.assertEqual(s["resumed_batches"] + s["batches"], 60)
+        self.assertEqual(read_bytes(mf), read_bytes(os.path.join(clean, "manifest.jsonl")))
+        names = sorted(f for f in os.listdir(clean) if f.startswith("shard-"))
+        self.assertEqual(len(names), 60)
+        self.assertEqual(sorted(f for f in os.listdir(self.out) if f != "run.json" and f != "manifest.jsonl"), names)
+        for name in names:
+            f = os.path.join(name, "pixel_values.npy")
+            self.assertEqual(read_bytes(os.path.join(self.out, f)), read_bytes(os.path.join(clean, f)), name)
 
     def test_yaml_pipeline(self):
         ref_out = os.path.join(self.tmp, "ref_run")
