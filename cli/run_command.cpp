@@ -176,7 +176,12 @@ pipelines::PipelineSpec spec_from_flags(const RunFlags& f) {
 
 // Applies the command-line flags over a spec (from YAML or from --config).
 void apply_flags(const RunFlags& f, pipelines::PipelineSpec& spec) {
-  if (f.input) spec.source = pipelines::source_from_argument(*f.input, f.recursive);
+  if (f.input) {
+    spec.source = pipelines::source_from_argument(*f.input, f.recursive);
+    std::error_code ec;
+    if (spec.source->kind == pipelines::SourceSpec::Kind::kList && !fs::exists(*f.input, ec))
+      throw Error(*f.input + ": no such folder or list file");
+  }
   else if (spec.source && f.recursive) spec.source->recursive = true;
   if (f.out || f.format) {
     if (!spec.sink) spec.sink.emplace();

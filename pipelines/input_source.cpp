@@ -112,6 +112,8 @@ std::string trim(const std::string& s) {
 std::vector<std::string> list_file(const SourceSpec& src) {
   std::error_code ec;
   if (fs::is_directory(src.path, ec)) throw Error(src.path + ": is a folder, not a list file");
+  if (has_input_extension(src.path) && fs::is_regular_file(src.path, ec))
+    throw Error(src.path + ": is an image or .npy file, not a list file (one input path per line)");
   std::ifstream f(src.path);
   if (!f) throw Error(src.path + (fs::exists(src.path, ec) ? ": cannot read list file" : ": list file not found"));
   const fs::path base = fs::path(src.path).parent_path();

@@ -160,6 +160,8 @@ TEST_CASE("list file: one path per line, relative to the list's folder, comments
           std::vector<std::string>{base + "z.jpg", base + "sub/a.jpg", "/abs/b.png", base + "z.jpg"});
   REQUIRE_THROWS_WITH(list_inputs({SourceSpec::Kind::kList, base + "missing.txt"}),
                       Catch::Equals(base + "missing.txt: list file not found"));
+  std::string image = d.file("cat.jpg", "\xff\xd8");
+  REQUIRE_THROWS_WITH(list_inputs({SourceSpec::Kind::kList, image}), Catch::StartsWith(image + ": is an image"));
   std::string empty = d.file("empty.txt", "# nothing\n\n");
   REQUIRE_THROWS_WITH(list_inputs({SourceSpec::Kind::kList, empty}), Catch::Equals(empty + ": list file names no input"));
 }

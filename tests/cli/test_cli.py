@@ -382,7 +382,7 @@ class RunTest(unittest.TestCase):
         self.assertEqual([m["input"] for m in manifest(out)], self.inputs[:3])
         r = self.run_cmd("--input", os.path.join(self.tmp, "nothing"), "--batch-size", "8", out=out)
         self.assertEqual(r.returncode, 1)
-        self.assertIn(os.path.join(self.tmp, "nothing"), r.stderr)
+        self.assertEqual(r.stderr.strip(), "pixelflow: error: %s: no such folder or list file" % os.path.join(self.tmp, "nothing"))
 
     def with_bad_inputs(self):
         """The inputs with damaged files among them; returns (inputs, set of bad ones)."""
