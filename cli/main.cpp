@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/args.h"
+#include "cli/run_command.h"
 #include "graph/errors.h"
 #include "graph/kernels.h"
 #include "graph/npy.h"
@@ -45,6 +46,9 @@ Usage:
   pixelflow bench --config PATH --images DIR [--threads N] [--from decoded|jpeg]
                   [--batch-size N] [--seconds S]
   pixelflow tune --config PATH [--images DIR] [--out FILE]
+  pixelflow run --config PATH --input DIR|LIST|GLOB --out DIR [--batch-size N] [--threads N]
+                [--on-error fail|skip] [--format npy|safetensors]
+  pixelflow run PIPELINE.yaml
   pixelflow <command> --help
 
 Commands:
@@ -54,6 +58,7 @@ Commands:
   check-pipeline  read a YAML pipeline (pipelines/PIPELINES.md), print what it resolves to as JSON
   bench         measure throughput (images/s) on a folder of images, one JSON line
   tune          time the kernel variants on this CPU and record the fastest for later runs
+  run           a whole dataset in batches: shards (npy or safetensors), manifest, resume
 
 PATH is a folder holding preprocessor_config.json, a .json file, or a model id (org/name) found
 in the local Hugging Face cache or among the configs bundled with pixelflow.
@@ -413,6 +418,7 @@ int main(int argc, char** argv) {
     if (cmd == "check-pipeline") return cmd_check_pipeline(args);
     if (cmd == "bench") return cmd_bench(args);
     if (cmd == "tune") return cmd_tune(args);
+    if (cmd == "run") return cmd_run(args);
     throw UsageError("unknown command '" + cmd + "' (see pixelflow --help)");
   } catch (const UsageError& e) {
     std::cerr << "pixelflow: " << one_line(e.what()) << " (see pixelflow " << cmd << " --help)\n";

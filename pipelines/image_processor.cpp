@@ -95,7 +95,20 @@ BatchFeature PreparedCall::run_videos(std::vector<std::vector<ops::InputItem>> v
 }
 
 BatchFeature PreparedCall::run_flat(std::vector<ops::InputItem> inputs, RunReport* report) const {
-  ops::InputLoader loader(std::move(inputs), plan_.load);
+  LoadSpec load = plan_.load;
+  if (opts_.skip_failed && !load.input_data_format && !load.infer_layout_per_input) {
+    // The layout HF infers from images[0]: with on_error=skip, from the first input whose header
+    // can be read (the unreadable ones fail in the graph and are left out of the batch).
+    for (const auto& item : inputs) {
+      try {
+        load.input_data_format = ops::infer_input_layout(item, load);
+        break;
+      } catch (const Error&) {
+      }
+    }
+    if (!load.input_data_format) load.infer_layout_per_input = true;  // every input fails anyway
+  }
+  ops::InputLoader loader(std::move(inputs), load);
   RunOptions run{opts_.threads, opts_.max_in_flight};
   run.fuse_load = opts_.fuse;  // e.g. JPEG rows streamed into the first resize (same bytes)
   run.skip_failed = opts_.skip_failed;

@@ -49,6 +49,7 @@ class PreparedCall {
  public:
   PreparedCall(Plan plan, CallOptions opts);
   const Plan& plan() const { return plan_; }
+  const CallOptions& options() const { return opts_; }
   // "load -> resize+center_crop -> center_crop+rescale+..." as built.
   std::string describe() const;
   // Images (segmentation maps ride along in InputItem::labels_*). For a video processor the

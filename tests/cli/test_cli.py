@@ -4,7 +4,7 @@ input or config key, no output files on failure, the output files and their dtyp
 
 Usage: test_cli.py <path to pixelflow> <source dir>
 """
-import json, os, shutil, subprocess, sys, tempfile, unittest
+import json, os, shutil, subprocess, sys, tempfile, time, unittest
 import numpy as np
 
 CLI = SRC = None
@@ -288,6 +288,353 @@ class CliTest(unittest.TestCase):
         self.assertEqual(run("check-pipeline").returncode, 2)
 
 
+SMALL = ["--set", 'size={"shortest_edge":32}', "--set", 'crop_size={"height":32,"width":32}']
+
+
+def read_safetensors(path):
+    """{name: array} from a safetensors file (8-byte little-endian header length, JSON header)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    n = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8:8 + n])
+    dtypes = {"F32": np.float32, "F64": np.float64, "I64": np.int64, "I32": np.int32, "U8": np.uint8,
+              "BOOL": np.bool_, "U16": np.uint16}
+    out = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        begin, end = info["data_offsets"]
+        out[name] = np.frombuffer(data[8 + n + begin:8 + n + end], dtype=dtypes[info["dtype"]]).reshape(info["shape"])
+    return out, header
+
+
+def manifest(out):
+    with open(os.path.join(out, "manifest.jsonl")) as f:
+        return [json.loads(line) for line in f]
+
+
+class RunTest(unittest.TestCase):
+    """pixelflow run: shards, manifest, on-error policies, resume, progress, a long streamed run."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="pixelflow_run_")
+        self.out = os.path.join(self.tmp, "out")
+        self.clip = os.path.join(SRC, "pipelines/models/openai__clip-vit-base-patch32")
+        data = os.path.join(SRC, "tests/data")
+        # Small real images of several formats and modes.
+        self.images = [os.path.join(SRC, "pipelines/samples/happy_fish.jpg"),
+                       os.path.join(SRC, "pipelines/samples/microaneurysms.png"),
+                       os.path.join(data, "golden/images/opencv_scenetext_word01.jpg"),
+                       os.path.join(data, "golden/images/mpl_Minduka_Present_Blue_Pack.png"),
+                       os.path.join(data, "decode/jpeg_rgb_420.jpg"),
+                       os.path.join(data, "golden/images/jpegdec_jpg-cmyk-2.jpg"),
+                       os.path.join(data, "golden/images/opencv_scenetext_char01.jpg")]
+        self.folder = os.path.join(self.tmp, "images")
+        os.makedirs(self.folder)
+        self.inputs = []
+        for i, src in enumerate(self.images):
+            dst = os.path.join(self.folder, "%02d_%s" % (i, os.path.basename(src)))
+            shutil.copyfile(src, dst)
+            self.inputs.append(dst)
+        with open(os.path.join(self.folder, "README.txt"), "w") as f:
+            f.write("not an input\n")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp)
+
+    def run_cmd(self, *args, out=None):
+        return run("run", "--config", self.clip, "--out", out or self.out, *SMALL, *args)
+
+    def reference(self, inputs):
+        """pixel_values of `inputs` through pixelflow preprocess, one row each."""
+        ref = os.path.join(self.tmp, "ref")
+        r = run("preprocess", "--config", self.clip, "--out", ref, *SMALL, "--quiet", *inputs)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return np.load(os.path.join(ref, "pixel_values.npy"))
+
+    def summary(self, r):
+        lines = r.stdout.strip().splitlines()
+        self.assertEqual(len(lines), 1, r.stdout)
+        return json.loads(lines[0])
+
+    def test_npy_and_safetensors_shards_and_manifest(self):
+        ref = self.reference(self.inputs)
+        for fmt in ("npy", "safetensors"):
+            out = os.path.join(self.tmp, fmt)
+            r = self.run_cmd("--input", self.folder, "--batch-size", "3", "--format", fmt, "--threads", "2", out=out)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.stderr, "")  # quiet when stderr is not a terminal
+            s = self.summary(r)
+            self.assertEqual([s[k] for k in ("inputs", "ok", "skipped", "batches", "out")], [7, 7, 0, 3, out])
+            self.assertGreater(s["images_per_s"], 0)
+            shards = ["shard-%06d" % b + ("" if fmt == "npy" else ".safetensors") for b in range(3)]
+            self.assertEqual(manifest(out), [{"input": p, "status": "ok", "shard": shards[i // 3], "index": i % 3}
+                                             for i, p in enumerate(self.inputs)])
+            rows = []
+            for b, shard in enumerate(shards):
+                if fmt == "npy":
+                    self.assertEqual(os.listdir(os.path.join(out, shard)), ["pixel_values.npy"])
+                    pv = np.load(os.path.join(out, shard, "pixel_values.npy"))
+                else:
+                    tensors, header = read_safetensors(os.path.join(out, shard))
+                    self.assertEqual(header["__metadata__"], {"format": "pt"})
+                    self.assertEqual(list(tensors), ["pixel_values"])
+                    pv = tensors["pixel_values"]
+                self.assertEqual(pv.dtype, np.float32)
+                self.assertEqual(pv.shape, (3 if b < 2 else 1, 3, 32, 32))
+                rows.append(pv)
+            np.testing.assert_array_equal(np.concatenate(rows), ref)
+
+    def test_list_file_and_glob_inputs(self):
+        lst = os.path.join(self.tmp, "lists", "inputs.txt")
+        os.makedirs(os.path.dirname(lst))
+        picked = [self.inputs[4], self.inputs[0], self.inputs[4]]
+        with open(lst, "w") as f:
+            f.write("# three inputs, one twice\n../images/%s\n\n%s\n../images/%s\n" % (
+                os.path.basename(picked[0]), picked[1], os.path.basename(picked[2])))
+        r = self.run_cmd("--input", lst, "--batch-size", "2")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual([m["input"] for m in manifest(self.out)],
+                         [os.path.join(self.tmp, "lists", "../images", os.path.basename(picked[0])), picked[1],
+                          os.path.join(self.tmp, "lists", "../images", os.path.basename(picked[2]))])
+        got = np.concatenate([np.load(os.path.join(self.out, "shard-%06d" % b, "pixel_values.npy")) for b in (0, 1)])
+        np.testing.assert_array_equal(got, self.reference(picked))
+        out = os.path.join(self.tmp, "glob")
+        r = self.run_cmd("--input", os.path.join(self.tmp, "**", "0[0-2]_*.*"), "--batch-size", "8", out=out)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual([m["input"] for m in manifest(out)], self.inputs[:3])
+        r = self.run_cmd("--input", os.path.join(self.tmp, "nothing"), "--batch-size", "8", out=out)
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(r.stderr.strip(), "pixelflow: error: %s: no such folder or list file" % os.path.join(self.tmp, "nothing"))
+
+    def with_bad_inputs(self):
+        """The inputs with damaged files among them; returns (inputs, set of bad ones)."""
+        with open(self.inputs[0], "rb") as f:
+            fish = f.read()
+        bad = {"03_truncated.jpg": fish[: len(fish) // 3], "05_empty.png": b"", "06_text.jpg": b"hello\n"}
+        for name, data in bad.items():
+            with open(os.path.join(self.folder, name), "wb") as f:
+                f.write(data)
+        inputs = sorted(self.inputs + [os.path.join(self.folder, n) for n in bad])
+        return inputs, {os.path.join(self.folder, n) for n in bad}
+
+    def test_on_error_fail_and_skip(self):
+        inputs, bad = self.with_bad_inputs()
+        first_bad = min(inputs.index(b) for b in bad)
+        r = self.run_cmd("--input", self.folder, "--batch-size", "2", "--on-error", "fail")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        lines = r.stderr.strip().splitlines()
+        self.assertEqual(len(lines), 1, r.stderr)
+        self.assertTrue(lines[0].startswith("pixelflow: %s: " % inputs[first_bad]), lines[0])
+        self.assertEqual(r.stdout, "")
+        # The batches before the failing one are committed, nothing after.
+        done = first_bad // 2
+        self.assertEqual(len(manifest(self.out)), 2 * done)
+        self.assertEqual(sorted(f for f in os.listdir(self.out) if f.startswith("shard-")),
+                         ["shard-%06d" % b for b in range(done)])
+
+        out = os.path.join(self.tmp, "skip")
+        r = self.run_cmd("--input", self.folder, "--batch-size", "2", "--on-error", "skip", out=out)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stderr.strip(), "pixelflow: 3 inputs skipped (see %s)" % os.path.join(out, "manifest.jsonl"))
+        s = self.summary(r)
+        self.assertEqual((s["inputs"], s["ok"], s["skipped"], s["batches"]), (10, 7, 3, 5))
+        m = manifest(out)
+        self.assertEqual([e["input"] for e in m], inputs)
+        rows = {}
+        for i, e in enumerate(m):
+            if e["input"] in bad:
+                self.assertEqual(set(e), {"input", "status", "error"})
+                self.assertEqual(e["status"], "error")
+                self.assertTrue(e["error"].startswith(e["input"] + ": "), e["error"])
+            else:
+                self.assertEqual(e["status"], "ok")
+                self.assertEqual(e["shard"], "shard-%06d" % (i // 2))
+                rows.setdefault(e["shard"], []).append(e["index"])
+        for shard, idx in rows.items():
+            self.assertEqual(idx, list(range(len(idx))))
+            self.assertEqual(np.load(os.path.join(out, shard, "pixel_values.npy")).shape[0], len(idx))
+        good = [p for p in inputs if p not in bad]
+        got = np.concatenate([np.load(os.path.join(out, s, "pixel_values.npy")) for s in sorted(rows)])
+        np.testing.assert_array_equal(got, self.reference(good))
+
+    def test_resume(self):
+        clean = os.path.join(self.tmp, "clean")
+        r = self.run_cmd("--input", self.folder, "--batch-size", "2", out=clean)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = self.run_cmd("--input", self.folder, "--batch-size", "2")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        # Simulate an interruption during the last batch: its shard and manifest lines are gone.
+        shutil.rmtree(os.path.join(self.out, "shard-000003"))
+        with open(os.path.join(self.out, "manifest.jsonl")) as f:
+            lines = f.readlines()
+        with open(os.path.join(self.out, "manifest.jsonl"), "w") as f:
+            f.writelines(lines[:6])
+        mtimes = {b: os.stat(os.path.join(self.out, "shard-%06d" % b, "pixel_values.npy")).st_mtime_ns for b in range(3)}
+        r = self.run_cmd("--input", self.folder, "--batch-size", "2")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        s = self.summary(r)
+        self.assertEqual((s["resumed_batches"], s["batches"], s["ok"]), (3, 1, 1))
+        for b in range(3):
+            self.assertEqual(os.stat(os.path.join(self.out, "shard-%06d" % b, "pixel_values.npy")).st_mtime_ns, mtimes[b])
+        self.assertEqual(read(os.path.join(self.out, "manifest.jsonl")), read(os.path.join(clean, "manifest.jsonl")))
+        for b in range(4):
+            name = os.path.join("shard-%06d" % b, "pixel_values.npy")
+            with open(os.path.join(self.out, name), "rb") as f1, open(os.path.join(clean, name), "rb") as f2:
+                self.assertEqual(f1.read(), f2.read(), name)
+        # Complete: nothing to do. Other settings on the same folder: refused.
+        r = self.run_cmd("--input", self.folder, "--batch-size", "2")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(self.summary(r)["batches"], 0)
+        r = self.run_cmd("--input", self.folder, "--batch-size", "3")
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+        self.assertIn("batch_size", r.stderr)
+        r = self.run_cmd("--input", self.folder, "--batch-size", "3", "--overwrite", "--no-sync")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(sorted(f for f in os.listdir(self.out) if f.startswith("shard-")),
+                         ["shard-%06d" % b for b in range(3)])
+        self.assertEqual([(m["shard"], m["index"]) for m in manifest(self.out)],
+                         [("shard-%06d" % (i // 3), i % 3) for i in range(7)])
+
+    def test_resume_after_kill(self):
+        # A run killed (SIGKILL) while it writes, then resumed: the same bytes as a clean run.
+        lst = os.path.join(self.tmp, "inputs.txt")
+        with open(lst, "w") as f:
+            f.write("\n".join(self.inputs[i % 5] for i in range(1500)) + "\n")
+        clean = os.path.join(self.tmp, "clean")
+        r = self.run_cmd("--input", lst, "--batch-size", "25", "--no-sync", out=clean)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        p = subprocess.Popen([CLI, "run", "--config", self.clip, "--out", self.out, *SMALL, "--input", lst,
+                              "--batch-size", "25", "--threads", "1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        mf = os.path.join(self.out, "manifest.jsonl")
+        while p.poll() is None and not (os.path.exists(mf) and os.path.getsize(mf) > 0):
+            time.sleep(0.002)
+        p.kill()
+        p.wait()
+        r = self.run_cmd("--input", lst, "--batch-size", "25", "--no-sync")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        s = self.summary(r)
+        self.assertLess(s["resumed_batches"], 60)  # it was killed mid-run
+        self.assertEqual(s["resumed_batches"] + s["batches"], 60)
+        self.assertEqual(read_bytes(mf), read_bytes(os.path.join(clean, "manifest.jsonl")))
+        names = sorted(f for f in os.listdir(clean) if f.startswith("shard-"))
+        self.assertEqual(len(names), 60)
+        self.assertEqual(sorted(f for f in os.listdir(self.out) if f != "run.json" and f != "manifest.jsonl"), names)
+        for name in names:
+            f = os.path.join(name, "pixel_values.npy")
+            self.assertEqual(read_bytes(os.path.join(self.out, f)), read_bytes(os.path.join(clean, f)), name)
+
+    def test_yaml_pipeline(self):
+        ref_out = os.path.join(self.tmp, "ref_run")
+        r = self.run_cmd("--input", self.folder, "--batch-size", "3", out=ref_out)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        yaml = os.path.join(self.tmp, "run.yaml")
+        with open(yaml, "w") as f:
+            f.write("config: %s\nkwargs:\n  size: {shortest_edge: 32}\n  crop_size: {height: 32, width: 32}\n"
+                    "input: {folder: images}\nbatch_size: 3\non_error: skip\noutput: {dir: yaml_out}\n" % self.clip)
+        r = run("run", yaml)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = os.path.join(self.tmp, "yaml_out")
+        self.assertEqual(self.summary(r)["out"], out)
+        self.assertEqual(manifest(out), manifest(ref_out))
+        for b in range(3):
+            name = os.path.join("shard-%06d" % b, "pixel_values.npy")
+            self.assertEqual(read_bytes(os.path.join(out, name)), read_bytes(os.path.join(ref_out, name)))
+        # Flags override the file's settings.
+        other = os.path.join(self.tmp, "other")
+        r = run("run", yaml, "--batch-size", "4", "--out", other, "--format", "safetensors")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(sorted(f for f in os.listdir(other) if f.startswith("shard-")),
+                         ["shard-000000.safetensors", "shard-000001.safetensors"])
+        with open(yaml, "a") as f:
+            f.write("batch_size: 0\n")
+        r = run("run", yaml)
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+        self.assertIn(yaml, r.stderr)
+        r = run("run", yaml, "--config", self.clip)
+        self.assertEqual(r.returncode, 2)
+
+    def test_progress_line_on_a_terminal(self):
+        import pty
+        master, slave = pty.openpty()
+        p = subprocess.Popen([CLI, "run", "--config", self.clip, "--out", self.out, *SMALL, "--input", self.folder,
+                              "--batch-size", "2"], stdout=subprocess.DEVNULL, stderr=slave)
+        os.close(slave)
+        err = b""
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            err += chunk
+        p.wait(timeout=60)
+        os.close(master)
+        self.assertEqual(p.returncode, 0, err)
+        text = err.decode()
+        self.assertIn("\r7/7 inputs", text)
+        self.assertIn("images/s, ETA", text)
+        self.assertIn("\r2/7 inputs", text)
+
+    def test_usage(self):
+        r = run("run", "--help")
+        self.assertEqual(r.returncode, 0)
+        for opt in ("--input", "--out", "--batch-size", "--on-error", "--format", "manifest.jsonl"):
+            self.assertIn(opt, r.stdout)
+        r = self.run_cmd("--input", self.folder, "--on-error", "ignore")
+        self.assertEqual(r.returncode, 2)
+        r = run("run", "--config", self.clip, "--input", self.folder)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("--out", r.stderr)
+
+    def test_streaming_thousands_of_inputs_with_damaged_ones(self):
+        # 2000 list entries cycling through small real images, 1% of them damaged files.
+        small = [self.inputs[i] for i in (0, 1, 2, 4, 6)]
+        lst = os.path.join(self.tmp, "inputs.txt")
+        entries, bad = [], set()
+        for i in range(2000):
+            if i % 100 == 37:
+                path = os.path.join(self.tmp, "bad_%04d.jpg" % i)
+                with open(path, "wb") as f:
+                    f.write(b"\xff\xd8\xff\xe0" + bytes(i % 50))
+                bad.add(i)
+                entries.append(path)
+            else:
+                entries.append(small[(i * 7) % len(small)])
+        with open(lst, "w") as f:
+            f.write("\n".join(entries) + "\n")
+        ref = self.reference(small)
+        r = self.run_cmd("--input", lst, "--batch-size", "64", "--on-error", "skip", "--threads", "2", "--no-sync")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stderr.strip(), "pixelflow: 20 inputs skipped (see %s)" % os.path.join(self.out, "manifest.jsonl"))
+        s = self.summary(r)
+        self.assertEqual((s["inputs"], s["ok"], s["skipped"], s["batches"]), (2000, 1980, 20, 32))
+        m = manifest(self.out)
+        self.assertEqual(len(m), 2000)
+        shards = {}
+        row = 0
+        for i, e in enumerate(m):
+            self.assertEqual(e["input"], entries[i])  # input order, each exactly once
+            if i % 64 == 0:
+                row = 0
+            if i in bad:
+                self.assertEqual(e["status"], "error", e)
+                self.assertTrue(e["error"].startswith(entries[i] + ": "), e)
+                continue
+            self.assertEqual(e["status"], "ok", e)
+            self.assertEqual((e["shard"], e["index"]), ("shard-%06d" % (i // 64), row))
+            row += 1
+            if e["shard"] not in shards:
+                shards[e["shard"]] = np.load(os.path.join(self.out, e["shard"], "pixel_values.npy"))
+            np.testing.assert_array_equal(shards[e["shard"]][e["index"]], ref[small.index(entries[i])])
+        self.assertEqual(len(shards), 32)
+        self.assertEqual(sum(v.shape[0] for v in shards.values()), 1980)
+
+
 if __name__ == "__main__":
     CLI, SRC = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
-    unittest.main(argv=sys.argv[:1], verbosity=1)
+    # Further arguments select test classes or methods (e.g. RunTest), as unittest names them.
+    unittest.main(argv=sys.argv[:1] + sys.argv[3:], verbosity=1)

@@ -1,0 +1,311 @@
+// pixelflow run: a whole-dataset run, from an input source to an output folder of shards.
+//
+// The inputs are batched by a DataLoader (batch b + 1 is computed while batch b is written) and
+// committed batch by batch through a DatasetWriter; a restart on the same folder resumes after
+// the last committed batch.
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include "cli/args.h"
+#include "cli/run_command.h"
+#include "graph/errors.h"
+#include "pipelines/data_loader.h"
+#include "pipelines/dataset_writer.h"
+#include "pipelines/input_source.h"
+
+#if __has_include("pipelines/yaml_pipeline.h")
+#include "pipelines/yaml_pipeline.h"
+#define PIXELFLOW_HAVE_YAML_PIPELINES 1
+#endif
+
+namespace pixelflow::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+constexpr const char* kRunHelp = R"(Usage: pixelflow run --config PATH --input DIR|LIST|GLOB --out DIR [--batch-size N]
+                     [--threads N] [--on-error fail|skip] [--format npy|safetensors]
+                     [--set KEY=JSON]... [--recursive] [--prefetch N] [--overwrite] [--no-sync]
+       pixelflow run PIPELINE.yaml [same options, overriding the file's]
+
+Runs the processor over every input of a dataset, batch by batch, and writes the batches to DIR:
+  DIR/shard-000000/<key>.npy         one folder per batch (--format npy, the default), or
+  DIR/shard-000000.safetensors       one file per batch (--format safetensors)
+  DIR/manifest.jsonl                 one line per input, in input order:
+    {"input":PATH,"status":"ok","shard":NAME,"index":ROW}
+    {"input":PATH,"status":"error","error":MESSAGE}
+  DIR/run.json                       the run's settings (plan, inputs digest, batch size, format)
+Batch b holds inputs [b * N, (b + 1) * N) (failed inputs left out with --on-error skip).
+
+  --input        a folder (its .jpg .jpeg .png .webp .bmp .npy files, sorted by name; hidden
+                 files skipped; --recursive: sub-folders too), a glob pattern (*, ?, [...], **)
+                 or a list file (one path per line, relative to the list's folder; '#' comments)
+  --batch-size   inputs per batch and shard (default 32)
+  --threads N    worker threads (default: all cores)
+  --on-error     fail (default): stop at the first input that cannot be processed, keeping the
+                 batches before it; skip: leave it out and record it in the manifest
+  --prefetch N   batches computed ahead of the writer (default 2)
+  --set KEY=JSON call-time override, as for pixelflow preprocess
+  --overwrite    delete the output of whatever run DIR holds and start afresh
+  --no-sync      do not fsync each committed batch: the folder still survives the process
+                 being killed, not the machine losing power (faster on slow disks)
+
+Resume: run again with the same arguments on the same DIR to continue after the last committed
+batch; a DIR holding another run's output is refused (--overwrite: delete it and start afresh).
+On a terminal, a progress line (done/total, images/s, ETA) is kept on stderr.
+Prints one JSON line at the end: inputs, ok, skipped (this invocation), resumed_batches,
+batches, seconds, images_per_s, out.
+Exit 0 when every input was processed or skipped (a one-line count of skipped inputs on stderr);
+1 with "pixelflow: PATH: reason" on stderr when an input fails with --on-error fail; 2 on a
+usage error.
+)";
+
+// What fixes the bytes of the output besides the inputs, batching and format (which the run key
+// holds too): the plan, whichever front end made it. Threads, prefetch and the error policy do
+// not, so a run may resume with other values.
+nlohmann::json plan_identity(const pipelines::PipelineSpec& spec) {
+  auto ops_json = [](const std::vector<OpSpec>& ops) {
+    nlohmann::ordered_json a = nlohmann::ordered_json::array();
+    for (const auto& op : ops) a.push_back({{"op", op.name}, {"params", op.params}});
+    return a;
+  };
+  const LoadSpec& l = spec.plan.load;
+  nlohmann::ordered_json load = {{"convert_rgb", l.convert_rgb}, {"exif_transpose", l.exif_transpose}};
+  if (l.input_data_format)
+    load["input_data_format"] = *l.input_data_format == Layout::kChannelsFirst ? "channels_first" : "channels_last";
+  nlohmann::ordered_json id = {
+      {"processor", spec.plan.processor_class},
+      {"load", load},
+      {"image_ops", ops_json(spec.plan.image_ops)},
+      {"label_ops", ops_json(spec.plan.label_ops)},
+      {"approximate", spec.options.approximate},
+  };
+  return nlohmann::json::parse(id.dump());
+}
+
+std::string one_line(std::string s) {
+  for (char& c : s)
+    if (c == '\n' || c == '\r') c = ' ';
+  return s;
+}
+
+// The progress line on a terminal: done/total, images/s, ETA.
+class Progress {
+ public:
+  Progress(int64_t total, int64_t done) : total_(total), start_done_(done), on_(isatty(STDERR_FILENO) != 0) {}
+  void update(int64_t done, double seconds) {
+    if (!on_) return;
+    const double rate = seconds > 0 ? static_cast<double>(done - start_done_) / seconds : 0;
+    const double eta = rate > 0 ? static_cast<double>(total_ - done) / rate : 0;
+    std::fprintf(stderr, "\r%lld/%lld inputs, %.1f images/s, ETA %s   ", static_cast<long long>(done),
+                 static_cast<long long>(total_), rate, clock_text(eta).c_str());
+    std::fflush(stderr);
+    shown_ = true;
+  }
+  void finish() {
+    if (shown_) std::fputs("\n", stderr);
+    shown_ = false;
+  }
+
+ private:
+  static std::string clock_text(double s) {
+    const long long t = std::llround(s);
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%lld:%02lld:%02lld", t / 3600, t / 60 % 60, t % 60);
+    return buf;
+  }
+  int64_t total_, start_done_;
+  bool on_, shown_ = false;
+};
+
+struct RunFlags {
+  std::optional<std::string> config, input, out, format, on_error;
+  std::optional<int64_t> batch_size;
+  std::optional<int> threads;
+  int prefetch = 2;
+  bool recursive = false, overwrite = false, sync = true;
+  nlohmann::json kwargs = nlohmann::json::object();
+  std::string yaml;  // PIPELINE.yaml
+};
+
+RunFlags parse_flags(Args& args, bool* help) {
+  RunFlags f;
+  std::string v;
+  while (!args.done()) {
+    const std::string& a = args.peek();
+    if (a == "-h" || a == "--help") {
+      *help = true;
+      return f;
+    }
+    if (args.take("--config", &v)) f.config = v;
+    else if (args.take("--input", &v)) f.input = v;
+    else if (args.take("--out", &v)) f.out = v;
+    else if (args.take("--format", &v)) f.format = v;
+    else if (args.take("--on-error", &v)) f.on_error = v;
+    else if (args.take("--batch-size", &v)) f.batch_size = parse_int_option("--batch-size", v);
+    else if (args.take("--threads", &v)) f.threads = parse_int_option("--threads", v);
+    else if (args.take("--prefetch", &v)) f.prefetch = parse_int_option("--prefetch", v);
+    else if (args.take("--set", &v)) parse_set(v, f.kwargs);
+    else if (args.take_flag("--recursive")) f.recursive = true;
+    else if (args.take_flag("--overwrite")) f.overwrite = true;
+    else if (args.take_flag("--no-sync")) f.sync = false;
+    else if (a.size() > 1 && a[0] == '-') throw UsageError("unknown option '" + a + "'");
+    else if (f.yaml.empty()) f.yaml = args.next();
+    else throw UsageError("unexpected argument '" + a + "' (one PIPELINE.yaml at most)");
+  }
+  return f;
+}
+
+// The spec from the flags alone (--config front end).
+pipelines::PipelineSpec spec_from_flags(const RunFlags& f) {
+  if (!f.config) throw UsageError("run needs --config PATH (or a PIPELINE.yaml)");
+  pipelines::PipelineSpec spec;
+  spec.origin = *f.config;
+  auto processor = pipelines::ImageProcessor::from_pretrained(*f.config);
+  for (const auto& w : processor.config().warnings) std::cerr << "warning: " << w << "\n";
+  spec.plan = processor.plan(f.kwargs, spec.options);
+  return spec;
+}
+
+// Applies the command-line flags over a spec (from YAML or from --config).
+void apply_flags(const RunFlags& f, pipelines::PipelineSpec& spec) {
+  if (f.input) {
+    spec.source = pipelines::source_from_argument(*f.input, f.recursive);
+    std::error_code ec;
+    if (spec.source->kind == pipelines::SourceSpec::Kind::kList && !fs::exists(*f.input, ec))
+      throw Error(*f.input + ": no such folder or list file");
+  }
+  else if (spec.source && f.recursive) spec.source->recursive = true;
+  if (f.out || f.format) {
+    if (!spec.sink) spec.sink.emplace();
+    if (f.out) spec.sink->out_dir = *f.out;
+  }
+  if (f.format) {
+    if (*f.format == "npy") spec.sink->format = pipelines::SinkSpec::Format::kNpy;
+    else if (*f.format == "safetensors") spec.sink->format = pipelines::SinkSpec::Format::kSafetensors;
+    else throw UsageError("--format expects npy or safetensors, got '" + *f.format + "'");
+  }
+  if (f.on_error) {
+    if (*f.on_error == "fail") spec.on_error = pipelines::OnError::kFail;
+    else if (*f.on_error == "skip") spec.on_error = pipelines::OnError::kSkip;
+    else throw UsageError("--on-error expects fail or skip, got '" + *f.on_error + "'");
+  }
+  if (f.batch_size) spec.batch_size = *f.batch_size;
+  if (f.threads) spec.options.threads = *f.threads;
+  if (!spec.source) throw UsageError("run needs --input DIR|LIST|GLOB");
+  if (!spec.sink || spec.sink->out_dir.empty()) throw UsageError("run needs --out DIR");
+  if (spec.batch_size <= 0) throw UsageError("batch size must be a positive integer");
+  if (spec.plan.video)
+    throw ConfigError(spec.origin.empty() ? "run" : spec.origin,
+                      "video pipelines cannot be run over a dataset (each input of pixelflow run is one image)");
+}
+
+int run_spec(const pipelines::PipelineSpec& spec, const RunFlags& flags) {
+  const std::vector<std::string> inputs = pipelines::list_inputs(*spec.source);
+  const int64_t total = static_cast<int64_t>(inputs.size());
+  const std::string& out = spec.sink->out_dir;
+  pipelines::DatasetWriterOptions wo;
+  wo.overwrite = flags.overwrite;
+  wo.sync = flags.sync;
+  pipelines::DatasetWriter writer(
+      out, spec.sink->format, pipelines::make_run_key(plan_identity(spec), inputs, spec.batch_size, spec.sink->format),
+      wo);
+  const int64_t resumed = writer.completed_batches();
+  const int64_t batches = (total + spec.batch_size - 1) / spec.batch_size;
+
+  pipelines::DataLoaderOptions lo;
+  lo.batch_size = spec.batch_size;
+  lo.prefetch = flags.prefetch;
+  lo.threads = spec.options.threads;
+  lo.on_error = spec.on_error;
+  lo.start_batch = std::min(resumed, batches);
+  pipelines::PreparedCall call(spec.plan, spec.options);
+  for (const auto& w : call.plan().warnings) std::cerr << "warning: " << w << "\n";
+
+  const auto start = Clock::now();
+  auto seconds = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };
+  Progress progress(total, std::min(total, lo.start_batch * spec.batch_size));
+  int64_t ok = 0, skipped = 0, written = 0;
+  {
+    pipelines::DataLoader loader(call, inputs, lo);
+    while (true) {
+      std::optional<pipelines::Batch> batch;
+      try {
+        batch = loader.next();
+      } catch (const std::exception& e) {
+        progress.finish();
+        std::cerr << "pixelflow: " << one_line(e.what()) << "\n";
+        return 1;
+      }
+      if (!batch) break;
+      const std::string shard = writer.shard_name(batch->index);
+      std::vector<pipelines::ManifestEntry> entries(static_cast<size_t>(batch->size()));
+      for (int64_t i = 0; i < batch->size(); ++i) entries[static_cast<size_t>(i)].input = batch->inputs[static_cast<size_t>(i)];
+      for (size_t row = 0; row < batch->kept.size(); ++row) {
+        auto& e = entries[static_cast<size_t>(batch->kept[row])];
+        e.shard = shard;
+        e.index = static_cast<int64_t>(row);
+      }
+      for (const auto& f : batch->failed) {
+        auto& e = entries[static_cast<size_t>(f.index)];
+        e.ok = false;
+        e.error = one_line(f.message);
+      }
+      writer.write_batch(batch->index, batch->features, entries);
+      ok += static_cast<int64_t>(batch->kept.size());
+      skipped += static_cast<int64_t>(batch->failed.size());
+      ++written;
+      progress.update(std::min(total, (batch->index + 1) * spec.batch_size), seconds());
+    }
+  }
+  progress.finish();
+  const double secs = seconds();
+  nlohmann::ordered_json summary = {
+      {"inputs", total},
+      {"ok", ok},
+      {"skipped", skipped},
+      {"resumed_batches", lo.start_batch},
+      {"batches", written},
+      {"seconds", std::round(secs * 1000) / 1000},
+      {"images_per_s", secs > 0 ? std::round((ok + skipped) / secs * 10) / 10 : 0.0},
+      {"out", out},
+  };
+  std::cout << summary.dump() << std::endl;
+  if (skipped > 0)
+    std::cerr << "pixelflow: " << skipped << " inputs skipped (see " << (fs::path(out) / "manifest.jsonl").string()
+              << ")\n";
+  return 0;
+}
+
+}  // namespace
+
+int cmd_run(Args& args) {
+  bool help = false;
+  RunFlags flags = parse_flags(args, &help);
+  if (help) {
+    std::cout << kRunHelp;
+    return 0;
+  }
+  pipelines::PipelineSpec spec;
+  if (!flags.yaml.empty()) {
+    if (flags.config) throw UsageError("give either PIPELINE.yaml or --config, not both");
+#ifdef PIXELFLOW_HAVE_YAML_PIPELINES
+    spec = pipelines::load_pipeline_yaml(flags.yaml);
+#else
+    throw UsageError("YAML pipelines are not available in this build ('" + flags.yaml + "')");
+#endif
+  } else {
+    spec = spec_from_flags(flags);
+  }
+  apply_flags(flags, spec);
+  return run_spec(spec, flags);
+}
+
+}  // namespace pixelflow::cli
