@@ -1,5 +1,7 @@
 #include "graph/pipeline.h"
 
+#include <algorithm>
+
 #include <tbb/flow_graph.h>
 #include <tbb/info.h>
 #include <tbb/task_arena.h>
@@ -33,8 +35,27 @@ using SamplePtr = std::shared_ptr<Sample>;
 // output of each target fixes the batch's shape; ops then write straight into their slot.
 class BatchAssembler final : public OutputAllocator {
  public:
-  BatchAssembler(int64_t n, bool stacked, BufferPool* pool) : n_(n), stacked_(stacked), pool_(pool) {
+  // ordered: sample i goes to row i. Otherwise rows are handed out in the order samples first
+  // ask for their output (completion order), and row_inputs() says which input each row holds.
+  BatchAssembler(int64_t n, bool stacked, bool ordered, BufferPool* pool)
+      : n_(n), stacked_(stacked), ordered_(ordered), pool_(pool), row_of_(ordered ? 0 : static_cast<size_t>(n), -1) {
     for (auto& s : slots_) s.list.resize(static_cast<size_t>(n));
+  }
+
+  int64_t row(int64_t index) {
+    if (ordered_) return index;
+    std::lock_guard<std::mutex> lock(row_mu_);
+    int64_t& r = row_of_[static_cast<size_t>(index)];
+    if (r < 0) r = next_row_++;
+    return r;
+  }
+
+  // The rows of the inputs in `indices`, ascending, each with its input index.
+  std::vector<std::pair<int64_t, int64_t>> rows_of(const std::vector<int64_t>& indices) {
+    std::vector<std::pair<int64_t, int64_t>> rows;
+    for (int64_t i : indices) rows.emplace_back(row(i), i);
+    std::sort(rows.begin(), rows.end());
+    return rows;
   }
 
   Tensor output(int64_t index, Target target, DType dtype, const Shape& shape) override {
@@ -42,15 +63,15 @@ class BatchAssembler final : public OutputAllocator {
     Slot& slot = slots_[static_cast<int>(target)];
     std::lock_guard<std::mutex> lock(slot.mu);
     if (!slot.batch.defined()) allocate(slot, {dtype, shape});
-    if (slot.spec == TensorSpec{dtype, shape}) return slot.batch[index];
+    if (slot.spec == TensorSpec{dtype, shape}) return slot.batch[row(index)];
     return Tensor::empty(dtype, shape, pool_);
   }
 
-  // Called in input order by the serial sink.
+  // Called by the serial sink (in input order when ordered).
   void accept(int64_t index, Target target, const Tensor& t, const std::string& source) {
     Slot& slot = slots_[static_cast<int>(target)];
     if (!stacked_) {
-      slot.list[static_cast<size_t>(index)] = t;
+      slot.list[static_cast<size_t>(row(index))] = t;
       return;
     }
     std::lock_guard<std::mutex> lock(slot.mu);
@@ -64,7 +85,7 @@ class BatchAssembler final : public OutputAllocator {
                         " (images of different sizes need --unbatched, like return_tensors=None)";
       return;
     }
-    Tensor dst = slot.batch[index];
+    Tensor dst = slot.batch[row(index)];
     if (dst.raw_data() != t.raw_data()) std::memcpy(dst.raw_data(), t.raw_data(), t.nbytes());
     slot.used = true;
   }
@@ -73,6 +94,9 @@ class BatchAssembler final : public OutputAllocator {
 
   // Keeps only the rows listed in `kept` (ascending), moved to the front, in order.
   void compact(const std::vector<int64_t>& kept) {
+    if (kept.size() == static_cast<size_t>(n_) && std::is_sorted(kept.begin(), kept.end()) &&
+        (kept.empty() || kept.back() == n_ - 1))
+      return;
     if (static_cast<int64_t>(kept.size()) == n_) return;
     for (Slot& slot : slots_) {
       if (stacked_) {
@@ -120,7 +144,11 @@ class BatchAssembler final : public OutputAllocator {
 
   int64_t n_;
   bool stacked_;
+  bool ordered_;
   BufferPool* pool_;
+  std::mutex row_mu_;
+  std::vector<int64_t> row_of_;
+  int64_t next_row_ = 0;
   Slot slots_[2];
 };
 
@@ -169,9 +197,10 @@ BatchFeature Pipeline::run(const Loader& loader, const RunOptions& run, const Ou
   const int threads = run.threads > 0 ? run.threads : tbb::info::default_concurrency();
   const size_t in_flight = run.max_in_flight > 0 ? run.max_in_flight : 2 * threads + 2;
 
-  BatchAssembler assembler(n, out.stacked, pool_.get());
+  BatchAssembler assembler(n, out.stacked, run.ordered, pool_.get());
   ExecContext ctx{pool_.get(), &assembler};
   std::exception_ptr first_error;
+  int64_t first_error_index = -1;
   std::string first_error_source;
 
   tbb::task_arena arena(threads);
@@ -224,7 +253,8 @@ BatchFeature Pipeline::run(const Loader& loader, const RunOptions& run, const Ou
       if (s->error && run.skip_failed) {
         report->failed.push_back({s->index, s->source, describe_error(s->error, s->source)});
       } else if (s->error) {
-        if (!first_error) {
+        if (!first_error || s->index < first_error_index) {  // the first in input order
+          first_error_index = s->index;
           first_error = s->error;
           first_error_source = s->source;
         }
@@ -244,8 +274,12 @@ BatchFeature Pipeline::run(const Loader& loader, const RunOptions& run, const Ou
       flow::make_edge(*prev, *node);
       prev = node.get();
     }
-    flow::make_edge(*prev, order);
-    flow::make_edge(order, sink);
+    if (run.ordered) {
+      flow::make_edge(*prev, order);
+      flow::make_edge(order, sink);
+    } else {
+      flow::make_edge(*prev, sink);
+    }
     flow::make_edge(sink, limiter.decrementer());
     source.activate();
     g.wait_for_all();
@@ -255,7 +289,19 @@ BatchFeature Pipeline::run(const Loader& loader, const RunOptions& run, const Ou
   for (Target t : {Target::kImage, Target::kLabels})
     if (!assembler.mismatch(t).empty()) throw InputError(assembler.mismatch(t));
 
-  if (run.skip_failed) assembler.compact(report->kept);
+  if (report) {
+    std::sort(report->failed.begin(), report->failed.end(),
+              [](const InputFailure& a, const InputFailure& b) { return a.index < b.index; });
+    // Rows in row order (input order when ordered), then compacted past failed inputs' rows.
+    std::vector<int64_t> rows;
+    std::vector<int64_t> kept;
+    for (const auto& [r, i] : assembler.rows_of(report->kept)) {
+      rows.push_back(r);
+      kept.push_back(i);
+    }
+    report->kept = std::move(kept);
+    if (run.skip_failed) assembler.compact(rows);
+  }
   BatchFeature bf;
   assembler.emit(bf, Target::kImage, out.image_key);
   assembler.emit(bf, Target::kLabels, out.labels_key);

@@ -49,6 +49,10 @@ struct RunOptions {
   // on_error=skip: an input that fails (corrupt file, absurd size, ...) is left out of the batch
   // and reported in RunReport::failed instead of failing the run; the others keep their order.
   bool skip_failed = false;
+  // false: samples go to the sink as they complete, without the sequencer, so a slow image does
+  // not hold back the release of later ones (the in-flight bound); a batch's rows then come in
+  // completion order and RunReport::kept says which input each row holds. Same bytes per input.
+  bool ordered = true;
 };
 
 // An input left out of a batch (RunOptions::skip_failed).

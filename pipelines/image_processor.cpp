@@ -56,6 +56,7 @@ BatchFeature PreparedCall::run_videos(std::vector<std::vector<ops::InputItem>> v
     for (auto& f : v) frames.push_back(std::move(f));
   }
   if (opts_.skip_failed) throw InputError("on_error=skip is not supported for videos (a video is one input)");
+  if (!opts_.ordered) throw InputError("ordered=false is not supported for videos (frames must keep their order)");
   BatchFeature flat = run_flat(std::move(frames));
   if (!plan_.video) return flat;
   // Regroup the frames' outputs per video: (N, T, ...) when stacked, else one (T, ...) array
@@ -112,6 +113,7 @@ BatchFeature PreparedCall::run_flat(std::vector<ops::InputItem> inputs, RunRepor
   RunOptions run{opts_.threads, opts_.max_in_flight};
   run.fuse_load = opts_.fuse;  // e.g. JPEG rows streamed into the first resize (same bytes)
   run.skip_failed = opts_.skip_failed;
+  run.ordered = opts_.ordered;
   OutputOptions out;
   out.stacked = opts_.return_tensors;
   out.image_key = plan_.image_key;

@@ -42,6 +42,9 @@ struct CallOptions {
   // on_error=skip: inputs that fail are left out of the batch and listed in the RunReport
   // passed to PreparedCall::run (required then); the rest keep their order. Images only.
   bool skip_failed = false;
+  // false: a batch's rows in completion order (RunOptions::ordered); pass a RunReport to
+  // PreparedCall::run to learn which input each row holds. Images only (not videos).
+  bool ordered = true;
 };
 
 // A call with fixed arguments, ready to run on batches.

@@ -519,6 +519,7 @@ PipelineSpec parse_document(const Reader& r, const YAML::Node& root, const std::
   if (const Entry* e = get("threads")) spec.options.threads = int_option(e, "threads");
   if (const Entry* e = get("max_in_flight")) spec.options.max_in_flight = int_option(e, "max_in_flight");
   if (const Entry* e = get("ordered")) spec.ordered = r.get_bool(e->value, "ordered");
+  spec.options.ordered = spec.ordered;
   if (const Entry* e = get("on_error"))
     spec.on_error = r.get_choice(e->value, "on_error", {"fail", "skip"}) == "skip" ? OnError::kSkip : OnError::kFail;
   spec.options.skip_failed = spec.on_error == OnError::kSkip;

@@ -2,6 +2,7 @@
 // errors, batching) and the builder (fused and unfused plans give the same bytes).
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <random>
@@ -163,6 +164,16 @@ TEST_CASE("the graph keeps input order and reports the first failing input", "[p
   }
   RandomLoader bad(20, 7, 13);
   REQUIRE_THROWS_WITH(p.run(bad, {2, 0}), Catch::Equals("img13: synthetic failure"));
+  // Unordered: rows in completion order, the same bytes per input, the first error by input.
+  RunOptions unordered{2, 5};
+  unordered.ordered = false;
+  RunReport report;
+  BatchFeature any = p.run(loader, unordered, {}, &report);
+  REQUIRE(report.kept.size() == 40);
+  for (size_t j = 0; j < 40; ++j)
+    REQUIRE(same_bytes(any["pixel_values"][static_cast<int64_t>(j)], many["pixel_values"][report.kept[j]]));
+  RandomLoader two_bad = RandomLoader::failing_every(20, 7, 5, 6);  // 5, 11, 17
+  REQUIRE_THROWS_WITH(p.run(two_bad, unordered), Catch::Equals("img5: synthetic failure"));
 }
 
 TEST_CASE("on_error=skip leaves failed inputs out, keeps the others in order, reports each", "[pipeline]") {
@@ -171,9 +182,11 @@ TEST_CASE("on_error=skip leaves failed inputs out, keeps the others in order, re
   BatchFeature all = p.run(good, {2, 4});
   for (bool stacked : {true, false}) {
     for (int threads : {1, 2}) {
+     for (bool ordered : {true, false}) {
       RandomLoader bad = RandomLoader::failing_every(30, 11, 3, 7);  // 3, 10, 17, 24
       RunOptions run{threads, 3};
       run.skip_failed = true;
+      run.ordered = ordered;
       OutputOptions out;
       out.stacked = stacked;
       RunReport report;
@@ -184,11 +197,17 @@ TEST_CASE("on_error=skip leaves failed inputs out, keeps the others in order, re
         REQUIRE(report.failed[k].message == "img" + std::to_string(report.failed[k].index) + ": synthetic failure");
       }
       REQUIRE(report.kept.size() == 26);
+      std::vector<int64_t> sorted_kept = report.kept;
+      std::sort(sorted_kept.begin(), sorted_kept.end());
+      REQUIRE(std::adjacent_find(sorted_kept.begin(), sorted_kept.end()) == sorted_kept.end());
+      if (ordered) REQUIRE(sorted_kept == report.kept);
       for (size_t j = 0; j < report.kept.size(); ++j) {
+        REQUIRE(report.kept[j] % 7 != 3);
         Tensor row = stacked ? bf["pixel_values"][static_cast<int64_t>(j)] : bf.list("pixel_values")[j];
         REQUIRE(same_bytes(row, all["pixel_values"][report.kept[j]]));
       }
       if (stacked) REQUIRE(bf["pixel_values"].dim(0) == 26);
+     }
     }
   }
   RunOptions run;
