@@ -5,6 +5,7 @@
 // the last committed batch.
 #include <unistd.h>
 
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -17,6 +18,7 @@
 #include "pipelines/data_loader.h"
 #include "pipelines/dataset_writer.h"
 #include "pipelines/input_source.h"
+#include "pipelines/post_processing.h"
 
 #if __has_include("pipelines/yaml_pipeline.h")
 #include "pipelines/yaml_pipeline.h"
@@ -34,6 +36,7 @@ constexpr const char* kRunHelp = R"(Usage: pixelflow run --config PATH --input D
                      [--threads N] [--on-error fail|skip] [--format npy|safetensors]
                      [--set KEY=JSON]... [--recursive] [--prefetch N] [--overwrite] [--no-sync]
        pixelflow run PIPELINE.yaml [same options, overriding the file's]
+       (--config PIPELINE.yaml, a .yaml/.yml file, is the same as PIPELINE.yaml)
 
 Runs the processor over every input of a dataset, batch by batch, and writes the batches to DIR:
   DIR/shard-000000/<key>.npy         one folder per batch (--format npy, the default), or
@@ -56,6 +59,11 @@ Batch b holds inputs [b * N, (b + 1) * N) (failed inputs left out with --on-erro
   --overwrite    delete the output of whatever run DIR holds and start afresh
   --no-sync      do not fsync each committed batch: the folder still survives the process
                  being killed, not the machine losing power (faster on slow disks)
+
+Post-processing: a PIPELINE.yaml with `post_process:` and no `ops:` runs over model outputs:
+each input is one .npy file of float32/float64 logits (num_labels, h, w) or (1, num_labels, h, w)
+(from a folder: its .npy files only); each batch's int64 maps go under semantic_segmentation,
+(B, H, W) when they share a shape, else KEY.0, KEY.1, ... (see pipelines/PIPELINES.md).
 
 Resume: run again with the same arguments on the same DIR to continue after the last committed
 batch; a DIR holding another run's output is refused (--overwrite: delete it and start afresh).
@@ -87,7 +95,15 @@ nlohmann::json plan_identity(const pipelines::PipelineSpec& spec) {
       {"label_ops", ops_json(spec.plan.label_ops)},
       {"approximate", spec.options.approximate},
   };
+  // Only post-processing runs carry it, so that image runs keep the run key they had.
+  if (!spec.post_process.empty()) id["post_process"] = ops_json(spec.post_process);
   return nlohmann::json::parse(id.dump());
+}
+
+bool is_yaml_path(const std::string& path) {
+  std::string ext = fs::path(path).extension().string();
+  for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return ext == ".yaml" || ext == ".yml";
 }
 
 std::string one_line(std::string s) {
@@ -202,68 +218,67 @@ void apply_flags(const RunFlags& f, pipelines::PipelineSpec& spec) {
   if (!spec.source) throw UsageError("run needs --input DIR|LIST|GLOB");
   if (!spec.sink || spec.sink->out_dir.empty()) throw UsageError("run needs --out DIR");
   if (spec.batch_size <= 0) throw UsageError("batch size must be a positive integer");
+  if (!spec.post_process.empty() && (!spec.plan.image_ops.empty() || !spec.plan.label_ops.empty()))
+    throw ConfigError(spec.origin.empty() ? "run" : spec.origin,
+                      "has both image ops and `post_process`: pixelflow run cannot run the model between "
+                      "them; run the preprocessing and the post-processing as two pipelines");
   if (spec.plan.video)
     throw ConfigError(spec.origin.empty() ? "run" : spec.origin,
                       "video pipelines cannot be run over a dataset (each input of pixelflow run is one image)");
 }
 
-int run_spec(const pipelines::PipelineSpec& spec, const RunFlags& flags) {
-  const std::vector<std::string> inputs = pipelines::list_inputs(*spec.source);
-  const int64_t total = static_cast<int64_t>(inputs.size());
-  const std::string& out = spec.sink->out_dir;
-  pipelines::DatasetWriterOptions wo;
-  wo.overwrite = flags.overwrite;
-  wo.sync = flags.sync;
-  pipelines::DatasetWriter writer(
-      out, spec.sink->format, pipelines::make_run_key(plan_identity(spec), inputs, spec.batch_size, spec.sink->format),
-      wo);
-  const int64_t resumed = writer.completed_batches();
-  const int64_t batches = (total + spec.batch_size - 1) / spec.batch_size;
+// The inputs of a run. A post-processing run reads .npy logits files: from a folder, only those.
+std::vector<std::string> run_inputs(const pipelines::PipelineSpec& spec) {
+  std::vector<std::string> inputs = pipelines::list_inputs(*spec.source);
+  if (spec.post_process.empty() || spec.source->kind != pipelines::SourceSpec::Kind::kFolder) return inputs;
+  std::erase_if(inputs, [](const std::string& p) {
+    std::string ext = fs::path(p).extension().string();
+    for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return ext != ".npy";
+  });
+  if (inputs.empty())
+    throw Error(spec.source->path + ": no .npy files (a post_process pipeline reads model outputs, one logits .npy per image)");
+  return inputs;
+}
 
-  pipelines::DataLoaderOptions lo;
-  lo.batch_size = spec.batch_size;
-  lo.prefetch = flags.prefetch;
-  lo.threads = spec.options.threads;
-  lo.on_error = spec.on_error;
-  lo.start_batch = std::min(resumed, batches);
-  pipelines::PreparedCall call(spec.plan, spec.options);
-  for (const auto& w : call.plan().warnings) std::cerr << "warning: " << w << "\n";
-
+// The shared part of every run: takes the batches from `next` (DataLoader or PostProcessLoader),
+// commits them through `writer` with their manifest lines, keeps the progress line, and prints
+// the summary. Returns the exit status.
+template <class NextBatch>
+int write_batches(NextBatch&& next, pipelines::DatasetWriter& writer, int64_t total, int64_t batch_size,
+                  int64_t start_batch, const std::string& out) {
   const auto start = Clock::now();
   auto seconds = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };
-  Progress progress(total, std::min(total, lo.start_batch * spec.batch_size));
+  Progress progress(total, std::min(total, start_batch * batch_size));
   int64_t ok = 0, skipped = 0, written = 0;
-  {
-    pipelines::DataLoader loader(call, inputs, lo);
-    while (true) {
-      std::optional<pipelines::Batch> batch;
-      try {
-        batch = loader.next();
-      } catch (const std::exception& e) {
-        progress.finish();
-        std::cerr << "pixelflow: " << one_line(e.what()) << "\n";
-        return 1;
-      }
-      if (!batch) break;
-      const std::string shard = writer.shard_name(batch->index);
-      std::vector<pipelines::ManifestEntry> entries(static_cast<size_t>(batch->size()));
-      for (int64_t i = 0; i < batch->size(); ++i) entries[static_cast<size_t>(i)].input = batch->inputs[static_cast<size_t>(i)];
-      for (size_t row = 0; row < batch->kept.size(); ++row) {
-        auto& e = entries[static_cast<size_t>(batch->kept[row])];
-        e.shard = shard;
-        e.index = static_cast<int64_t>(row);
-      }
-      for (const auto& f : batch->failed) {
-        auto& e = entries[static_cast<size_t>(f.index)];
-        e.ok = false;
-        e.error = one_line(f.message);
-      }
-      writer.write_batch(batch->index, batch->features, entries);
-      ok += static_cast<int64_t>(batch->kept.size());
-      skipped += static_cast<int64_t>(batch->failed.size());
-      ++written;
-      progress.update(std::min(total, (batch->index + 1) * spec.batch_size), seconds());
+  while (true) {
+    std::optional<pipelines::Batch> batch;
+    try {
+      batch = next();
+    } catch (const std::exception& e) {
+      progress.finish();
+      std::cerr << "pixelflow: " << one_line(e.what()) << "\n";
+      return 1;
     }
+    if (!batch) break;
+    const std::string shard = writer.shard_name(batch->index);
+    std::vector<pipelines::ManifestEntry> entries(static_cast<size_t>(batch->size()));
+    for (int64_t i = 0; i < batch->size(); ++i) entries[static_cast<size_t>(i)].input = batch->inputs[static_cast<size_t>(i)];
+    for (size_t row = 0; row < batch->kept.size(); ++row) {
+      auto& e = entries[static_cast<size_t>(batch->kept[row])];
+      e.shard = shard;
+      e.index = static_cast<int64_t>(row);
+    }
+    for (const auto& f : batch->failed) {
+      auto& e = entries[static_cast<size_t>(f.index)];
+      e.ok = false;
+      e.error = one_line(f.message);
+    }
+    writer.write_batch(batch->index, batch->features, entries);
+    ok += static_cast<int64_t>(batch->kept.size());
+    skipped += static_cast<int64_t>(batch->failed.size());
+    ++written;
+    progress.update(std::min(total, (batch->index + 1) * batch_size), seconds());
   }
   progress.finish();
   const double secs = seconds();
@@ -271,7 +286,7 @@ int run_spec(const pipelines::PipelineSpec& spec, const RunFlags& flags) {
       {"inputs", total},
       {"ok", ok},
       {"skipped", skipped},
-      {"resumed_batches", lo.start_batch},
+      {"resumed_batches", start_batch},
       {"batches", written},
       {"seconds", std::round(secs * 1000) / 1000},
       {"images_per_s", secs > 0 ? std::round((ok + skipped) / secs * 10) / 10 : 0.0},
@@ -284,6 +299,42 @@ int run_spec(const pipelines::PipelineSpec& spec, const RunFlags& flags) {
   return 0;
 }
 
+int run_spec(const pipelines::PipelineSpec& spec, const RunFlags& flags) {
+  const std::vector<std::string> inputs = run_inputs(spec);
+  const int64_t total = static_cast<int64_t>(inputs.size());
+  const std::string& out = spec.sink->out_dir;
+  pipelines::DatasetWriterOptions wo;
+  wo.overwrite = flags.overwrite;
+  wo.sync = flags.sync;
+  pipelines::DatasetWriter writer(
+      out, spec.sink->format, pipelines::make_run_key(plan_identity(spec), inputs, spec.batch_size, spec.sink->format),
+      wo);
+  const int64_t batches = (total + spec.batch_size - 1) / spec.batch_size;
+  const int64_t start_batch = std::min(writer.completed_batches(), batches);
+
+  if (!spec.post_process.empty()) {
+    pipelines::PostProcessLoaderOptions po;
+    po.batch_size = spec.batch_size;
+    po.threads = spec.options.threads;
+    po.max_in_flight = spec.options.max_in_flight;
+    po.on_error = spec.on_error;
+    po.start_batch = start_batch;
+    pipelines::PostProcessLoader loader(spec.post_process, inputs, po);
+    return write_batches([&] { return loader.next(); }, writer, total, spec.batch_size, start_batch, out);
+  }
+
+  pipelines::DataLoaderOptions lo;
+  lo.batch_size = spec.batch_size;
+  lo.prefetch = flags.prefetch;
+  lo.threads = spec.options.threads;
+  lo.on_error = spec.on_error;
+  lo.start_batch = start_batch;
+  pipelines::PreparedCall call(spec.plan, spec.options);
+  for (const auto& w : call.plan().warnings) std::cerr << "warning: " << w << "\n";
+  pipelines::DataLoader loader(call, inputs, lo);
+  return write_batches([&] { return loader.next(); }, writer, total, spec.batch_size, start_batch, out);
+}
+
 }  // namespace
 
 int cmd_run(Args& args) {
@@ -292,6 +343,11 @@ int cmd_run(Args& args) {
   if (help) {
     std::cout << kRunHelp;
     return 0;
+  }
+  // --config PIPELINE.yaml is PIPELINE.yaml.
+  if (flags.yaml.empty() && flags.config && is_yaml_path(*flags.config)) {
+    flags.yaml = *flags.config;
+    flags.config.reset();
   }
   pipelines::PipelineSpec spec;
   if (!flags.yaml.empty()) {

@@ -2,11 +2,17 @@
 // nodes (one sample per batch item).
 #pragma once
 
+#include <cstdint>
+#include <future>
+#include <memory>
 #include <optional>
+#include <string>
 #include <utility>
 #include <vector>
 
 #include "graph/pipeline.h"
+#include "pipelines/data_loader.h"
+#include "pipelines/pipeline_spec.h"
 #include "pipelines/processor_config.h"
 
 namespace pixelflow::pipelines {
@@ -20,5 +26,59 @@ bool has_semantic_segmentation(const std::string& processor_class);
 std::vector<Tensor> post_process_semantic_segmentation(
     const ProcessorConfig& cfg, const Tensor& logits,
     const std::vector<std::pair<int64_t, int64_t>>& target_sizes, const RunOptions& run = {});
+
+// One image's logits from a .npy file, for post-processing runs: the file holds float32 or
+// float64 (num_labels, height, width), or (1, num_labels, height, width) (a batch of one, as a
+// model returns it), which comes back as (num_labels, height, width). A file that cannot be read,
+// another rank, a batch of several images or another dtype is a DecodeError/InputError whose
+// one-line message starts with `path`.
+Tensor load_logits_npy(const std::string& path, BufferPool* pool = nullptr);
+
+// The output key of a post-processing chain: its last op's name without "post_process_"
+// ("semantic_segmentation").
+std::string post_process_output_key(const std::vector<OpSpec>& ops);
+
+struct PostProcessLoaderOptions {
+  int64_t batch_size = 32;
+  int threads = 0;          // workers per batch (0: all cores)
+  int max_in_flight = 0;    // items in flight (0: 2 x threads + 2)
+  OnError on_error = OnError::kFail;
+  int64_t start_batch = 0;  // first batch computed (resume); earlier ones are not
+};
+
+// Batches of a post-processing chain (PipelineSpec::post_process) over files of model outputs,
+// as DataLoader gives batches of a preprocessing call (same Batch, same error policy), for
+// `pixelflow run` with a post_process pipeline. Each input is one .npy file read by
+// load_logits_npy; the items of batch b (inputs [b * batch_size, ...)) run through the ops as a
+// flow graph, and the results go under post_process_output_key(ops): one stacked (B, H, W)
+// tensor when every result of the batch has the same shape, else a list (one tensor per row).
+// Batch b + 1 is computed while the caller holds batch b.
+// on_error=fail: next() delivers the batches before the first failing input, then throws its
+// Error ("PATH: reason"); skip: failed inputs are left out and listed in Batch::failed.
+class PostProcessLoader {
+ public:
+  PostProcessLoader(const std::vector<OpSpec>& ops, std::vector<std::string> files,
+                    PostProcessLoaderOptions opts = {});
+  ~PostProcessLoader();
+  PostProcessLoader(const PostProcessLoader&) = delete;
+  PostProcessLoader& operator=(const PostProcessLoader&) = delete;
+
+  std::optional<Batch> next();
+  const std::string& output_key() const { return key_; }
+  int64_t num_batches() const { return batches_; }
+
+ private:
+  Batch compute(int64_t b) const;
+  void launch();
+
+  Pipeline pipeline_;
+  std::vector<std::string> files_;
+  PostProcessLoaderOptions opts_;
+  std::string key_;
+  int64_t batches_ = 0, next_ = 0;
+  bool failed_ = false;
+  std::shared_ptr<BufferPool> pool_;
+  std::future<Batch> pending_;
+};
 
 }  // namespace pixelflow::pipelines

@@ -413,8 +413,16 @@ PipelineSpec parse_document(const Reader& r, const YAML::Node& root, const std::
   const Entry* ops = get("ops");
   if (config && ops)
     r.fail(config->key_node, "config", "`config` and `ops` cannot be used together (config takes the ops from a processor config)");
-  if (!config && !ops)
-    r.fail(root, "", "needs `ops:` (the ops, one by one) or `config:` (a preprocessor_config.json or model id)");
+  const Entry* post = get("post_process");
+  if (!config && !ops && !post)
+    r.fail(root, "", "needs `ops:` (the ops, one by one), `config:` (a preprocessor_config.json or model id) "
+                     "or `post_process:` (ops run on model outputs)");
+  if (!config && !ops) {
+    // A post-processing pipeline: its inputs are model outputs, not images.
+    for (const char* k : {"load", "labels", "outputs", "video"})
+      if (const Entry* e = get(k))
+        r.fail(e->key_node, k, "describes images; a pipeline with `post_process` and no `ops` reads model outputs (logits .npy files)");
+  }
   if (config) {
     for (const char* k : {"processor", "labels", "outputs", "video"})
       if (const Entry* e = get(k))
@@ -473,7 +481,7 @@ PipelineSpec parse_document(const Reader& r, const YAML::Node& root, const std::
     Plan& plan = spec.plan;
     if (const Entry* e = get("processor")) plan.processor_class = r.get_string(e->value, "processor");
     plan.load = load;
-    plan.image_ops = parse_ops(r, ops->value, "ops", Section::kOps);
+    if (ops) plan.image_ops = parse_ops(r, ops->value, "ops", Section::kOps);
     if (const Entry* e = get("labels")) plan.label_ops = parse_ops(r, e->value, "labels", Section::kLabels);
     if (const Entry* e = get("outputs")) {
       for (const auto& f : r.entries(e->value, "outputs", {"image_key", "labels_key"})) {
@@ -539,7 +547,7 @@ PipelineSpec parse_document(const Reader& r, const YAML::Node& root, const std::
     spec.sink = sink;
   }
   if (const Entry* e = get("fuse")) spec.options.fuse = r.get_bool(e->value, "fuse");
-  if (const Entry* e = get("post_process")) spec.post_process = parse_ops(r, e->value, "post_process", Section::kPostProcess);
+  if (post) spec.post_process = parse_ops(r, post->value, "post_process", Section::kPostProcess);
   return spec;
 }
 

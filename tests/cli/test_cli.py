@@ -556,6 +556,189 @@ class RunTest(unittest.TestCase):
         r = run("run", yaml, "--config", self.clip)
         self.assertEqual(r.returncode, 2)
 
+    def logits_folder(self):
+        """Random logits files with many ties: five (C, h, w) of two sizes, one (1, C, h, w), one float64."""
+        rng = np.random.default_rng(5)
+        folder = os.path.join(self.tmp, "logits")
+        os.makedirs(folder)
+        files = []
+        for i in range(7):
+            h, w = (12, 16) if i % 2 == 0 else (9, 21)
+            a = (rng.integers(-2, 3, size=(6, h, w)) * 0.5).astype(np.float64 if i == 6 else np.float32)
+            a[:, 0, :] = 1.0  # a whole row of exact ties across classes
+            path = os.path.join(folder, "%02d.npy" % i)
+            np.save(path, a[None] if i == 3 else a)
+            files.append(path)
+        with open(os.path.join(folder, "notes.txt"), "w") as f:
+            f.write("not an input\n")
+        return folder, files
+
+    def postprocess_reference(self, path, target_size=None):
+        """The map `pixelflow postprocess semantic-segmentation` gives for one logits file."""
+        a = np.load(path)
+        one = os.path.join(self.tmp, "one.npy")
+        np.save(one, a if a.ndim == 4 else a[None])
+        ref = os.path.join(self.tmp, "pp_ref")
+        shutil.rmtree(ref, ignore_errors=True)
+        seg = os.path.join(SRC, "pipelines/models/nvidia__segformer-b0-finetuned-ade-512-512")
+        extra = ["--target-size", "%d,%d" % target_size] if target_size else []
+        r = run("postprocess", "semantic-segmentation", "--config", seg, "--logits", one, "--out", ref, "--quiet", *extra)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return np.load(os.path.join(ref, "semantic_segmentation_0.npy"))
+
+    def post_yaml(self, target_size=None, extra=""):
+        yaml = os.path.join(self.tmp, "post%s.yaml" % ("" if target_size is None else "_%d_%d" % target_size))
+        op = "post_process_semantic_segmentation"
+        if target_size:
+            op += ": {target_size: [%d, %d]}" % target_size
+        with open(yaml, "w") as f:
+            f.write("post_process:\n  - %s\ninput: {folder: logits}\nbatch_size: 3\n%s" % (op, extra))
+        return yaml
+
+    def shard_maps(self, out, shard, fmt):
+        """{name: array} of one shard."""
+        if fmt == "npy":
+            d = os.path.join(out, shard)
+            return {f[:-4]: np.load(os.path.join(d, f)) for f in os.listdir(d)}
+        return read_safetensors(os.path.join(out, shard))[0]
+
+    def test_post_process_run(self):
+        folder, files = self.logits_folder()
+        size = (37, 29)
+        refs = [self.postprocess_reference(p, size) for p in files]
+        yaml = self.post_yaml(size)
+        for fmt in ("npy", "safetensors"):
+            out = os.path.join(self.tmp, "post_" + fmt)
+            r = run("run", yaml, "--out", out, "--format", fmt, "--threads", "2")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.stderr, "")
+            s = self.summary(r)
+            self.assertEqual([s[k] for k in ("inputs", "ok", "skipped", "resumed_batches", "batches", "out")],
+                             [7, 7, 0, 0, 3, out])
+            shards = ["shard-%06d" % b + ("" if fmt == "npy" else ".safetensors") for b in range(3)]
+            self.assertEqual(manifest(out), [{"input": p, "status": "ok", "shard": shards[i // 3], "index": i % 3}
+                                             for i, p in enumerate(files)])
+            for b, shard in enumerate(shards):
+                maps = self.shard_maps(out, shard, fmt)
+                self.assertEqual(list(maps), ["semantic_segmentation"])
+                m = maps["semantic_segmentation"]
+                self.assertEqual((m.dtype, m.shape), (np.int64, (3 if b < 2 else 1, 37, 29)))
+                for row in range(m.shape[0]):
+                    np.testing.assert_array_equal(m[row], refs[b * 3 + row])
+        # --config PIPELINE.yaml is the same run.
+        out = os.path.join(self.tmp, "post_config")
+        r = run("run", "--config", yaml, "--out", out)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(read(os.path.join(out, "manifest.jsonl")), read(os.path.join(self.tmp, "post_npy", "manifest.jsonl")))
+        for b in range(3):
+            name = os.path.join("shard-%06d" % b, "semantic_segmentation.npy")
+            self.assertEqual(read_bytes(os.path.join(out, name)), read_bytes(os.path.join(self.tmp, "post_npy", name)))
+
+        # No target size: each map at its logits' size; batches of mixed sizes are lists.
+        refs = [self.postprocess_reference(p) for p in files]
+        for fmt in ("npy", "safetensors"):
+            out = os.path.join(self.tmp, "native_" + fmt)
+            r = run("run", self.post_yaml(), "--out", out, "--format", fmt, "--batch-size", "2")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(self.summary(r)["batches"], 4)
+            for b in range(4):
+                shard = "shard-%06d" % b + ("" if fmt == "npy" else ".safetensors")
+                maps = self.shard_maps(out, shard, fmt)
+                rows = files[2 * b: 2 * b + 2]
+                if len(rows) == 1:
+                    self.assertEqual(list(maps), ["semantic_segmentation"])
+                    got = [maps["semantic_segmentation"][0]]
+                else:  # sizes (12, 16) and (9, 21) alternate: never stackable
+                    self.assertEqual(sorted(maps), ["semantic_segmentation.0", "semantic_segmentation.1"])
+                    got = [maps["semantic_segmentation.%d" % i] for i in range(2)]
+                for i, m in enumerate(got):
+                    self.assertEqual(m.dtype, np.int64)
+                    np.testing.assert_array_equal(m, refs[2 * b + i])
+
+    def test_post_process_run_errors_and_resume(self):
+        folder, files = self.logits_folder()
+        size = (20, 20)
+        yaml = self.post_yaml(size)
+        clean = os.path.join(self.tmp, "clean")
+        r = run("run", yaml, "--out", clean)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        # Resume after an interrupted last batch: the same bytes as the clean run.
+        r = run("run", yaml, "--out", self.out)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        shutil.rmtree(os.path.join(self.out, "shard-000002"))
+        with open(os.path.join(self.out, "manifest.jsonl")) as f:
+            lines = f.readlines()
+        with open(os.path.join(self.out, "manifest.jsonl"), "w") as f:
+            f.writelines(lines[:6])
+        r = run("run", yaml, "--out", self.out)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        s = self.summary(r)
+        self.assertEqual((s["resumed_batches"], s["batches"], s["ok"]), (2, 1, 1))
+        self.assertEqual(read(os.path.join(self.out, "manifest.jsonl")), read(os.path.join(clean, "manifest.jsonl")))
+        for b in range(3):
+            name = os.path.join("shard-%06d" % b, "semantic_segmentation.npy")
+            self.assertEqual(read_bytes(os.path.join(self.out, name)), read_bytes(os.path.join(clean, name)), name)
+        # Another target size on the same folder is another run: refused.
+        r = run("run", self.post_yaml((21, 20)), "--out", self.out)
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+
+        # Damaged inputs: a corrupt .npy and a file holding two images' logits.
+        corrupt = os.path.join(folder, "01.npy")
+        with open(corrupt, "wb") as f:
+            f.write(b"\x93NUMPY\x01\x00garbage")
+        two = os.path.join(folder, "04.npy")
+        np.save(two, np.zeros((2, 6, 12, 16), np.float32))
+        refs = [self.postprocess_reference(p, size) for p in files if p not in (corrupt, two)]
+        out = os.path.join(self.tmp, "fail")
+        r = run("run", yaml, "--out", out, "--on-error", "fail")
+        self.assertEqual(r.returncode, 1)
+        lines = r.stderr.strip().splitlines()
+        self.assertEqual(len(lines), 1, r.stderr)
+        self.assertTrue(lines[0].startswith("pixelflow: %s: " % corrupt), lines[0])
+        self.assertEqual(r.stdout, "")
+        mf = os.path.join(out, "manifest.jsonl")
+        self.assertFalse(os.path.exists(mf) and os.path.getsize(mf) > 0)
+        self.assertFalse([f for f in os.listdir(out) if f.startswith("shard-")])
+
+        out = os.path.join(self.tmp, "skip")
+        r = run("run", yaml, "--out", out, "--on-error", "skip", "--format", "safetensors")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stderr.strip(), "pixelflow: 2 inputs skipped (see %s)" % os.path.join(out, "manifest.jsonl"))
+        s = self.summary(r)
+        self.assertEqual((s["inputs"], s["ok"], s["skipped"], s["batches"]), (7, 5, 2, 3))
+        m = manifest(out)
+        self.assertEqual([e["input"] for e in m], files)
+        self.assertEqual(m[1]["status"], "error")
+        self.assertTrue(m[1]["error"].startswith(corrupt + ": "), m[1]["error"])
+        self.assertEqual(m[4]["status"], "error")
+        self.assertTrue(m[4]["error"].startswith(two + ": ") and "2 images" in m[4]["error"], m[4]["error"])
+        self.assertEqual([(e["shard"], e["index"]) for e in m if e["status"] == "ok"],
+                         [("shard-000000.safetensors", 0), ("shard-000000.safetensors", 1),
+                          ("shard-000001.safetensors", 0), ("shard-000001.safetensors", 1),
+                          ("shard-000002.safetensors", 0)])
+        got = np.concatenate([self.shard_maps(out, "shard-%06d.safetensors" % b, "safetensors")["semantic_segmentation"]
+                              for b in range(3)])
+        np.testing.assert_array_equal(got, np.stack(refs))
+
+        # Image ops and post_process in one run: refused, naming the file.
+        both = os.path.join(self.tmp, "both.yaml")
+        with open(both, "w") as f:
+            f.write("ops: [flip_channel_order]\npost_process: [post_process_semantic_segmentation]\n"
+                    "input: {folder: logits}\n")
+        r = run("run", both, "--out", os.path.join(self.tmp, "both"))
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+        self.assertIn(both, r.stderr)
+        self.assertIn("post_process", r.stderr)
+        # A folder without .npy files.
+        empty = os.path.join(self.tmp, "nologits.yaml")
+        with open(empty, "w") as f:
+            f.write("post_process: [post_process_semantic_segmentation]\ninput: {folder: images}\n")
+        r = run("run", empty, "--out", os.path.join(self.tmp, "none"))
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("no .npy files", r.stderr)
+
     def test_progress_line_on_a_terminal(self):
         import pty
         master, slave = pty.openpty()
