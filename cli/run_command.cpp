@@ -20,10 +20,7 @@
 #include "pipelines/input_source.h"
 #include "pipelines/post_processing.h"
 
-#if __has_include("pipelines/yaml_pipeline.h")
 #include "pipelines/yaml_pipeline.h"
-#define PIXELFLOW_HAVE_YAML_PIPELINES 1
-#endif
 
 namespace pixelflow::cli {
 
@@ -352,11 +349,10 @@ int cmd_run(Args& args) {
   pipelines::PipelineSpec spec;
   if (!flags.yaml.empty()) {
     if (flags.config) throw UsageError("give either PIPELINE.yaml or --config, not both");
-#ifdef PIXELFLOW_HAVE_YAML_PIPELINES
+    if (!flags.kwargs.empty())
+      throw UsageError("--set does not apply to a YAML pipeline (" + flags.yaml + "): edit its ops, or point its "
+                       "`config:` at the processor config and give `kwargs:` there");
     spec = pipelines::load_pipeline_yaml(flags.yaml);
-#else
-    throw UsageError("YAML pipelines are not available in this build ('" + flags.yaml + "')");
-#endif
   } else {
     spec = spec_from_flags(flags);
   }

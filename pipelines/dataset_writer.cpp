@@ -253,7 +253,15 @@ std::string manifest_line(const ManifestEntry& e, const std::string& shard) {
     j["status"] = "error";
     j["error"] = e.error;
   }
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  // Written like Python's json.dumps (", " and ": " separators), as the manifest format is
+  // documented: {"input": PATH, "status": "ok", "shard": NAME, "index": I}.
+  std::string line = "{";
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    if (it != j.begin()) line += ", ";
+    line += nlohmann::json(it.key()).dump() + ": " +
+            it.value().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  }
+  return line + "}\n";
 }
 
 // Parses one manifest line; false when it is not a well-formed entry.

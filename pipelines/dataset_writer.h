@@ -1,10 +1,11 @@
 // DatasetWriter: the output folder of a whole-dataset run (`pixelflow run`).
 //
 //   DIR/run.json                    the run key (below), pretty-printed JSON
-//   DIR/manifest.jsonl              one line per input, in input order, compact JSON in this key
-//                                   order (JSON Lines; invalid UTF-8 in a path becomes U+FFFD):
-//     {"input":PATH,"status":"ok","shard":NAME,"index":I}
-//     {"input":PATH,"status":"error","error":MESSAGE}
+//   DIR/manifest.jsonl              one line per input, in input order, in this key order and
+//                                   with Python json.dumps' separators (JSON Lines; invalid
+//                                   UTF-8 in a path becomes U+FFFD):
+//     {"input": PATH, "status": "ok", "shard": NAME, "index": I}
+//     {"input": PATH, "status": "error", "error": MESSAGE}
 //   npy:          DIR/shard-000000/KEY.npy       one folder per batch, one .npy per key
 //   safetensors:  DIR/shard-000000.safetensors   one file per batch (loadable with
 //                                                safetensors.torch.load_file / numpy.load_file)

@@ -313,11 +313,11 @@ TEST_CASE("DatasetWriter npy: shard folders, manifest text, all-failed batch", "
   CHECK(same_tensor(load_npy((fs::path(dir) / "shard-000000/original_sizes.0.npy").string()),
                     values<int64_t>({2}, {0, 0})));
   CHECK(read_file(fs::path(dir) / "manifest.jsonl") ==
-        "{\"input\":\"img0.jpg\",\"status\":\"error\",\"error\":\"img0.jpg: not a JPEG file (truncated)\"}\n"
-        "{\"input\":\"img1.jpg\",\"status\":\"ok\",\"shard\":\"shard-000000\",\"index\":0}\n"
-        "{\"input\":\"img2.jpg\",\"status\":\"ok\",\"shard\":\"shard-000001\",\"index\":0}\n"
-        "{\"input\":\"img3.jpg\",\"status\":\"error\",\"error\":\"img3.jpg: not a JPEG file (truncated)\"}\n"
-        "{\"input\":\"img4.jpg\",\"status\":\"ok\",\"shard\":\"shard-000002\",\"index\":0}\n");
+        "{\"input\": \"img0.jpg\", \"status\": \"error\", \"error\": \"img0.jpg: not a JPEG file (truncated)\"}\n"
+        "{\"input\": \"img1.jpg\", \"status\": \"ok\", \"shard\": \"shard-000000\", \"index\": 0}\n"
+        "{\"input\": \"img2.jpg\", \"status\": \"ok\", \"shard\": \"shard-000001\", \"index\": 0}\n"
+        "{\"input\": \"img3.jpg\", \"status\": \"error\", \"error\": \"img3.jpg: not a JPEG file (truncated)\"}\n"
+        "{\"input\": \"img4.jpg\", \"status\": \"ok\", \"shard\": \"shard-000002\", \"index\": 0}\n");
   auto run = nlohmann::json::parse(read_file(fs::path(dir) / "run.json"));
   CHECK(run["total"] == 5);
   CHECK(run["batch_size"] == 2);
@@ -345,8 +345,8 @@ TEST_CASE("DatasetWriter npy: shard folders, manifest text, all-failed batch", "
   w.write_batch(1, zero_rows, failed);
   CHECK(names_in(dir2) == std::set<std::string>{"run.json", "manifest.jsonl"});
   CHECK(read_manifest(dir2).size() == 4);
-  CHECK(read_file(fs::path(dir2) / "manifest.jsonl").substr(0, 80) ==
-        "{\"input\":\"a.png\",\"status\":\"error\",\"error\":\"a.png: cannot open file\"}\n{\"input\":\"b");
+  CHECK(read_file(fs::path(dir2) / "manifest.jsonl").substr(0, 88) ==
+        "{\"input\": \"a.png\", \"status\": \"error\", \"error\": \"a.png: cannot open file\"}\n{\"input\": \"b");
 }
 
 TEST_CASE("DatasetWriter safetensors: one file per batch, rows in the caller's order", "[dataset_writer]") {
@@ -366,9 +366,9 @@ TEST_CASE("DatasetWriter safetensors: one file per batch, rows in the caller's o
   CHECK(same_tensor(back["pixel_values"], bf["pixel_values"]));
   CHECK(read_file(fs::path(dir) / "shard-000000.safetensors") == safetensors_bytes(bf));
   CHECK(read_file(fs::path(dir) / "manifest.jsonl") ==
-        "{\"input\":\"img0.jpg\",\"status\":\"ok\",\"shard\":\"shard-000000.safetensors\",\"index\":1}\n"
-        "{\"input\":\"img1.jpg\",\"status\":\"ok\",\"shard\":\"shard-000000.safetensors\",\"index\":2}\n"
-        "{\"input\":\"img2.jpg\",\"status\":\"ok\",\"shard\":\"shard-000000.safetensors\",\"index\":0}\n");
+        "{\"input\": \"img0.jpg\", \"status\": \"ok\", \"shard\": \"shard-000000.safetensors\", \"index\": 1}\n"
+        "{\"input\": \"img1.jpg\", \"status\": \"ok\", \"shard\": \"shard-000000.safetensors\", \"index\": 2}\n"
+        "{\"input\": \"img2.jpg\", \"status\": \"ok\", \"shard\": \"shard-000000.safetensors\", \"index\": 0}\n");
 }
 
 TEST_CASE("DatasetWriter resumes after a crash with the same final folder", "[dataset_writer]") {

@@ -309,8 +309,15 @@ def read_safetensors(path):
 
 
 def manifest(out):
-    with open(os.path.join(out, "manifest.jsonl")) as f:
-        return [json.loads(line) for line in f]
+    entries = []
+    with open(os.path.join(out, "manifest.jsonl"), encoding="utf-8") as f:
+        for line in f:
+            e = json.loads(line)
+            # The documented text exactly: Python json.dumps' separators, keys in this order.
+            assert line == json.dumps(e, ensure_ascii=False) + "\n", line
+            assert list(e) in (["input", "status", "shard", "index"], ["input", "status", "error"]), line
+            entries.append(e)
+    return entries
 
 
 class RunTest(unittest.TestCase):
