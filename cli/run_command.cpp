@@ -31,7 +31,7 @@ using Clock = std::chrono::steady_clock;
 
 constexpr const char* kRunHelp = R"(Usage: pixelflow run --config PATH --input DIR|LIST|GLOB --out DIR [--batch-size N]
                      [--threads N] [--on-error fail|skip] [--format npy|safetensors]
-                     [--set KEY=JSON]... [--recursive] [--prefetch N] [--overwrite] [--no-sync]
+                     [--set KEY=JSON]... [--recursive] [--prefetch N] [--overwrite] [--sync]
        pixelflow run PIPELINE.yaml [same options, overriding the file's]
        (--config PIPELINE.yaml, a .yaml/.yml file, is the same as PIPELINE.yaml)
 
@@ -54,8 +54,10 @@ Batch b holds inputs [b * N, (b + 1) * N) (failed inputs left out with --on-erro
   --prefetch N   batches computed ahead of the writer (default 2)
   --set KEY=JSON call-time override, as for pixelflow preprocess
   --overwrite    delete the output of whatever run DIR holds and start afresh
-  --no-sync      do not fsync each committed batch: the folder still survives the process
-                 being killed, not the machine losing power (faster on slow disks)
+  --sync         fsync each committed batch (files, folder, manifest), so that the folder also
+                 survives the machine losing power; without it (the default, or --no-sync) it
+                 survives the process being killed at any point. fsync makes the disk the
+                 bound: CLIP's float32 outputs are 600 KB per image
 
 Post-processing: a PIPELINE.yaml with `post_process:` and no `ops:` runs over model outputs:
 each input is one .npy file of float32/float64 logits (num_labels, h, w) or (1, num_labels, h, w)
@@ -143,7 +145,7 @@ struct RunFlags {
   std::optional<int64_t> batch_size;
   std::optional<int> threads;
   int prefetch = 2;
-  bool recursive = false, overwrite = false, sync = true;
+  bool recursive = false, overwrite = false, sync = false;
   nlohmann::json kwargs = nlohmann::json::object();
   std::string yaml;  // PIPELINE.yaml
 };
@@ -169,6 +171,7 @@ RunFlags parse_flags(Args& args, bool* help) {
     else if (args.take_flag("--recursive")) f.recursive = true;
     else if (args.take_flag("--overwrite")) f.overwrite = true;
     else if (args.take_flag("--no-sync")) f.sync = false;
+    else if (args.take_flag("--sync")) f.sync = true;
     else if (a.size() > 1 && a[0] == '-') throw UsageError("unknown option '" + a + "'");
     else if (f.yaml.empty()) f.yaml = args.next();
     else throw UsageError("unexpected argument '" + a + "' (one PIPELINE.yaml at most)");

@@ -497,7 +497,7 @@ class RunTest(unittest.TestCase):
         self.assertEqual(r.returncode, 1)
         self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
         self.assertIn("batch_size", r.stderr)
-        r = self.run_cmd("--input", self.folder, "--batch-size", "3", "--overwrite", "--no-sync")
+        r = self.run_cmd("--input", self.folder, "--batch-size", "3", "--overwrite", "--sync")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(sorted(f for f in os.listdir(self.out) if f.startswith("shard-")),
                          ["shard-%06d" % b for b in range(3)])
