@@ -8,6 +8,7 @@
 // Exit status: 0 on success, 1 when an input or the configuration is at fault (one line on
 // stderr naming it, no output files), 2 on a usage error.
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <iostream>
@@ -82,6 +83,10 @@ Options:
   --revision REV          model revision in the Hugging Face cache (default: main)
   --tuning FILE           kernel selection (default: this CPU's entry in the tuning file written
                           by pixelflow tune, if any; "none": built-in defaults; same bytes)
+  --max-image-pixels N    refuse images (and .npy arrays) of more than N pixels, from their header,
+                          before allocating anything (decompression bombs); 0: no limit. Default:
+                          $PIXELFLOW_MAX_IMAGE_PIXELS if set, else 178956970, where Pillow raises
+                          DecompressionBombError (2 x PIL.Image.MAX_IMAGE_PIXELS)
   --quiet                 print nothing on success
   -h, --help              this help
 
@@ -117,12 +122,28 @@ void print_warnings(const std::vector<std::string>& warnings) {
   for (const auto& w : warnings) std::cerr << "warning: " << w << "\n";
 }
 
+// A pixel count for --max-image-pixels / PIXELFLOW_MAX_IMAGE_PIXELS: a non-negative integer.
+int64_t parse_pixel_limit(const std::string& value, const std::string& what) {
+  size_t used = 0;
+  long long n = -1;
+  try {
+    n = std::stoll(value, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used == 0 || used != value.size() || n < 0)
+    throw UsageError(what + " expects a pixel count (a non-negative integer, 0: no limit), got '" + value + "'");
+  return n;
+}
+
 int cmd_preprocess(Args& args) {
   std::string config, out, revision, value, tuning;
   json kwargs = json::object();
   std::vector<std::string> inputs, seg_maps;
   pipelines::CallOptions opts;
   bool video = false, quiet = false;
+  if (const char* env = std::getenv("PIXELFLOW_MAX_IMAGE_PIXELS"); env && *env)
+    opts.max_image_pixels = parse_pixel_limit(env, "PIXELFLOW_MAX_IMAGE_PIXELS");
   while (!args.done()) {
     const std::string& a = args.peek();
     if (a == "-h" || a == "--help") {
@@ -138,6 +159,10 @@ int cmd_preprocess(Args& args) {
     }
     if (args.take("--segmentation-map", &value)) {
       seg_maps.push_back(value);
+      continue;
+    }
+    if (args.take("--max-image-pixels", &value)) {
+      opts.max_image_pixels = parse_pixel_limit(value, "--max-image-pixels");
       continue;
     }
     if (args.take("--threads", &value)) {

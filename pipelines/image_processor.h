@@ -42,6 +42,10 @@ struct CallOptions {
   // on_error=skip: inputs that fail are left out of the batch and listed in the RunReport
   // passed to PreparedCall::run (required then); the rest keep their order. Images only.
   bool skip_failed = false;
+  // Decompression-bomb limit (LoadSpec::max_pixels): inputs with more pixels are refused from
+  // their header, before allocation; <= 0: no limit. The default is where Pillow raises
+  // DecompressionBombError (2 * PIL.Image.MAX_IMAGE_PIXELS).
+  int64_t max_image_pixels = 178956970;
 };
 
 // A call with fixed arguments, ready to run on batches.

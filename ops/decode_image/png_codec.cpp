@@ -429,6 +429,13 @@ class ImageDataReader {
 
   // Fills out[0..size) with decompressed bytes or throws.
   void read(uint8_t* out, size_t size) {
+    // zlib counts in uInt: rows longer than 4 GiB (possible without a pixel limit) go in pieces.
+    constexpr size_t kPiece = size_t(1) << 30;
+    while (size > kPiece) {
+      read(out, kPiece);
+      out += kPiece;
+      size -= kPiece;
+    }
     zs_.next_out = out;
     zs_.avail_out = uInt(size);
     while (zs_.avail_out > 0) {
@@ -633,6 +640,17 @@ DecodedImage decode_png(const uint8_t* data, size_t size, const std::string& nam
     y0 = st.bbox[1];
     w = st.bbox[2] - x0;
     hgt = st.bbox[3] - y0;
+  }
+  // A header can claim a size the file cannot hold: deflate expands at most 1032:1 (a 258-byte
+  // match in 2 bits), so image data that cannot fill the rows even at that ratio is truncated,
+  // which Pillow reports after allocating; here it is refused before.
+  if (w > 0 && hgt > 0) {
+    const __int128 min_raw = static_cast<__int128>(w) * hgt * spec.bits_per_pixel / 8;
+    const __int128 max_raw = static_cast<__int128>(size - h.first_idat) * 1032 + 65536;
+    if (min_raw > max_raw) {
+      throw DecodeError(name, "image file is truncated (PNG image data ends early: " + std::to_string(size - h.first_idat) +
+                                  " bytes cannot hold a " + std::to_string(w) + "x" + std::to_string(hgt) + " image)");
+    }
   }
   image.pixels = partial ? Tensor::zeros(spec.dtype, shape, pool) : Tensor::empty(spec.dtype, shape, pool);
   size_t after = w > 0 && hgt > 0 ? decode_rows(data, size, h.first_idat, st, x0, y0, w, hgt, image.pixels)
