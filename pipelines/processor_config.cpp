@@ -390,7 +390,9 @@ ordered_json parse_config_json(const std::string& text, const std::string& sourc
   };
   try {
     return ordered_json::parse(text, depth_check);
-  } catch (const ordered_json::parse_error& e) {
+  } catch (const ordered_json::exception& e) {
+    // parse_error, and out_of_range for numbers beyond double's range ("1e999", which Python
+    // reads as inf; no config value can use it).
     throw ConfigError(source, what + ": " + e.what());
   }
 }

@@ -540,3 +540,11 @@ TEST_CASE("malformed JSON and absurd nesting: one line naming the file", "[confi
   CHECK(load_with(R"({"image_processor_type": "ViTImageProcessor", "image_mean": 3, "do_resize": "yes"})") ==
         "<no ConfigError>");
 }
+
+TEST_CASE("fuzz regression: a number beyond double's range is a ConfigError naming the file", "[config][load][errors][fuzz]") {
+  // nlohmann raises out_of_range (not parse_error) for it; it escaped as a foreign exception.
+  const std::string err = error_of([] {
+    from_text(R"({"image_processor_type": "ViTImageProcessor", "crop_size": 222e222222222222224})");
+  });
+  CHECK_THAT(err, Catch::StartsWith("test_config.json: not a valid JSON file: ") && Catch::Contains("number overflow"));
+}

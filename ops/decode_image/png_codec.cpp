@@ -212,7 +212,9 @@ void PngStream::handle(const uint8_t* type, const uint8_t* s, size_t len) {
     if (len < 13) fail("broken PNG file: truncated IHDR chunk");
     width = load_u32be(s);
     height = load_u32be(s + 4);
-    spec = mode_for(s[8], s[9]);
+    // As Pillow's chunk_IHDR: an unknown colour type/bit depth leaves the mode as it was (none for
+    // the first IHDR; a later one, e.g. after the image data, cannot unset it).
+    if (std::optional<ModeSpec> m = mode_for(s[8], s[9])) spec = m;
     have_header = true;
     if (s[12]) interlaced = true;
     if (s[11]) fail("broken PNG file: unknown filter category " + std::to_string(s[11]));
@@ -597,7 +599,11 @@ ImageInfo info_from(const PngHeader& h, int orientation) {
 ImageInfo probe_png(const uint8_t* data, size_t size, const std::string& name) {
   PngHeader h = read_png_header(data, size, name);
   PngStream& st = h.stream;
-  if (st.meta.exif) return info_from(h, effective_orientation(st.meta.orientation()));
+  ImageInfo info = info_from(h, 1);  // mode and size are Image.open's, whatever follows
+  if (st.meta.exif) {
+    info.exif_orientation = effective_orientation(st.meta.orientation());
+    return info;
+  }
   // Metadata after the image data counts too (see decode_png); without decoding, the image data
   // is taken to end with the last of the consecutive IDAT chunks.
   size_t pos = h.first_idat;
@@ -609,7 +615,8 @@ ImageInfo probe_png(const uint8_t* data, size_t size, const std::string& name) {
   } catch (const DecodeError&) {
     // A damaged trailer fails decode_png, not the probe.
   }
-  return info_from(h, effective_orientation(st.meta.orientation()));
+  info.exif_orientation = effective_orientation(st.meta.orientation());
+  return info;
 }
 
 DecodedImage decode_png(const uint8_t* data, size_t size, const std::string& name,

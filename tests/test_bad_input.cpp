@@ -1,7 +1,10 @@
-// The decompression-bomb limit at the loader (LoadSpec::max_pixels): image files and .npy arrays,
-// from files and from memory, refused from their header with a one-line error naming the input.
+// Bad input at the loader and in the readers: the decompression-bomb limit (LoadSpec::max_pixels)
+// for image files and .npy arrays, and regressions found by fuzzing (tests/fuzz): each a one-line
+// error naming the input.
 #include <catch2/catch.hpp>
 
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -74,4 +77,50 @@ TEST_CASE("image files: LoadSpec::max_pixels reaches the decoder", "[load_input]
   CHECK(load_error(ops::InputItem::file(path), spec).empty());
   spec.max_pixels = 0;
   CHECK(load_error(ops::InputItem::file(path), spec).empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Regressions found by the fuzz targets (tests/fuzz; the reproducers also seed their corpus).
+
+namespace {
+
+std::string corpus_file(const std::string& target, const std::string& name) {
+  std::ifstream in(std::string(PIXELFLOW_SOURCE_DIR) + "/tests/fuzz/corpus/" + target + "/" + name, std::ios::binary);
+  REQUIRE(in);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+template <class F>
+std::string error_text(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "<no error>";
+}
+
+}  // namespace
+
+TEST_CASE("fuzz regressions: .npy", "[npy][fuzz]") {
+  // A header whose key holds newlines: the error quoted it verbatim, over several lines.
+  const std::string bytes = corpus_file("fuzz_npy", "regress_newline_in_header_key.npy");
+  const std::string err = error_text([&] { parse_npy(bytes.data(), bytes.size(), "bad.npy"); });
+  CHECK_THAT(err, Catch::StartsWith("bad.npy: unexpected key 'd") && Catch::Contains("\\n \\ndescr"));
+  CHECK(err.find('\n') == std::string::npos);
+}
+
+TEST_CASE("fuzz regressions: PNG", "[decode_image][fuzz]") {
+  // A second IHDR after the image data with an unknown colour type: probe_png read the mode
+  // through an emptied optional (a wild pointer). Pillow keeps the first mode (its chunk_IHDR
+  // ignores unknown modes), opens the file as P 7x5 and refuses to load it (its last row has
+  // filter type 141; Pillow reports the trailing IHDR's filter byte, which it reads first).
+  const std::string bytes = corpus_file("fuzz_decode_image", "regress_png_second_ihdr_unknown_mode.png");
+  const auto* data = reinterpret_cast<const uint8_t*>(bytes.data());
+  const ops::ImageInfo info = ops::probe_image(data, bytes.size(), "ihdr.png");
+  CHECK(info.mode == "P");
+  CHECK(info.width == 7);
+  CHECK(info.height == 5);
+  CHECK_THAT(error_text([&] { ops::decode_image(data, bytes.size(), "ihdr.png"); }),
+             Catch::StartsWith("ihdr.png: ") && Catch::Contains("filter"));
 }
