@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "graph/errors.h"
+#include "pipelines/processor_config.h"
 
 namespace pixelflow::cli {
 
@@ -61,12 +62,8 @@ inline void parse_set(const std::string& arg, json& kwargs) {
   if (eq == std::string::npos || eq == 0) throw UsageError("--set expects KEY=JSON, got '" + arg + "'");
   std::string key = arg.substr(0, eq);
   std::string text = arg.substr(eq + 1);
-  try {
-    kwargs[key] = json::parse(text);
-  } catch (const json::parse_error&) {
-    throw ConfigError("--set " + key, "value is not valid JSON: " + text +
-                                          " (strings need quotes, e.g. '\"channels_first\"')");
-  }
+  kwargs[key] = json(pipelines::parse_config_json(
+      text, "--set " + key, "value is not valid JSON: " + text + " (strings need quotes, e.g. '\"channels_first\"')"));
 }
 
 // A positive integer option value.

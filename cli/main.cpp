@@ -10,6 +10,7 @@
 // stderr naming it, no output files), 2 on a usage error.
 #include <cctype>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <iostream>
@@ -94,6 +95,10 @@ Options:
   --revision REV          model revision in the Hugging Face cache (default: main)
   --tuning FILE           kernel selection (default: this CPU's entry in the tuning file written
                           by pixelflow tune, if any; "none": built-in defaults; same bytes)
+  --max-image-pixels N    refuse images (and .npy arrays) of more than N pixels, from their header,
+                          before allocating anything (decompression bombs); 0: no limit. Default:
+                          $PIXELFLOW_MAX_IMAGE_PIXELS if set, else 178956970, where Pillow raises
+                          DecompressionBombError (2 x PIL.Image.MAX_IMAGE_PIXELS)
   --quiet                 print nothing on success
   -h, --help              this help
 
@@ -135,12 +140,28 @@ bool is_yaml_file(const std::string& path) {
   return ext == ".yaml" || ext == ".yml";
 }
 
+// A pixel count for --max-image-pixels / PIXELFLOW_MAX_IMAGE_PIXELS: a non-negative integer.
+int64_t parse_pixel_limit(const std::string& value, const std::string& what) {
+  size_t used = 0;
+  long long n = -1;
+  try {
+    n = std::stoll(value, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used == 0 || used != value.size() || n < 0)
+    throw UsageError(what + " expects a pixel count (a non-negative integer, 0: no limit), got '" + value + "'");
+  return n;
+}
+
 int cmd_preprocess(Args& args) {
   std::string config, out, revision, value, tuning;
   json kwargs = json::object();
   std::vector<std::string> inputs, seg_maps;
   pipelines::CallOptions opts;
   bool video = false, quiet = false, threads_given = false;
+  if (const char* env = std::getenv("PIXELFLOW_MAX_IMAGE_PIXELS"); env && *env)
+    opts.max_image_pixels = parse_pixel_limit(env, "PIXELFLOW_MAX_IMAGE_PIXELS");
   while (!args.done()) {
     const std::string& a = args.peek();
     if (a == "-h" || a == "--help") {
@@ -156,6 +177,10 @@ int cmd_preprocess(Args& args) {
     }
     if (args.take("--segmentation-map", &value)) {
       seg_maps.push_back(value);
+      continue;
+    }
+    if (args.take("--max-image-pixels", &value)) {
+      opts.max_image_pixels = parse_pixel_limit(value, "--max-image-pixels");
       continue;
     }
     if (args.take("--threads", &value)) {
@@ -202,6 +227,8 @@ int cmd_preprocess(Args& args) {
     if (!revision.empty()) throw UsageError("--revision does not apply to a YAML pipeline (" + config + ")");
     pipelines::PipelineSpec spec = pipelines::load_pipeline_yaml(config);
     if (opts.load_image) spec.plan.load.exif_transpose = spec.plan.load.convert_rgb = true;
+    if (opts.max_image_pixels != pipelines::CallOptions{}.max_image_pixels)  // flag or environment
+      spec.plan.load.max_pixels = opts.max_image_pixels;
     if (!threads_given) opts.threads = spec.options.threads;
     opts.max_in_flight = spec.options.max_in_flight;
     if (!spec.options.fuse) opts.fuse = false;

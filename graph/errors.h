@@ -7,10 +7,37 @@
 
 namespace pixelflow {
 
-// Base of all errors pixelflow raises on bad input or bad configuration.
+// `text` fit for a one-line message: control characters (a newline in a file name, a JSON key
+// or a damaged header quoted in the message) become C-style escapes (\n, \t, \x01, ...).
+inline std::string one_line_message(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  for (const char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u >= 0x20 && u != 0x7f) {
+      out.push_back(c);
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else {
+      static const char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out.push_back(kHex[u >> 4]);
+      out.push_back(kHex[u & 15]);
+    }
+  }
+  return out;
+}
+
+// Base of all errors pixelflow raises on bad input or bad configuration. The message is always
+// one line (see one_line_message).
 class Error : public std::runtime_error {
  public:
-  using std::runtime_error::runtime_error;
+  explicit Error(const std::string& what) : std::runtime_error(one_line_message(what)) {}
+  explicit Error(const char* what) : Error(std::string(what)) {}
 };
 
 // A configuration value is missing, of the wrong type or out of range.

@@ -21,7 +21,11 @@ struct LoadSpec {
   // Infer the layout of every input on its own (VideoMAE does, per frame) instead of from the
   // first input only.
   bool infer_layout_per_input = false;
-  int64_t max_pixels = 178956970;  // decompression-bomb limit (Pillow's), checked on headers
+  // Decompression-bomb limit (ops::DecodeOptions::max_pixels): inputs with more than max_pixels
+  // pixels are refused from their header, before allocation; <= 0: no limit. Default 178956970,
+  // where Pillow raises DecompressionBombError (2 * Image.MAX_IMAGE_PIXELS). For .npy inputs the
+  // pixels are the product of the two largest dimensions (H x W of an HWC or CHW array).
+  int64_t max_pixels = 178956970;
 };
 
 struct Plan {

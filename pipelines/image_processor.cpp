@@ -136,6 +136,7 @@ Plan ImageProcessor::plan(const nlohmann::json& call_kwargs, const CallOptions& 
   PlanOptions plan_opts;
   plan_opts.load_image = opts.load_image;
   Plan p = make_plan(cfg_.class_name, resolved.params, plan_opts);
+  p.load.max_pixels = opts.max_image_pixels;
   p.warnings.insert(p.warnings.end(), resolved.warnings.begin(), resolved.warnings.end());
   if (args) *args = std::move(resolved);
   return p;

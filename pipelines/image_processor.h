@@ -45,6 +45,10 @@ struct CallOptions {
   // false: a batch's rows in completion order (RunOptions::ordered); pass a RunReport to
   // PreparedCall::run to learn which input each row holds. Images only (not videos).
   bool ordered = true;
+  // Decompression-bomb limit (LoadSpec::max_pixels): inputs with more pixels are refused from
+  // their header, before allocation; <= 0: no limit. The default is where Pillow raises
+  // DecompressionBombError (2 * PIL.Image.MAX_IMAGE_PIXELS).
+  int64_t max_image_pixels = 178956970;
 };
 
 // A call with fixed arguments, ready to run on batches.

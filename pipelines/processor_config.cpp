@@ -84,11 +84,7 @@ std::string read_text_file(const std::string& path) {
 }
 
 ordered_json parse_json_text(const std::string& text, const std::string& source) {
-  try {
-    return ordered_json::parse(text);
-  } catch (const ordered_json::parse_error& e) {
-    throw ConfigError(source, std::string("not a valid JSON file: ") + e.what());
-  }
+  return parse_config_json(text, source, "not a valid JSON file");
 }
 
 // Picks the class the way AutoImageProcessor does (image_processor_type, else feature_extractor_type
@@ -382,6 +378,24 @@ ProcessorConfig from_dict_impl(const ordered_json& dict_in, const std::string& s
 }
 
 }  // namespace
+
+ordered_json parse_config_json(const std::string& text, const std::string& source, const std::string& what) {
+  // Python's json.loads gives up (RecursionError) around its recursion limit of 1000; deeper
+  // nesting here would overflow the stack of the recursive copies and dumps further on.
+  constexpr int kMaxDepth = 1000;
+  const ordered_json::parser_callback_t depth_check = [&](int depth, ordered_json::parse_event_t, ordered_json&) {
+    if (depth > kMaxDepth)
+      throw ConfigError(source, what + ": nested deeper than " + std::to_string(kMaxDepth) + " levels");
+    return true;
+  };
+  try {
+    return ordered_json::parse(text, depth_check);
+  } catch (const ordered_json::exception& e) {
+    // parse_error, and out_of_range for numbers beyond double's range ("1e999", which Python
+    // reads as inf; no config value can use it).
+    throw ConfigError(source, what + ": " + e.what());
+  }
+}
 
 const std::vector<std::string>& supported_processor_classes() {
   static const std::vector<std::string> names = [] {

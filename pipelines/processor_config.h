@@ -91,6 +91,12 @@ ProcessorConfig processor_config_from_dict(const nlohmann::json& dict, const std
 ProcessorConfig processor_config_from_json_text(const std::string& text, const std::string& source,
                                                 const LoadOptions& opts = {});
 
+// JSON text as json.loads reads it (object key order kept). Throws ConfigError("<source>: <what>:
+// <parser's message>") on malformed text and on nesting deeper than 1000 levels (where Python's
+// json gives up with RecursionError).
+nlohmann::ordered_json parse_config_json(const std::string& text, const std::string& source,
+                                         const std::string& what = "not valid JSON");
+
 // Exactly what save_pretrained writes: json.dumps(to_dict(), indent=2, sort_keys=True) + "\n".
 std::string to_json_string(const ProcessorConfig& cfg);
 // Creates `dir` if needed and writes dir/preprocessor_config.json. Throws ConfigError if `dir` is an

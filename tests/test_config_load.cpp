@@ -501,3 +501,50 @@ TEST_CASE("from_pretrained's loader kwargs in overrides are consumed, not report
         "GLPNImageProcessor");
   CHECK_THAT(error_of([&] { load_processor_config(local.str()); }), Catch::Contains("has no preprocessor_config.json"));
 }
+
+TEST_CASE("malformed JSON and absurd nesting: one line naming the file", "[config][load][errors]") {
+  TempDir tmp;
+  auto load_with = [&](const std::string& body) {
+    write_file(tmp.path() / "preprocessor_config.json", body);
+    return error_of([&] { load_processor_config(tmp.str()); });
+  };
+  const std::string file = (tmp.path() / "preprocessor_config.json").string();
+  for (const std::string& body : {std::string(""), std::string("{\"size\": 224,"), std::string("{'size': 224}"),
+                                  std::string("{\"a\": 1}\n{\"b\": 2}"), std::string("\xff\xfe{}"),
+                                  std::string("{\"size\":\n\n 22x}")}) {
+    INFO(body);
+    const std::string err = load_with(body);
+    CHECK_THAT(err, Catch::StartsWith(file + ": not a valid JSON file: "));
+    CHECK(err.find('\n') == std::string::npos);
+  }
+  // Deeper than Python's json.loads goes (RecursionError): refused while parsing, no stack overflow
+  // in the recursive copies further on.
+  const std::string deep = "{\"image_processor_type\": \"ImageGPTImageProcessor\", \"clusters\": " +
+                           std::string(200000, '[') + std::string(200000, ']') + "}";
+  CHECK_THAT(load_with(deep), Catch::StartsWith(file + ": not a valid JSON file: nested deeper than 1000 levels"));
+  const std::string ok = "{\"image_processor_type\": \"ViTImageProcessor\", \"x\": " + std::string(900, '[') +
+                         std::string(900, ']') + "}";
+  CHECK(load_with(ok) == "<no ConfigError>");
+  // Wrong types for known keys name the key (more in "wrong types and values name the file and the key").
+  CHECK_THAT(load_with(R"({"image_processor_type": "ViTImageProcessor", "size": "big"})"),
+             Catch::StartsWith(file + ": size: "));
+  CHECK_THAT(load_with(R"({"image_processor_type": "ViTImageProcessor", "resample": 99})"),
+             Catch::StartsWith(file + ": resample: must be a PIL resampling filter 0..5"));
+  CHECK_THAT(load_with(R"({"image_processor_type": "ViTImageProcessor", "image_std": {"r": 1}})"),
+             Catch::StartsWith(file + ": image_std: must be a number"));
+  CHECK_THAT(load_with(R"({"image_processor_type": "ViTImageProcessor", "rescale_factor": [1]})"),
+             Catch::StartsWith(file + ": rescale_factor: must be a number"));
+  CHECK_THAT(load_with(R"({"image_processor_type": 7})"), Catch::StartsWith(file + ": image_processor_type: "));
+  // Values transformers accepts stay accepted: a single number for image_mean (broadcast), and
+  // non-boolean flags (Python truthiness, with a note).
+  CHECK(load_with(R"({"image_processor_type": "ViTImageProcessor", "image_mean": 3, "do_resize": "yes"})") ==
+        "<no ConfigError>");
+}
+
+TEST_CASE("fuzz regression: a number beyond double's range is a ConfigError naming the file", "[config][load][errors][fuzz]") {
+  // nlohmann raises out_of_range (not parse_error) for it; it escaped as a foreign exception.
+  const std::string err = error_of([] {
+    from_text(R"({"image_processor_type": "ViTImageProcessor", "crop_size": 222e222222222222224})");
+  });
+  CHECK_THAT(err, Catch::StartsWith("test_config.json: not a valid JSON file: ") && Catch::Contains("number overflow"));
+}

@@ -4,9 +4,11 @@
 // file (regenerate with tests/data/decode/make_fixtures.py).
 #include <catch2/catch.hpp>
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <array>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -245,4 +247,176 @@ TEST_CASE("libjpeg warnings and errors are never printed", "[decode_image]") {
   close(capture);
   unlink(path);
   CHECK(printed == 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decompression bombs and absurd sizes: files crafted in memory whose headers claim far more
+// pixels than they hold. The limit (and the size sanity checks) must refuse them from the header,
+// before anything that grows with the image is allocated: fast, and with the process's peak RSS
+// unchanged (ctest runs every TEST_CASE in a fresh process, so the peak starts small).
+
+namespace {
+
+uint32_t crc32_of(const std::string& bytes) {
+  uint32_t crc = 0xFFFFFFFFu;
+  for (unsigned char c : bytes) {
+    crc ^= c;
+    for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
+  }
+  return ~crc;
+}
+
+std::string be32(uint32_t v) {
+  return {char(v >> 24), char(v >> 16), char(v >> 8), char(v)};
+}
+std::string le32(uint32_t v) {
+  return {char(v), char(v >> 8), char(v >> 16), char(v >> 24)};
+}
+std::string le16(uint16_t v) { return {char(v), char(v >> 8)}; }
+
+std::string png_chunk(const std::string& type, const std::string& data) {
+  return be32(uint32_t(data.size())) + type + data + be32(crc32_of(type + data));
+}
+
+// An 8-bit RGB PNG header claiming width x height, then a few bytes of zlib data and IEND.
+std::string crafted_png(uint32_t width, uint32_t height) {
+  std::string ihdr = be32(width) + be32(height) + std::string("\x08\x02\x00\x00\x00", 5);
+  const std::string idat("\x78\x9c\x63\x60\x00\x00\x00\x02\x00\x01", 10);  // zlib of one 0 byte
+  return std::string("\x89PNG\r\n\x1a\n", 8) + png_chunk("IHDR", ihdr) + png_chunk("IDAT", idat) +
+         png_chunk("IEND", "");
+}
+
+// A 24-bit BMP (40-byte info header) claiming width x height over 64 bytes of pixel data.
+std::string crafted_bmp(uint32_t width, uint32_t height, uint32_t compression = 0, int bits = 24) {
+  std::string info = le32(40) + le32(width) + le32(height) + le16(1) + le16(uint16_t(bits)) + le32(compression) +
+                     le32(0) + le32(2835) + le32(2835) + le32(0) + le32(0);
+  std::string palette;
+  if (bits == 8)
+    for (int i = 0; i < 256; ++i) palette += std::string{char(i), char(255 - i), char(i / 2), 0};
+  std::string pixels(64, '\0');
+  if (compression == 1) {  // RLE8: two deltas of 255 rows (Pillow skips a byte pair first), then the end
+    pixels.clear();
+    for (int i = 0; i < 2; ++i) pixels += std::string("\x00\x02\x00\x00\xff\xff", 6);
+    pixels += std::string("\x00\x01", 2);
+  }
+  const uint32_t offset = uint32_t(14 + info.size() + palette.size());
+  return "BM" + le32(uint32_t(offset + pixels.size())) + le32(0) + le32(offset) + info + palette + pixels;
+}
+
+// The 1x1 JPEG fixture with its frame header (SOF0) patched to claim width x height.
+std::string crafted_jpeg(uint16_t width, uint16_t height) {
+  std::vector<uint8_t> good = read_bytes(fixture("jpeg_1x1.jpg"));
+  std::string bytes(good.begin(), good.end());
+  const size_t sof = bytes.find("\xff\xc0");
+  REQUIRE(sof != std::string::npos);
+  bytes[sof + 5] = char(height >> 8);
+  bytes[sof + 6] = char(height);
+  bytes[sof + 7] = char(width >> 8);
+  bytes[sof + 8] = char(width);
+  return bytes;
+}
+
+// A lossless WebP (VP8L) whose bitstream header claims width x height (at most 16384 each).
+std::string crafted_webp(uint32_t width, uint32_t height) {
+  const uint32_t bits = (width - 1) | (height - 1) << 14;  // no alpha, version 0
+  std::string vp8l = std::string(1, '\x2f') + le32(bits) + std::string(27, '\0');
+  std::string chunk = "VP8L" + le32(uint32_t(vp8l.size())) + vp8l;
+  return "RIFF" + le32(uint32_t(4 + chunk.size())) + "WEBP" + chunk;
+}
+
+long peak_rss_kib() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss;
+}
+
+// decode_image refuses `bytes`: a DecodeError naming `name` whose message contains `needle`,
+// within a second, without raising the peak RSS by more than 32 MiB.
+void check_refused(const std::string& bytes, const std::string& name, const std::string& needle,
+                   int64_t max_pixels = ops::kDefaultMaxImagePixels) {
+  INFO(name << " (" << bytes.size() << " bytes), max_pixels " << max_pixels);
+  ops::DecodeOptions opts;
+  opts.max_pixels = max_pixels;
+  const long rss_before = peak_rss_kib();
+  const auto start = std::chrono::steady_clock::now();
+  std::string message;
+  try {
+    ops::decode_image(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), name, opts);
+  } catch (const DecodeError& e) {
+    message = e.what();
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  CHECK_THAT(message, Catch::StartsWith(name + ": ") && Catch::Contains(needle));
+  CHECK(message.find('\n') == std::string::npos);
+  CHECK(seconds < 1.0);
+  CHECK(peak_rss_kib() - rss_before < 32 * 1024);
+}
+
+}  // namespace
+
+TEST_CASE("headers claiming huge sizes in tiny files are refused before allocation", "[decode_image][bomb]") {
+  const std::string limit = "exceeds the limit of 178956970 pixels";
+  SECTION("over the default limit (Pillow's DecompressionBombError threshold)") {
+    const std::string png = crafted_png(100000, 100000);
+    CHECK(png.size() < 80);
+    check_refused(png, "bomb.png", limit);
+    check_refused(crafted_jpeg(65500, 65500), "bomb.jpg", limit);
+    check_refused(crafted_bmp(100000, 100000), "bomb.bmp", limit);
+    check_refused(crafted_bmp(0x7FFFFFFF, 2), "bomb_wide.bmp", limit);
+    check_refused(crafted_webp(16384, 16384), "bomb.webp", limit);
+    // Just above the limit, and the same count with the limit one higher: passes the check (then
+    // fails as truncated, still before allocating).
+    check_refused(crafted_png(178956971, 1), "edge.png", limit);
+    check_refused(crafted_png(178956971, 1), "edge.png", "truncated", 178956971);
+  }
+  SECTION("the header is still read like Image.open: probe_image reports the claimed size") {
+    const std::string png = crafted_png(100000, 100000);
+    ops::ImageInfo info = ops::probe_image(reinterpret_cast<const uint8_t*>(png.data()), png.size(), "bomb.png");
+    CHECK(info.width == 100000);
+    CHECK(info.height == 100000);
+  }
+  SECTION("without a limit, sizes no file could hold are still refused before allocation") {
+    check_refused(crafted_bmp(0xFFFFFFFFu, 1), "wide.bmp", "absurd image size 4294967295x1", 0);
+    check_refused(crafted_png(0x80000000u, 1), "wide.png", "absurd image size 2147483648x1", 0);
+    // 10^10 pixels in 60 bytes: more than deflate can expand those bytes to.
+    check_refused(crafted_png(100000, 100000), "tiny.png", "truncated", 0);
+    check_refused(crafted_bmp(100000, 100000), "tiny.bmp", "truncated", 0);
+    check_refused(crafted_bmp(20000, 20000, /*RLE8*/ 1, 8), "tiny_rle.bmp", "not enough image data", 0);
+  }
+  SECTION("empty sizes") {
+    check_refused(crafted_png(0, 5), "zero.png", "no pixels");
+    check_refused(crafted_png(5, 0), "zero.png", "no pixels");
+    check_refused(crafted_bmp(0, 7), "zero.bmp", "no pixels");
+    check_refused(crafted_jpeg(0, 7), "zero.jpg", "empty");
+  }
+}
+
+TEST_CASE("every bad file is one line naming the file", "[decode_image]") {
+  // Zero bytes, text, formats pixelflow does not read, truncated and corrupt files of each format,
+  // a directory: each refused with "<file>: <problem>" on one line.
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"empty.jpg", "empty file"},
+      {"not_an_image.txt", "cannot identify image file"},
+      {"gif_image.gif", "unsupported image format: GIF"},
+      {"jpeg_truncated.jpg", "truncated"},
+      {"jpeg_no_sof.jpg", "JPEG"},
+      {"png_truncated.png", "truncated"},
+      {"png_bad_ihdr_crc.png", "bad checksum"},
+      {"bmp_truncated.bmp", "truncated"},
+      {"webp_truncated.webp", "WebP"},
+  };
+  for (const auto& [file, needle] : cases) {
+    INFO(file);
+    const std::string path = fixture(file);
+    std::string message;
+    try {
+      ops::decode_image_file(path);
+    } catch (const DecodeError& e) {
+      message = e.what();
+    }
+    CHECK_THAT(message, Catch::StartsWith(path + ": ") && Catch::Contains(needle));
+    CHECK(message.find('\n') == std::string::npos);
+  }
+  CHECK_THROWS_WITH(ops::decode_image_file(std::string(PIXELFLOW_TEST_DATA_DIR)),
+                    Catch::StartsWith(std::string(PIXELFLOW_TEST_DATA_DIR) + ": ") && Catch::Contains("directory"));
 }

@@ -3,6 +3,7 @@
 // (or "1" for black/white), even when that raw mode then reads the rows differently than the
 // file's bit depth would suggest, exactly as Pillow does. RLE4/RLE8 follow Pillow's Python RLE
 // decoder, including its handling of deltas and short data.
+#include <algorithm>
 #include <cstring>
 #include <optional>
 #include <string_view>
@@ -229,7 +230,8 @@ std::vector<uint8_t> expand_rle(const uint8_t* d, size_t n, uint64_t start, int6
                                 bool rle4, const std::string& name) {
   std::vector<uint8_t> data;
   size_t total = size_t(width) * size_t(height);
-  data.reserve(total);
+  // Grown as the data expands (a header may claim far more than the file holds).
+  data.reserve(std::min<uint64_t>(total, uint64_t(n) * 2 + 4096));
   uint64_t pos = start;
   auto read_byte = [&](uint8_t* v) {
     if (pos >= n) return false;
@@ -257,7 +259,9 @@ std::vector<uint8_t> expand_rle(const uint8_t* d, size_t n, uint64_t start, int6
       if (pos + 2 > n) throw DecodeError(name, "broken BMP RLE data: truncated delta");
       uint8_t right = d[pos], up = d[pos + 1];
       pos += 2;
-      data.insert(data.end(), size_t(right) + size_t(up) * size_t(width), 0);
+      // Bytes past w*h are never read: the fill stops there (Pillow's loop ends there too).
+      size_t fill = size_t(right) + size_t(up) * size_t(width);
+      data.insert(data.end(), std::min(fill, total - data.size()), 0);
       x = int64_t(data.size() % size_t(width));
     } else {  // absolute run
       size_t want = rle4 ? byte / 2 : byte;

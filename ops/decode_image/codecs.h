@@ -20,7 +20,11 @@ inline uint32_t load_u32le(const uint8_t* p) {
   return uint32_t(p[3]) << 24 | uint32_t(p[2]) << 16 | uint32_t(p[1]) << 8 | p[0];
 }
 
-// Refuses images above opts.max_pixels (Pillow's DecompressionBombError), before allocation.
+// Every codec calls this on the declared size, after reading the header and BEFORE allocating
+// anything that grows with the image: refuses empty sizes, a side above kMaxImageSide (Pillow
+// keeps sizes in C ints and fails on those too) and, unless opts.max_pixels <= 0, more than
+// opts.max_pixels pixels (Pillow's DecompressionBombError).
+constexpr int64_t kMaxImageSide = 2147483647;  // 2^31 - 1
 void check_pixel_limit(int64_t width, int64_t height, const DecodeOptions& opts,
                        const std::string& name);
 

@@ -5,6 +5,9 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <new>
+
+#include <sys/stat.h>
 
 #include "graph/errors.h"
 #include "ops/decode_image/codecs.h"
@@ -14,9 +17,17 @@ namespace detail {
 
 void check_pixel_limit(int64_t width, int64_t height, const DecodeOptions& opts,
                        const std::string& name) {
+  // Refused whatever the limit: Pillow cannot hold such images either (its sizes are C ints).
+  if (width <= 0 || height <= 0) {
+    throw DecodeError(name, "image has no pixels (declared size " + std::to_string(width) + "x" +
+                                std::to_string(height) + ")");
+  }
+  if (width > kMaxImageSide || height > kMaxImageSide) {
+    throw DecodeError(name, "absurd image size " + std::to_string(width) + "x" + std::to_string(height) +
+                                " (a side exceeds " + std::to_string(kMaxImageSide) + " pixels)");
+  }
   if (opts.max_pixels <= 0) return;
-  // Both sides are < 2^32 in every supported format, so the product cannot overflow.
-  int64_t pixels = width * height;
+  const int64_t pixels = width * height;  // both sides < 2^31: no overflow
   if (pixels > opts.max_pixels) {
     throw DecodeError(name, "image size (" + std::to_string(pixels) + " pixels, " +
                                 std::to_string(width) + "x" + std::to_string(height) +
@@ -79,12 +90,19 @@ std::string unsupported_format_name(const uint8_t* d, size_t n) {
 
 DecodedImage decode_image(const uint8_t* data, size_t size, const std::string& name,
                           const DecodeOptions& opts, BufferPool* pool) {
-  switch (sniff(data, size)) {
-    case Format::kJpeg: return detail::decode_jpeg(data, size, name, opts, pool);
-    case Format::kPng: return detail::decode_png(data, size, name, opts, pool);
-    case Format::kWebp: return detail::decode_webp(data, size, name, opts, pool);
-    case Format::kBmp: return detail::decode_bmp(data, size, name, opts, pool);
-    case Format::kUnknown: break;
+  try {
+    switch (sniff(data, size)) {
+      case Format::kJpeg: return detail::decode_jpeg(data, size, name, opts, pool);
+      case Format::kPng: return detail::decode_png(data, size, name, opts, pool);
+      case Format::kWebp: return detail::decode_webp(data, size, name, opts, pool);
+      case Format::kBmp: return detail::decode_bmp(data, size, name, opts, pool);
+      case Format::kUnknown: break;
+    }
+  } catch (const std::bad_alloc&) {
+    // Only reachable within the pixel limit (or without one): the image is larger than this
+    // machine can hold. Pillow raises MemoryError.
+    throw DecodeError(name, "out of memory while decoding the image (lower --max-image-pixels or "
+                            "DecodeOptions::max_pixels to refuse such images from their header)");
   }
   throw_unknown(data, size, name);
 }
@@ -104,6 +122,11 @@ DecodedImage decode_image_file(const std::string& path, const DecodeOptions& opt
                                BufferPool* pool) {
   std::unique_ptr<FILE, int (*)(FILE*)> file(std::fopen(path.c_str(), "rb"), &std::fclose);
   if (!file) throw DecodeError(path, std::string("cannot open file: ") + std::strerror(errno));
+  struct stat st {};
+  if (fstat(fileno(file.get()), &st) != 0 || !S_ISREG(st.st_mode)) {
+    throw DecodeError(path, S_ISDIR(st.st_mode) ? "cannot read file: is a directory"
+                                                : "cannot read file: not a regular file");
+  }
   long end = -1;
   if (std::fseek(file.get(), 0, SEEK_END) == 0) end = std::ftell(file.get());
   if (end < 0 || std::fseek(file.get(), 0, SEEK_SET) != 0) {

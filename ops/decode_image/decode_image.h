@@ -66,10 +66,17 @@ struct DecodePlan {
   RowConsumer* rows = nullptr;
 };
 
+// 2 * PIL.Image.MAX_IMAGE_PIXELS (89478485): Pillow's DecompressionBombError threshold.
+inline constexpr int64_t kDefaultMaxImagePixels = 178956970;
+
 struct DecodeOptions {
-  // Pillow raises DecompressionBombError above 2 * Image.MAX_IMAGE_PIXELS pixels. The limit is
-  // checked on the header, before any pixel memory is allocated. <= 0 disables the check.
-  int64_t max_pixels = 178956970;
+  // Decompression-bomb limit: images with MORE than max_pixels pixels (width x height as the
+  // header declares them) are refused with a DecodeError, from the header, before any pixel
+  // memory is allocated. The default, 178956970 = 2 * PIL.Image.MAX_IMAGE_PIXELS, is where Pillow
+  // raises DecompressionBombError (Pillow only warns, DecompressionBombWarning, above
+  // MAX_IMAGE_PIXELS itself; pixelflow does not warn). <= 0 disables the limit. Whatever the
+  // limit, empty images and sides above 2^31 - 1 are refused (Pillow cannot hold them either).
+  int64_t max_pixels = kDefaultMaxImagePixels;
   // JPEG (and MPO) only, optional: called once the header is read, before any pixel is decoded,
   // with the image's format, mode, size and EXIF orientation; its plan says what to decode.
   // Other formats never call it and always decode fully. Exceptions propagate.

@@ -212,7 +212,9 @@ void PngStream::handle(const uint8_t* type, const uint8_t* s, size_t len) {
     if (len < 13) fail("broken PNG file: truncated IHDR chunk");
     width = load_u32be(s);
     height = load_u32be(s + 4);
-    spec = mode_for(s[8], s[9]);
+    // As Pillow's chunk_IHDR: an unknown colour type/bit depth leaves the mode as it was (none for
+    // the first IHDR; a later one, e.g. after the image data, cannot unset it).
+    if (std::optional<ModeSpec> m = mode_for(s[8], s[9])) spec = m;
     have_header = true;
     if (s[12]) interlaced = true;
     if (s[11]) fail("broken PNG file: unknown filter category " + std::to_string(s[11]));
@@ -429,6 +431,13 @@ class ImageDataReader {
 
   // Fills out[0..size) with decompressed bytes or throws.
   void read(uint8_t* out, size_t size) {
+    // zlib counts in uInt: rows longer than 4 GiB (possible without a pixel limit) go in pieces.
+    constexpr size_t kPiece = size_t(1) << 30;
+    while (size > kPiece) {
+      read(out, kPiece);
+      out += kPiece;
+      size -= kPiece;
+    }
     zs_.next_out = out;
     zs_.avail_out = uInt(size);
     while (zs_.avail_out > 0) {
@@ -590,7 +599,11 @@ ImageInfo info_from(const PngHeader& h, int orientation) {
 ImageInfo probe_png(const uint8_t* data, size_t size, const std::string& name) {
   PngHeader h = read_png_header(data, size, name);
   PngStream& st = h.stream;
-  if (st.meta.exif) return info_from(h, effective_orientation(st.meta.orientation()));
+  ImageInfo info = info_from(h, 1);  // mode and size are Image.open's, whatever follows
+  if (st.meta.exif) {
+    info.exif_orientation = effective_orientation(st.meta.orientation());
+    return info;
+  }
   // Metadata after the image data counts too (see decode_png); without decoding, the image data
   // is taken to end with the last of the consecutive IDAT chunks.
   size_t pos = h.first_idat;
@@ -602,7 +615,8 @@ ImageInfo probe_png(const uint8_t* data, size_t size, const std::string& name) {
   } catch (const DecodeError&) {
     // A damaged trailer fails decode_png, not the probe.
   }
-  return info_from(h, effective_orientation(st.meta.orientation()));
+  info.exif_orientation = effective_orientation(st.meta.orientation());
+  return info;
 }
 
 DecodedImage decode_png(const uint8_t* data, size_t size, const std::string& name,
@@ -633,6 +647,17 @@ DecodedImage decode_png(const uint8_t* data, size_t size, const std::string& nam
     y0 = st.bbox[1];
     w = st.bbox[2] - x0;
     hgt = st.bbox[3] - y0;
+  }
+  // A header can claim a size the file cannot hold: deflate expands at most 1032:1 (a 258-byte
+  // match in 2 bits), so image data that cannot fill the rows even at that ratio is truncated,
+  // which Pillow reports after allocating; here it is refused before.
+  if (w > 0 && hgt > 0) {
+    const __int128 min_raw = static_cast<__int128>(w) * hgt * spec.bits_per_pixel / 8;
+    const __int128 max_raw = static_cast<__int128>(size - h.first_idat) * 1032 + 65536;
+    if (min_raw > max_raw) {
+      throw DecodeError(name, "image file is truncated (PNG image data ends early: " + std::to_string(size - h.first_idat) +
+                                  " bytes cannot hold a " + std::to_string(w) + "x" + std::to_string(hgt) + " image)");
+    }
   }
   image.pixels = partial ? Tensor::zeros(spec.dtype, shape, pool) : Tensor::empty(spec.dtype, shape, pool);
   size_t after = w > 0 && hgt > 0 ? decode_rows(data, size, h.first_idat, st, x0, y0, w, hgt, image.pixels)

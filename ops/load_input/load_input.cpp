@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <functional>
 
 #include "graph/errors.h"
 #include "graph/npy.h"
@@ -11,6 +12,8 @@
 #include "ops/decode_image/decode_image.h"
 
 namespace pixelflow::ops {
+
+static_assert(LoadSpec{}.max_pixels == kDefaultMaxImagePixels, "one default decompression-bomb limit");
 
 namespace {
 
@@ -38,6 +41,20 @@ Shape mode_shape(const std::string& mode, int64_t h, int64_t w) {
   if (mode == "RGBA" || mode == "CMYK" || mode == "RGBX" || mode == "RGBa") return {h, w, 4};
   if (mode == "LA" || mode == "PA" || mode == "La") return {h, w, 2};
   return {h, w};
+}
+
+// The decompression-bomb limit for arrays (LoadSpec::max_pixels): the product of the two
+// largest dimensions (H x W of an HW, HWC or CHW array), checked on the header.
+void check_array_pixels(const Shape& shape, int64_t max_pixels, const std::string& name) {
+  if (max_pixels <= 0 || shape.empty()) return;
+  Shape dims = shape;
+  std::sort(dims.begin(), dims.end(), std::greater<int64_t>());
+  const __int128 pixels = dims.size() == 1 ? dims[0] : static_cast<__int128>(dims[0]) * dims[1];
+  if (pixels > max_pixels) {
+    throw DecodeError(name, "array of shape " + shape_str(shape) + " has " +
+                                std::to_string(static_cast<int64_t>(pixels)) + " pixels, more than the limit of " +
+                                std::to_string(max_pixels) + " (possible decompression bomb)");
+  }
 }
 
 // The item's encoded bytes: in memory, or read from its file into `storage`.
@@ -195,8 +212,11 @@ Tensor InputLoader::read_array(const InputItem& item, bool convert, const ExecCo
                                std::unique_ptr<RowConsumer>* stream) const {
   if (item.array.defined()) return item.array;
   if (is_npy(item)) {
-    if (!item.bytes.empty()) return parse_npy(item.bytes.data(), item.bytes.size(), item.display_name(), ctx.pool);
-    return load_npy(item.path, ctx.pool);
+    std::string storage;
+    const std::string_view bytes = encoded(item, storage);
+    check_array_pixels(parse_npy_header(bytes.data(), bytes.size(), item.display_name()).shape, spec_.max_pixels,
+                       item.display_name());
+    return parse_npy(bytes.data(), bytes.size(), item.display_name(), ctx.pool);
   }
   DecodeOptions opts;
   opts.max_pixels = spec_.max_pixels;

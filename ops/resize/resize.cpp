@@ -174,7 +174,7 @@ void make_tables(int in_size, int out_size, int filter, int o0, int o1, int outp
     if (!digits) continue;
     const int s4 = floor4(a.xmin[i]);
     t.starts4[i] = s4;
-    int8_t* dg = &t.digit_table[static_cast<size_t>(i) * groups * 12];
+    int8_t* dg = t.digit_table.data() + static_cast<size_t>(i) * groups * 12;
     for (int r = 0; r < a.count[i]; ++r) {
       const int tap = a.xmin[i] - s4 + r;
       int8_t d[3];
@@ -237,9 +237,10 @@ struct KernelTables {
     digits.resize(static_cast<size_t>(outputs) * groups * 12);
     for (int o = 0; o < outputs; ++o) {
       const int x = std::min(o / channels, pixels - 1), ch = o % channels;
-      std::copy_n(&t.coeffs[static_cast<size_t>(x) * taps], taps, &coeffs[static_cast<size_t>(o) * taps]);
-      std::copy_n(&t.digit_table[static_cast<size_t>(x) * groups * 12], groups * 12,
-                  &digits[static_cast<size_t>(o) * groups * 12]);
+      // Pointer arithmetic, not operator[]: the digit tables are empty when groups == 0.
+      std::copy_n(t.coeffs.data() + static_cast<size_t>(x) * taps, taps, coeffs.data() + static_cast<size_t>(o) * taps);
+      std::copy_n(t.digit_table.data() + static_cast<size_t>(x) * groups * 12, groups * 12,
+                  digits.data() + static_cast<size_t>(o) * groups * 12);
       starts[o] = (t.starts[x] - origin) * channels + ch;
       starts4[o] = group_width == 1 ? t.starts4[x] - origin
                                     : (t.starts4[x] - origin) / group_width * 4 + ch;

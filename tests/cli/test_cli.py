@@ -4,7 +4,7 @@ input or config key, no output files on failure, the output files and their dtyp
 
 Usage: test_cli.py <path to pixelflow> <source dir>
 """
-import json, os, shutil, subprocess, sys, tempfile, time, unittest
+import json, os, shutil, subprocess, sys, tempfile, time, unittest, zlib
 import numpy as np
 
 CLI = SRC = None
@@ -114,6 +114,37 @@ class CliTest(unittest.TestCase):
             f.write("not an image\n")
         r = run("preprocess", "--config", self.clip, "--out", self.out, text)
         self.assert_one_line_error(r, text)
+
+    def test_max_image_pixels(self):
+        # A 60-byte PNG claiming 100000 x 100000: refused from its header at once, whatever the limit.
+        def chunk(kind, data):
+            return len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
+        bomb = os.path.join(self.tmp, "bomb.png")
+        with open(bomb, "wb") as f:
+            f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", (100000).to_bytes(4, "big") * 2 + b"\x08\x02\x00\x00\x00")
+                    + chunk(b"IDAT", b"\x78\x9c\x63\x60\x00\x00\x00\x02\x00\x01") + chunk(b"IEND", b""))
+        r = run("preprocess", "--config", self.clip, "--out", self.out, self.samples[0], bomb)
+        self.assert_one_line_error(r, bomb, "exceeds the limit of 178956970 pixels")
+        r = run("preprocess", "--config", self.clip, "--out", self.out, "--max-image-pixels", "0", bomb)
+        self.assert_one_line_error(r, bomb, "truncated")
+        # The flag and the environment variable set the limit; the flag wins.
+        small = self.samples[0]
+        r = run("preprocess", "--config", self.clip, "--out", self.out, "--max-image-pixels", "100", small)
+        self.assert_one_line_error(r, small, "exceeds the limit of 100 pixels")
+        env = dict(os.environ, PIXELFLOW_MAX_IMAGE_PIXELS="100")
+        r = subprocess.run([CLI, "preprocess", "--config", self.clip, "--out", self.out, small],
+                           capture_output=True, text=True, timeout=120, env=env)
+        self.assert_one_line_error(r, small, "exceeds the limit of 100 pixels")
+        r = subprocess.run([CLI, "preprocess", "--config", self.clip, "--out", self.out, "--quiet",
+                            "--max-image-pixels", "0", small], capture_output=True, text=True, timeout=120, env=env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        shutil.rmtree(self.out)
+        env["PIXELFLOW_MAX_IMAGE_PIXELS"] = "lots"
+        r = subprocess.run([CLI, "preprocess", "--config", self.clip, "--out", self.out, small],
+                           capture_output=True, text=True, timeout=120, env=env)
+        self.assert_one_line_error(r, "PIXELFLOW_MAX_IMAGE_PIXELS", rc=2)
+        r = run("preprocess", "--config", self.clip, "--out", self.out, "--max-image-pixels", "-5", small)
+        self.assert_one_line_error(r, "--max-image-pixels", rc=2)
 
     def test_bad_config_values_name_the_key(self):
         cfg = json.loads(read(os.path.join(self.clip, "preprocessor_config.json")))

@@ -1,0 +1,126 @@
+// Bad input at the loader and in the readers: the decompression-bomb limit (LoadSpec::max_pixels)
+// for image files and .npy arrays, and regressions found by fuzzing (tests/fuzz): each a one-line
+// error naming the input.
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "graph/errors.h"
+#include "graph/npy.h"
+#include "ops/load_input/load_input.h"
+
+using namespace pixelflow;
+
+namespace {
+
+std::string fixture(const std::string& name) { return std::string(PIXELFLOW_TEST_DATA_DIR) + "/decode/" + name; }
+
+// The error loading input 0 through an InputLoader with `spec`, or "" when it loads.
+std::string load_error(ops::InputItem item, LoadSpec spec) {
+  try {
+    ops::InputLoader loader({std::move(item)}, spec);
+    Sample s;
+    loader.load(s, ExecContext{});
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// A .npy header claiming `shape` (uint8) over 16 bytes of data.
+std::string npy_claiming(const std::string& shape) {
+  std::string dict = "{'descr': '|u1', 'fortran_order': False, 'shape': " + shape + ", }";
+  dict.append(117 - dict.size(), ' ');
+  dict.push_back('\n');
+  std::string out("\x93NUMPY\x01\x00", 8);
+  out.push_back(char(dict.size()));
+  out.push_back(0);
+  return out + dict + std::string(16, '\0');
+}
+
+}  // namespace
+
+TEST_CASE(".npy arrays: the limit counts H x W, from the header", "[load_input][bomb]") {
+  LoadSpec spec;
+  spec.input_data_format = Layout::kChannelsLast;
+  for (const char* shape : {"(100000, 100000, 3)", "(3, 100000, 100000)", "(100000, 100000)"}) {
+    INFO(shape);
+    const std::string err = load_error(ops::InputItem::from_bytes(npy_claiming(shape), "bomb.npy"), spec);
+    CHECK_THAT(err, Catch::StartsWith("bomb.npy: ") && Catch::Contains("more than the limit of 178956970"));
+  }
+  // Within the limit the header is fine and the data is simply missing.
+  CHECK_THAT(load_error(ops::InputItem::from_bytes(npy_claiming("(1000, 1000, 3)"), "short.npy"), spec),
+             Catch::StartsWith("short.npy: truncated .npy data"));
+  // Without a limit the same array is refused as truncated, still before allocation.
+  spec.max_pixels = 0;
+  CHECK_THAT(load_error(ops::InputItem::from_bytes(npy_claiming("(100000, 100000, 3)"), "bomb.npy"), spec),
+             Catch::StartsWith("bomb.npy: truncated .npy data"));
+  // A real array just over a small limit, and at it.
+  Tensor t = Tensor::zeros(DType::kUInt8, {4, 5, 3});
+  spec.max_pixels = 19;
+  CHECK_THAT(load_error(ops::InputItem::from_bytes(npy_bytes(t), "small.npy"), spec),
+             Catch::Contains("has 20 pixels, more than the limit of 19"));
+  spec.max_pixels = 20;
+  CHECK(load_error(ops::InputItem::from_bytes(npy_bytes(t), "small.npy"), spec).empty());
+}
+
+TEST_CASE("image files: LoadSpec::max_pixels reaches the decoder", "[load_input][bomb]") {
+  LoadSpec spec;
+  spec.max_pixels = 37 * 23 - 1;
+  const std::string path = fixture("jpeg_rgb_420.jpg");  // 37 x 23
+  CHECK_THAT(load_error(ops::InputItem::file(path), spec),
+             Catch::StartsWith(path + ": ") && Catch::Contains("exceeds the limit of 850 pixels"));
+  spec.max_pixels = 37 * 23;
+  CHECK(load_error(ops::InputItem::file(path), spec).empty());
+  spec.max_pixels = 0;
+  CHECK(load_error(ops::InputItem::file(path), spec).empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Regressions found by the fuzz targets (tests/fuzz; the reproducers also seed their corpus).
+
+namespace {
+
+std::string corpus_file(const std::string& target, const std::string& name) {
+  std::ifstream in(std::string(PIXELFLOW_SOURCE_DIR) + "/tests/fuzz/corpus/" + target + "/" + name, std::ios::binary);
+  REQUIRE(in);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+template <class F>
+std::string error_text(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "<no error>";
+}
+
+}  // namespace
+
+TEST_CASE("fuzz regressions: .npy", "[npy][fuzz]") {
+  // A header whose key holds newlines: the error quoted it verbatim, over several lines.
+  const std::string bytes = corpus_file("fuzz_npy", "regress_newline_in_header_key.npy");
+  const std::string err = error_text([&] { parse_npy(bytes.data(), bytes.size(), "bad.npy"); });
+  CHECK_THAT(err, Catch::StartsWith("bad.npy: unexpected key 'd") && Catch::Contains("\\n \\ndescr"));
+  CHECK(err.find('\n') == std::string::npos);
+}
+
+TEST_CASE("fuzz regressions: PNG", "[decode_image][fuzz]") {
+  // A second IHDR after the image data with an unknown colour type: probe_png read the mode
+  // through an emptied optional (a wild pointer). Pillow keeps the first mode (its chunk_IHDR
+  // ignores unknown modes), opens the file as P 7x5 and refuses to load it (its last row has
+  // filter type 141; Pillow reports the trailing IHDR's filter byte, which it reads first).
+  const std::string bytes = corpus_file("fuzz_decode_image", "regress_png_second_ihdr_unknown_mode.png");
+  const auto* data = reinterpret_cast<const uint8_t*>(bytes.data());
+  const ops::ImageInfo info = ops::probe_image(data, bytes.size(), "ihdr.png");
+  CHECK(info.mode == "P");
+  CHECK(info.width == 7);
+  CHECK(info.height == 5);
+  CHECK_THAT(error_text([&] { ops::decode_image(data, bytes.size(), "ihdr.png"); }),
+             Catch::StartsWith("ihdr.png: ") && Catch::Contains("filter"));
+}
