@@ -78,6 +78,20 @@ inline int parse_int_option(const std::string& flag, const std::string& v) {
   }
 }
 
+// A pixel count for --max-image-pixels / PIXELFLOW_MAX_IMAGE_PIXELS: a non-negative integer.
+inline int64_t parse_pixel_limit(const std::string& value, const std::string& what) {
+  size_t used = 0;
+  long long n = -1;
+  try {
+    n = std::stoll(value, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used == 0 || used != value.size() || n < 0)
+    throw UsageError(what + " expects a pixel count (a non-negative integer, 0: no limit), got '" + value + "'");
+  return n;
+}
+
 inline double parse_seconds_option(const std::string& flag, const std::string& v) {
   try {
     size_t used = 0;

@@ -140,20 +140,6 @@ bool is_yaml_file(const std::string& path) {
   return ext == ".yaml" || ext == ".yml";
 }
 
-// A pixel count for --max-image-pixels / PIXELFLOW_MAX_IMAGE_PIXELS: a non-negative integer.
-int64_t parse_pixel_limit(const std::string& value, const std::string& what) {
-  size_t used = 0;
-  long long n = -1;
-  try {
-    n = std::stoll(value, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used == 0 || used != value.size() || n < 0)
-    throw UsageError(what + " expects a pixel count (a non-negative integer, 0: no limit), got '" + value + "'");
-  return n;
-}
-
 int cmd_preprocess(Args& args) {
   std::string config, out, revision, value, tuning;
   json kwargs = json::object();

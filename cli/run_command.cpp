@@ -3,6 +3,7 @@
 // The inputs are batched by a DataLoader (batch b + 1 is computed while batch b is written) and
 // committed batch by batch through a DatasetWriter; a restart on the same folder resumes after
 // the last committed batch.
+#include <cstdlib>
 #include <unistd.h>
 
 #include <cctype>
@@ -52,6 +53,10 @@ Batch b holds inputs [b * N, (b + 1) * N) (failed inputs left out with --on-erro
   --on-error     fail (default): stop at the first input that cannot be processed, keeping the
                  batches before it; skip: leave it out and record it in the manifest
   --prefetch N   batches computed ahead of the writer (default 2)
+  --max-image-pixels N
+                 refuse images with more pixels, from their header, before decoding
+                 (default 178956970, where Pillow raises DecompressionBombError; 0: no limit;
+                 also PIXELFLOW_MAX_IMAGE_PIXELS)
   --set KEY=JSON call-time override, as for pixelflow preprocess
   --overwrite    delete the output of whatever run DIR holds and start afresh
   --sync         fsync each committed batch (files, folder, manifest), so that the folder also
@@ -144,6 +149,7 @@ struct RunFlags {
   std::optional<std::string> config, input, out, format, on_error;
   std::optional<int64_t> batch_size;
   std::optional<int> threads;
+  std::optional<int64_t> max_pixels;  // --max-image-pixels, else PIXELFLOW_MAX_IMAGE_PIXELS
   int prefetch = 2;
   bool recursive = false, overwrite = false, sync = false;
   nlohmann::json kwargs = nlohmann::json::object();
@@ -153,6 +159,8 @@ struct RunFlags {
 RunFlags parse_flags(Args& args, bool* help) {
   RunFlags f;
   std::string v;
+  if (const char* env = std::getenv("PIXELFLOW_MAX_IMAGE_PIXELS"); env && *env)
+    f.max_pixels = parse_pixel_limit(env, "PIXELFLOW_MAX_IMAGE_PIXELS");
   while (!args.done()) {
     const std::string& a = args.peek();
     if (a == "-h" || a == "--help") {
@@ -167,6 +175,7 @@ RunFlags parse_flags(Args& args, bool* help) {
     else if (args.take("--batch-size", &v)) f.batch_size = parse_int_option("--batch-size", v);
     else if (args.take("--threads", &v)) f.threads = parse_int_option("--threads", v);
     else if (args.take("--prefetch", &v)) f.prefetch = parse_int_option("--prefetch", v);
+    else if (args.take("--max-image-pixels", &v)) f.max_pixels = parse_pixel_limit(v, "--max-image-pixels");
     else if (args.take("--set", &v)) parse_set(v, f.kwargs);
     else if (args.take_flag("--recursive")) f.recursive = true;
     else if (args.take_flag("--overwrite")) f.overwrite = true;
@@ -215,6 +224,7 @@ void apply_flags(const RunFlags& f, pipelines::PipelineSpec& spec) {
   }
   if (f.batch_size) spec.batch_size = *f.batch_size;
   if (f.threads) spec.options.threads = *f.threads;
+  if (f.max_pixels) spec.plan.load.max_pixels = *f.max_pixels;  // 0: no limit
   if (!spec.source) throw UsageError("run needs --input DIR|LIST|GLOB");
   if (!spec.sink || spec.sink->out_dir.empty()) throw UsageError("run needs --out DIR");
   if (spec.batch_size <= 0) throw UsageError("batch size must be a positive integer");

@@ -383,6 +383,34 @@ class RunTest(unittest.TestCase):
     def run_cmd(self, *args, out=None):
         return run("run", "--config", self.clip, "--out", out or self.out, *SMALL, *args)
 
+    def test_pixel_limit(self):
+        # Images above --max-image-pixels (or PIXELFLOW_MAX_IMAGE_PIXELS) are input errors: with
+        # skip they are recorded, the others processed; the flag wins over the environment.
+        import PIL.Image
+        sizes = []
+        for p in self.inputs:
+            with PIL.Image.open(p) as im:
+                sizes.append(im.size[0] * im.size[1])
+        limit = sorted(sizes)[len(sizes) // 2]
+        r = self.run_cmd("--input", self.folder, "--on-error", "skip", "--max-image-pixels", str(limit))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        m = manifest(self.out)
+        self.assertEqual([e["status"] for e in m], ["ok" if n <= limit else "error" for n in sizes])
+        for e, n in zip(m, sizes):
+            if n > limit:
+                self.assertIn("exceeds the limit of %d pixels" % limit, e["error"])
+                self.assertTrue(e["error"].startswith(e["input"] + ": "))
+        env = dict(os.environ, PIXELFLOW_MAX_IMAGE_PIXELS=str(limit))
+        r = subprocess.run([CLI, "run", "--config", self.clip, "--out", os.path.join(self.tmp, "o2"), *SMALL,
+                            "--input", self.folder, "--on-error", "fail"], capture_output=True, text=True,
+                           env=env, timeout=120)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("exceeds the limit", r.stderr)
+        r = subprocess.run([CLI, "run", "--config", self.clip, "--out", os.path.join(self.tmp, "o3"), *SMALL,
+                            "--input", self.folder, "--max-image-pixels", "0"], capture_output=True, text=True,
+                           env=env, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+
     def reference(self, inputs):
         """pixel_values of `inputs` through pixelflow preprocess, one row each."""
         ref = os.path.join(self.tmp, "ref")
