@@ -622,6 +622,31 @@ class RunTest(unittest.TestCase):
         r = run("run", yaml, "--config", self.clip)
         self.assertEqual(r.returncode, 2)
 
+    def test_unordered_rows(self):
+        # ordered: false: a shard's rows may come in completion order; the manifest's index says
+        # which row holds each input, and each row is that input's bytes.
+        ref = self.reference(self.inputs)
+        yaml = os.path.join(self.tmp, "unordered.yaml")
+        with open(yaml, "w") as f:
+            f.write("config: %s\nkwargs:\n  size: {shortest_edge: 32}\n  crop_size: {height: 32, width: 32}\n"
+                    "input: {folder: images}\nbatch_size: 4\nthreads: 2\nordered: false\n"
+                    "output: {dir: unordered_out}\n" % self.clip)
+        r = run("check-pipeline", yaml)
+        self.assertEqual(json.loads(r.stdout)["ordered"], False)
+        r = run("run", yaml)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = os.path.join(self.tmp, "unordered_out")
+        m = manifest(out)
+        self.assertEqual([e["input"] for e in m], self.inputs)
+        rows = {}
+        for i, e in enumerate(m):
+            self.assertEqual(e["shard"], "shard-%06d" % (i // 4))
+            rows.setdefault(e["shard"], []).append(e["index"])
+            shard = np.load(os.path.join(out, e["shard"], "pixel_values.npy"))
+            np.testing.assert_array_equal(shard[e["index"]], ref[i])
+        for shard, idx in rows.items():
+            self.assertEqual(sorted(idx), list(range(len(idx))), shard)
+
     def logits_folder(self):
         """Random logits files with many ties: five (C, h, w) of two sizes, one (1, C, h, w), one float64."""
         rng = np.random.default_rng(5)
