@@ -62,7 +62,8 @@ run_unit() {
 # ASan + UBSan: every test, the CLI contract included (it drives the instrumented CLI).
 run_asan() {
   echo "pixelflow: ASan + UBSan build and tests"
-  TARGETS="pixelflow_tests pixelflow" instrumented_build asan -DPIXELFLOW_SANITIZE=address,undefined
+  TARGETS="pixelflow_tests pixelflow pixelflow_dataset_writer_sample" \
+    instrumented_build asan -DPIXELFLOW_SANITIZE=address,undefined
   ASAN_OPTIONS="detect_leaks=1:detect_stack_use_after_return=1:check_initialization_order=1:strict_init_order=1" \
     ctest --test-dir "$BUILD_DIR/asan" --output-on-failure -j "$JOBS" --timeout 900
 }
@@ -73,7 +74,7 @@ run_tsan() {
   echo "pixelflow: TSan build and graph/pipeline tests"
   TARGETS="pixelflow_tests" instrumented_build tsan -DPIXELFLOW_SANITIZE=thread
   TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$SRC_DIR/tests/tsan.supp" \
-    "$BUILD_DIR/tsan/bin/pixelflow_tests" "[pipeline],[builder],[load_input],[stream_decode],[golden],[approximate]"
+    "$BUILD_DIR/tsan/bin/pixelflow_tests" "[pipeline],[builder],[load_input],[stream_decode],[golden],[approximate],[loader],[post_process_run]"
 }
 
 # Seeds of a fuzz target: its committed corpus (tests/fuzz/corpus/<target>: hand-made seeds and the

@@ -120,6 +120,7 @@ void DataLoader::produce() {
     }
     sh.cv.notify_all();
   };
+  std::exception_ptr error;
   try {
     bool stopped = false;
     for (int64_t epoch = 0; epoch < opts_.epochs && !stopped; ++epoch) {
@@ -155,8 +156,11 @@ void DataLoader::produce() {
       }
     }
   } catch (...) {
-    push({std::nullopt, std::current_exception()});
+    error = std::current_exception();
   }
+  // Handed over outside the catch block, so that the producer holds no reference to the
+  // exception once the consumer has it (the consumer frees it; no cross-thread release).
+  if (error) push({std::nullopt, std::move(error)});
   {
     std::lock_guard<std::mutex> lock(sh.mu);
     sh.finished = true;

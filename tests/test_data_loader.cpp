@@ -3,6 +3,17 @@
 // on_error=skip/fail with damaged files, bounded prefetch, buffer reuse, shutdown mid-epoch).
 #include <catch2/catch.hpp>
 
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define PIXELFLOW_TEST_UNDER_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define PIXELFLOW_TEST_UNDER_SANITIZER 1
+#endif
+#endif
+#ifndef PIXELFLOW_TEST_UNDER_SANITIZER
+#define PIXELFLOW_TEST_UNDER_SANITIZER 0
+#endif
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -474,5 +485,7 @@ TEST_CASE("a long loader reuses the pool's buffers: output storage recycled, res
   // Alive at once: at most `prefetch` waiting (the producer computes only when fewer wait) and
   // the one held here; their buffers come back to the pool and are handed out again.
   REQUIRE(storages.size() <= 4);
+#if !PIXELFLOW_TEST_UNDER_SANITIZER  // ASan's quarantine keeps freed memory resident
   REQUIRE(rss_max - rss_after_warmup < 16 * 1024);  // kB; keeping every batch would add ~160 MB
+#endif
 }
