@@ -12,7 +12,8 @@
 namespace pixelflow::ops {
 
 PointwiseStep PointwiseStep::rescale(double scale, bool offset) {
-  PointwiseStep s{Kind::kRescale};
+  PointwiseStep s;
+  s.kind = Kind::kRescale;
   s.scale = scale;
   s.offset = offset;
   return s;
@@ -20,7 +21,8 @@ PointwiseStep PointwiseStep::rescale(double scale, bool offset) {
 
 PointwiseStep PointwiseStep::normalize(std::vector<double> mean, std::vector<double> std,
                                        bool mean_scalar, bool std_scalar) {
-  PointwiseStep s{Kind::kNormalize};
+  PointwiseStep s;
+  s.kind = Kind::kNormalize;
   s.mean = std::move(mean);
   s.std = std::move(std);
   s.mean_scalar = mean_scalar;
@@ -29,8 +31,6 @@ PointwiseStep PointwiseStep::normalize(std::vector<double> mean, std::vector<dou
 }
 
 namespace {
-
-bool is_float(DType t) { return t == DType::kFloat32 || t == DType::kFloat64; }
 
 int64_t channels_of(const Tensor& t) { return t.ndim() == 3 ? t.dim(2) : 1; }
 

@@ -17,7 +17,7 @@ namespace pixelflow::ops {
 
 struct PointwiseStep {
   enum class Kind { kRescale, kNormalize };
-  Kind kind;
+  Kind kind = Kind::kRescale;
   // kRescale: float32(float64(x) * scale), then "- 1" in float32 when offset (EfficientNet's
   // rescale_offset, ImageGPT's normalize).
   double scale = 1.0;

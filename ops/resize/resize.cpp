@@ -177,7 +177,7 @@ void make_tables(int in_size, int out_size, int filter, int o0, int o1, int outp
     int8_t* dg = t.digit_table.data() + static_cast<size_t>(i) * groups * 12;
     for (int r = 0; r < a.count[i]; ++r) {
       const int tap = a.xmin[i] - s4 + r;
-      int8_t d[3];
+      int8_t d[3] = {0, 0, 0};
       if (!byte_digits(k[r], d)) t.digits_ok = false;
       for (int dd = 0; dd < 3; ++dd) dg[(tap / 4) * 12 + 4 * dd + tap % 4] = d[dd];
     }
