@@ -1,5 +1,6 @@
 #include "pipelines/yaml_pipeline.h"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -589,21 +590,50 @@ int resample_from_name(const std::string& name) {
   return it == filters.end() ? -1 : it->second;
 }
 
+namespace {
+
+// Counts the documents of a YAML stream (at most `limit`), remembering where the second starts.
+// Used instead of YAML::LoadAll, which loops forever on some malformed streams (yaml-cpp 0.7;
+// found by fuzz_pipeline_yaml: the parser stops advancing and keeps reporting empty documents).
+class DocumentCounter final : public YAML::EventHandler {
+ public:
+  int documents = 0;
+  YAML::Mark second;
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    if (++documents == 2) second = mark;
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+}  // namespace
+
 PipelineSpec parse_pipeline_yaml(const std::string& text, const std::string& origin) {
-  std::vector<YAML::Node> docs;
+  YAML::Node doc;
+  DocumentCounter counter;
   try {
-    docs = YAML::LoadAll(text);
+    doc = YAML::Load(text);  // the first document
+    std::istringstream in(text);
+    YAML::Parser parser(in);
+    for (int k = 0; k < 2 && parser.HandleNextDocument(counter); ++k) {
+    }
   } catch (const YAML::Exception& e) {
     Reader r(origin, YAML::Mark());
     r.fail(e.mark, "syntax error", e.msg);
   }
-  if (docs.empty() || (docs.size() == 1 && docs[0].IsNull())) {
+  if (doc.IsNull() && counter.documents <= 1) {
     Reader r(origin, YAML::Mark());
     r.fail(YAML::Mark(), "", "the file is empty (a pipeline needs `ops:` or `config:`)");
   }
-  Reader r(origin, docs[0].Mark());
-  if (docs.size() > 1) r.fail(docs[1].Mark(), "", "one document per file, found " + std::to_string(docs.size()));
-  return parse_document(r, docs[0], origin);
+  Reader r(origin, doc.Mark());
+  if (counter.documents > 1) r.fail(counter.second, "", "one document per file, found more than one");
+  return parse_document(r, doc, origin);
 }
 
 PipelineSpec load_pipeline_yaml(const std::string& path) {

@@ -3,6 +3,7 @@
 // error naming the input.
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -11,6 +12,7 @@
 #include "graph/errors.h"
 #include "graph/npy.h"
 #include "ops/load_input/load_input.h"
+#include "pipelines/yaml_pipeline.h"
 
 using namespace pixelflow;
 
@@ -123,4 +125,18 @@ TEST_CASE("fuzz regressions: PNG", "[decode_image][fuzz]") {
   CHECK(info.height == 5);
   CHECK_THAT(error_text([&] { ops::decode_image(data, bytes.size(), "ihdr.png"); }),
              Catch::StartsWith("ihdr.png: ") && Catch::Contains("filter"));
+}
+
+TEST_CASE("fuzz regressions: YAML pipelines", "[yaml][fuzz]") {
+  // yaml-cpp's LoadAll loops forever on this stream (its parser stops advancing and keeps
+  // reporting empty documents); the reader loads the first document and counts at most two.
+  const std::string text = corpus_file("fuzz_pipeline_yaml", "regress_loadall_hang.yaml");
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::string err = error_text([&] { pipelines::parse_pipeline_yaml(text, "hang.yaml"); });
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(2));
+  CHECK_THAT(err, Catch::StartsWith("hang.yaml:"));
+  CHECK(err.find('\n') == std::string::npos);
+  // More than one document is refused where the second starts.
+  CHECK(error_text([&] { pipelines::parse_pipeline_yaml("ops:\n  - flip_channel_order\n---\nbatch_size: 2\n", "two.yaml"); }) ==
+        "two.yaml:3:1: (top level): one document per file, found more than one");
 }
