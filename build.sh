@@ -104,7 +104,7 @@ run_fuzz() {
     seed_files "$t" | while read -r f; do cp "$f" "$work/seed_$(echo "$f" | tr '/' '_')"; done
     echo "pixelflow: $t"
     ASAN_OPTIONS="detect_leaks=1:allocator_may_return_null=1" \
-      "$BUILD_DIR/fuzz/bin/$t" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2560 \
+      "$BUILD_DIR/fuzz/bin/$t" -seed="$FUZZ_SEED" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2560 \
       -print_final_stats=1 -artifact_prefix="$BUILD_DIR/fuzz/$t-" "$work" 2>&1 | grep -v "^#[0-9]" || {
       echo "pixelflow: $t found a problem (reproducer: $BUILD_DIR/fuzz/$t-*)" >&2
       return 1
@@ -115,6 +115,9 @@ run_fuzz() {
 BUILD_DIR="${PIXELFLOW_BUILD_DIR:-build}"
 JOBS="${PIXELFLOW_JOBS:-$(nproc)}"
 FUZZ_SECONDS="${PIXELFLOW_FUZZ_SECONDS:-45}"
+# A fixed seed keeps CI's fuzz step a reproducible regression run (the same mutations each time,
+# as far as the time allows); PIXELFLOW_FUZZ_SEED=0 draws a random one for discovery runs.
+FUZZ_SEED="${PIXELFLOW_FUZZ_SEED:-1}"
 install_missing
 build
 case "${1:-}" in

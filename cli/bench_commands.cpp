@@ -92,7 +92,8 @@ int threads_used(const pipelines::CallOptions& call) {
 void apply_tuning(const std::string& path) {
   if (path == "none") return use_default_kernels();
   if (!path.empty()) {
-    if (!fs::exists(path)) throw ConfigError(path, "tuning file not found");
+    std::error_code ec;
+    if (!fs::exists(path, ec)) throw ConfigError(path, "tuning file not found");
     load_tuning(path);
     return;
   }

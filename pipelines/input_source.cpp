@@ -31,6 +31,7 @@ std::vector<std::string> list_folder(const SourceSpec& src) {
     if (!hidden(e.path()) && e.is_regular_file() && has_input_extension(e.path().string()))
       files.push_back(e.path().string());
   };
+  try {
   if (src.recursive) {
     fs::recursive_directory_iterator it(src.path, fs::directory_options::skip_permission_denied), end;
     for (; it != end; ++it) {
@@ -42,6 +43,9 @@ std::vector<std::string> list_folder(const SourceSpec& src) {
     }
   } else {
     for (const auto& e : fs::directory_iterator(src.path)) consider(e);
+  }
+  } catch (const fs::filesystem_error& e) {  // unreadable folder, removed while listed, ...
+    throw Error(src.path + ": cannot list the folder (" + e.code().message() + ")");
   }
   std::sort(files.begin(), files.end());
   if (files.empty()) throw Error(src.path + ": no image or .npy files in this folder");

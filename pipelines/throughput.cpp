@@ -37,7 +37,8 @@ std::string read_file(const std::string& path) {
 
 BenchInputs load_bench_inputs(const std::string& dir, BenchSource source, const Plan& plan) {
   namespace fs = std::filesystem;
-  if (!fs::is_directory(dir)) throw Error(dir + ": not a directory");
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) throw Error(dir + ": not a directory");
   std::vector<std::string> files;
   for (const auto& e : fs::directory_iterator(dir))
     if (e.is_regular_file()) files.push_back(e.path().string());

@@ -452,7 +452,8 @@ PipelineSpec parse_document(const Reader& r, const YAML::Node& root, const std::
 
   if (config) {
     std::string where = r.get_string(config->value, "config");
-    if (!fs::path(where).is_absolute() && fs::exists(base / where)) where = relative_to(base, where);
+    std::error_code ec;  // a name the file system refuses (too long, ...) is simply not there
+    if (!fs::path(where).is_absolute() && fs::exists(base / where, ec)) where = relative_to(base, where);
     json kwargs = json::object();
     const Entry* kw = get("kwargs");
     if (kw && !kw->value.IsNull()) {

@@ -140,3 +140,15 @@ TEST_CASE("fuzz regressions: YAML pipelines", "[yaml][fuzz]") {
   CHECK(error_text([&] { pipelines::parse_pipeline_yaml("ops:\n  - flip_channel_order\n---\nbatch_size: 2\n", "two.yaml"); }) ==
         "two.yaml:3:1: (top level): one document per file, found more than one");
 }
+
+TEST_CASE("fuzz regressions: a config path the file system refuses", "[yaml][fuzz]") {
+  // `config:` with a name too long for the file system: std::filesystem::exists threw
+  // filesystem_error (not a pixelflow error). Now the path is simply not found.
+  const std::string text = corpus_file("fuzz_pipeline_yaml", "regress_config_path_too_long.yaml");
+  const std::string err = error_text([&] { pipelines::parse_pipeline_yaml(text, "long.yaml"); });
+  CHECK(err.find('\n') == std::string::npos);
+  CHECK(err != "<no error>");
+  const std::string long_name(5000, 'x');
+  CHECK_THAT(error_text([&] { pipelines::parse_pipeline_yaml("config: " + long_name + "\n", "long.yaml"); }),
+             Catch::StartsWith("long.yaml:1:9: config: "));
+}
