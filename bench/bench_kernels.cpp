@@ -55,28 +55,23 @@ int main(int argc, char** argv) {
     const char* name;
     std::function<void()> run;
   };
+  // CLIP's rescale + normalize to CHW float32 with one compiled schedule of the kernel.
+  auto rescale_normalize = [&](auto kernel) {
+    auto src_b = hwc_buffer<uint8_t>(resized);
+    auto dst_b = xyc_buffer<float>(out, true);
+    float mean[3] = {0.48145466f, 0.4578275f, 0.40821073f}, sd[3] = {0.26862954f, 0.26130258f, 0.27577711f};
+    int32_t map[3] = {0, 1, 2};
+    Halide::Runtime::Buffer<float> mb(mean, 3), sb(sd, 3);
+    Halide::Runtime::Buffer<int32_t> cm(map, 3);
+    check_kernel(kernel(src_b, true, 1 / 255.0, 0.f, true, mb, sb, cm, dst_b), "rn");
+  };
   std::vector<Case> cases = {
       {"resize bicubic 640x480->298x224 crop 224", [&] { resize_u8(src, 224, 298, Resample::kBicubic, crop, resized); }},
       {"resize bilinear 640x480->224x224", [&] { resize_u8(src, 224, 224, Resample::kBilinear, Window::full(224, 224), resized); }},
       {"pointwise_fused clip 224x224 -> CHW f32", [&] { pointwise_fused(resized, all, clip, false, true, out); }},
-      {"rescale_normalize_uint8 clip 224x224 -> CHW f32", [&] {
-         auto src_b = hwc_buffer<uint8_t>(resized);
-         auto dst_b = xyc_buffer<float>(out, true);
-         float mean[3] = {0.48145466f, 0.4578275f, 0.40821073f}, sd[3] = {0.26862954f, 0.26130258f, 0.27577711f};
-         int32_t map[3] = {0, 1, 2};
-         Halide::Runtime::Buffer<float> mb(mean, 3), sb(sd, 3);
-         Halide::Runtime::Buffer<int32_t> cm(map, 3);
-         check_kernel(rescale_normalize_uint8_default(src_b, true, 1 / 255.0, 0.f, true, mb, sb, cm, dst_b), "rn");
-       }},
-      {"rescale_normalize_uint8 Mullapudi2016 autoschedule", [&] {
-         auto src_b = hwc_buffer<uint8_t>(resized);
-         auto dst_b = xyc_buffer<float>(out, true);
-         float mean[3] = {0.48145466f, 0.4578275f, 0.40821073f}, sd[3] = {0.26862954f, 0.26130258f, 0.27577711f};
-         int32_t map[3] = {0, 1, 2};
-         Halide::Runtime::Buffer<float> mb(mean, 3), sb(sd, 3);
-         Halide::Runtime::Buffer<int32_t> cm(map, 3);
-         check_kernel(rescale_normalize_uint8_mullapudi2016(src_b, true, 1 / 255.0, 0.f, true, mb, sb, cm, dst_b), "rn");
-       }},
+      {"rescale_normalize_uint8 clip 224x224 -> CHW f32", [&] { rescale_normalize(rescale_normalize_uint8_default); }},
+      {"rescale_normalize_uint8 Mullapudi2016 autoschedule",
+       [&] { rescale_normalize(rescale_normalize_uint8_mullapudi2016); }},
       {"pointwise reference clip 224x224", [&] { pointwise_fused_reference(resized, all, clip, false, true, out); }},
       {"remap u8 224x224 HWC -> CHW", [&] {
          Tensor o = Tensor::empty(DType::kUInt8, {3, 224, 224});
