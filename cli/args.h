@@ -1,6 +1,8 @@
 // Command-line parsing shared by the pixelflow subcommands.
 #pragma once
 
+#include <cctype>
+#include <filesystem>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -57,6 +59,19 @@ class Args {
 };
 
 // "--set KEY=JSON" into kwargs[KEY].
+// A path's extension in lower case (".yaml", ".npy", "" when it has none).
+inline std::string lower_extension(const std::string& path) {
+  std::string ext = std::filesystem::path(path).extension().string();
+  for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return ext;
+}
+
+// A YAML pipeline file (pipelines/PIPELINES.md) rather than a processor config.
+inline bool is_yaml_file(const std::string& path) {
+  const std::string ext = lower_extension(path);
+  return ext == ".yaml" || ext == ".yml";
+}
+
 inline void parse_set(const std::string& arg, json& kwargs) {
   size_t eq = arg.find('=');
   if (eq == std::string::npos || eq == 0) throw UsageError("--set expects KEY=JSON, got '" + arg + "'");

@@ -134,12 +134,6 @@ void print_warnings(const std::vector<std::string>& warnings) {
   for (const auto& w : warnings) std::cerr << "warning: " << w << "\n";
 }
 
-bool is_yaml_file(const std::string& path) {
-  std::string ext = fs::path(path).extension().string();
-  for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return ext == ".yaml" || ext == ".yml";
-}
-
 int cmd_preprocess(Args& args) {
   std::string config, out, revision, value, tuning;
   json kwargs = json::object();

@@ -104,12 +104,6 @@ nlohmann::json plan_identity(const pipelines::PipelineSpec& spec) {
   return nlohmann::json::parse(id.dump());
 }
 
-bool is_yaml_path(const std::string& path) {
-  std::string ext = fs::path(path).extension().string();
-  for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return ext == ".yaml" || ext == ".yml";
-}
-
 std::string one_line(std::string s) {
   for (char& c : s)
     if (c == '\n' || c == '\r') c = ' ';
@@ -241,11 +235,7 @@ void apply_flags(const RunFlags& f, pipelines::PipelineSpec& spec) {
 std::vector<std::string> run_inputs(const pipelines::PipelineSpec& spec) {
   std::vector<std::string> inputs = pipelines::list_inputs(*spec.source);
   if (spec.post_process.empty() || spec.source->kind != pipelines::SourceSpec::Kind::kFolder) return inputs;
-  std::erase_if(inputs, [](const std::string& p) {
-    std::string ext = fs::path(p).extension().string();
-    for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return ext != ".npy";
-  });
+  std::erase_if(inputs, [](const std::string& p) { return lower_extension(p) != ".npy"; });
   if (inputs.empty())
     throw Error(spec.source->path + ": no .npy files (a post_process pipeline reads model outputs, one logits .npy per image)");
   return inputs;
@@ -355,7 +345,7 @@ int cmd_run(Args& args) {
     return 0;
   }
   // --config PIPELINE.yaml is PIPELINE.yaml.
-  if (flags.yaml.empty() && flags.config && is_yaml_path(*flags.config)) {
+  if (flags.yaml.empty() && flags.config && is_yaml_file(*flags.config)) {
     flags.yaml = *flags.config;
     flags.config.reset();
   }
