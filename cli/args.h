@@ -72,6 +72,13 @@ inline bool is_yaml_file(const std::string& path) {
   return ext == ".yaml" || ext == ".yml";
 }
 
+// --set has the meaning of a Hugging Face call kwarg, which an explicit YAML op list has not.
+inline void refuse_set_for_yaml(const json& kwargs, const std::string& yaml) {
+  if (!kwargs.empty())
+    throw UsageError("--set does not apply to a YAML pipeline (" + yaml + "): edit its ops, or point its "
+                     "`config:` at the processor config and give `kwargs:` there");
+}
+
 inline void parse_set(const std::string& arg, json& kwargs) {
   size_t eq = arg.find('=');
   if (eq == std::string::npos || eq == 0) throw UsageError("--set expects KEY=JSON, got '" + arg + "'");

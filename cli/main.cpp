@@ -201,9 +201,7 @@ int cmd_preprocess(Args& args) {
   std::optional<pipelines::ImageProcessor> processor;
   std::optional<pipelines::PreparedCall> prepared;
   if (is_yaml_file(config)) {
-    if (!kwargs.empty())
-      throw UsageError("--set does not apply to a YAML pipeline (" + config + "): edit its ops, or point its "
-                       "`config:` at the processor config and give `kwargs:` there");
+    refuse_set_for_yaml(kwargs, config);
     if (!revision.empty()) throw UsageError("--revision does not apply to a YAML pipeline (" + config + ")");
     pipelines::PipelineSpec spec = pipelines::load_pipeline_yaml(config);
     if (opts.load_image) spec.plan.load.exif_transpose = spec.plan.load.convert_rgb = true;

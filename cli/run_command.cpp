@@ -352,9 +352,7 @@ int cmd_run(Args& args) {
   pipelines::PipelineSpec spec;
   if (!flags.yaml.empty()) {
     if (flags.config) throw UsageError("give either PIPELINE.yaml or --config, not both");
-    if (!flags.kwargs.empty())
-      throw UsageError("--set does not apply to a YAML pipeline (" + flags.yaml + "): edit its ops, or point its "
-                       "`config:` at the processor config and give `kwargs:` there");
+    refuse_set_for_yaml(flags.kwargs, flags.yaml);
     spec = pipelines::load_pipeline_yaml(flags.yaml);
   } else {
     spec = spec_from_flags(flags);
