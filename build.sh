@@ -68,13 +68,79 @@ run_asan() {
     ctest --test-dir "$BUILD_DIR/asan" --output-on-failure -j "$JOBS" --timeout 900
 }
 
+# oneTBB instrumented for ThreadSanitizer. Debian's libtbb is not built with -fsanitize=thread, so
+# TSan cannot see the happens-before edges oneTBB makes inside it (a message passed from node to
+# node, a task recycled by its allocator, wait_for_all returning) and reports races that are not
+# there, differently on each CPU. The TSan build links this copy instead: the source of exactly
+# the installed libtbb-dev version, from Debian's source package (fetched with a private apt list
+# in the build folder, the system's apt configuration untouched), built with clang and
+# TBB_SANITIZE=thread, cached in $BUILD_DIR/onetbb-tsan. Prints the install prefix.
+TBB_TSAN_CMAKE_ARGS=(-DTBB_SANITIZE=thread -DTBB_TEST=OFF -DTBB_EXAMPLES=OFF -DTBBMALLOC_BUILD=OFF
+  -DTBB_STRICT=OFF -DTBB_ENABLE_IPO=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo
+  -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_POLICY_VERSION_MINIMUM=3.5)
+tsan_onetbb() {
+  local version top prefix
+  version="$(dpkg-query -W -f='${source:Version}' libtbb-dev)"
+  top="$(realpath -m "$BUILD_DIR/onetbb-tsan")"
+  prefix="$top/install-$version"
+  if [ ! -f "$prefix/.complete" ]; then
+    echo "pixelflow: building oneTBB $version with -fsanitize=thread (once; cached in $top)" >&2
+    rm -rf "$top" && mkdir -p "$top/apt/lists/partial" "$top/apt/cache/archives/partial"
+    local suites
+    suites="$(. /etc/os-release && echo "$VERSION_CODENAME $VERSION_CODENAME-updates")"
+    printf 'Types: deb-src\nURIs: http://deb.debian.org/debian\nSuites: %s\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+      "$suites" >"$top/apt/debian-src.sources"
+    printf 'Types: deb-src\nURIs: http://deb.debian.org/debian-security\nSuites: %s-security\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+      "${suites%% *}" >"$top/apt/debian-security-src.sources"
+    local apt_opts=(-o Dir::Etc::SourceList=/dev/null -o "Dir::Etc::SourceParts=$top/apt"
+      -o "Dir::State::Lists=$top/apt/lists" -o "Dir::Cache=$top/apt/cache" -o APT::Sandbox::User=root)
+    apt-get "${apt_opts[@]}" -qq update >&2
+    (cd "$top" && apt-get "${apt_opts[@]}" -qq source --download-only "onetbb=$version" >&2)
+    dpkg-source --no-check -x "$top"/onetbb_*.dsc "$top/src" >&2
+    cmake -S "$top/src" -B "$top/obj" -G Ninja "${TBB_TSAN_CMAKE_ARGS[@]}" \
+      -DCMAKE_INSTALL_PREFIX="$prefix" -DCMAKE_INSTALL_LIBDIR=lib >&2
+    cmake --build "$top/obj" -j "$JOBS" >&2
+    cmake --install "$top/obj" >&2
+    rm -rf "$top/obj" "$top/src" "$top/apt" "$top"/onetbb_*
+    touch "$prefix/.complete"
+  fi
+  echo "$prefix"
+}
+
 # TSan: the tests that run the oneTBB flow graph, the loaders and the batch pipelines (one process,
-# Catch2 tag filter); tests/tsan.supp says what is suppressed and why.
+# Catch2 tag filter), linked against the instrumented oneTBB (tsan_onetbb), with no suppressions.
+# Then a test of the test: a data race planted on purpose in a loader run by the flow graph
+# ([.tsan_canary]) must be reported, or the step fails.
+TSAN_TESTS="[pipeline],[builder],[load_input],[stream_decode],[golden],[approximate],[loader],[post_process_run]"
 run_tsan() {
-  echo "pixelflow: TSan build and graph/pipeline tests"
-  TARGETS="pixelflow_tests" instrumented_build tsan -DPIXELFLOW_SANITIZE=thread
-  TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$SRC_DIR/tests/tsan.supp" \
-    "$BUILD_DIR/tsan/bin/pixelflow_tests" "[pipeline],[builder],[load_input],[stream_decode],[golden],[approximate],[loader],[post_process_run]"
+  echo "pixelflow: TSan build (oneTBB instrumented) and graph/pipeline tests"
+  local tbb
+  tbb="$(tsan_onetbb)"
+  TARGETS="pixelflow_tests" instrumented_build tsan -DPIXELFLOW_SANITIZE=thread -DTBB_DIR="$tbb/lib/cmake/TBB"
+  local bin="$BUILD_DIR/tsan/bin/pixelflow_tests"
+  if ! ldd "$bin" | grep -F "$tbb/lib/libtbb" >/dev/null; then
+    echo "pixelflow: $bin is not linked against the instrumented oneTBB in $tbb" >&2
+    ldd "$bin" | grep -i tbb >&2
+    return 1
+  fi
+  local runs="${PIXELFLOW_TSAN_RUNS:-1}" i
+  for ((i = 1; i <= runs; i++)); do
+    [ "$runs" -gt 1 ] && echo "pixelflow: TSan run $i of $runs"
+    TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1" "$bin" "$TSAN_TESTS"
+  done
+  echo "pixelflow: TSan canary (a race planted on purpose must be reported)"
+  local out
+  if out="$(TSAN_OPTIONS="halt_on_error=1" "$bin" "[.tsan_canary]" 2>&1)"; then
+    echo "$out" | tail -20 >&2
+    echo "pixelflow: TSan did not report the planted race: the TSan step cannot be trusted" >&2
+    return 1
+  fi
+  if ! echo "$out" | grep -E "^SUMMARY: ThreadSanitizer: data race .*test_tsan_canary\.cpp" >/dev/null; then
+    echo "$out" | tail -20 >&2
+    echo "pixelflow: the TSan canary failed without reporting its planted race" >&2
+    return 1
+  fi
+  echo "pixelflow: TSan canary reported as expected"
 }
 
 # Seeds of a fuzz target: its committed corpus (tests/fuzz/corpus/<target>: hand-made seeds and the
@@ -83,6 +149,7 @@ seed_files() {
   local exts
   case "$1" in
     fuzz_decode_image) exts='.*\.\(jpg\|jpeg\|mpo\|png\|webp\|bmp\|gif\|txt\)' ;;
+    fuzz_stream_decode) exts='.*\.\(jpg\|jpeg\|mpo\)' ;;
     fuzz_npy) exts='.*\.npy' ;;
     fuzz_processor_config) exts='.*preprocessor_config\.json' ;;
     fuzz_pipeline_yaml) exts='.*\.ya?ml' ;;
@@ -94,7 +161,7 @@ seed_files() {
 # copy; the repository's corpus stays as committed).
 run_fuzz() {
   echo "pixelflow: fuzz build and ${FUZZ_SECONDS}s per target"
-  local targets=(fuzz_decode_image fuzz_npy fuzz_processor_config)
+  local targets=(fuzz_decode_image fuzz_stream_decode fuzz_npy fuzz_processor_config)
   [ -f pipelines/yaml_pipeline.h ] && targets+=(fuzz_pipeline_yaml)
   TARGETS="${targets[*]}" instrumented_build fuzz -DPIXELFLOW_FUZZ=ON -DPIXELFLOW_BUILD_TESTS=OFF
   for t in "${targets[@]}"; do
@@ -102,9 +169,11 @@ run_fuzz() {
     rm -rf "$work" && mkdir -p "$work"
     [ -d "tests/fuzz/corpus/$t" ] && cp -r "tests/fuzz/corpus/$t/." "$work/"
     seed_files "$t" | while read -r f; do cp "$f" "$work/seed_$(echo "$f" | tr '/' '_')"; done
+    local dict=()
+    [ -f "tests/fuzz/$t.dict" ] && dict=(-dict="tests/fuzz/$t.dict")
     echo "pixelflow: $t"
     ASAN_OPTIONS="detect_leaks=1:allocator_may_return_null=1" \
-      "$BUILD_DIR/fuzz/bin/$t" -seed="$FUZZ_SEED" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2560 \
+      "$BUILD_DIR/fuzz/bin/$t" "${dict[@]}" -seed="$FUZZ_SEED" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2560 \
       -print_final_stats=1 -artifact_prefix="$BUILD_DIR/fuzz/$t-" "$work" 2>&1 | grep -v "^#[0-9]" || {
       echo "pixelflow: $t found a problem (reproducer: $BUILD_DIR/fuzz/$t-*)" >&2
       return 1

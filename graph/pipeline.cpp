@@ -11,7 +11,6 @@
 
 #include "graph/errors.h"
 #include "graph/halide_runtime.h"
-#include "graph/tsan.h"
 
 namespace pixelflow {
 
@@ -204,28 +203,11 @@ BatchFeature Pipeline::run(const Loader& loader, const RunOptions& run, const Ou
   int64_t first_error_index = -1;
   std::string first_error_source;
 
-  // Happens-before edges made inside libtbb, spelled out for ThreadSanitizer (graph/tsan.h): the
-  // set-up above precedes every body (`setup`); a sample's bodies follow one another (the Sample);
-  // the calls of the serial source and sink follow one another (`source_calls`, `sink_calls`); every
-  // body precedes the return of wait_for_all (`done`).
-  const char setup = 0, source_calls = 0, sink_calls = 0, done = 0;
-  const auto enter = [&](const Sample* s) {
-    tsan_acquire(&setup);
-    if (s) tsan_acquire(s);
-  };
-  const auto leave = [&](const Sample* s) {
-    if (s) tsan_release(s);
-    tsan_release(&done);
-  };
-  tsan_release(&setup);
-
   tbb::task_arena arena(threads);
   arena.execute([&] {
     flow::graph g;
     int64_t next = 0;
     flow::input_node<SamplePtr> source(g, [&](tbb::flow_control& fc) -> SamplePtr {
-      enter(nullptr);
-      tsan_acquire(&source_calls);
       SamplePtr s;
       if (next >= n) {
         fc.stop();
@@ -233,14 +215,11 @@ BatchFeature Pipeline::run(const Loader& loader, const RunOptions& run, const Ou
         s = std::make_shared<Sample>();
         s->index = next++;
       }
-      tsan_release(&source_calls);
-      leave(s.get());
       return s;
     });
     flow::limiter_node<SamplePtr> limiter(g, in_flight);
     const bool fuse_load = run.fuse_load && !image_ops_.empty();
     flow::function_node<SamplePtr, SamplePtr> load(g, flow::unlimited, [&](SamplePtr s) {
-      enter(s.get());
       try {
         if (fuse_load)
           loader.load_through(*s, *image_ops_.front(), ctx, image_ops_.size() == 1);
@@ -249,7 +228,6 @@ BatchFeature Pipeline::run(const Loader& loader, const RunOptions& run, const Ou
       } catch (...) {
         s->error = std::current_exception();
       }
-      leave(s.get());
       return s;
     });
 
@@ -257,28 +235,22 @@ BatchFeature Pipeline::run(const Loader& loader, const RunOptions& run, const Ou
     std::vector<std::unique_ptr<flow::function_node<SamplePtr, SamplePtr>>> nodes;
     for (size_t i = 0; i < image_ops_.size(); ++i) {
       nodes.push_back(std::make_unique<flow::function_node<SamplePtr, SamplePtr>>(
-          g, flow::unlimited, [this, i, &ctx, &enter, &leave](SamplePtr s) {
-            enter(s.get());
+          g, flow::unlimited, [this, i, &ctx](SamplePtr s) {
             if (i > 0 || !s->first_op_done) run_chain(image_ops_, i, *s, ctx);  // else: fused load
-            leave(s.get());
             return s;
           }));
     }
     if (!label_ops_.empty()) {
       nodes.push_back(std::make_unique<flow::function_node<SamplePtr, SamplePtr>>(
-          g, flow::unlimited, [this, &ctx, &enter, &leave](SamplePtr s) {
-            enter(s.get());
+          g, flow::unlimited, [this, &ctx](SamplePtr s) {
             if (s->labels.defined())
               for (size_t i = 0; i < label_ops_.size(); ++i) run_chain(label_ops_, i, *s, ctx);
-            leave(s.get());
             return s;
           }));
     }
 
     flow::sequencer_node<SamplePtr> order(g, [](const SamplePtr& s) { return static_cast<size_t>(s->index); });
     flow::function_node<SamplePtr, flow::continue_msg> sink(g, flow::serial, [&](SamplePtr s) {
-      enter(s.get());
-      tsan_acquire(&sink_calls);
       if (s->error && run.skip_failed) {
         report->failed.push_back({s->index, s->source, describe_error(s->error, s->source)});
       } else if (s->error) {
@@ -293,8 +265,6 @@ BatchFeature Pipeline::run(const Loader& loader, const RunOptions& run, const Ou
           assembler.accept(s->index, Target::kLabels, s->labels, s->source);
         if (report) report->kept.push_back(s->index);
       }
-      tsan_release(&sink_calls);
-      leave(s.get());
       return flow::continue_msg();
     });
 
@@ -315,7 +285,6 @@ BatchFeature Pipeline::run(const Loader& loader, const RunOptions& run, const Ou
     source.activate();
     g.wait_for_all();
   });
-  tsan_acquire(&done);
 
   if (first_error) throw Error(describe_error(first_error, first_error_source));
   for (Target t : {Target::kImage, Target::kLabels})

@@ -9,7 +9,6 @@
 #include <string>
 
 #include "graph/errors.h"
-#include "graph/tsan.h"
 #include "ops/common/halide_util.h"
 #include "post_process_semantic_segmentation_argmax.h"
 #include "post_process_semantic_segmentation_horizontal.h"
@@ -166,14 +165,9 @@ void fused_generic(const Tensor& logits, int64_t H, int64_t W, Tensor& out,
 
   const auto tasks = static_cast<int64_t>(bands.size()) * tiles;
   if (opt.parallel && tasks > 1) {
-    const char before = 0, after = 0;  // edges made inside libtbb, for TSan (graph/tsan.h)
-    tsan_release(&before);
     tbb::parallel_for(tbb::blocked_range<int64_t>(0, tasks, 1), [&](const auto& r) {
-      tsan_acquire(&before);
       for (int64_t t = r.begin(); t < r.end(); ++t) run_task(t);
-      tsan_release(&after);
     });
-    tsan_acquire(&after);
   } else {
     for (int64_t t = 0; t < tasks; ++t) run_task(t);
   }
@@ -201,14 +195,9 @@ void fused_argmax(const Tensor& logits, Tensor& out, const SegmentationMapOption
                  "post_process_semantic_segmentation_argmax");
   };
   if (opt.parallel && bands > 1) {
-    const char before = 0, after = 0;  // edges made inside libtbb, for TSan (graph/tsan.h)
-    tsan_release(&before);
     tbb::parallel_for(tbb::blocked_range<int64_t>(0, bands, 1), [&](const auto& r) {
-      tsan_acquire(&before);
       for (int64_t b = r.begin(); b < r.end(); ++b) run_band(b);
-      tsan_release(&after);
     });
-    tsan_acquire(&after);
   } else {
     for (int64_t b = 0; b < bands; ++b) run_band(b);
   }
