@@ -16,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 PACKAGES=(
-  build-essential cmake ninja-build pkg-config python3 python3-numpy
+  build-essential cmake ninja-build pkg-config python3 python3-numpy python3-pil
   libtbb-dev libhalide14-0-dev libopencv-dev libyaml-cpp-dev nlohmann-json3-dev catch2
   libturbojpeg0-dev libjpeg62-turbo-dev libspng-dev libwebp-dev libdlpack-dev libbenchmark-dev
   clang libclang-rt-14-dev
@@ -161,7 +161,7 @@ seed_files() {
 # copy; the repository's corpus stays as committed).
 run_fuzz() {
   echo "pixelflow: fuzz build and ${FUZZ_SECONDS}s per target"
-  local targets=(fuzz_decode_image fuzz_stream_decode fuzz_npy fuzz_processor_config)
+  local targets=(fuzz_decode_image fuzz_stream_decode fuzz_input_files fuzz_npy fuzz_processor_config)
   [ -f pipelines/yaml_pipeline.h ] && targets+=(fuzz_pipeline_yaml)
   TARGETS="${targets[*]}" instrumented_build fuzz -DPIXELFLOW_FUZZ=ON -DPIXELFLOW_BUILD_TESTS=OFF
   for t in "${targets[@]}"; do
