@@ -231,9 +231,10 @@ void apply_flags(const RunFlags& f, pipelines::PipelineSpec& spec) {
                       "video pipelines cannot be run over a dataset (each input of pixelflow run is one image)");
 }
 
-// The inputs of a run. A post-processing run reads .npy logits files: from a folder, only those.
+// The inputs of a run, never in its output folder. A post-processing run reads .npy logits
+// files: from a folder, only those.
 std::vector<std::string> run_inputs(const pipelines::PipelineSpec& spec) {
-  std::vector<std::string> inputs = pipelines::list_inputs(*spec.source);
+  std::vector<std::string> inputs = pipelines::list_inputs(*spec.source, spec.sink->out_dir);
   if (spec.post_process.empty() || spec.source->kind != pipelines::SourceSpec::Kind::kFolder) return inputs;
   std::erase_if(inputs, [](const std::string& p) { return lower_extension(p) != ".npy"; });
   if (inputs.empty())

@@ -1,5 +1,6 @@
 // DatasetWriter: safetensors and npy shards, the manifest, resuming after a crash, refusing
-// another run's folder; write_safetensors / read_safetensors; SHA-256 of run keys.
+// another run's folder; write_safetensors / read_safetensors; SHA-256 of run keys; the run's
+// output folder left out of its input listing.
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -20,6 +21,7 @@
 #include "graph/npy.h"
 #include "graph/sha256.h"
 #include "pipelines/dataset_writer.h"
+#include "pipelines/input_source.h"
 
 namespace fs = std::filesystem;
 using namespace pixelflow;
@@ -616,4 +618,37 @@ TEST_CASE("DatasetWriter: a failed write leaves the folder as it was, and may be
     w.write_batch(b, bfb, eb);
   }
   CHECK(snapshot(dir) == snapshot(tmp / "ref"));
+}
+
+TEST_CASE("list_inputs leaves out the output folder inside the input folder", "[dataset_writer][input_source]") {
+  TempDir tmp;
+  const fs::path data = tmp.path / "data";
+  for (const char* f : {"a.png", "sub/b.jpg", "out/shard-000000/pixel_values.npy", "out/c.png", "out/deeper/d.png"}) {
+    fs::create_directories((data / f).parent_path());
+    write_text(data / f, "x");
+  }
+  const std::vector<std::string> all = {(data / "a.png").string(), (data / "out/c.png").string(),
+                                        (data / "out/deeper/d.png").string(),
+                                        (data / "out/shard-000000/pixel_values.npy").string(),
+                                        (data / "sub/b.jpg").string()};
+  const std::vector<std::string> mine = {(data / "a.png").string(), (data / "sub/b.jpg").string()};
+  SourceSpec folder = source_from_argument(data.string(), /*recursive=*/true);
+  SourceSpec glob = source_from_argument((data / "**" / "*.*").string());
+  REQUIRE(glob.kind == SourceSpec::Kind::kGlob);
+  CHECK(list_inputs(folder) == all);
+  CHECK(list_inputs(glob) == all);
+  // Any spelling of the output folder.
+  for (const std::string& out : {(data / "out").string(), (data / "sub/../out/").string(),
+                                 fs::relative(data / "out").string()}) {
+    INFO(out);
+    CHECK(list_inputs(folder, out) == mine);
+    CHECK(list_inputs(glob, out) == mine);
+  }
+  CHECK(list_inputs(folder, (data / "missing").string()) == all);  // not there yet: nothing to leave out
+  // Not recursive: the output folder is not listed anyway.
+  CHECK(list_inputs(source_from_argument(data.string()), (data / "out").string()) ==
+        std::vector<std::string>{(data / "a.png").string()});
+  // The input folder itself as the output folder.
+  CHECK_THROWS_WITH(list_inputs(folder, data.string()),
+                    Catch::Contains(data.string() + ": is also the output folder"));
 }
