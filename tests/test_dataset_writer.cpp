@@ -892,6 +892,33 @@ TEST_CASE("manifest.jsonl keeps bytes that are not UTF-8, as \\udcNN escapes", "
     DatasetWriter w(dir, npy, make_run_key({{"k", 1}}, inputs, 5, npy));  // the lines are committed
     CHECK(w.completed_batches() == 1);
   }
+  // Random byte strings, biased towards escapes, quotes, NUL, bytes >= 0x80 and UTF-8
+  // sequences, round-trip (every input failed: no shard).
+  std::mt19937 rng(9);
+  const std::vector<std::string> atoms = {"\\", "u", "d", "c", "8", "0", "\"", std::string(1, '\0'), "\n",
+                                          "\xc3\xa9", "\xf0\x9f\x92\x80", "\xed\xb2\x80", "\\udc80",
+                                          "\\ud83d", "a", "/"};
+  std::vector<std::string> random_inputs;
+  for (int i = 0; i < 300; ++i) {
+    std::string r;
+    for (int n = static_cast<int>(rng() % 12); n > 0; --n)
+      r += rng() % 3 == 0 ? std::string(1, static_cast<char>(rng() % 256)) : atoms[rng() % atoms.size()];
+    random_inputs.push_back(r);
+  }
+  const std::string random_dir = tmp / "random";
+  {
+    DatasetWriter w(random_dir, npy, make_run_key({{"k", 2}}, random_inputs, 300, npy));
+    std::vector<ManifestEntry> entries;
+    for (const auto& in : random_inputs) entries.push_back({in, false, "", -1, in + ": failed"});
+    w.write_batch(0, BatchFeature(), entries);
+  }
+  back = read_manifest(random_dir);
+  REQUIRE(back.size() == random_inputs.size());
+  for (size_t i = 0; i < back.size(); ++i) {
+    INFO(i);
+    CHECK(back[i].input == random_inputs[i]);
+    CHECK(back[i].error == random_inputs[i] + ": failed");
+  }
   // Written by another tool: a surrogate pair is one character (U+1F480), an upper-case lone
   // escape one byte.
   const std::string other = tmp / "other";
