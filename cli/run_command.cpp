@@ -43,11 +43,13 @@ Runs the processor over every input of a dataset, batch by batch, and writes the
     {"input":PATH,"status":"ok","shard":NAME,"index":ROW}
     {"input":PATH,"status":"error","error":MESSAGE}
   DIR/run.json                       the run's settings (plan, inputs digest, batch size, format)
+  DIR/shards.jsonl                   each shard's files' sizes and SHA-256, checked on resume
 Batch b holds inputs [b * N, (b + 1) * N) (failed inputs left out with --on-error skip).
 
   --input        a folder (its .jpg .jpeg .png .webp .bmp .npy files, sorted by name; hidden
                  files skipped; --recursive: sub-folders too), a glob pattern (*, ?, [...], **)
-                 or a list file (one path per line, relative to the list's folder; '#' comments)
+                 or a list file (one path per line, relative to the list's folder; '#' comments);
+                 a folder or glob never lists DIR (which may lie inside the input folder)
   --batch-size   inputs per batch and shard (default 32)
   --threads N    worker threads (default: all cores)
   --on-error     fail (default): stop at the first input that cannot be processed, keeping the
@@ -58,7 +60,9 @@ Batch b holds inputs [b * N, (b + 1) * N) (failed inputs left out with --on-erro
                  (default 178956970, where Pillow raises DecompressionBombError; 0: no limit;
                  also PIXELFLOW_MAX_IMAGE_PIXELS)
   --set KEY=JSON call-time override, as for pixelflow preprocess
-  --overwrite    delete the output of whatever run DIR holds and start afresh
+  --overwrite    delete the files of whatever run DIR holds and start afresh; in a folder of
+                 other files (no run.json), write the run next to them. Files that are not a
+                 run's are never deleted
   --sync         fsync each committed batch (files, folder, manifest), so that the folder also
                  survives the machine losing power; without it (the default, or --no-sync) it
                  survives the process being killed at any point. fsync makes the disk the
@@ -70,7 +74,8 @@ each input is one .npy file of float32/float64 logits (num_labels, h, w) or (1, 
 (B, H, W) when they share a shape, else KEY.0, KEY.1, ... (see pipelines/PIPELINES.md).
 
 Resume: run again with the same arguments on the same DIR to continue after the last committed
-batch; a DIR holding another run's output is refused (--overwrite: delete it and start afresh).
+batch whose shard still matches its record; a DIR holding another run's output, or files but no
+run.json, is refused (--overwrite: see above).
 On a terminal, a progress line (done/total, images/s, ETA) is kept on stderr.
 Prints one JSON line at the end: inputs, ok, skipped (this invocation), resumed_batches,
 batches, seconds, images_per_s, out.
@@ -231,9 +236,10 @@ void apply_flags(const RunFlags& f, pipelines::PipelineSpec& spec) {
                       "video pipelines cannot be run over a dataset (each input of pixelflow run is one image)");
 }
 
-// The inputs of a run. A post-processing run reads .npy logits files: from a folder, only those.
+// The inputs of a run, never in its output folder. A post-processing run reads .npy logits
+// files: from a folder, only those.
 std::vector<std::string> run_inputs(const pipelines::PipelineSpec& spec) {
-  std::vector<std::string> inputs = pipelines::list_inputs(*spec.source);
+  std::vector<std::string> inputs = pipelines::list_inputs(*spec.source, spec.sink->out_dir);
   if (spec.post_process.empty() || spec.source->kind != pipelines::SourceSpec::Kind::kFolder) return inputs;
   std::erase_if(inputs, [](const std::string& p) { return lower_extension(p) != ".npy"; });
   if (inputs.empty())

@@ -8,9 +8,11 @@
 #include <algorithm>
 #include <bit>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <utility>
@@ -115,6 +117,46 @@ void write_file(const std::string& path, const std::vector<std::pair<const void*
 
 void write_file(const std::string& path, const std::string& text, bool sync) {
   write_file(path, {{text.data(), text.size()}}, sync);
+}
+
+using Pieces = std::vector<std::pair<const void*, size_t>>;
+
+// {"size": N, "sha256": HEX} of the bytes of `pieces`: a file's record in shards.jsonl.
+nlohmann::ordered_json digest_of(const Pieces& pieces) {
+  Sha256 h;
+  uint64_t size = 0;
+  for (const auto& [data, n] : pieces) {
+    h.update(data, n);
+    size += n;
+  }
+  return {{"size", size}, {"sha256", h.hex_digest()}};
+}
+
+// Whether `path` is a regular file (not a link) whose size and SHA-256 are those of `digest`
+// (a digest_of record, as read back). Unreadable counts as different.
+bool file_matches(const std::string& path, const nlohmann::json& digest) {
+  if (!digest.is_object()) return false;
+  auto size = digest.find("size"), sha = digest.find("sha256");
+  if (size == digest.end() || !size->is_number_unsigned() || sha == digest.end() || !sha->is_string())
+    return false;
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) ||
+      static_cast<uint64_t>(st.st_size) != size->get<uint64_t>())
+    return false;
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (fd.get() < 0) return false;
+  Sha256 h;
+  std::vector<char> buf(size_t(1) << 20);
+  uint64_t total = 0;
+  while (true) {
+    ssize_t n = ::read(fd.get(), buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return false;
+    if (n == 0) break;
+    h.update(buf.data(), static_cast<size_t>(n));
+    total += static_cast<uint64_t>(n);
+  }
+  return total == size->get<uint64_t>() && h.hex_digest() == sha->get<std::string>();
 }
 
 void remove_path(const fs::path& p) {
@@ -226,13 +268,15 @@ Prepared prepare_safetensors(const BatchFeature& batch, const Metadata& metadata
   return p;
 }
 
-void write_safetensors_file(const std::string& path, const BatchFeature& batch,
-                            const Metadata& metadata, bool sync) {
+// Writes the file; returns its digest_of record.
+nlohmann::ordered_json write_safetensors_file(const std::string& path, const BatchFeature& batch,
+                                              const Metadata& metadata, bool sync) {
   Prepared p = prepare_safetensors(batch, metadata, path);
-  std::vector<std::pair<const void*, size_t>> pieces{{p.header.data(), p.header.size()}};
+  Pieces pieces{{p.header.data(), p.header.size()}};
   for (const auto& nt : p.tensors)
     if (nt.tensor.nbytes()) pieces.emplace_back(nt.tensor.raw_data(), nt.tensor.nbytes());
   write_file(path, pieces, sync);
+  return digest_of(pieces);
 }
 
 [[noreturn]] void bad_safetensors(const std::string& path, const std::string& what) {
@@ -242,36 +286,152 @@ void write_safetensors_file(const std::string& path, const BatchFeature& batch,
 // ---------------------------------------------------------------------------------------------
 // Manifest lines
 
+// The length of the well-formed UTF-8 sequence at p[0..n) (RFC 3629: no overlong forms, no
+// surrogates, nothing past U+10FFFF), or 0 when p[0] does not start one.
+size_t utf8_sequence(const unsigned char* p, size_t n) {
+  const unsigned c = p[0];
+  if (c < 0x80) return 1;
+  size_t len = 0;
+  unsigned lo = 0x80, hi = 0xBF;  // the range of the second byte
+  if (c >= 0xC2 && c <= 0xDF) len = 2;
+  else if (c == 0xE0) len = 3, lo = 0xA0;
+  else if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF) len = 3;
+  else if (c == 0xED) len = 3, hi = 0x9F;
+  else if (c == 0xF0) len = 4, lo = 0x90;
+  else if (c >= 0xF1 && c <= 0xF3) len = 4;
+  else if (c == 0xF4) len = 4, hi = 0x8F;
+  else return 0;
+  if (n < len || p[1] < lo || p[1] > hi) return 0;
+  for (size_t k = 2; k < len; ++k)
+    if (p[k] < 0x80 || p[k] > 0xBF) return 0;
+  return len;
+}
+
+// `s` as a JSON string literal: valid UTF-8 as nlohmann writes it (raw, with '"', '\\' and
+// control characters escaped), and each byte 0xNN that is not part of valid UTF-8 as the lone
+// surrogate escape \udcNN, as Python's surrogateescape decodes it (json.loads then os.fsencode
+// give the bytes back).
+std::string json_string(const std::string& s) {
+  std::string out = "\"";
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  size_t run = 0;  // start of the current run of valid UTF-8
+  auto flush = [&](size_t end) {
+    if (end == run) return;
+    const std::string text =
+        nlohmann::json(s.substr(run, end - run)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    out.append(text, 1, text.size() - 2);
+  };
+  for (size_t i = 0; i < s.size();) {
+    const size_t len = utf8_sequence(p + i, s.size() - i);
+    if (len > 0) {
+      i += len;
+      continue;
+    }
+    flush(i);
+    char esc[8];
+    std::snprintf(esc, sizeof esc, "\\udc%02x", p[i]);
+    out += esc;
+    run = ++i;
+  }
+  flush(s.size());
+  return out + "\"";
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// The value of the 4 hex digits at s[i..i+4), or -1.
+int hex4(const std::string& s, size_t i) {
+  if (i + 4 > s.size()) return -1;
+  int v = 0;
+  for (size_t k = i; k < i + 4; ++k) {
+    const int d = hex_value(s[k]);
+    if (d < 0) return -1;
+    v = v * 16 + d;
+  }
+  return v;
+}
+
+// nlohmann's parser refuses lone surrogates, which json_string writes for bytes that are not
+// UTF-8. This rewrites a JSON text so that it takes them: a lone \udcNN (NN >= 80) becomes
+// \u0000 followed by the characters "NN", and an escaped NUL \u0000 becomes \u0000 followed by
+// "00"; restore_bytes undoes it in the parsed strings. (JSON has no raw NUL inside strings, so
+// every NUL in them comes from one of these.)
+std::string protect_escaped_bytes(const std::string& line) {
+  std::string out;
+  out.reserve(line.size());
+  for (size_t i = 0; i < line.size();) {
+    if (line[i] != '\\' || i + 1 >= line.size()) {
+      out += line[i++];
+      continue;
+    }
+    const int v = line[i + 1] == 'u' ? hex4(line, i + 2) : -1;
+    if (v < 0) {  // another escape (\\, \", \n, ...), kept as it is
+      out.append(line, i, 2);
+      i += 2;
+    } else if (v >= 0xD800 && v <= 0xDBFF && line.compare(i + 6, 2, "\\u") == 0 &&
+               hex4(line, i + 8) >= 0xDC00 && hex4(line, i + 8) <= 0xDFFF) {
+      out.append(line, i, 12);  // a surrogate pair: one character
+      i += 12;
+    } else if (v >= 0xDC80 && v <= 0xDCFF) {
+      char buf[16];
+      std::snprintf(buf, sizeof buf, "\\u0000%02x", v & 0xff);
+      out += buf;
+      i += 6;
+    } else if (v == 0) {
+      out += "\\u000000";
+      i += 6;
+    } else {
+      out.append(line, i, 6);
+      i += 6;
+    }
+  }
+  return out;
+}
+
+// Undoes protect_escaped_bytes in a parsed string; false when it is malformed.
+bool restore_bytes(std::string* s) {
+  if (s->find('\0') == std::string::npos) return true;
+  std::string out;
+  for (size_t i = 0; i < s->size(); ++i) {
+    if ((*s)[i] != '\0') {
+      out += (*s)[i];
+      continue;
+    }
+    if (i + 2 >= s->size()) return false;
+    const int a = hex_value((*s)[i + 1]), b = hex_value((*s)[i + 2]);
+    if (a < 0 || b < 0) return false;
+    out += static_cast<char>(a * 16 + b);
+    i += 2;
+  }
+  *s = std::move(out);
+  return true;
+}
+
 std::string manifest_line(const ManifestEntry& e, const std::string& shard) {
-  nlohmann::ordered_json j;
-  j["input"] = e.input;
-  if (e.ok) {
-    j["status"] = "ok";
-    j["shard"] = shard;
-    j["index"] = e.index;
-  } else {
-    j["status"] = "error";
-    j["error"] = e.error;
-  }
-  // Written like Python's json.dumps (", " and ": " separators), as the manifest format is
-  // documented: {"input": PATH, "status": "ok", "shard": NAME, "index": I}.
-  std::string line = "{";
-  for (auto it = j.begin(); it != j.end(); ++it) {
-    if (it != j.begin()) line += ", ";
-    line += nlohmann::json(it.key()).dump() + ": " +
-            it.value().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  }
+  // Written like Python's json.dumps (", " and ": " separators, this key order), as the manifest
+  // format is documented: {"input": PATH, "status": "ok", "shard": NAME, "index": I}.
+  std::string line = "{\"input\": " + json_string(e.input);
+  if (e.ok)
+    line += ", \"status\": \"ok\", \"shard\": " + json_string(shard) + ", \"index\": " + std::to_string(e.index);
+  else
+    line += ", \"status\": \"error\", \"error\": " + json_string(e.error);
   return line + "}\n";
 }
 
 // Parses one manifest line; false when it is not a well-formed entry.
 bool parse_manifest_line(const std::string& line, ManifestEntry* e) {
-  nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+  nlohmann::json j = nlohmann::json::parse(protect_escaped_bytes(line), nullptr, false);
   if (!j.is_object()) return false;
   auto input = j.find("input"), status = j.find("status");
   if (input == j.end() || !input->is_string() || status == j.end() || !status->is_string())
     return false;
   e->input = input->get<std::string>();
+  if (!restore_bytes(&e->input)) return false;
   const std::string s = status->get<std::string>();
   if (s == "ok") {
     auto shard = j.find("shard"), index = j.find("index");
@@ -280,26 +440,37 @@ bool parse_manifest_line(const std::string& line, ManifestEntry* e) {
     e->ok = true;
     e->shard = shard->get<std::string>();
     e->index = index->get<int64_t>();
-    return e->index >= 0;
+    return restore_bytes(&e->shard) && e->index >= 0;
   }
   if (s == "error") {
     auto error = j.find("error");
     if (error == j.end() || !error->is_string()) return false;
     e->ok = false;
     e->error = error->get<std::string>();
-    return true;
+    return restore_bytes(&e->error);
   }
   return false;
 }
 
-// "shard-000042..." -> 42; -1 for other names.
-int64_t shard_number(const std::string& name) {
+// The batch number of a shard name as DatasetWriter writes it: "shard-" and 6 to 18 digits, then
+// nothing (npy) or ".safetensors"; -1 for any other name.
+int64_t shard_number(const std::string& name, SinkSpec::Format format) {
   static const std::string prefix = "shard-";
   if (name.compare(0, prefix.size(), prefix) != 0) return -1;
   size_t i = prefix.size(), j = i;
   while (j < name.size() && j - i < 18 && name[j] >= '0' && name[j] <= '9') ++j;
   if (j - i < 6) return -1;
-  return std::stoll(name.substr(i, j - i));
+  const std::string rest = name.substr(j);
+  if (rest != (format == SinkSpec::Format::kSafetensors ? ".safetensors" : "")) return -1;
+  const int64_t n = std::stoll(name.substr(i, j - i));
+  char canonical[32];  // "shard-000042", not "shard-0000042"
+  std::snprintf(canonical, sizeof canonical, "shard-%06lld", static_cast<long long>(n));
+  return name.compare(0, j, canonical) == 0 ? n : -1;
+}
+
+// Either format's shard name.
+bool is_shard_name(const std::string& name) {
+  return shard_number(name, SinkSpec::Format::kNpy) >= 0 || shard_number(name, SinkSpec::Format::kSafetensors) >= 0;
 }
 
 bool ends_with(const std::string& s, const std::string& suffix) {
@@ -491,6 +662,41 @@ std::vector<ManifestEntry> read_manifest(const std::string& out_dir) {
 // -----------------------------------------------------------------------------------------------
 // DatasetWriter
 
+namespace {
+
+// The id of the run whose run.json holds `run_json_text`: its first 16 SHA-256 hex digits. The
+// run's temporaries are named .pixelflow-<id>.NAME.tmp.
+std::string run_id_of(const std::string& run_json_text) { return sha256_hex(run_json_text).substr(0, 16); }
+
+bool is_temporary_of(const std::string& name, const std::string& run_id) {
+  const std::string prefix = ".pixelflow-" + run_id + ".";
+  return name.size() > prefix.size() + 4 && name.compare(0, prefix.size(), prefix) == 0 && ends_with(name, ".tmp");
+}
+
+// The whole file; false when it cannot be read.
+bool read_text(const std::string& path, std::string* text) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return false;
+  text->assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+  return !f.bad();
+}
+
+// Removes a file (or an empty folder) if present.
+void remove_file(const std::string& path) {
+  std::error_code ec;
+  fs::remove(path, ec);
+  if (ec) throw Error(path + ": cannot remove: " + ec.message());
+}
+
+// Takes a failed append back; false when even that fails.
+bool truncate_back(int fd, off_t size, bool sync) {
+  if (::ftruncate(fd, size) != 0) return false;
+  if (sync) ::fsync(fd);
+  return true;
+}
+
+}  // namespace
+
 struct DatasetWriter::Impl {
   std::string dir;
   SinkSpec::Format format;
@@ -498,46 +704,140 @@ struct DatasetWriter::Impl {
   int64_t batch_size = 1;
   int64_t committed = 0;
   bool sync = true;
-  Fd dir_lock;      // DIR opened and flock'ed: one writer per folder
-  Fd manifest;      // manifest.jsonl, O_APPEND
+  std::string run_id;   // run_id_of(run.json)
+  Fd dir_lock;          // DIR opened and flock'ed: one writer per folder
+  Fd manifest;          // manifest.jsonl, O_APPEND
   off_t manifest_size = 0;
+  Fd shards;            // shards.jsonl, O_APPEND: one record per shard written
+  off_t shards_size = 0;
   bool broken = false;  // a failed append could not be taken back
 
   std::string path(const std::string& name) const { return (fs::path(dir) / name).string(); }
-  int64_t num_batches() const { return (total + batch_size - 1) / batch_size; }
+  int64_t num_batches() const { return total / batch_size + (total % batch_size != 0); }
   int64_t batch_inputs(int64_t b) const { return std::min(batch_size, total - b * batch_size); }
   std::string shard_name(int64_t b) const {
     char buf[32];
     std::snprintf(buf, sizeof(buf), "shard-%06lld", static_cast<long long>(b));
     return std::string(buf) + (format == SinkSpec::Format::kSafetensors ? ".safetensors" : "");
   }
+  std::string temp_name(const std::string& name) const { return ".pixelflow-" + run_id + "." + name + ".tmp"; }
 
+  std::vector<std::string> entry_names() const;
   void open_folder(const nlohmann::ordered_json& key, bool overwrite);
-  void clear_run_files();
-  void remove_tmp_files();
-  void open_manifest();
+  std::set<std::string> previous_run_files(const std::string& run_json_text, const nlohmann::json& there) const;
+  void remove_previous_run(const std::set<std::string>& files);
+  void check_fresh_folder(bool overwrite, const std::set<std::string>& ours) const;
+  void remove_temporaries(const std::string& id);
+  void remove_shards_from(int64_t first);
+  void open_logs();
   void recover();
-  void write_shard(int64_t b, const BatchFeature& batch);
+  bool shard_matches(int64_t b, const nlohmann::json& record) const;
+  void commit_shard(int64_t b, const BatchFeature& batch);
 };
 
-void DatasetWriter::Impl::remove_tmp_files() {
+// The names in DIR, sorted.
+std::vector<std::string> DatasetWriter::Impl::entry_names() const {
+  std::vector<std::string> names;
   std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    const std::string name = entry.path().filename().string();
-    if (ends_with(name, ".tmp")) remove_path(entry.path());
-  }
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
+    names.push_back(it->path().filename().string());
   if (ec) throw Error(dir + ": cannot list folder: " + ec.message());
+  std::sort(names.begin(), names.end());
+  return names;
 }
 
-void DatasetWriter::Impl::clear_run_files() {
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    const std::string name = entry.path().filename().string();
-    if (name == "run.json" || name == "manifest.jsonl" || shard_number(name) >= 0 || ends_with(name, ".tmp"))
-      remove_path(entry.path());
+void DatasetWriter::Impl::remove_temporaries(const std::string& id) {
+  for (const auto& name : entry_names())
+    if (is_temporary_of(name, id)) remove_path(path(name));
+}
+
+void DatasetWriter::Impl::remove_shards_from(int64_t first) {
+  for (const auto& name : entry_names()) {
+    const int64_t k = shard_number(name, format);
+    if (k >= first && k < num_batches()) remove_path(path(name));
   }
-  if (ec) throw Error(dir + ": cannot list folder: " + ec.message());
+}
+
+// The files in DIR of the run whose run.json holds `run_json_text` (`there` parsed, or
+// discarded): run.json, manifest.jsonl, shards.jsonl, the shards its manifest and shards.jsonl
+// name and its own shard names (shard-NNNNNN for its batches), and its temporaries.
+std::set<std::string> DatasetWriter::Impl::previous_run_files(const std::string& run_json_text,
+                                                               const nlohmann::json& there) const {
+  std::set<std::string> named = {"run.json", "manifest.jsonl", "shards.jsonl"};
+  {
+    std::ifstream lines(path("manifest.jsonl"), std::ios::binary);
+    for (std::string line; std::getline(lines, line);) {
+      ManifestEntry e;
+      if (parse_manifest_line(line, &e) && e.ok && is_shard_name(e.shard)) named.insert(e.shard);
+    }
+  }
+  {
+    std::ifstream lines(path("shards.jsonl"), std::ios::binary);
+    for (std::string line; std::getline(lines, line);) {
+      nlohmann::json r = nlohmann::json::parse(line, nullptr, false);
+      auto shard = r.is_object() ? r.find("shard") : r.end();
+      if (r.is_object() && shard != r.end() && shard->is_string() && is_shard_name(shard->get<std::string>()))
+        named.insert(shard->get<std::string>());
+    }
+  }
+  std::optional<SinkSpec::Format> old_format;
+  int64_t old_batches = 0;
+  if (there.is_object() && there.contains("total") && there.contains("batch_size") && there.contains("format")) {
+    const auto &t = there["total"], &bs = there["batch_size"], &f = there["format"];
+    if (t.is_number_integer() && t.get<int64_t>() >= 0 && bs.is_number_integer() && bs.get<int64_t>() >= 1) {
+      old_batches = t.get<int64_t>() / bs.get<int64_t>() + (t.get<int64_t>() % bs.get<int64_t>() != 0);
+      if (f == "npy") old_format = SinkSpec::Format::kNpy;
+      if (f == "safetensors") old_format = SinkSpec::Format::kSafetensors;
+    }
+  }
+  const std::string old_id = run_id_of(run_json_text);
+  std::set<std::string> out;
+  for (const auto& name : entry_names()) {
+    const int64_t k = old_format ? shard_number(name, *old_format) : -1;
+    if (named.count(name) || (k >= 0 && k < old_batches) || is_temporary_of(name, old_id)) out.insert(name);
+  }
+  return out;
+}
+
+// --overwrite: deletes `files` (previous_run_files). The manifest first and run.json last: an
+// overwrite cut short leaves a run whose batches are no longer committed, which may be
+// overwritten (or resumed) again.
+void DatasetWriter::Impl::remove_previous_run(const std::set<std::string>& files) {
+  if (files.count("manifest.jsonl")) remove_file(path("manifest.jsonl"));
   fsync_dir(dir, sync);
+  for (const auto& name : files)
+    if (name != "run.json" && name != "manifest.jsonl" && name != "shards.jsonl") remove_path(path(name));
+  fsync_dir(dir, sync);
+  if (files.count("shards.jsonl")) remove_file(path("shards.jsonl"));
+  remove_file(path("run.json"));
+  fsync_dir(dir, sync);
+}
+
+// A new run starts in an empty folder; with overwrite, next to other files, but never over one.
+// `ours`: the names that are going anyway (the previous run's files, this run's temporaries).
+void DatasetWriter::Impl::check_fresh_folder(bool overwrite, const std::set<std::string>& ours) const {
+  std::vector<std::string> names = entry_names();
+  std::erase_if(names, [&](const std::string& n) { return ours.count(n) > 0 || is_temporary_of(n, run_id); });
+  if (names.empty()) return;
+  if (!overwrite) {
+    // Name the most telling entry: a run's file (of a run whose run.json is gone), else the first.
+    std::string shown = names.front();
+    for (const auto& n : names)
+      if (n == "manifest.jsonl" || n == "shards.jsonl" || is_shard_name(n)) {
+        shown = n;
+        break;
+      }
+    const std::string more = names.size() > 1 ? " and " + std::to_string(names.size() - 1) + " more" : "";
+    throw InputError(dir + ": holds " + shown + more +
+                     " but no run.json, so it is not a pixelflow run to resume; use a new or empty output "
+                     "folder, or overwrite (which keeps the files that are not a pixelflow run's)");
+  }
+  for (const auto& n : names) {
+    const int64_t k = shard_number(n, format);
+    if (n == "run.json" || n == "manifest.jsonl" || n == "shards.jsonl" || (k >= 0 && k < num_batches()))
+      throw InputError(path(n) + ": is in the way of the run's output and is not a file of the run this "
+                                 "folder holds; move it away or use another output folder");
+  }
 }
 
 void DatasetWriter::Impl::open_folder(const nlohmann::ordered_json& key, bool overwrite) {
@@ -556,12 +856,13 @@ void DatasetWriter::Impl::open_folder(const nlohmann::ordered_json& key, bool ov
 
   const std::string run_json = path("run.json");
   const nlohmann::json here = nlohmann::json::parse(key.dump());
-  bool resume = false;
-  if (fs::exists(run_json, ec)) {
-    std::ifstream f(run_json, std::ios::binary);
-    std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-    nlohmann::json there = nlohmann::json::parse(text, nullptr, false);
-    if (there.is_discarded() || !f) {
+  std::set<std::string> previous;  // with overwrite: the files of the run the folder holds
+  if (fs::symlink_status(run_json, ec).type() != fs::file_type::not_found) {
+    std::string text;
+    const bool readable = read_text(run_json, &text);
+    const nlohmann::json there = readable ? nlohmann::json::parse(text, nullptr, false)
+                                          : nlohmann::json(nlohmann::json::value_t::discarded);
+    if (there.is_discarded()) {
       if (!overwrite)
         throw InputError(dir + ": run.json is unreadable or not JSON, so this folder cannot be "
                                "resumed; use another output folder or overwrite it");
@@ -570,52 +871,96 @@ void DatasetWriter::Impl::open_folder(const nlohmann::ordered_json& key, bool ov
         throw InputError(dir + ": holds the output of another run (run.json differs: " +
                          describe_difference(there, here) +
                          "); use another output folder or overwrite it");
-    } else {
-      resume = !overwrite;
+    } else if (!overwrite) {
+      run_id = run_id_of(text);
+      remove_temporaries(run_id);
+      open_logs();
+      recover();
+      return;
     }
-  } else if (!overwrite) {
-    for (const auto& entry : fs::directory_iterator(dir, ec)) {
-      const std::string name = entry.path().filename().string();
-      if (name == "manifest.jsonl" || shard_number(name) >= 0)
-        throw InputError(dir + ": holds " + name +
-                         " but no run.json, so it cannot be resumed; use another output folder "
-                         "or overwrite it");
-    }
+    previous = previous_run_files(text, there);
   }
-  if (resume) {
-    remove_tmp_files();
-    open_manifest();
-    recover();
-    return;
-  }
-  clear_run_files();
+  const std::string text = key.dump(2) + "\n";
+  run_id = run_id_of(text);
+  check_fresh_folder(overwrite, previous);  // before deleting anything
+  if (!previous.empty()) remove_previous_run(previous);
+  remove_temporaries(run_id);  // left by a crash while writing run.json
   // Invariant 1: run.json exists (durably) before any manifest line or shard.
-  const std::string tmp = run_json + ".tmp";
-  write_file(tmp, key.dump(2) + "\n", sync);
+  const std::string tmp = path(temp_name("run.json"));
+  write_file(tmp, text, sync);
   if (::rename(tmp.c_str(), run_json.c_str()) != 0) {
     int err = errno;
     remove_partial(tmp);
     io_fail(run_json, "cannot rename " + tmp + " to it", err);
   }
   fsync_dir(dir, sync);
-  open_manifest();
+  open_logs();
   fsync_dir(dir, sync);
 }
 
-void DatasetWriter::Impl::open_manifest() {
-  const std::string p = path("manifest.jsonl");
-  manifest = Fd(::open(p.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
-  if (manifest.get() < 0) io_fail(p, "cannot open", errno);
+void DatasetWriter::Impl::open_logs() {
+  auto open_append = [&](const std::string& name) {
+    const std::string p = path(name);
+    Fd fd(::open(p.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+    if (fd.get() < 0) io_fail(p, "cannot open", errno);
+    return fd;
+  };
+  manifest = open_append("manifest.jsonl");
+  shards = open_append("shards.jsonl");
+}
+
+// Whether shard b on disk is the one `record` (its line in shards.jsonl) describes: same files,
+// each of the recorded size and SHA-256.
+bool DatasetWriter::Impl::shard_matches(int64_t b, const nlohmann::json& record) const {
+  const std::string name = shard_name(b);
+  auto shard = record.find("shard");
+  if (shard == record.end() || *shard != name) return false;
+  if (format == SinkSpec::Format::kSafetensors) return file_matches(path(name), record);
+  auto files = record.find("files");
+  struct stat st;
+  if (files == record.end() || !files->is_object() || ::lstat(path(name).c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    return false;
+  std::set<std::string> present;
+  std::error_code ec;
+  for (fs::directory_iterator it(path(name), ec), end; !ec && it != end; it.increment(ec))
+    present.insert(it->path().filename().string());
+  if (ec || present.size() != files->size()) return false;
+  for (const auto& [file, digest] : files->items())
+    if (!present.count(file) || !file_matches((fs::path(path(name)) / file).string(), digest)) return false;
+  return true;
 }
 
 void DatasetWriter::Impl::recover() {
+  // The records of shards.jsonl: whole lines, in increasing batch order.
+  struct Record {
+    int64_t batch;
+    nlohmann::json json;
+    off_t end;  // bytes of shards.jsonl up to and including this record's line
+  };
+  std::vector<Record> records;
+  {
+    const std::string p = path("shards.jsonl");
+    std::ifstream f(p, std::ios::binary);
+    if (!f) io_fail(p, "cannot read", errno);
+    off_t pos = 0;
+    for (std::string line; std::getline(f, line) && !f.eof();) {
+      nlohmann::json r = nlohmann::json::parse(line, nullptr, false);
+      auto batch = r.is_object() ? r.find("batch") : r.end();
+      if (!r.is_object() || batch == r.end() || !batch->is_number_integer() ||
+          (!records.empty() && batch->get<int64_t>() <= records.back().batch))
+        break;
+      pos += static_cast<off_t>(line.size()) + 1;
+      records.push_back({batch->get<int64_t>(), std::move(r), pos});
+    }
+  }
+  // Keep the longest prefix of whole batches whose lines are complete and well formed, and whose
+  // shard, if it has one, matches its record (invariant 3).
   const std::string p = path("manifest.jsonl");
   std::ifstream f(p, std::ios::binary);
   if (!f) io_fail(p, "cannot read", errno);
-  // Keep the longest prefix of whole batches whose lines are complete, well formed, and whose
-  // shard exists (invariant 3).
   off_t good_bytes = 0, pos = 0;
   int64_t b = 0;
+  size_t r = 0;
   std::string line;
   bool intact = true;
   while (intact && b < num_batches()) {
@@ -632,15 +977,15 @@ void DatasetWriter::Impl::recover() {
     }
     if (!intact) break;
     if (any_ok) {
-      std::error_code ec;
-      auto st = fs::symlink_status(path(shard_name(b)), ec);
-      bool present = format == SinkSpec::Format::kNpy ? fs::is_directory(st) : fs::is_regular_file(st);
-      if (!present) break;
+      while (r < records.size() && records[r].batch < b) ++r;
+      if (r == records.size() || records[r].batch != b || !shard_matches(b, records[r].json)) break;
     }
     good_bytes = pos;
     ++b;
   }
   committed = b;
+  // Take back the rest: its manifest lines first (so that it is no longer committed), then its
+  // shards, then their records.
   struct stat st;
   if (::fstat(manifest.get(), &st) != 0) io_fail(p, "cannot stat", errno);
   if (st.st_size != good_bytes) {
@@ -648,39 +993,64 @@ void DatasetWriter::Impl::recover() {
     fsync_fd(manifest.get(), p, sync);
   }
   manifest_size = good_bytes;
-  // Orphans: shards of batches that were not committed.
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    if (shard_number(entry.path().filename().string()) >= committed) remove_path(entry.path());
-  }
-  if (ec) throw Error(dir + ": cannot list folder: " + ec.message());
+  remove_shards_from(committed);
   fsync_dir(dir, sync);
+  off_t keep = 0;
+  for (const auto& rec : records)
+    if (rec.batch < committed) keep = rec.end;
+  const std::string sp = path("shards.jsonl");
+  if (::fstat(shards.get(), &st) != 0) io_fail(sp, "cannot stat", errno);
+  if (st.st_size != keep) {
+    if (::ftruncate(shards.get(), keep) != 0) io_fail(sp, "cannot truncate", errno);
+    fsync_fd(shards.get(), sp, sync);
+  }
+  shards_size = keep;
 }
 
-void DatasetWriter::Impl::write_shard(int64_t b, const BatchFeature& batch) {
-  const std::string final_path = path(shard_name(b));
-  const std::string tmp = final_path + ".tmp";
+// Writes shard b under its temporary name, appends its record to shards.jsonl, then renames it
+// into place (invariant 2). On failure the temporary and the record are taken back.
+void DatasetWriter::Impl::commit_shard(int64_t b, const BatchFeature& batch) {
+  const std::string name = shard_name(b);
+  const std::string final_path = path(name);
+  const std::string tmp = path(temp_name(name));
+  std::error_code ec;
+  if (fs::symlink_status(final_path, ec).type() != fs::file_type::not_found)
+    throw Error(final_path + ": is in the way of the run's output and was not written by this run; "
+                             "move it away");
   remove_path(tmp);
-  remove_path(final_path);  // a retry after a failed manifest append
+  nlohmann::ordered_json record = {{"batch", b}, {"shard", name}};
+  bool recorded = false, renamed = false;
   try {
     if (format == SinkSpec::Format::kSafetensors) {
-      write_safetensors_file(tmp, batch, {{"format", "pt"}}, sync);
+      const nlohmann::ordered_json digest = write_safetensors_file(tmp, batch, {{"format", "pt"}}, sync);
+      record["size"] = digest["size"];
+      record["sha256"] = digest["sha256"];
     } else {
       std::vector<NamedTensor> tensors = flatten(batch, final_path);
       for (const auto& nt : tensors) check_file_name(nt.name, final_path);
       if (::mkdir(tmp.c_str(), 0755) != 0) io_fail(tmp, "cannot create folder", errno);
+      nlohmann::ordered_json files = nlohmann::ordered_json::object();
       for (const auto& nt : tensors) {
         std::string header = npy_header(nt.tensor);
-        write_file((fs::path(tmp) / (nt.name + ".npy")).string(),
-                   {{header.data(), header.size()}, {nt.tensor.raw_data(), nt.tensor.nbytes()}}, sync);
+        const Pieces pieces{{header.data(), header.size()}, {nt.tensor.raw_data(), nt.tensor.nbytes()}};
+        write_file((fs::path(tmp) / (nt.name + ".npy")).string(), pieces, sync);
+        files[nt.name + ".npy"] = digest_of(pieces);
       }
+      record["files"] = std::move(files);
       fsync_dir(tmp, sync);
     }
+    const std::string line = record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+    const std::string sp = path("shards.jsonl");
+    recorded = true;
+    write_all(shards.get(), line.data(), line.size(), sp);
+    fsync_fd(shards.get(), sp, sync);
     if (::rename(tmp.c_str(), final_path.c_str()) != 0) io_fail(final_path, "cannot rename " + tmp + " to it", errno);
+    renamed = true;
     fsync_dir(dir, sync);
+    shards_size += static_cast<off_t>(line.size());
   } catch (...) {
-    std::error_code ec;
-    fs::remove_all(tmp, ec);
+    fs::remove_all(renamed ? final_path : tmp, ec);
+    if (recorded && !truncate_back(shards.get(), shards_size, sync)) broken = true;
     throw;
   }
 }
@@ -729,8 +1099,8 @@ void DatasetWriter::write_batch(int64_t b, const BatchFeature& batch,
   Impl& m = *impl_;
   const std::string where = "DatasetWriter::write_batch(" + std::to_string(b) + "): ";
   if (m.broken)
-    throw Error(m.path("manifest.jsonl") + ": a failed append could not be taken back; open the " +
-                "folder again to resume");
+    throw Error(m.dir + ": a failed append to manifest.jsonl or shards.jsonl could not be taken back; " +
+                "open the folder again to resume");
   if (b != m.committed)
     throw std::logic_error(where + "batches are committed in order; next is " + std::to_string(m.committed));
   if (b >= m.num_batches())
@@ -764,23 +1134,26 @@ void DatasetWriter::write_batch(int64_t b, const BatchFeature& batch,
   const std::string shard = m.shard_name(b);
   for (const auto& e : entries) lines += manifest_line(e, shard);
 
-  if (rows > 0) m.write_shard(b, batch);  // invariant 2: the shard is durable before its lines
+  const off_t shards_before = m.shards_size;
+  if (rows > 0) m.commit_shard(b, batch);  // invariant 2: shard and record are durable before the lines
 
   const std::string mpath = m.path("manifest.jsonl");
   try {
     write_all(m.manifest.get(), lines.data(), lines.size(), mpath);
     fsync_fd(m.manifest.get(), mpath, m.sync);
   } catch (...) {
-    // Take back a partial append, so that the manifest holds whole batches only, and the
-    // batch's shard, so that the folder is as it was. Should the truncation fail, the next
-    // opening of the folder does it (invariant 3); this writer refuses further batches.
-    if (::ftruncate(m.manifest.get(), m.manifest_size) == 0) {
-      if (m.sync) ::fsync(m.manifest.get());
-    } else {
-      m.broken = true;
+    // Take back a partial append, so that the manifest holds whole batches only, then the
+    // batch's shard and its record, so that the folder is as it was. Should a truncation fail,
+    // the next opening of the folder does it (invariant 3); this writer refuses further batches.
+    if (!truncate_back(m.manifest.get(), m.manifest_size, m.sync)) m.broken = true;
+    if (rows > 0) {
+      std::error_code ec;
+      fs::remove_all(m.path(shard), ec);
+      if (truncate_back(m.shards.get(), shards_before, m.sync))
+        m.shards_size = shards_before;
+      else
+        m.broken = true;
     }
-    std::error_code ec;
-    fs::remove_all(m.path(shard), ec);
     throw;
   }
   m.manifest_size += static_cast<off_t>(lines.size());

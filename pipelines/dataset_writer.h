@@ -2,13 +2,22 @@
 //
 //   DIR/run.json                    the run key (below), pretty-printed JSON
 //   DIR/manifest.jsonl              one line per input, in input order, in this key order and
-//                                   with Python json.dumps' separators (JSON Lines; invalid
-//                                   UTF-8 in a path becomes U+FFFD):
+//                                   with Python json.dumps' separators (JSON Lines):
 //     {"input": PATH, "status": "ok", "shard": NAME, "index": I}
 //     {"input": PATH, "status": "error", "error": MESSAGE}
+//   DIR/shards.jsonl                one compact JSON record per shard written, in batch order:
+//     {"batch": B, "shard": NAME, "size": BYTES, "sha256": HEX}                (safetensors)
+//     {"batch": B, "shard": NAME, "files": {"KEY.npy": {"size": BYTES, "sha256": HEX}, ...}} (npy)
 //   npy:          DIR/shard-000000/KEY.npy       one folder per batch, one .npy per key
 //   safetensors:  DIR/shard-000000.safetensors   one file per batch (loadable with
 //                                                safetensors.torch.load_file / numpy.load_file)
+//   DIR/.pixelflow-<ID>.NAME.tmp    the run's temporaries (ID: the first 16 hex digits of the
+//                                   SHA-256 of run.json's bytes), gone when nothing failed
+//
+// Strings in manifest lines: valid UTF-8 is written as is (JSON-escaped); each byte that is not
+// part of valid UTF-8 (a file name in another encoding) is written as the escape \udcNN (NN its
+// hex value), as Python's surrogateescape error handler decodes it, so that json.loads followed
+// by os.fsencode gives the original bytes back. read_manifest turns them back into those bytes.
 //
 // Names. A BatchFeature key holding a stacked tensor is written under KEY (KEY.npy or tensor
 // KEY); a key holding a list of per-image tensors (return_tensors=None) is written as KEY.0,
@@ -17,46 +26,63 @@
 //
 // Batches. Batch b holds inputs [b * batch_size, min((b + 1) * batch_size, total)). Its manifest
 // lines are those inputs in input order; "index" is the input's row in the shard (row order is
-// the caller's: completion order when unordered). A batch where every input failed has no shard,
-// only its "error" lines.
+// the caller's: completion order when unordered). A batch where every input failed has no shard
+// (and no record), only its "error" lines.
 //
 // The run key is a JSON object that must hold "total" (number of inputs, >= 0) and "batch_size"
 // (>= 1), integers; every other member ("config", "inputs_sha256", ...) only identifies the run.
 // The writer adds "format" ("npy" or "safetensors"). make_run_key() builds the usual one.
-// A folder whose run.json differs from the key (compared as JSON values, member order ignored)
-// holds another run's output and is refused with a one-line pixelflow::InputError naming DIR
-// and the members that differ, unless DatasetWriterOptions::overwrite: then that run's files
-// (run.json, manifest.jsonl, shard-*, *.tmp) are deleted first, even for the same run. Other
-// files in DIR are left alone.
+//
+// Which files are the run's. The writer only ever deletes or replaces files of a pixelflow run:
+//   - A new run needs an empty (or missing) folder: a folder with files but no run.json is
+//     refused with a one-line pixelflow::InputError naming DIR and one of its files, unless
+//     DatasetWriterOptions::overwrite; then the run is written next to those files, which are
+//     kept, and a file in the way of one of its names (run.json, manifest.jsonl, shards.jsonl,
+//     one of its shard names) is refused instead, naming it.
+//   - A folder whose run.json differs from the key (compared as JSON values, member order
+//     ignored) holds another run's output and is refused (InputError naming DIR and the members
+//     that differ), unless overwrite: then that run's files are deleted first, even for the same
+//     run: manifest.jsonl, the shards its manifest and shards.jsonl name and its own shard names
+//     (shard-NNNNNN for its batches), its temporaries, shards.jsonl and run.json. Other files in
+//     DIR are left alone.
+//   - Resuming deletes only this run's temporaries and its shards of uncommitted batches.
 //
 // Crash safety (invariant): batch b is committed iff manifest.jsonl holds all of its lines;
-// and a batch's lines are appended only once its shard is durable under its final name.
-//   1. run.json is written to run.json.tmp, fsync'd and renamed before anything else, so a
+// and a batch's lines are appended only once its shard is durable under its final name and its
+// record (size and SHA-256 of each file) is durable in shards.jsonl.
+//   1. run.json is written to its temporary, fsync'd and renamed before anything else, so a
 //      folder with shards or a manifest always has its run key.
-//   2. write_batch writes the shard to shard-NNNNNN.tmp (a folder for npy, a file for
-//      safetensors), fsyncs every file and the folder, renames it to its final name and fsyncs
-//      DIR; then appends the batch's lines to manifest.jsonl with one write() and fsyncs it.
-//      A failed append is truncated back, so the manifest only ever grows by whole batches
-//      while this process lives.
-//   3. Opening an existing folder (after a crash anywhere in 1-2) keeps the longest prefix of
-//      whole batches whose lines are complete ('\n'-terminated), valid JSON, and whose "ok"
-//      lines name an existing shard of that batch; truncates manifest.jsonl after it (a crash
-//      mid-append leaves a partial line or a partial batch), and deletes every *.tmp and every
-//      shard-NNNNNN* with NNNNNN >= completed_batches(). So a resumed run redoes exactly the
-//      uncommitted batches, and its final folder is byte-for-byte that of an uninterrupted run.
+//   2. write_batch writes the shard to its temporary (a folder for npy, a file for
+//      safetensors) and fsyncs every file and the folder; appends its record to shards.jsonl and
+//      fsyncs it; renames the shard to its final name and fsyncs DIR; then appends the batch's
+//      lines to manifest.jsonl with one write() and fsyncs it. A failed append is truncated
+//      back, so the manifest and shards.jsonl only ever grow by whole batches while this process
+//      lives.
+//   3. Opening an existing folder (after a crash anywhere in 1-2, or files damaged since) keeps
+//      the longest prefix of whole batches whose lines are complete ('\n'-terminated), valid
+//      JSON, and whose "ok" lines name the batch's shard, which must match its record (the same
+//      files, each of the recorded size and SHA-256: every committed shard is read back);
+//      truncates manifest.jsonl after it (a crash mid-append leaves a partial line or a partial
+//      batch), deletes this run's temporaries and every shard of a later batch, then truncates
+//      shards.jsonl to the records of the kept batches. So a resumed run redoes exactly the
+//      uncommitted batches and those from the first damaged (truncated, missing, rewritten)
+//      shard on, and its final folder is byte-for-byte that of an uninterrupted run. (A folder
+//      of a version without shards.jsonl is redone from its first shard.)
 // One writer at a time: it holds an exclusive flock on DIR (a second one is refused).
 //
 // I/O failures (folder not creatable, disk full, ...) throw pixelflow::Error, one line naming
 // the path and the system's reason; a failed write_batch leaves the folder as it was (its
-// temporary files, its shard and any part of its lines are removed) and may be retried. Only
-// if the manifest cannot even be truncated back does the writer refuse further batches; opening
-// the folder again repairs it (invariant 3).
+// temporary files, its shard, its record and any part of its lines are removed) and may be
+// retried. Only if the manifest or shards.jsonl cannot even be truncated back does the writer
+// refuse further batches; opening the folder again repairs it (invariant 3).
 //
 // Changes from the first draft of this interface: the run key must hold "total" and
 // "batch_size" (make_run_key builds it); DatasetWriterOptions (overwrite, sync); num_batches(),
 // batch_inputs(), read_manifest(); ManifestEntry::shard is filled in by write_batch (the
 // caller's value is ignored); write_safetensors takes the metadata; safetensors_bytes() and
-// read_safetensors().
+// read_safetensors(); shards.jsonl, checked on resume; only the run's own files are deleted
+// (temporaries .pixelflow-<ID>.NAME.tmp; a non-empty folder without run.json is refused unless
+// overwrite); non-UTF-8 bytes in manifest strings are escaped as \udcNN.
 #pragma once
 
 #include <cstdint>
@@ -88,7 +114,8 @@ std::string make_run_key(const nlohmann::json& config, const std::vector<std::st
                          int64_t batch_size, SinkSpec::Format format);
 
 struct DatasetWriterOptions {
-  // Delete the files of whatever run the folder holds (same or other) and start afresh.
+  // Delete the files of whatever run the folder holds (same or other; only that run's files) and
+  // start afresh; in a folder without run.json, write next to the files there.
   bool overwrite = false;
   // fsync files and folders at each step of the invariant. false: the folder still survives a
   // crash of the process (kill, OOM, an exception), but not of the machine (power loss).
@@ -133,8 +160,9 @@ class DatasetWriter {
   std::unique_ptr<Impl> impl_;
 };
 
-// The committed entries of DIR/manifest.jsonl (complete lines only), in input order. Throws
-// DecodeError naming the file for a line that is not a manifest entry.
+// The committed entries of DIR/manifest.jsonl (complete lines only), in input order; \udcNN
+// escapes come back as the bytes 0xNN. Throws DecodeError naming the file for a line that is not
+// a manifest entry.
 std::vector<ManifestEntry> read_manifest(const std::string& out_dir);
 
 // Writes `batch` as a safetensors file at `path` (not atomically; DatasetWriter renames).

@@ -1,6 +1,7 @@
 #include "pipelines/input_source.h"
 
 #include <fnmatch.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -15,17 +16,40 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// The folder left out of a listing (the run's output folder), by device and inode, so that any
+// spelling of it (relative, absolute, through a link) matches. Inactive when it does not exist.
+class Excluded {
+ public:
+  explicit Excluded(const std::string& dir) {
+    struct stat st;
+    active_ = !dir.empty() && ::stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+    if (active_) dev_ = st.st_dev, ino_ = st.st_ino;
+  }
+  // Whether `dir` (a folder met while listing) is the excluded one.
+  bool is(const fs::path& dir) const {
+    struct stat st;
+    return active_ && ::stat(dir.c_str(), &st) == 0 && st.st_dev == dev_ && st.st_ino == ino_;
+  }
+
+ private:
+  bool active_ = false;
+  dev_t dev_ = 0;
+  ino_t ino_ = 0;
+};
+
 bool hidden(const fs::path& p) {
   const std::string name = p.filename().string();
   return !name.empty() && name[0] == '.';
 }
 
-std::vector<std::string> list_folder(const SourceSpec& src) {
+std::vector<std::string> list_folder(const SourceSpec& src, const Excluded& excluded) {
   std::error_code ec;
   if (!fs::is_directory(src.path, ec)) {
     if (fs::exists(src.path, ec)) throw Error(src.path + ": not a folder");
     throw Error(src.path + ": folder not found");
   }
+  if (excluded.is(src.path))
+    throw Error(src.path + ": is also the output folder; the inputs must be in another folder");
   std::vector<std::string> files;
   auto consider = [&](const fs::directory_entry& e) {
     if (!hidden(e.path()) && e.is_regular_file() && has_input_extension(e.path().string()))
@@ -35,7 +59,7 @@ std::vector<std::string> list_folder(const SourceSpec& src) {
   if (src.recursive) {
     fs::recursive_directory_iterator it(src.path, fs::directory_options::skip_permission_denied), end;
     for (; it != end; ++it) {
-      if (hidden(it->path())) {
+      if (hidden(it->path()) || (it->is_directory() && excluded.is(it->path()))) {
         if (it->is_directory()) it.disable_recursion_pending();
         continue;
       }
@@ -60,35 +84,36 @@ std::string join(const std::string& dir, const std::string& name) {
 }
 
 void glob_walk(const std::string& dir, const std::vector<std::string>& comps, size_t i,
-               std::set<std::string>& out) {
+               const Excluded& excluded, std::set<std::string>& out) {
   std::error_code ec;
   const std::string here = dir.empty() ? "." : dir;
   if (i == comps.size()) {
     if (fs::is_regular_file(here, ec)) out.insert(dir);
     return;
   }
+  if (excluded.is(here)) return;
   const std::string& comp = comps[i];
   if (comp == "**") {
-    glob_walk(dir, comps, i + 1, out);  // zero folders
+    glob_walk(dir, comps, i + 1, excluded, out);  // zero folders
     if (!fs::is_directory(here, ec)) return;
     for (const auto& e : fs::directory_iterator(here, fs::directory_options::skip_permission_denied, ec))
       if (!hidden(e.path()) && e.is_directory(ec) && !e.is_symlink(ec))
-        glob_walk(join(dir, e.path().filename().string()), comps, i, out);
+        glob_walk(join(dir, e.path().filename().string()), comps, i, excluded, out);
     return;
   }
   if (!is_glob_pattern(comp)) {
     const std::string next = join(dir, comp);
-    if (fs::exists(next, ec)) glob_walk(next, comps, i + 1, out);
+    if (fs::exists(next, ec)) glob_walk(next, comps, i + 1, excluded, out);
     return;
   }
   if (!fs::is_directory(here, ec)) return;
   for (const auto& e : fs::directory_iterator(here, fs::directory_options::skip_permission_denied, ec)) {
     const std::string name = e.path().filename().string();
-    if (fnmatch(comp.c_str(), name.c_str(), FNM_PERIOD) == 0) glob_walk(join(dir, name), comps, i + 1, out);
+    if (fnmatch(comp.c_str(), name.c_str(), FNM_PERIOD) == 0) glob_walk(join(dir, name), comps, i + 1, excluded, out);
   }
 }
 
-std::vector<std::string> list_glob(const SourceSpec& src) {
+std::vector<std::string> list_glob(const SourceSpec& src, const Excluded& excluded) {
   const std::string& pattern = src.path;
   std::vector<std::string> comps;
   size_t start = 0;
@@ -100,7 +125,7 @@ std::vector<std::string> list_glob(const SourceSpec& src) {
     start = slash + 1;
   }
   std::set<std::string> found;
-  glob_walk(!pattern.empty() && pattern[0] == '/' ? "/" : "", comps, 0, found);
+  glob_walk(!pattern.empty() && pattern[0] == '/' ? "/" : "", comps, 0, excluded, found);
   if (found.empty()) throw Error(pattern + ": no files match this pattern");
   return {found.begin(), found.end()};
 }
@@ -162,10 +187,11 @@ SourceSpec source_from_argument(const std::string& arg, bool recursive) {
   return s;
 }
 
-std::vector<std::string> list_inputs(const SourceSpec& source) {
+std::vector<std::string> list_inputs(const SourceSpec& source, const std::string& exclude_dir) {
+  const Excluded excluded(exclude_dir);
   switch (source.kind) {
-    case SourceSpec::Kind::kFolder: return list_folder(source);
-    case SourceSpec::Kind::kGlob: return list_glob(source);
+    case SourceSpec::Kind::kFolder: return list_folder(source, excluded);
+    case SourceSpec::Kind::kGlob: return list_glob(source, excluded);
     case SourceSpec::Kind::kList: return list_file(source);
   }
   throw Error("unknown input source kind");

@@ -22,7 +22,12 @@
 
 namespace pixelflow::pipelines {
 
-std::vector<std::string> list_inputs(const SourceSpec& source);
+// `exclude_dir` (the run's output folder): a folder or glob source lists nothing in it or under
+// it when it lies inside the source's folder, so that a run does not take its own shards (or an
+// earlier run's) as inputs; a folder source that is `exclude_dir` itself is an Error. Any
+// spelling of the folder matches (compared by device and inode); no effect when it does not
+// exist (yet), nor on list files (their paths are explicit).
+std::vector<std::string> list_inputs(const SourceSpec& source, const std::string& exclude_dir = {});
 
 // The source a command-line argument names: a folder (non-recursive), a glob pattern when it
 // holds '*', '?' or '[' and is not an existing file, else a list file.

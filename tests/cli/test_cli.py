@@ -586,7 +586,8 @@ class RunTest(unittest.TestCase):
         self.assertEqual(read_bytes(mf), read_bytes(os.path.join(clean, "manifest.jsonl")))
         names = sorted(f for f in os.listdir(clean) if f.startswith("shard-"))
         self.assertEqual(len(names), 60)
-        self.assertEqual(sorted(f for f in os.listdir(self.out) if f != "run.json" and f != "manifest.jsonl"), names)
+        self.assertEqual(sorted(f for f in os.listdir(self.out) if f not in ("run.json", "manifest.jsonl", "shards.jsonl")),
+                         names)
         for name in names:
             f = os.path.join(name, "pixel_values.npy")
             self.assertEqual(read_bytes(os.path.join(self.out, f)), read_bytes(os.path.join(clean, f)), name)

@@ -114,7 +114,7 @@ class DatasetWriterOutput(unittest.TestCase):
             self.assertEqual(d["shard"], "shard-%06d%s" % (b, suffix))
             shards.add(d["shard"])
         self.assertEqual(sorted(os.listdir(folder)),
-                         sorted(["run.json", "manifest.jsonl"] + list(shards)))
+                         sorted(["run.json", "manifest.jsonl", "shards.jsonl"] + list(shards)))
         for shard in sorted(shards):
             b = int(shard[6:12])
             rows = sum(1 for i, l in enumerate(lines) if i // BATCH == b and dict(l)["status"] == "ok")
