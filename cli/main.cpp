@@ -98,12 +98,16 @@ Options:
   --max-image-pixels N    refuse images (and .npy arrays) of more than N pixels, from their header,
                           before allocating anything (decompression bombs); 0: no limit. Default:
                           $PIXELFLOW_MAX_IMAGE_PIXELS if set, else 178956970, where Pillow raises
-                          DecompressionBombError (2 x PIL.Image.MAX_IMAGE_PIXELS)
+                          DecompressionBombError (2 x PIL.Image.MAX_IMAGE_PIXELS). A size, crop_size
+                          or pad asking for more pixels per image (than N or that default, whichever
+                          is larger) is a config error
   --quiet                 print nothing on success
   -h, --help              this help
 
 Exit 0 on success; otherwise one line on stderr naming the input or config key at fault, a
-non-zero exit, and no output files.
+non-zero exit, and no output files. Outputs are written to temporaries in DIR and renamed over
+their names together at the end: a failed or killed run leaves earlier outputs in DIR whole, and
+a symlink at an output name is replaced, not followed.
 )";
 
 constexpr const char* kPostprocessHelp = R"(Usage: pixelflow postprocess semantic-segmentation --config PATH --logits FILE.npy
@@ -125,7 +129,7 @@ Loads the processor (with --set applied as from_pretrained(**kwargs) overrides) 
 DIR/preprocessor_config.json exactly as save_pretrained does.
 )";
 
-// Writes the BatchFeature into `dir` (all or nothing).
+// Writes the BatchFeature into `dir` (all or nothing: temporaries, then renames).
 std::vector<std::string> write_outputs(const BatchFeature& bf, const std::string& dir) {
   return bf.save_npy(dir);
 }

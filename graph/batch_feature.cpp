@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <stdexcept>
 
+#include "graph/atomic_file.h"
 #include "graph/errors.h"
 #include "graph/npy.h"
 
@@ -108,38 +109,28 @@ DLManagedTensor* BatchFeature::to_dlpack(const std::string& key) const {
 }
 
 std::vector<std::string> BatchFeature::save_npy(const std::string& dir) const {
-  std::filesystem::create_directories(dir);
-  std::vector<std::string> written;
-  try {
-    write_all(dir, written);
-  } catch (...) {
-    // All or nothing: remove what was written before the failure.
-    for (const auto& path : written) {
-      std::error_code ec;
-      std::filesystem::remove(path, ec);
-    }
-    throw;
-  }
-  return written;
-}
-
-void BatchFeature::write_all(const std::string& dir, std::vector<std::string>& written) const {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw Error(dir + ": cannot create output folder: " + ec.message());
+  // Every file goes to a temporary first; the renames come only once all are written, so a
+  // failure (or a kill) while writing leaves the folder as it was.
+  StagedFiles files;
   for (const auto& key : order_) {
     const Value& v = values_.at(key);
     if (const Tensor* t = std::get_if<Tensor>(&v)) {
       std::string path = (std::filesystem::path(dir) / (key + ".npy")).string();
-      written.push_back(path);
-      pixelflow::save_npy(path, *t);
+      files.stage(path, {npy_header(*t), npy_data(*t)});
     } else {
       const auto& list = std::get<std::vector<Tensor>>(v);
       for (size_t i = 0; i < list.size(); ++i) {
         std::string path =
             (std::filesystem::path(dir) / (key + "_" + std::to_string(i) + ".npy")).string();
-        written.push_back(path);
-        pixelflow::save_npy(path, list[i]);
+        files.stage(path, {npy_header(list[i]), npy_data(list[i])});
       }
     }
   }
+  files.commit();
+  return files.paths();
 }
 
 }  // namespace pixelflow

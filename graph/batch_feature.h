@@ -44,13 +44,13 @@ class BatchFeature {
   // until its deleter is called (by the consumer, e.g. torch.from_dlpack).
   DLManagedTensor* to_dlpack(const std::string& key) const;
 
-  // Writes DIR/<key>.npy for stacked entries and DIR/<key>_<i>.npy for list entries, all or
-  // nothing (a failure removes what was written). Returns the files written.
+  // Writes DIR/<key>.npy for stacked entries and DIR/<key>_<i>.npy for list entries (DIR is
+  // created if needed), all or nothing: every file is written to a temporary in DIR first, then
+  // all are renamed over their final names (graph/atomic_file.h), so a failure while writing
+  // leaves DIR as it was. Returns the files written.
   std::vector<std::string> save_npy(const std::string& dir) const;
 
  private:
-  void write_all(const std::string& dir, std::vector<std::string>& written) const;
-
   std::vector<std::string> order_;
   std::map<std::string, Value> values_;
 };

@@ -2,10 +2,12 @@
 
 #include <algorithm>
 
+#include "graph/errors.h"
 #include "graph/registry.h"
 #include "ops/center_crop/center_crop.h"
 #include "ops/flip_channel_order/flip_channel_order.h"
 #include "ops/normalize/normalize.h"
+#include "ops/pad/pad.h"
 #include "ops/pointwise/fused_pointwise_op.h"
 #include "ops/rescale/rescale.h"
 #include "ops/resize/resize_op.h"
@@ -82,7 +84,46 @@ void commute_crops(std::vector<OpPtr>& ops) {
   }
 }
 
+// The fewest pixels (H x W) every output of `op` has, whatever its input, and the config key that
+// asks for them; {0, ""} when the output size follows the input.
+struct OutputFloor {
+  int64_t height = 0, width = 0;
+  std::string key;
+};
+
+OutputFloor output_floor(const OpPtr& op) {
+  if (const auto* r = as<ops::ResizeOp>(op)) {
+    const ops::ResizeRule& rule = r->rule();
+    if (rule.kind == ops::ResizeRule::Kind::kExact) return {rule.height, rule.width, "size"};
+    // The short side becomes shortest_edge and the long one at least that (without a cap).
+    if (rule.kind == ops::ResizeRule::Kind::kShortestEdge && !rule.max_size)
+      return {rule.shortest_edge, rule.shortest_edge, "size.shortest_edge"};
+  } else if (const auto* c = as<ops::CenterCropOp>(op)) {
+    if (c->fixed()) return {c->height(), c->width(), "crop_size"};
+  } else if (const auto* p = as<ops::PadOp>(op)) {
+    return {p->size_divisor(), p->size_divisor(), "size_divisor"};  // sides padded up to multiples
+  }
+  return {};
+}
+
 }  // namespace
+
+void check_output_sizes(const Plan& plan) {
+  if (plan.load.max_pixels <= 0) return;  // no limit asked for
+  const int64_t limit = std::max(plan.load.max_pixels, LoadSpec{}.max_pixels);
+  for (const auto* specs : {&plan.image_ops, &plan.label_ops}) {
+    for (const auto& spec : *specs) {
+      const OutputFloor f = output_floor(make_op(spec));
+      int64_t pixels = 0;
+      if (f.key.empty() || (!__builtin_mul_overflow(f.height, f.width, &pixels) && pixels <= limit)) continue;
+      throw ConfigError(f.key, spec.name + " to " + std::to_string(f.height) + " x " + std::to_string(f.width) +
+                                   (pixels > 0 ? " = " + std::to_string(pixels) : std::string()) +
+                                   " pixels per image, more than the limit of " + std::to_string(limit) +
+                                   " (the pixel limit of --max-image-pixels, PIXELFLOW_MAX_IMAGE_PIXELS or "
+                                   "load.max_image_pixels, at least 178956970; 0: no limit)");
+    }
+  }
+}
 
 std::vector<OpPtr> build_ops(const std::vector<OpSpec>& specs, const BuildOptions& opts) {
   std::vector<OpPtr> logical;
@@ -110,6 +151,7 @@ std::vector<OpPtr> build_ops(const std::vector<OpSpec>& specs, const BuildOption
 }
 
 Pipeline build_pipeline(const Plan& plan, const BuildOptions& opts) {
+  check_output_sizes(plan);
   return Pipeline(build_ops(plan.image_ops, opts), build_ops(plan.label_ops, opts));
 }
 

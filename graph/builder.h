@@ -20,6 +20,13 @@ struct BuildOptions {
 };
 
 std::vector<OpPtr> build_ops(const std::vector<OpSpec>& specs, const BuildOptions& opts = {});
+// Checks the plan (check_output_sizes), then builds its ops.
 Pipeline build_pipeline(const Plan& plan, const BuildOptions& opts = {});
+
+// Refuses, before any input is read or memory allocated, a plan whose resize, center_crop or pad
+// makes every image's output (or an intermediate) larger than the pixel limit: more pixels
+// (H x W) than plan.load.max_pixels, or than its default 178956970 if that is larger; no check
+// when plan.load.max_pixels <= 0. Throws ConfigError naming the key ("size", "crop_size", ...).
+void check_output_sizes(const Plan& plan);
 
 }  // namespace pixelflow

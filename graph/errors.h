@@ -76,6 +76,13 @@ class InputError : public Error {
   using Error::Error;
 };
 
+// Memory for an array could not be allocated (std::bad_alloc, with what and how much it was
+// for). Message form: "out of memory allocating <what>: <dtype> <shape>, <size>".
+class OutOfMemoryError : public Error {
+ public:
+  using Error::Error;
+};
+
 // A Halide kernel returned an error code (an internal failure, not a user error).
 class KernelError : public Error {
  public:

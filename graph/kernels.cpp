@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "graph/atomic_file.h"
 #include "graph/errors.h"
 
 namespace pixelflow {
@@ -191,14 +192,7 @@ void save_tuning(const std::string& path, const KernelSelection& selection, cons
   j["hosts"][cpu_key()] = entry;
   std::filesystem::path p(path);
   if (p.has_parent_path()) std::filesystem::create_directories(p.parent_path());
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::trunc);
-    if (!f) throw Error(path + ": cannot write tuning file");
-    f << j.dump(2) << "\n";
-    if (!f) throw Error(path + ": cannot write tuning file");
-  }
-  std::filesystem::rename(tmp, path);
+  atomic_write_file(path, j.dump(2) + "\n");  // a temporary renamed over the file
 }
 
 }  // namespace pixelflow

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "graph/atomic_file.h"
 #include "graph/errors.h"
 
 namespace pixelflow {
@@ -268,12 +269,14 @@ std::string npy_bytes(const Tensor& t) {
   return out;
 }
 
+std::string_view npy_data(const Tensor& t) {
+  if (!t.defined() || !t.nbytes()) return {};
+  return {static_cast<const char*>(t.raw_data()), t.nbytes()};
+}
+
 void save_npy(const std::string& path, const Tensor& t) {
-  std::string bytes = npy_bytes(t);
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  if (!f) throw Error(path + ": cannot open for writing");
-  f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  if (!f) throw Error(path + ": write failed");
+  const std::string header = npy_header(t);
+  atomic_write_file(path, {header, npy_data(t)});
 }
 
 }  // namespace pixelflow

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "graph/op.h"
 #include "graph/tensor.h"
@@ -16,11 +17,14 @@ Tensor parse_npy(const void* data, size_t size, const std::string& name, BufferP
 // The array's dtype and shape from the header alone (no data is read or copied).
 TensorSpec parse_npy_header(const void* data, size_t size, const std::string& name);
 
-// Writes `t` as a standard version-1.0 .npy file (C order), as np.save would.
+// Writes `t` as a standard version-1.0 .npy file (C order), as np.save would. The file is
+// replaced atomically (graph/atomic_file.h) and written straight from the tensor's memory.
 void save_npy(const std::string& path, const Tensor& t);
-// The bytes save_npy would write.
+// The bytes save_npy would write (a copy of the whole tensor: for small arrays and tests).
 std::string npy_bytes(const Tensor& t);
 // Its header alone (magic, version, length, padded dict): npy_bytes(t) = npy_header(t) + data.
 std::string npy_header(const Tensor& t);
+// The data part, a view of the tensor's memory (empty for an undefined or empty tensor).
+std::string_view npy_data(const Tensor& t);
 
 }  // namespace pixelflow

@@ -6,8 +6,10 @@
 #include <tbb/info.h>
 #include <tbb/task_arena.h>
 
+#include <atomic>
 #include <cstring>
 #include <mutex>
+#include <new>
 
 #include "graph/errors.h"
 #include "graph/halide_runtime.h"
@@ -31,15 +33,50 @@ namespace {
 
 using SamplePtr = std::shared_ptr<Sample>;
 
+// Out of memory is no input's fault and no reason to try the next input: it ends the call.
+bool is_out_of_memory(const std::exception_ptr& e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const OutOfMemoryError&) {
+    return true;
+  } catch (const std::bad_alloc&) {
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
+// The one-line message of an out-of-memory failure while processing `source`.
+std::string describe_out_of_memory(const std::exception_ptr& e, const std::string& source) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const OutOfMemoryError&) {
+    return describe_error(e, source);
+  } catch (...) {
+    return (source.empty() ? std::string() : source + ": ") + "out of memory while processing this input";
+  }
+}
+
 // Collects final outputs into stacked batch tensors (or per-image lists). The first final
 // output of each target fixes the batch's shape; ops then write straight into their slot.
 class BatchAssembler final : public OutputAllocator {
  public:
   // ordered: sample i goes to row i. Otherwise rows are handed out in the order samples first
   // ask for their output (completion order), and row_inputs() says which input each row holds.
-  BatchAssembler(int64_t n, bool stacked, bool ordered, BufferPool* pool)
-      : n_(n), stacked_(stacked), ordered_(ordered), pool_(pool), row_of_(ordered ? 0 : static_cast<size_t>(n), -1) {
+  BatchAssembler(int64_t n, const OutputOptions& out, bool ordered, BufferPool* pool)
+      : n_(n), stacked_(out.stacked), ordered_(ordered), pool_(pool), row_of_(ordered ? 0 : static_cast<size_t>(n), -1) {
+    slots_[static_cast<int>(Target::kImage)].key = out.image_key;
+    slots_[static_cast<int>(Target::kLabels)].key = out.labels_key;
     for (auto& s : slots_) s.list.resize(static_cast<size_t>(n));
+  }
+
+  // Set when a stacked batch output could not be allocated: the call's error, no input's.
+  std::string allocation_error() const {
+    for (const Slot& slot : slots_) {
+      std::lock_guard<std::mutex> lock(slot.mu);
+      if (!slot.allocation_error.empty()) return slot.allocation_error;
+    }
+    return {};
   }
 
   int64_t row(int64_t index) {
@@ -127,7 +164,9 @@ class BatchAssembler final : public OutputAllocator {
 
  private:
   struct Slot {
-    std::mutex mu;
+    mutable std::mutex mu;
+    std::string key;
+    std::string allocation_error;
     Tensor batch;
     TensorSpec spec{DType::kUInt8, {}};
     std::vector<Tensor> list;
@@ -135,10 +174,20 @@ class BatchAssembler final : public OutputAllocator {
     bool used = false;
   };
 
+  // Under slot.mu. The first sample's output spec fixes the batch's; a failure is recorded once
+  // and repeated to every later caller without trying again.
   void allocate(Slot& slot, const TensorSpec& spec) {
+    if (!slot.allocation_error.empty()) throw OutOfMemoryError(slot.allocation_error);
     Shape shape{n_};
     shape.insert(shape.end(), spec.shape.begin(), spec.shape.end());
-    slot.batch = Tensor::empty(spec.dtype, shape, pool_);
+    try {
+      slot.batch = Tensor::empty(spec.dtype, shape, pool_);
+    } catch (const std::exception&) {  // OutOfMemoryError (or std::bad_alloc building it)
+      slot.allocation_error = "out of memory allocating the batch output " + slot.key + " " +
+                              describe_array(spec.dtype, shape) +
+                              " (pass fewer inputs per call, or use pixelflow run, which writes batches as it goes)";
+      throw OutOfMemoryError(slot.allocation_error);
+    }
     slot.spec = spec;
   }
 
@@ -151,15 +200,6 @@ class BatchAssembler final : public OutputAllocator {
   int64_t next_row_ = 0;
   Slot slots_[2];
 };
-
-void run_chain(const std::vector<OpPtr>& ops, size_t i, Sample& s, const ExecContext& ctx) {
-  if (s.error) return;
-  try {
-    ops[i]->run(s, ctx, i + 1 == ops.size());
-  } catch (...) {
-    s.error = std::current_exception();
-  }
-}
 
 }  // namespace
 
@@ -197,11 +237,46 @@ BatchFeature Pipeline::run(const Loader& loader, const RunOptions& run, const Ou
   const int threads = run.threads > 0 ? run.threads : tbb::info::default_concurrency();
   const size_t in_flight = run.max_in_flight > 0 ? run.max_in_flight : 2 * threads + 2;
 
-  BatchAssembler assembler(n, out.stacked, run.ordered, pool_.get());
+  BatchAssembler assembler(n, out, run.ordered, pool_.get());
   ExecContext ctx{pool_.get(), &assembler};
   std::exception_ptr first_error;
   int64_t first_error_index = -1;
   std::string first_error_source;
+
+  // Stopping early. Once an input fails (unless skip_failed) the call fails, so no new input is
+  // started (`stop`); the ones in flight finish, so the first failing input in input order is
+  // still the one reported (every input before it has been started). Out of memory ends the call
+  // whatever skip_failed says: `stop`, and the work of the samples in flight is skipped
+  // (`abandon`); the first such failure (`fatal`) is the one reported.
+  std::atomic<bool> stop{false}, abandon{false};
+  std::mutex fatal_mu;
+  std::string fatal;
+  const std::exception_ptr abandoned = std::make_exception_ptr(Error("abandoned"));
+  const auto note_error = [&](const Sample& s) {
+    if (is_out_of_memory(s.error)) {
+      std::string message = describe_out_of_memory(s.error, s.source);
+      std::lock_guard<std::mutex> lock(fatal_mu);
+      if (fatal.empty()) fatal = std::move(message);
+      abandon = true;
+      stop = true;
+    } else if (!run.skip_failed) {
+      stop = true;
+    }
+  };
+  // Runs `work` on a sample unless it failed already or the call is being abandoned.
+  const auto guarded = [&](Sample& s, const auto& work) {
+    if (s.error) return;
+    if (abandon) {
+      s.error = abandoned;
+      return;
+    }
+    try {
+      work();
+    } catch (...) {
+      s.error = std::current_exception();
+    }
+    if (s.error) note_error(s);
+  };
 
   tbb::task_arena arena(threads);
   arena.execute([&] {
@@ -209,7 +284,7 @@ BatchFeature Pipeline::run(const Loader& loader, const RunOptions& run, const Ou
     int64_t next = 0;
     flow::input_node<SamplePtr> source(g, [&](tbb::flow_control& fc) -> SamplePtr {
       SamplePtr s;
-      if (next >= n) {
+      if (next >= n || stop) {
         fc.stop();
       } else {
         s = std::make_shared<Sample>();
@@ -220,14 +295,12 @@ BatchFeature Pipeline::run(const Loader& loader, const RunOptions& run, const Ou
     flow::limiter_node<SamplePtr> limiter(g, in_flight);
     const bool fuse_load = run.fuse_load && !image_ops_.empty();
     flow::function_node<SamplePtr, SamplePtr> load(g, flow::unlimited, [&](SamplePtr s) {
-      try {
+      guarded(*s, [&] {
         if (fuse_load)
           loader.load_through(*s, *image_ops_.front(), ctx, image_ops_.size() == 1);
         else
           loader.load(*s, ctx);
-      } catch (...) {
-        s->error = std::current_exception();
-      }
+      });
       return s;
     });
 
@@ -235,23 +308,27 @@ BatchFeature Pipeline::run(const Loader& loader, const RunOptions& run, const Ou
     std::vector<std::unique_ptr<flow::function_node<SamplePtr, SamplePtr>>> nodes;
     for (size_t i = 0; i < image_ops_.size(); ++i) {
       nodes.push_back(std::make_unique<flow::function_node<SamplePtr, SamplePtr>>(
-          g, flow::unlimited, [this, i, &ctx](SamplePtr s) {
-            if (i > 0 || !s->first_op_done) run_chain(image_ops_, i, *s, ctx);  // else: fused load
+          g, flow::unlimited, [this, i, &ctx, &guarded](SamplePtr s) {
+            if (i > 0 || !s->first_op_done)  // else: fused load
+              guarded(*s, [&] { image_ops_[i]->run(*s, ctx, i + 1 == image_ops_.size()); });
             return s;
           }));
     }
     if (!label_ops_.empty()) {
       nodes.push_back(std::make_unique<flow::function_node<SamplePtr, SamplePtr>>(
-          g, flow::unlimited, [this, &ctx](SamplePtr s) {
+          g, flow::unlimited, [this, &ctx, &guarded](SamplePtr s) {
             if (s->labels.defined())
-              for (size_t i = 0; i < label_ops_.size(); ++i) run_chain(label_ops_, i, *s, ctx);
+              for (size_t i = 0; i < label_ops_.size(); ++i)
+                guarded(*s, [&] { label_ops_[i]->run(*s, ctx, i + 1 == label_ops_.size()); });
             return s;
           }));
     }
 
     flow::sequencer_node<SamplePtr> order(g, [](const SamplePtr& s) { return static_cast<size_t>(s->index); });
     flow::function_node<SamplePtr, flow::continue_msg> sink(g, flow::serial, [&](SamplePtr s) {
-      if (s->error && run.skip_failed) {
+      if (abandon) {
+        // Out of memory: the call fails with that error; nothing more is assembled.
+      } else if (s->error && run.skip_failed) {
         report->failed.push_back({s->index, s->source, describe_error(s->error, s->source)});
       } else if (s->error) {
         if (!first_error || s->index < first_error_index) {  // the first in input order
@@ -286,6 +363,11 @@ BatchFeature Pipeline::run(const Loader& loader, const RunOptions& run, const Ou
     g.wait_for_all();
   });
 
+  if (std::string e = assembler.allocation_error(); !e.empty()) throw OutOfMemoryError(e);
+  {
+    std::lock_guard<std::mutex> lock(fatal_mu);
+    if (!fatal.empty()) throw OutOfMemoryError(fatal);
+  }
   if (first_error) throw Error(describe_error(first_error, first_error_source));
   for (Target t : {Target::kImage, Target::kLabels})
     if (!assembler.mismatch(t).empty()) throw InputError(assembler.mismatch(t));

@@ -1,11 +1,15 @@
 #include "graph/tensor.h"
 
+#include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <map>
 #include <mutex>
 #include <new>
 #include <stdexcept>
+
+#include "graph/errors.h"
 
 namespace pixelflow {
 
@@ -56,6 +60,28 @@ std::string shape_str(const Shape& s) {
   }
   if (s.size() == 1) r += ",";
   return r + ")";
+}
+
+std::string byte_size_str(size_t bytes) {
+  static const char* const kUnits[] = {"bytes", "kB", "MB", "GB", "TB", "PB", "EB"};
+  if (bytes < 1000) return std::to_string(bytes) + " bytes";
+  double v = static_cast<double>(bytes);
+  int unit = 0;
+  while (v >= 1000 && unit < 6) {
+    v /= 1000;
+    ++unit;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f %s", v, kUnits[unit]);
+  return buf;
+}
+
+std::string describe_array(DType dtype, const Shape& shape) {
+  // In floating point: the shape may be too large for size_t.
+  double bytes = static_cast<double>(dtype_size(dtype));
+  for (int64_t d : shape) bytes *= static_cast<double>(d);
+  std::string size = bytes < 1.8e19 ? byte_size_str(static_cast<size_t>(bytes)) : std::string("more than 18 EB");
+  return shape_str(shape) + " " + dtype_name(dtype) + ", " + size;
 }
 
 int64_t shape_numel(const Shape& s) {
@@ -174,13 +200,27 @@ size_t BufferPool::cached_bytes() const {
 // Tensor
 
 Tensor Tensor::empty(DType dtype, Shape shape, BufferPool* pool) {
-  for (int64_t d : shape)
+  bool has_zero = false;
+  for (int64_t d : shape) {
     if (d < 0) throw std::invalid_argument("negative dimension in shape " + shape_str(shape));
+    has_zero |= d == 0;
+  }
+  // The size in bytes, refused before it overflows (no allocator could serve it anyway).
+  size_t bytes = dtype_size(dtype);
+  bool too_large = false;
+  if (!has_zero)
+    for (int64_t d : shape) too_large |= __builtin_mul_overflow(bytes, static_cast<size_t>(d), &bytes);
+  if (too_large || bytes > static_cast<size_t>(PTRDIFF_MAX))
+    throw OutOfMemoryError("out of memory allocating " + shape_str(shape) + " " + dtype_name(dtype) +
+                           ": more bytes than the address space holds");
   Tensor t;
   t.dtype_ = dtype;
   t.shape_ = std::move(shape);
-  size_t bytes = t.nbytes();
-  t.storage_ = pool ? pool->acquire(bytes) : std::make_shared<HeapStorage>(bytes);
+  try {
+    t.storage_ = pool ? pool->acquire(bytes) : std::make_shared<HeapStorage>(bytes);
+  } catch (const std::bad_alloc&) {
+    throw OutOfMemoryError("out of memory allocating " + describe_array(dtype, t.shape_));
+  }
   return t;
 }
 

@@ -32,6 +32,10 @@ template <> constexpr DType dtype_of<double>() { return DType::kFloat64; }
 using Shape = std::vector<int64_t>;
 std::string shape_str(const Shape& s);  // "(2, 3, 224, 224)"
 int64_t shape_numel(const Shape& s);
+// "3.0 GB", "512 bytes" (decimal units, one decimal).
+std::string byte_size_str(size_t bytes);
+// "(5000, 3, 224, 224) float32, 3.0 GB": an array for messages about its memory.
+std::string describe_array(DType dtype, const Shape& shape);
 
 // A block of bytes. Returned to its pool (if any) when the last reference goes away.
 class Storage {
@@ -47,7 +51,8 @@ class Tensor {
  public:
   Tensor() = default;
 
-  // Uninitialized tensor (from `pool` when given, else freshly allocated).
+  // Uninitialized tensor (from `pool` when given, else freshly allocated). Throws
+  // OutOfMemoryError naming the array (describe_array) when the memory cannot be had.
   static Tensor empty(DType dtype, Shape shape, BufferPool* pool = nullptr);
   static Tensor zeros(DType dtype, Shape shape, BufferPool* pool = nullptr);
   // Wraps external memory; `owner` keeps it alive (may be null for borrowed memory the caller

@@ -9,6 +9,7 @@
 #include <set>
 #include <sstream>
 
+#include "graph/atomic_file.h"
 #include "pipelines/processor_specs.h"
 #include "pipelines/py_json.h"
 
@@ -473,11 +474,7 @@ void save_pretrained(const ProcessorConfig& cfg, const std::string& dir) {
   fs::create_directories(dir, ec);
   if (ec) throw ConfigError(dir, "cannot create directory: " + ec.message());
   const fs::path file = fs::path(dir) / "preprocessor_config.json";
-  std::ofstream out(file, std::ios::binary | std::ios::trunc);
-  if (!out) throw ConfigError(file.string(), "cannot open file for writing");
-  out << to_json_string(cfg);
-  out.close();
-  if (!out) throw ConfigError(file.string(), "error while writing file");
+  atomic_write_file(file.string(), to_json_string(cfg));  // a temporary renamed over the file
 }
 
 }  // namespace pixelflow::pipelines

@@ -98,9 +98,12 @@ DecodedImage decode_image(const uint8_t* data, size_t size, const std::string& n
       case Format::kBmp: return detail::decode_bmp(data, size, name, opts, pool);
       case Format::kUnknown: break;
     }
-  } catch (const std::bad_alloc&) {
+  } catch (const OutOfMemoryError& e) {
     // Only reachable within the pixel limit (or without one): the image is larger than this
     // machine can hold. Pillow raises MemoryError.
+    throw DecodeError(name, std::string(e.what()) + " while decoding the image (lower --max-image-pixels or "
+                            "DecodeOptions::max_pixels to refuse such images from their header)");
+  } catch (const std::bad_alloc&) {
     throw DecodeError(name, "out of memory while decoding the image (lower --max-image-pixels or "
                             "DecodeOptions::max_pixels to refuse such images from their header)");
   }
