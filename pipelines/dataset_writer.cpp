@@ -98,11 +98,11 @@ void remove_partial(const std::string& path) {
   if (::lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) ::unlink(path.c_str());
 }
 
-// Writes the pieces to `path` (created or truncated), fsyncs and closes it. On failure the
-// partial file is removed and Error names `path`.
+// Writes the pieces to `path` (created or truncated; a symlink there is refused, never followed),
+// fsyncs and closes it. On failure the partial file is removed and Error names `path`.
 void write_file(const std::string& path, const std::vector<std::pair<const void*, size_t>>& pieces,
                 bool sync) {
-  Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644));
   if (fd.get() < 0) io_fail(path, "cannot create", errno);
   try {
     for (const auto& [data, size] : pieces) write_all(fd.get(), data, size, path);
