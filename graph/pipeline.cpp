@@ -24,8 +24,7 @@ std::string describe_error(const std::exception_ptr& e, const std::string& sourc
   } catch (...) {
     msg = "unknown error";
   }
-  if (source.empty() || msg.rfind(source, 0) == 0) return msg;
-  return source + ": " + msg;
+  return with_source(source, msg);
 }
 
 namespace {

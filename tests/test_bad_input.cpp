@@ -13,6 +13,7 @@
 #include "graph/npy.h"
 #include "ops/load_input/load_input.h"
 #include "pipelines/yaml_pipeline.h"
+#include "test_config_util.h"
 
 using namespace pixelflow;
 
@@ -151,4 +152,16 @@ TEST_CASE("fuzz regressions: a config path the file system refuses", "[yaml][fuz
   const std::string long_name(5000, 'x');
   CHECK_THAT(error_text([&] { pipelines::parse_pipeline_yaml("config: " + long_name + "\n", "long.yaml"); }),
              Catch::StartsWith("long.yaml:1:9: config: "));
+}
+
+TEST_CASE("a control character in an input's name is escaped once, in every position", "[load_input]") {
+  test_config::TempDir dir;
+  const std::string odd = (dir.path() / "a\nb.jpg").string();
+  test_config::write_file(odd, "not an image");
+  const std::string shown = one_line_message(odd);
+  const std::string first = load_error(ops::InputItem::file(odd), LoadSpec{});
+  CHECK_THAT(first, Catch::StartsWith(shown + ": cannot identify image file"));
+  CHECK(first.find("b.jpg") == first.rfind("b.jpg"));  // the name once
+  CHECK(with_source(odd, first) == first);
+  CHECK(with_source("other", first) == "other: " + first);
 }

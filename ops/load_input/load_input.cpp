@@ -126,9 +126,9 @@ InputLoader::InputLoader(std::vector<InputItem> items, LoadSpec spec)
   try {
     layout_ = infer_input_layout(first, spec_);
   } catch (const Error& e) {
-    std::string msg = e.what();
-    if (msg.rfind(first.display_name(), 0) == 0) throw;
-    throw InputError(first.display_name() + ": " + msg);
+    const std::string msg = e.what();
+    if (with_source(first.display_name(), msg) == msg) throw;  // the message names the input
+    throw InputError(with_source(first.display_name(), msg));
   }
 }
 
