@@ -9,6 +9,8 @@
 #include <set>
 #include <sstream>
 
+#include "graph/file_io.h"
+#include "ops/common/params.h"
 #include "pipelines/processor_specs.h"
 #include "pipelines/py_json.h"
 
@@ -75,12 +77,7 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 }
 
 std::string read_text_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw ConfigError(path, "cannot open file for reading");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) throw ConfigError(path, "error while reading file");
-  return ss.str();
+  return read_regular_file(path, kMaxConfigFileBytes, "a config file", FileRole::kConfig);
 }
 
 ordered_json parse_json_text(const std::string& text, const std::string& source) {

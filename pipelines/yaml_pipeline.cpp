@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "graph/errors.h"
+#include "graph/file_io.h"
 #include "graph/registry.h"
 #include "pipelines/image_processor.h"
 
@@ -638,12 +639,7 @@ PipelineSpec parse_pipeline_yaml(const std::string& text, const std::string& ori
 }
 
 PipelineSpec load_pipeline_yaml(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw ConfigError(path, "cannot open file for reading");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) throw ConfigError(path, "error while reading file");
-  return parse_pipeline_yaml(ss.str(), path);
+  return parse_pipeline_yaml(read_regular_file(path, kMaxConfigFileBytes, "a pipeline file", FileRole::kConfig), path);
 }
 
 nlohmann::ordered_json describe_pipeline(const PipelineSpec& spec) {
