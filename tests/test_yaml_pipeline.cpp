@@ -478,3 +478,68 @@ post_process:
   CHECK(j.at("output").at("format") == "safetensors");
   CHECK(j.at("ops")[0].at("resize").at("resample") == 2);
 }
+
+namespace {
+
+// Nine anchors, each a list of nine aliases of the previous one: 9^9 values once expanded, from
+// about 1.3 KB of text (the "billion laughs").
+std::string alias_bomb() {
+  std::string levels = "&a0 [0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5]";
+  for (int k = 1; k < 9; ++k) {
+    levels += ", &a" + std::to_string(k) + " [";
+    for (int i = 0; i < 9; ++i) levels += (i ? ", *a" : "*a") + std::to_string(k - 1);
+    levels += "]";
+  }
+  return "[" + levels + "]";
+}
+
+}  // namespace
+
+TEST_CASE("yaml: an alias bomb is refused, located, before it is expanded", "[yaml]") {
+  const std::string bomb = alias_bomb();
+  REQUIRE(bomb.size() < 1400);
+  const std::string clip = test_config::models_dir() + "/openai__clip-vit-base-patch32";
+  struct Case {
+    std::string text, where, key_path;
+  };
+  const std::vector<Case> cases = {
+      {"config: " + clip + "\nkwargs:\n  image_mean: " + bomb + "\n", "b.yaml:3:15", "kwargs.image_mean"},
+      {"ops:\n  - normalize: {image_std: 1, image_mean: " + bomb + "}\n", "b.yaml:2:43", "ops[0].normalize.image_mean"},
+      {"ops:\n  - color_quantize:\n      clusters: " + bomb + "\n", "b.yaml:3:17", "ops[0].color_quantize.clusters"},
+      // An alias inside its own anchor: a cycle.
+      {"config: " + clip + "\nkwargs:\n  image_mean: &a [1, *a]\n", "b.yaml:3:15", "kwargs.image_mean"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.text);
+    try {
+      parse_pipeline_yaml(c.text, "b.yaml");
+      FAIL("no error");
+    } catch (const ConfigError& e) {
+      CHECK(e.where() == c.where);
+      CHECK(e.key_path() == c.key_path);
+      CHECK(std::string(e.what()).find('\n') == std::string::npos);
+    }
+  }
+  CHECK_THROWS_WITH(parse_pipeline_yaml(cases[0].text, "b.yaml"),
+                    Catch::EndsWith("too large after alias expansion (more than 100000 values in the document; a YAML "
+                                    "alias repeats its anchor's whole value)"));
+  // Aliases within the bound keep working.
+  const PipelineSpec spec =
+      parse_pipeline_yaml("ops:\n  - normalize: {image_mean: &m [0.5, 0.5, 0.5], image_std: *m}\n", "ok.yaml");
+  REQUIRE(spec.plan.image_ops.size() == 1);
+  CHECK(spec.plan.image_ops[0].params["image_std"] == json({0.5, 0.5, 0.5}));
+}
+
+TEST_CASE("yaml: duplicate keys of a large map are found by lookup", "[yaml]") {
+  std::string text = "config: x\nkwargs:\n";
+  for (int i = 0; i < 2000; ++i) text += "  k" + std::to_string(i) + ": 1\n";
+  text += "  k123: 2\n";
+  try {
+    parse_pipeline_yaml(text, "many.yaml");
+    FAIL("no error");
+  } catch (const ConfigError& e) {
+    CHECK(e.where() == "many.yaml:2003:3");
+    CHECK(e.key_path() == "kwargs.k123");
+    CHECK_THAT(std::string(e.what()), Catch::Contains("duplicate key (first at line 126)"));
+  }
+}
