@@ -550,7 +550,12 @@ PipelineSpec parse_document(const Reader& r, const YAML::Node& root, const std::
     if (v > std::numeric_limits<int>::max()) r.fail(e->value, key, "is too large, got " + std::to_string(v));
     return static_cast<int>(v);
   };
-  if (const Entry* e = get("threads")) spec.options.threads = int_option(e, "threads");
+  if (const Entry* e = get("threads")) {
+    spec.options.threads = int_option(e, "threads");
+    if (spec.options.threads > kMaxThreads)
+      r.fail(e->value, "threads", "must be at most " + std::to_string(kMaxThreads) + ", got " +
+                                      std::to_string(spec.options.threads));
+  }
   if (const Entry* e = get("max_in_flight")) spec.options.max_in_flight = int_option(e, "max_in_flight");
   if (const Entry* e = get("ordered")) spec.ordered = r.get_bool(e->value, "ordered");
   spec.options.ordered = spec.ordered;

@@ -265,6 +265,7 @@ TEST_CASE("yaml: errors are one line, FILE:LINE:COLUMN: KEY.PATH: problem", "[ya
       {"ops: []\nbatch_size: 0\n", "t.yaml:2:13", "batch_size", "must be a positive integer, got 0"},
       {"ops: []\nordered: 3\n", "t.yaml:2:10", "ordered", "must be true or false, got 3"},
       {"ops: []\nthreads: -2\n", "t.yaml:2:10", "threads", "must be an integer >= 0, got -2"},
+      {"ops: []\nthreads: 100000\n", "t.yaml:2:10", "threads", "must be at most 256, got 100000"},
       {"ops: []\non_error: ignore\n", "t.yaml:2:11", "on_error", "must be one of fail, skip, got \"ignore\""},
       {"ops: []\noutput: {format: npy}\n", "t.yaml:2:9", "output", "needs `dir`"},
       {"ops: []\noutput: {dir: out, format: npz}\n", "t.yaml:2:28", "output.format", "must be one of npy, safetensors"},
