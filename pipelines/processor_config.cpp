@@ -207,6 +207,10 @@ void validate_known_attribute(const ClassSpec& spec, const std::string& key, con
     for (auto it = d.begin(); it != d.end(); ++it) {
       if (!detail::is_integer(it.value()) || it.value().get<int64_t>() < 1)
         throw config_error(source, name + "." + it.key(), "must be a positive integer, got " + show(it.value()));
+      if (it.value().get<int64_t>() > ops::kMaxSide)
+        throw config_error(source, name + "." + it.key(),
+                           "must be at most " + std::to_string(ops::kMaxSide) +
+                               " (a size in pixels; Pillow keeps sizes in C ints), got " + show(it.value()));
     }
   };
   if (key == "size" || key == "crop_size") {

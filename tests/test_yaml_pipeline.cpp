@@ -266,6 +266,12 @@ TEST_CASE("yaml: errors are one line, FILE:LINE:COLUMN: KEY.PATH: problem", "[ya
       {"ops: []\nordered: 3\n", "t.yaml:2:10", "ordered", "must be true or false, got 3"},
       {"ops: []\nthreads: -2\n", "t.yaml:2:10", "threads", "must be an integer >= 0, got -2"},
       {"ops: []\nthreads: 100000\n", "t.yaml:2:10", "threads", "must be at most 256, got 100000"},
+      // Sizes beyond Pillow's C int, refused where they are written.
+      {"ops:\n  - resize: {size: {shortest_edge: 9223372036854775807}, resample: 2}\n", "t.yaml:2:36",
+       "ops[0].resize.size.shortest_edge", "must be at most 2147483647"},
+      {"ops:\n  - center_crop: {crop_size: {height: 4294967296, width: 2}}\n", "t.yaml:2:39",
+       "ops[0].center_crop.crop_size.height", "must be at most 2147483647"},
+      {"ops:\n  - pad: {size_divisor: 4294967296}\n", "t.yaml:2:25", "ops[0].pad.size_divisor", "must be at most 2147483647"},
       {"ops: []\non_error: ignore\n", "t.yaml:2:11", "on_error", "must be one of fail, skip, got \"ignore\""},
       {"ops: []\noutput: {format: npy}\n", "t.yaml:2:9", "output", "needs `dir`"},
       {"ops: []\noutput: {dir: out, format: npz}\n", "t.yaml:2:28", "output.format", "must be one of npy, safetensors"},
