@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "graph/errors.h"
+#include "graph/pipeline.h"
 #include "pipelines/processor_config.h"
 
 namespace pixelflow::cli {
@@ -98,6 +99,18 @@ inline int parse_int_option(const std::string& flag, const std::string& v) {
   } catch (const std::exception&) {
     throw UsageError(flag + " expects a positive integer, got '" + v + "'");
   }
+}
+
+// --threads N: refused above kMaxThreads (graph/pipeline.h), every command alike.
+inline int check_threads(const std::string& flag, int n) {
+  if (n > kMaxThreads)
+    throw UsageError(flag + " expects at most " + std::to_string(kMaxThreads) + " threads, got " + std::to_string(n));
+  return n;
+}
+
+// A positive --threads N, at most kMaxThreads.
+inline int parse_threads_option(const std::string& flag, const std::string& v) {
+  return check_threads(flag, parse_int_option(flag, v));
 }
 
 // A pixel count for --max-image-pixels / PIXELFLOW_MAX_IMAGE_PIXELS: a non-negative integer.

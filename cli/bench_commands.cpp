@@ -25,7 +25,7 @@ threads, from, batch_size, seconds, images, cpu_us_per_image, peak_rss_mb_after_
 peak_rss_mb (equal when the steady state allocates nothing: buffers are reused), processor,
 graph, cpu, tuning.
 
-  --threads N      worker threads (default: all cores)
+  --threads N      worker threads (default: all cores; at most 256)
   --batch-size N   images per call (default 32)
   --seconds S      timed duration after two warm-up batches (default 3)
   --no-fuse        one graph node per transform
@@ -61,7 +61,7 @@ bool take_common(Args& args, CommonOptions& o) {
   if (args.take("--config", &o.config) || args.take("--images", &o.images) || args.take("--from", &o.from))
     return true;
   if (args.take("--set", &v)) return parse_set(v, o.kwargs), true;
-  if (args.take("--threads", &v)) return o.call.threads = parse_int_option("--threads", v), true;
+  if (args.take("--threads", &v)) return o.call.threads = parse_threads_option("--threads", v), true;
   if (args.take("--batch-size", &v)) return o.tp.batch_size = parse_int_option("--batch-size", v), true;
   if (args.take("--seconds", &v)) return o.tp.seconds = parse_seconds_option("--seconds", v), true;
   if (args.take_flag("--no-fuse")) return o.call.fuse = false, true;

@@ -87,7 +87,7 @@ Options:
                           applied, then converted to RGB) instead of like PIL.Image.open
   --segmentation-map F    one per INPUT, in order (.npy or image file); produces `labels`
   --video                 each INPUT is one video: its frame files joined by commas
-  --threads N             worker threads (default: all cores)
+  --threads N             worker threads (default: all cores; at most 256)
   --no-fuse               run one graph node per transform (same bytes, slower)
   --approximate           NOT bit-exact: decode JPEGs shrunk 2/4/8x in the DCT domain when the
                           resize target allows it (like PIL's draft), then resize as usual;
@@ -119,7 +119,7 @@ target sizes, argmax at the logits' resolution.
 
   FILE.npy            float32 (N, num_labels, h, w)
   --target-size H,W   one per batch item, in order (none: argmax at the logits' resolution)
-  --threads N         worker threads (default: all cores)
+  --threads N         worker threads (default: all cores; at most 256)
 Writes DIR/semantic_segmentation_<i>.npy (int64).
 )";
 
@@ -173,6 +173,7 @@ int cmd_preprocess(Args& args) {
       } catch (...) {
         throw UsageError("--threads expects a number, got '" + value + "'");
       }
+      check_threads("--threads", opts.threads);
       threads_given = true;
       continue;
     }
@@ -320,6 +321,7 @@ int cmd_postprocess(Args& args) {
       } catch (...) {
         throw UsageError("--threads expects a number, got '" + value + "'");
       }
+      check_threads("--threads", run.threads);
       continue;
     }
     if (args.take_flag("--quiet")) {

@@ -51,7 +51,7 @@ Batch b holds inputs [b * N, (b + 1) * N) (failed inputs left out with --on-erro
                  or a list file (one path per line, relative to the list's folder; '#' comments);
                  a folder or glob never lists DIR (which may lie inside the input folder)
   --batch-size   inputs per batch and shard (default 32)
-  --threads N    worker threads (default: all cores)
+  --threads N    worker threads (default: all cores; at most 256)
   --on-error     fail (default): stop at the first input that cannot be processed, keeping the
                  batches before it; skip: leave it out and record it in the manifest
   --prefetch N   batches computed ahead of the writer (default 2)
@@ -172,7 +172,7 @@ RunFlags parse_flags(Args& args, bool* help) {
     else if (args.take("--format", &v)) f.format = v;
     else if (args.take("--on-error", &v)) f.on_error = v;
     else if (args.take("--batch-size", &v)) f.batch_size = parse_int_option("--batch-size", v);
-    else if (args.take("--threads", &v)) f.threads = parse_int_option("--threads", v);
+    else if (args.take("--threads", &v)) f.threads = parse_threads_option("--threads", v);
     else if (args.take("--prefetch", &v)) f.prefetch = parse_int_option("--prefetch", v);
     else if (args.take("--max-image-pixels", &v)) f.max_pixels = parse_pixel_limit(v, "--max-image-pixels");
     else if (args.take("--set", &v)) parse_set(v, f.kwargs);

@@ -32,6 +32,14 @@ inline std::string one_line_message(const std::string& text) {
   return out;
 }
 
+// `message` about `source` (a file, an input's name) with the source in front, unless the message
+// already starts with it (as an Error's message does: control characters escaped, see above).
+inline std::string with_source(const std::string& source, const std::string& message) {
+  if (source.empty() || message.rfind(source, 0) == 0 || message.rfind(one_line_message(source), 0) == 0)
+    return message;
+  return source + ": " + message;
+}
+
 // Base of all errors pixelflow raises on bad input or bad configuration. The message is always
 // one line (see one_line_message).
 class Error : public std::runtime_error {

@@ -13,6 +13,7 @@
 
 #include "graph/atomic_file.h"
 #include "graph/errors.h"
+#include "graph/file_io.h"
 
 namespace pixelflow {
 
@@ -125,10 +126,11 @@ std::string default_tuning_path() {
 namespace {
 
 nlohmann::json read_tuning_file(const std::string& path) {
-  std::ifstream f(path);
-  if (!f) return nlohmann::json::object();
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return nlohmann::json::object();
+  const std::string text = read_regular_file(path, kMaxConfigFileBytes, "a tuning file", FileRole::kConfig);
   try {
-    nlohmann::json j = nlohmann::json::parse(f);
+    nlohmann::json j = nlohmann::json::parse(text);
     if (!j.is_object() || (j.contains("hosts") && !j["hosts"].is_object()))
       throw ConfigError(path, "not a pixelflow tuning file (expected {\"hosts\": {...}})");
     return j;

@@ -2,10 +2,12 @@
 
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <sstream>
 
 #include "graph/atomic_file.h"
 #include "graph/errors.h"
+#include "graph/file_io.h"
 
 namespace pixelflow {
 
@@ -237,11 +239,51 @@ Tensor parse_npy(const void* data, size_t size, const std::string& name, BufferP
   return t;
 }
 
+namespace {
+
+// Reads from `f` the header of the .npy file it holds (magic, version, length, dict) into
+// `bytes`, bounded by the file's size, and parses it.
+ParsedHeader read_file_header(RegularFile& f, std::string& bytes, const std::string& name) {
+  f.read_append(bytes, 12);
+  if (bytes.size() >= 10 && std::memcmp(bytes.data(), kMagic, 6) == 0) {
+    const int major = static_cast<unsigned char>(bytes[6]);
+    size_t header_len = 0, offset = 0;
+    if (major == 1) {
+      header_len = static_cast<unsigned char>(bytes[8]) | (static_cast<unsigned char>(bytes[9]) << 8);
+      offset = 10;
+    } else if ((major == 2 || major == 3) && bytes.size() >= 12) {
+      for (int i = 0; i < 4; ++i) header_len |= size_t(static_cast<unsigned char>(bytes[8 + i])) << (8 * i);
+      offset = 12;
+    }
+    if (offset + header_len > bytes.size()) f.read_append(bytes, offset + header_len - bytes.size());
+  }
+  return read_header(bytes.data(), bytes.size(), name);  // refuses what the checks above let through
+}
+
+}  // namespace
+
+std::string read_npy_file(const std::string& path, const std::string& name,
+                          const std::function<void(const TensorSpec&)>& check) {
+  RegularFile f(path);
+  std::string bytes;
+  const ParsedHeader h = read_file_header(f, bytes, name);
+  if (check) check({h.dtype, h.shape});
+  const uint64_t data = static_cast<uint64_t>(shape_numel(h.shape)) * dtype_size(h.dtype);  // < 2^43
+  const uint64_t want = h.body + data;  // parse_npy reports a shortfall
+  if (bytes.size() < want) f.read_append(bytes, static_cast<size_t>(want - bytes.size()));
+  else bytes.resize(static_cast<size_t>(want));
+  return bytes;
+}
+
+TensorSpec read_npy_file_header(const std::string& path, const std::string& name) {
+  RegularFile f(path);
+  std::string bytes;
+  const ParsedHeader h = read_file_header(f, bytes, name);
+  return {h.dtype, h.shape};
+}
+
 Tensor load_npy(const std::string& path, BufferPool* pool) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw DecodeError(path, "cannot open file");
-  std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  if (f.bad()) throw DecodeError(path, "read error");
+  const std::string bytes = read_npy_file(path, path);
   return parse_npy(bytes.data(), bytes.size(), path, pool);
 }
 

@@ -25,8 +25,7 @@ std::string describe_error(const std::exception_ptr& e, const std::string& sourc
   } catch (...) {
     msg = "unknown error";
   }
-  if (source.empty() || msg.rfind(source, 0) == 0) return msg;
-  return source + ": " + msg;
+  return with_source(source, msg);
 }
 
 namespace {
@@ -234,8 +233,11 @@ BatchFeature Pipeline::run(const Loader& loader, const RunOptions& run, const Ou
   if (report) *report = RunReport{};
   namespace flow = tbb::flow;
   const int64_t n = loader.size();
-  const int threads = run.threads > 0 ? run.threads : tbb::info::default_concurrency();
+  const int threads = run.threads > 0 ? std::min(run.threads, kMaxThreads) : tbb::info::default_concurrency();
   const size_t in_flight = run.max_in_flight > 0 ? run.max_in_flight : 2 * threads + 2;
+  // oneTBB grants an arena no more workers than the machine has threads, and warns when asked for
+  // more: ask for what it grants.
+  const int arena_threads = std::min(threads, std::max(1, tbb::info::default_concurrency()));
 
   BatchAssembler assembler(n, out, run.ordered, pool_.get());
   ExecContext ctx{pool_.get(), &assembler};
@@ -278,7 +280,7 @@ BatchFeature Pipeline::run(const Loader& loader, const RunOptions& run, const Ou
     if (s.error) note_error(s);
   };
 
-  tbb::task_arena arena(threads);
+  tbb::task_arena arena(arena_threads);
   arena.execute([&] {
     flow::graph g;
     int64_t next = 0;

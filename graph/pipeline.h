@@ -42,8 +42,14 @@ class Loader {
   }
 };
 
+// The most worker threads a caller may ask for (RunOptions::threads, --threads, YAML `threads`):
+// 256, the number oneTBB guarantees it can create on any machine. The front ends refuse more.
+// Pipeline::run never asks oneTBB for more threads than the machine has (oneTBB would ignore the
+// request and print a warning): a larger `threads` only raises the in-flight bound.
+inline constexpr int kMaxThreads = 256;
+
 struct RunOptions {
-  int threads = 0;        // 0: all cores
+  int threads = 0;        // 0: all cores; at most kMaxThreads (see there)
   int max_in_flight = 0;  // 0: 2 x threads + 2
   bool fuse_load = true;  // let the loader apply the first image op while loading (load_through)
   // on_error=skip: an input that fails (corrupt file, absurd size, ...) is left out of the batch

@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 
+#include "ops/common/params.h"
 #include "pipelines/processor_config.h"
 #include "pipelines/processor_specs.h"
 
@@ -217,12 +218,17 @@ class Resolver {
     const json& x = dict.at(sub);
     if (!detail::is_integer(x) || x.get<int64_t>() < 1)
       throw err_at(key, key + "." + sub, "must be a positive integer, got " + show(x));
+    if (x.get<int64_t>() > ops::kMaxSide)
+      throw err_at(key, key + "." + sub, "must be at most " + std::to_string(ops::kMaxSide) +
+                                             " (a size in pixels; Pillow keeps sizes in C ints), got " + show(x));
   }
 
   void positive_int(const std::string& key, const std::string& why) const {
     const json& x = val(key);
     if (!detail::is_integer(x) || x.get<int64_t>() < 1)
       throw err(key, "must be a positive integer when " + why + ", got " + show(x));
+    if (x.get<int64_t>() > ops::kMaxSide)
+      throw err(key, "must be at most " + std::to_string(ops::kMaxSide) + " (a size in pixels), got " + show(x));
   }
 
   std::string keys_of(const json& d) const {
@@ -272,7 +278,8 @@ class Resolver {
           const json& c = val("crop_pct");
           if (!detail::is_number(c) || c.get<double>() <= 0.0)
             throw err("crop_pct", "must be a number > 0 when size[\"shortest_edge\"] < 384, got " + show(c));
-          if (static_cast<int64_t>(static_cast<double>(se) / c.get<double>()) < 1)
+          // int(x) < 1 is x < 1 for the x > 0 here (and a huge x must not be converted)
+          if (static_cast<double>(se) / c.get<double>() < 1)
             throw err("crop_pct", "int(shortest_edge / crop_pct) must be >= 1, got crop_pct " + show(c));
         }
         break;
@@ -283,7 +290,7 @@ class Resolver {
         if (!detail::is_number(c) || c.get<double>() <= 0.0)
           throw err("crop_pct", "must be a number > 0 (or null), got " + show(c));
         for (const char* k : {"shortest_edge", "height", "width"})
-          if (size.contains(k) && static_cast<int64_t>(size[k].get<double>() / c.get<double>()) < 1)
+          if (size.contains(k) && size[k].get<double>() / c.get<double>() < 1)
             throw err("crop_pct", std::string("int(size[\"") + k + "\"] / crop_pct) must be >= 1, got crop_pct " + show(c));
         break;
       }

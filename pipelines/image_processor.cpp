@@ -99,12 +99,13 @@ BatchFeature PreparedCall::run_flat(std::vector<ops::InputItem> inputs, RunRepor
   LoadSpec load = plan_.load;
   if (opts_.skip_failed && !load.input_data_format && !load.infer_layout_per_input) {
     // The layout HF infers from images[0]: with on_error=skip, from the first input whose header
-    // can be read (the unreadable ones fail in the graph and are left out of the batch).
+    // can be read (the unreadable ones fail in the graph, with the same message, and are left out
+    // of the batch: whatever the failure, it must not end the run).
     for (const auto& item : inputs) {
       try {
         load.input_data_format = ops::infer_input_layout(item, load);
         break;
-      } catch (const Error&) {
+      } catch (const std::exception&) {
       }
     }
     if (!load.input_data_format) load.infer_layout_per_input = true;  // every input fails anyway

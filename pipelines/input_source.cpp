@@ -5,10 +5,11 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
+#include <sstream>
 #include <set>
 
 #include "graph/errors.h"
+#include "graph/file_io.h"
 
 namespace pixelflow::pipelines {
 
@@ -51,16 +52,21 @@ std::vector<std::string> list_folder(const SourceSpec& src, const Excluded& excl
   if (excluded.is(src.path))
     throw Error(src.path + ": is also the output folder; the inputs must be in another folder");
   std::vector<std::string> files;
+  // Only regular files (symlinks followed; a FIFO, a device, a folder or a symlink loop is left
+  // out, without opening it).
   auto consider = [&](const fs::directory_entry& e) {
-    if (!hidden(e.path()) && e.is_regular_file() && has_input_extension(e.path().string()))
+    std::error_code entry_ec;
+    if (!hidden(e.path()) && e.is_regular_file(entry_ec) && has_input_extension(e.path().string()))
       files.push_back(e.path().string());
   };
   try {
   if (src.recursive) {
     fs::recursive_directory_iterator it(src.path, fs::directory_options::skip_permission_denied), end;
     for (; it != end; ++it) {
-      if (hidden(it->path()) || (it->is_directory() && excluded.is(it->path()))) {
-        if (it->is_directory()) it.disable_recursion_pending();
+      std::error_code entry_ec;
+      const bool dir = it->is_directory(entry_ec);
+      if (hidden(it->path()) || (dir && excluded.is(it->path()))) {
+        if (dir) it.disable_recursion_pending();
         continue;
       }
       consider(*it);
@@ -143,8 +149,8 @@ std::vector<std::string> list_file(const SourceSpec& src) {
   if (fs::is_directory(src.path, ec)) throw Error(src.path + ": is a folder, not a list file");
   if (has_input_extension(src.path) && fs::is_regular_file(src.path, ec))
     throw Error(src.path + ": is an image or .npy file, not a list file (one input path per line)");
-  std::ifstream f(src.path);
-  if (!f) throw Error(src.path + (fs::exists(src.path, ec) ? ": cannot read list file" : ": list file not found"));
+  if (!fs::exists(src.path, ec)) throw Error(src.path + ": list file not found");
+  std::istringstream f(read_regular_file(src.path));  // no FIFO or device (graph/file_io.h)
   const fs::path base = fs::path(src.path).parent_path();
   std::vector<std::string> inputs;
   std::string line;

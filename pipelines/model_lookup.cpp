@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "graph/file_io.h"
 #include "pipelines/processor_config.h"
 #include "pipelines/processor_specs.h"
 
@@ -117,7 +118,10 @@ std::string resolve_preprocessor_config_path(const std::string& path_or_model_id
     throw ConfigError(p, "directory has no " + (fs::path(subfolder) / kConfigName).relative_path().string());
   }
   if (fs::is_regular_file(path, ec)) return p;
-  if (fs::exists(path, ec)) throw ConfigError(p, "not a regular file or directory");
+  if (fs::exists(path, ec)) {
+    const RegularFile check(p, FileRole::kConfig);  // refuses it: "not a regular file (a FIFO)", ...
+    return p;                                       // (it became a regular file meanwhile)
+  }
   if (!looks_like_model_id(p))
     throw ConfigError(p, "no such file or directory (and not a model id of the form \"org/name\")");
 
@@ -134,9 +138,7 @@ std::string resolve_preprocessor_config_path(const std::string& path_or_model_id
     std::string commit = rev;
     const fs::path ref = repo / "refs" / rev;
     if (fs::is_regular_file(ref, ec)) {
-      std::ifstream in(ref);
-      std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-      commit = trim(content);
+      commit = trim(read_regular_file(ref.string(), kMaxConfigFileBytes, "a refs file", FileRole::kConfig));
     }
     if (!commit.empty() && commit.find("..") == std::string::npos) {
       const fs::path file = repo / "snapshots" / commit / subfolder / kConfigName;

@@ -10,6 +10,8 @@
 #include <sstream>
 
 #include "graph/atomic_file.h"
+#include "graph/file_io.h"
+#include "ops/common/params.h"
 #include "pipelines/processor_specs.h"
 #include "pipelines/py_json.h"
 
@@ -76,12 +78,7 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 }
 
 std::string read_text_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw ConfigError(path, "cannot open file for reading");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) throw ConfigError(path, "error while reading file");
-  return ss.str();
+  return read_regular_file(path, kMaxConfigFileBytes, "a config file", FileRole::kConfig);
 }
 
 ordered_json parse_json_text(const std::string& text, const std::string& source) {
@@ -211,6 +208,10 @@ void validate_known_attribute(const ClassSpec& spec, const std::string& key, con
     for (auto it = d.begin(); it != d.end(); ++it) {
       if (!detail::is_integer(it.value()) || it.value().get<int64_t>() < 1)
         throw config_error(source, name + "." + it.key(), "must be a positive integer, got " + show(it.value()));
+      if (it.value().get<int64_t>() > ops::kMaxSide)
+        throw config_error(source, name + "." + it.key(),
+                           "must be at most " + std::to_string(ops::kMaxSide) +
+                               " (a size in pixels; Pillow keeps sizes in C ints), got " + show(it.value()));
     }
   };
   if (key == "size" || key == "crop_size") {

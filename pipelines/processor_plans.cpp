@@ -138,10 +138,11 @@ Plan convnext(Builder& b) {
     json size = size_of(b.p, "size");
     if (!size.contains("shortest_edge"))
       throw ConfigError("size", "Size dictionary must contain 'shortest_edge' key. Got " + size.dump());
-    int64_t se = ops::param_positive_int(size, "shortest_edge", "size");
+    int64_t se = ops::param_side(size, "shortest_edge", "size");
     if (se < 384) {
       double crop_pct = ops::param_double(b.p, "crop_pct");
-      int64_t resize_se = static_cast<int64_t>(static_cast<double>(se) / crop_pct);
+      int64_t resize_se = ops::side_from_double(static_cast<double>(se) / crop_pct, "crop_pct",
+                                                "size.shortest_edge / crop_pct");
       b.resize({{"shortest_edge", resize_se}});
       b.center_crop(se, se);
     } else {
@@ -157,8 +158,9 @@ Plan levit(Builder& b) {
   if (flag(b.p, "do_resize")) {
     json size = size_of(b.p, "size");
     if (size.contains("shortest_edge")) {
-      int64_t se = ops::param_positive_int(size, "shortest_edge", "size");
-      b.resize({{"shortest_edge", static_cast<int64_t>((256.0 / 224.0) * static_cast<double>(se))}});
+      int64_t se = ops::param_side(size, "shortest_edge", "size");
+      b.resize({{"shortest_edge", ops::side_from_double((256.0 / 224.0) * static_cast<double>(se), "size.shortest_edge",
+                                                        "size.shortest_edge * 256 / 224")}});
     } else {
       b.resize_exact();
     }
@@ -176,7 +178,8 @@ Plan poolformer(Builder& b) {
     if (!crop_pct.is_null()) {
       double pct = ops::param_double(b.p, "crop_pct");
       auto scaled = [&](const char* key) {
-        return static_cast<int64_t>(static_cast<double>(ops::param_positive_int(size, key, "size")) / pct);
+        return ops::side_from_double(static_cast<double>(ops::param_side(size, key, "size")) / pct, "crop_pct",
+                                     std::string("size.") + key + " / crop_pct");
       };
       if (size.contains("shortest_edge")) {
         b.resize({{"shortest_edge", scaled("shortest_edge")}});

@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "graph/errors.h"
+#include "graph/file_io.h"
 #include "ops/decode_image/decode_image.h"
 
 namespace pixelflow::pipelines {
@@ -27,11 +28,7 @@ double cpu_seconds() {
          static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-6;
 }
 
-std::string read_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw DecodeError(path, "cannot open file");
-  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-}
+std::string read_file(const std::string& path) { return read_regular_file(path); }
 
 }  // namespace
 

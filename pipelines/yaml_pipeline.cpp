@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "graph/errors.h"
+#include "graph/file_io.h"
 #include "graph/registry.h"
 #include "pipelines/image_processor.h"
 
@@ -76,10 +77,20 @@ struct Entry {
   YAML::Node value;
 };
 
+// Bounds on what converting a document may build. yaml-cpp shares an aliased node instead of
+// copying it, so a small file can stand for an exponentially large tree (the "billion laughs":
+// nine anchors, each a list of nine aliases of the previous one, are 9^9 values). Converting
+// stops, with an error, after this many nodes in all: the document's size in bytes (a document
+// without aliases has fewer nodes than bytes) or kMinNodeBudget if larger. Nesting is bounded as
+// for JSON configs (an alias inside its own anchor makes a cycle).
+constexpr size_t kMinNodeBudget = 100000;
+constexpr int kMaxNesting = 1000;
+
 // Reads nodes of one document, turning every problem into a located ConfigError.
 class Reader {
  public:
-  Reader(std::string origin, YAML::Mark fallback) : origin_(std::move(origin)), fallback_(fallback) {}
+  Reader(std::string origin, YAML::Mark fallback, size_t node_budget = kMinNodeBudget)
+      : origin_(std::move(origin)), fallback_(fallback), node_budget_(std::max(node_budget, kMinNodeBudget)) {}
 
   std::string where(const YAML::Mark& m) const {
     const YAML::Mark& at = m.is_null() ? fallback_ : m;
@@ -186,30 +197,44 @@ class Reader {
       fail(n, path, "must be " + want + ", got " + describe(n));
     }
     std::vector<Entry> out;
+    std::map<std::string, size_t> seen;  // key -> its entry (a map may have many keys)
     for (const auto& kv : n) {  // (a copy: yaml-cpp's iterators hand out temporaries)
       const YAML::Node k = kv.first;
       if (!k.IsScalar() || k.Scalar().empty()) fail(k, path, "keys must be names, got " + describe(k));
       const std::string key = k.Scalar();
       if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), key) == allowed.end())
         fail(k, join_key(path, key), "unknown key \"" + key + "\" (allowed: " + join_names(allowed) + ")");
-      for (const auto& e : out)
-        if (e.key == key) fail(k, join_key(path, key), "duplicate key (first at line " + std::to_string(e.key_node.Mark().line + 1) + ")");
+      if (auto it = seen.find(key); it != seen.end())
+        fail(k, join_key(path, key),
+             "duplicate key (first at line " + std::to_string(out[it->second].key_node.Mark().line + 1) + ")");
+      seen.emplace(key, out.size());
       out.push_back({key, k, kv.second});
     }
     return out;
   }
 
-  // Any node as JSON, scalars typed by the core schema.
-  json to_json(const YAML::Node& n, const std::string& path) const {
+  // Any node as JSON, scalars typed by the core schema. Aliases are expanded: a value too large
+  // once expanded (see kMinNodeBudget) is refused at `n`, under `path`.
+  json to_json(const YAML::Node& n, const std::string& path) const { return to_json(n, path, n, path, 0); }
+
+ private:
+  json to_json(const YAML::Node& n, const std::string& path, const YAML::Node& root, const std::string& root_path,
+               int depth) const {
+    if (++nodes_converted_ > node_budget_)
+      fail(root, root_path, "too large after alias expansion (more than " + std::to_string(node_budget_) +
+                                " values in the document; a YAML alias repeats its anchor's whole value)");
+    if (depth > kMaxNesting)
+      fail(root, root_path, "nested deeper than " + std::to_string(kMaxNesting) + " levels (after alias expansion)");
     if (!n.IsDefined() || n.IsNull()) return nullptr;
     if (n.IsSequence()) {
       json a = json::array();
-      for (size_t i = 0; i < n.size(); ++i) a.push_back(to_json(n[i], join_index(path, i)));
+      for (size_t i = 0; i < n.size(); ++i) a.push_back(to_json(n[i], join_index(path, i), root, root_path, depth + 1));
       return a;
     }
     if (n.IsMap()) {
       json o = json::object();
-      for (const auto& e : entries(n, path, {})) o[e.key] = to_json(e.value, join_key(path, e.key));
+      for (const auto& e : entries(n, path, {}))
+        o[e.key] = to_json(e.value, join_key(path, e.key), root, root_path, depth + 1);
       return o;
     }
     switch (kind(n)) {
@@ -222,9 +247,10 @@ class Reader {
     return n.Scalar();
   }
 
- private:
   std::string origin_;
   YAML::Mark fallback_;
+  size_t node_budget_;
+  mutable size_t nodes_converted_ = 0;  // by to_json, over the whole document
 };
 
 const Entry* find_entry(const std::vector<Entry>& es, const std::string& key) {
@@ -456,10 +482,8 @@ PipelineSpec parse_document(const Reader& r, const YAML::Node& root, const std::
     if (!fs::path(where).is_absolute() && fs::exists(base / where, ec)) where = relative_to(base, where);
     json kwargs = json::object();
     const Entry* kw = get("kwargs");
-    if (kw && !kw->value.IsNull()) {
-      r.entries(kw->value, "kwargs", {});
-      kwargs = r.to_json(kw->value, "kwargs");
-    }
+    if (kw && !kw->value.IsNull())  // entry by entry, so that an error names the kwarg
+      for (const auto& e : r.entries(kw->value, "kwargs", {})) kwargs[e.key] = r.to_json(e.value, join_key("kwargs", e.key));
     CallOptions opts;
     opts.load_image = load.exif_transpose;
     try {
@@ -526,7 +550,12 @@ PipelineSpec parse_document(const Reader& r, const YAML::Node& root, const std::
     if (v > std::numeric_limits<int>::max()) r.fail(e->value, key, "is too large, got " + std::to_string(v));
     return static_cast<int>(v);
   };
-  if (const Entry* e = get("threads")) spec.options.threads = int_option(e, "threads");
+  if (const Entry* e = get("threads")) {
+    spec.options.threads = int_option(e, "threads");
+    if (spec.options.threads > kMaxThreads)
+      r.fail(e->value, "threads", "must be at most " + std::to_string(kMaxThreads) + ", got " +
+                                      std::to_string(spec.options.threads));
+  }
   if (const Entry* e = get("max_in_flight")) spec.options.max_in_flight = int_option(e, "max_in_flight");
   if (const Entry* e = get("ordered")) spec.ordered = r.get_bool(e->value, "ordered");
   spec.options.ordered = spec.ordered;
@@ -632,18 +661,19 @@ PipelineSpec parse_pipeline_yaml(const std::string& text, const std::string& ori
     Reader r(origin, YAML::Mark());
     r.fail(YAML::Mark(), "", "the file is empty (a pipeline needs `ops:` or `config:`)");
   }
-  Reader r(origin, doc.Mark());
+  Reader r(origin, doc.Mark(), text.size());
   if (counter.documents > 1) r.fail(counter.second, "", "one document per file, found more than one");
-  return parse_document(r, doc, origin);
+  try {
+    return parse_document(r, doc, origin);
+  } catch (const YAML::Exception& e) {  // a node access yaml-cpp refuses: still one located line
+    r.fail(e.mark, "", e.msg);
+  } catch (const std::bad_alloc&) {
+    r.fail(doc.Mark(), "", "out of memory while reading the pipeline");
+  }
 }
 
 PipelineSpec load_pipeline_yaml(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw ConfigError(path, "cannot open file for reading");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) throw ConfigError(path, "error while reading file");
-  return parse_pipeline_yaml(ss.str(), path);
+  return parse_pipeline_yaml(read_regular_file(path, kMaxConfigFileBytes, "a pipeline file", FileRole::kConfig), path);
 }
 
 nlohmann::ordered_json describe_pipeline(const PipelineSpec& spec) {

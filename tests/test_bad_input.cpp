@@ -9,10 +9,16 @@
 #include <string>
 #include <vector>
 
+#include <sys/stat.h>
+
+#include <filesystem>
+
 #include "graph/errors.h"
+#include "graph/file_io.h"
 #include "graph/npy.h"
 #include "ops/load_input/load_input.h"
 #include "pipelines/yaml_pipeline.h"
+#include "test_config_util.h"
 
 using namespace pixelflow;
 
@@ -151,4 +157,129 @@ TEST_CASE("fuzz regressions: a config path the file system refuses", "[yaml][fuz
   const std::string long_name(5000, 'x');
   CHECK_THAT(error_text([&] { pipelines::parse_pipeline_yaml("config: " + long_name + "\n", "long.yaml"); }),
              Catch::StartsWith("long.yaml:1:9: config: "));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Files that are not regular files (graph/file_io.h): refused by type before anything is read,
+// with the same one-line message wherever they are read.
+
+namespace {
+
+// A temporary folder holding each kind of non-regular file under an input's name.
+struct OddFiles {
+  test_config::TempDir dir;
+  std::string zero_jpg = (dir.path() / "zero.jpg").string();    // -> /dev/zero
+  std::string zero_npy = (dir.path() / "zero.npy").string();    // -> /dev/zero
+  std::string fifo_jpg = (dir.path() / "fifo.jpg").string();    // a FIFO, no writer
+  std::string fifo_npy = (dir.path() / "fifo.npy").string();
+  std::string folder_jpg = (dir.path() / "x.jpg").string();     // a folder
+  OddFiles() {
+    std::filesystem::create_symlink("/dev/zero", zero_jpg);
+    std::filesystem::create_symlink("/dev/zero", zero_npy);
+    REQUIRE(mkfifo(fifo_jpg.c_str(), 0600) == 0);
+    REQUIRE(mkfifo(fifo_npy.c_str(), 0600) == 0);
+    std::filesystem::create_directory(folder_jpg);
+  }
+  std::vector<std::pair<std::string, std::string>> all() const {
+    return {{zero_jpg, "a character device"}, {zero_npy, "a character device"}, {fifo_jpg, "a FIFO"},
+            {fifo_npy, "a FIFO"}, {folder_jpg, "a directory"}};
+  }
+};
+
+}  // namespace
+
+TEST_CASE("file_io: only regular files are read, never past their size", "[file_io][load_input]") {
+  OddFiles odd;
+  for (const auto& [path, kind] : odd.all()) {
+    INFO(path);
+    const std::string want = path + ": not a regular file (" + kind + ")";
+    CHECK(error_text([&] { read_regular_file(path); }) == want);
+    CHECK(error_text([&] { RegularFile f(path, FileRole::kConfig); }) == want);
+    CHECK_THROWS_AS(RegularFile(path, FileRole::kConfig), ConfigError);
+    CHECK_THROWS_AS(RegularFile(path, FileRole::kInput), DecodeError);
+  }
+  CHECK_THAT(error_text([&] { read_regular_file((odd.dir.path() / "missing.jpg").string()); }),
+             Catch::EndsWith("missing.jpg: cannot open file: No such file or directory"));
+  const std::string text = (odd.dir.path() / "a.txt").string();
+  test_config::write_file(text, "0123456789");
+  CHECK(read_regular_file(text) == "0123456789");
+  CHECK(read_regular_file(text, 10) == "0123456789");
+  CHECK(error_text([&] { read_regular_file(text, 9, "a config file"); }) ==
+        text + ": file too large (10 bytes, the limit for a config file is 9)");
+  RegularFile f(text);
+  char buf[16];
+  CHECK(f.size() == 10);
+  CHECK(f.read(buf, 4) == 4);
+  CHECK(f.read(buf, sizeof buf) == 6);
+  CHECK(f.read(buf, sizeof buf) == 0);
+}
+
+TEST_CASE("non-regular inputs: one message in every position, nothing read", "[file_io][load_input]") {
+  OddFiles odd;
+  const std::string good = fixture("jpeg_rgb_420.jpg");
+  LoadSpec spec;
+  for (const auto& [path, kind] : odd.all()) {
+    INFO(path);
+    const std::string want = path + ": not a regular file (" + kind + ")";
+    // First input: read while the loader infers the layout from its header.
+    CHECK(load_error(ops::InputItem::file(path), spec) == want);
+    // Any input: read when loaded (a FIFO used to block in open, /dev/zero to be read to the end).
+    std::string later;
+    try {
+      ops::InputLoader loader({ops::InputItem::file(good), ops::InputItem::file(path)}, spec);
+      Sample s;
+      s.index = 1;
+      loader.load(s, ExecContext{});
+    } catch (const Error& e) {
+      later = e.what();
+    }
+    CHECK(later == want);
+    // As a segmentation map.
+    ops::InputItem with_map = ops::InputItem::file(good);
+    with_map.labels_path = path;
+    CHECK(load_error(with_map, spec) == want);
+  }
+  CHECK(error_text([&] { load_npy(odd.zero_npy); }) == odd.zero_npy + ": not a regular file (a character device)");
+  CHECK(error_text([&] { load_npy(odd.fifo_npy); }) == odd.fifo_npy + ": not a regular file (a FIFO)");
+}
+
+TEST_CASE(".npy files: only the header and the data it declares are read", "[npy][file_io]") {
+  test_config::TempDir dir;
+  const Tensor t = Tensor::zeros(DType::kUInt8, {2, 3});
+  const std::string header = npy_header(t);
+  const std::string path = (dir.path() / "trailing.npy").string();
+  test_config::write_file(path, npy_bytes(t) + std::string(1000, 'x'));  // trailing bytes
+  const std::string bytes = read_npy_file(path, path);
+  CHECK(bytes.size() == header.size() + 6);
+  CHECK(load_npy(path).shape() == Shape{2, 3});
+  CHECK(read_npy_file_header(path, path).shape == Shape{2, 3});
+  // The check sees the header before any data is read; a short file is reported as truncated.
+  bool checked = false;
+  read_npy_file(path, path, [&](const TensorSpec& spec) { checked = spec.shape == Shape{2, 3}; });
+  CHECK(checked);
+  const std::string short_path = (dir.path() / "short.npy").string();
+  test_config::write_file(short_path, npy_claiming("(100000, 100000)"));
+  CHECK_THAT(error_text([&] { load_npy(short_path); }), Catch::StartsWith(short_path + ": truncated .npy data"));
+  // A header not padded to 64 bytes, data right after it.
+  const std::string tiny = (dir.path() / "tiny.npy").string();
+  std::string tiny_bytes("\x93NUMPY\x01\x00", 8);
+  const std::string dict = "{'descr':'|u1','fortran_order':False,'shape':(3,)}";
+  tiny_bytes.push_back(char(dict.size()));
+  tiny_bytes.push_back(0);
+  test_config::write_file(tiny, tiny_bytes + dict + "abcxyz");
+  const Tensor small = load_npy(tiny);
+  REQUIRE(small.shape() == Shape{3});
+  CHECK(std::string(static_cast<const char*>(small.raw_data()), 3) == "abc");
+}
+
+TEST_CASE("a control character in an input's name is escaped once, in every position", "[load_input]") {
+  test_config::TempDir dir;
+  const std::string odd = (dir.path() / "a\nb.jpg").string();
+  test_config::write_file(odd, "not an image");
+  const std::string shown = one_line_message(odd);
+  const std::string first = load_error(ops::InputItem::file(odd), LoadSpec{});
+  CHECK_THAT(first, Catch::StartsWith(shown + ": cannot identify image file"));
+  CHECK(first.find("b.jpg") == first.rfind("b.jpg"));  // the name once
+  CHECK(with_source(odd, first) == first);
+  CHECK(with_source("other", first) == "other: " + first);
 }

@@ -19,6 +19,7 @@
 #include "graph/tensor.h"
 #include "ops/resize/resize.h"
 #include "ops/resize/resize_kernels.h"
+#include "ops/resize/resize_op.h"
 
 using namespace pixelflow;
 using namespace pixelflow::ops;
@@ -360,4 +361,66 @@ TEST_CASE("resize rejects bad arguments with clear errors", "[resize]") {
   }
   REQUIRE(resample_from_int(3, "resample") == Resample::kBicubic);
   REQUIRE(std::string(resample_name(Resample::kHamming)) == "HAMMING");
+}
+
+TEST_CASE("resize output sizes: empty inputs and overflowing sizes are refused, never computed", "[resize]") {
+  auto rule_of = [](const nlohmann::json& params) { return ResizeRule::from_params(params); };
+  auto error_of = [](const auto& f) -> std::string {
+    try {
+      f();
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "<no error>";
+  };
+  // Hugging Face divides by the shorter side (ZeroDivisionError): an empty image is refused.
+  const ResizeRule shortest = rule_of({{"size", {{"shortest_edge", 224}}}});
+  for (auto [h, w] : {std::pair<int64_t, int64_t>{0, 10}, {10, 0}, {0, 0}}) {
+    INFO(h << "x" << w);
+    CHECK_THROWS_AS(shortest.output_size(h, w), InputError);
+    CHECK_THAT(error_of([&] { shortest.output_size(h, w); }), Catch::Contains("no pixels"));
+  }
+  const ResizeRule dpt = rule_of({{"size", {{"height", 384}, {"width", 384}}}, {"keep_aspect_ratio", true},
+                                  {"ensure_multiple_of", 32}});
+  CHECK_THROWS_AS(dpt.output_size(0, 7), InputError);
+  // size * long_side overflowed int64_t (UB), giving sizes like -9223372036854775808.
+  const ResizeRule largest = rule_of({{"size", {{"shortest_edge", 2147483647}}}});
+  const std::string overflow = error_of([&] { largest.output_size(1, int64_t(1) << 40); });
+  CHECK_THAT(overflow, Catch::StartsWith("resize (shortest_edge 2147483647) from (1, 1099511627776)"));
+  CHECK(overflow.find("-9223372036854775808") == std::string::npos);
+  // A long side beyond Pillow's C int.
+  CHECK_THAT(error_of([&] { largest.output_size(10, 20); }), Catch::Contains("exceeds 2147483647 pixels"));
+  CHECK_THAT(error_of([&] { dpt.output_size(384, int64_t(1) << 40); }), Catch::Contains("exceeds 2147483647 pixels"));
+  // Sizes themselves are bounded where they are read, naming the key.
+  for (const char* key : {"shortest_edge", "height"}) {
+    nlohmann::json size = {{"shortest_edge", 1}};
+    if (std::string(key) == "height") size = {{"height", int64_t(1) << 40}, {"width", 2}};
+    else size = {{"shortest_edge", INT64_MAX}};
+    try {
+      rule_of({{"size", size}});
+      FAIL("no error");
+    } catch (const ConfigError& e) {
+      CHECK(e.key_path() == std::string("size.") + key);
+      CHECK_THAT(std::string(e.what()), Catch::Contains("must be at most 2147483647"));
+    }
+  }
+  CHECK_THROWS_AS(rule_of({{"size_divisor", INT64_MAX}}), ConfigError);
+  CHECK_THROWS_AS(rule_of({{"size", {{"height", 1}, {"width", 1}}}, {"ensure_multiple_of", INT64_MAX}}), ConfigError);
+  // A float that no int64_t holds (converting it was UB).
+  CHECK_THROWS_AS(rule_of({{"size", {{"shortest_edge", 1e300}}}}), ConfigError);
+  // Ordinary sizes are unchanged.
+  CHECK(shortest.output_size(480, 640) == std::make_pair(int64_t(224), int64_t(298)));
+  CHECK(largest.output_size(1, 1) == std::make_pair(int64_t(2147483647), int64_t(2147483647)));
+}
+
+TEST_CASE("resize refuses an output too large to hold, from the sizes alone", "[resize]") {
+  const ResizeOp op(nlohmann::json{{"size", {{"shortest_edge", 2147483647}}}, {"resample", 2}});
+  Sample s;
+  s.image = Tensor::zeros(DType::kUInt8, {1, 1, 3});
+  try {
+    op.run(s, ExecContext{}, true);
+    FAIL("no error");
+  } catch (const InputError& e) {
+    CHECK_THAT(std::string(e.what()), Catch::Contains("too large"));
+  }
 }

@@ -265,6 +265,13 @@ TEST_CASE("yaml: errors are one line, FILE:LINE:COLUMN: KEY.PATH: problem", "[ya
       {"ops: []\nbatch_size: 0\n", "t.yaml:2:13", "batch_size", "must be a positive integer, got 0"},
       {"ops: []\nordered: 3\n", "t.yaml:2:10", "ordered", "must be true or false, got 3"},
       {"ops: []\nthreads: -2\n", "t.yaml:2:10", "threads", "must be an integer >= 0, got -2"},
+      {"ops: []\nthreads: 100000\n", "t.yaml:2:10", "threads", "must be at most 256, got 100000"},
+      // Sizes beyond Pillow's C int, refused where they are written.
+      {"ops:\n  - resize: {size: {shortest_edge: 9223372036854775807}, resample: 2}\n", "t.yaml:2:36",
+       "ops[0].resize.size.shortest_edge", "must be at most 2147483647"},
+      {"ops:\n  - center_crop: {crop_size: {height: 4294967296, width: 2}}\n", "t.yaml:2:39",
+       "ops[0].center_crop.crop_size.height", "must be at most 2147483647"},
+      {"ops:\n  - pad: {size_divisor: 4294967296}\n", "t.yaml:2:25", "ops[0].pad.size_divisor", "must be at most 2147483647"},
       {"ops: []\non_error: ignore\n", "t.yaml:2:11", "on_error", "must be one of fail, skip, got \"ignore\""},
       {"ops: []\noutput: {format: npy}\n", "t.yaml:2:9", "output", "needs `dir`"},
       {"ops: []\noutput: {dir: out, format: npz}\n", "t.yaml:2:28", "output.format", "must be one of npy, safetensors"},
@@ -477,4 +484,69 @@ post_process:
   CHECK(j.at("on_error") == "skip");
   CHECK(j.at("output").at("format") == "safetensors");
   CHECK(j.at("ops")[0].at("resize").at("resample") == 2);
+}
+
+namespace {
+
+// Nine anchors, each a list of nine aliases of the previous one: 9^9 values once expanded, from
+// about 1.3 KB of text (the "billion laughs").
+std::string alias_bomb() {
+  std::string levels = "&a0 [0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5]";
+  for (int k = 1; k < 9; ++k) {
+    levels += ", &a" + std::to_string(k) + " [";
+    for (int i = 0; i < 9; ++i) levels += (i ? ", *a" : "*a") + std::to_string(k - 1);
+    levels += "]";
+  }
+  return "[" + levels + "]";
+}
+
+}  // namespace
+
+TEST_CASE("yaml: an alias bomb is refused, located, before it is expanded", "[yaml]") {
+  const std::string bomb = alias_bomb();
+  REQUIRE(bomb.size() < 1400);
+  const std::string clip = test_config::models_dir() + "/openai__clip-vit-base-patch32";
+  struct Case {
+    std::string text, where, key_path;
+  };
+  const std::vector<Case> cases = {
+      {"config: " + clip + "\nkwargs:\n  image_mean: " + bomb + "\n", "b.yaml:3:15", "kwargs.image_mean"},
+      {"ops:\n  - normalize: {image_std: 1, image_mean: " + bomb + "}\n", "b.yaml:2:43", "ops[0].normalize.image_mean"},
+      {"ops:\n  - color_quantize:\n      clusters: " + bomb + "\n", "b.yaml:3:17", "ops[0].color_quantize.clusters"},
+      // An alias inside its own anchor: a cycle.
+      {"config: " + clip + "\nkwargs:\n  image_mean: &a [1, *a]\n", "b.yaml:3:15", "kwargs.image_mean"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.text);
+    try {
+      parse_pipeline_yaml(c.text, "b.yaml");
+      FAIL("no error");
+    } catch (const ConfigError& e) {
+      CHECK(e.where() == c.where);
+      CHECK(e.key_path() == c.key_path);
+      CHECK(std::string(e.what()).find('\n') == std::string::npos);
+    }
+  }
+  CHECK_THROWS_WITH(parse_pipeline_yaml(cases[0].text, "b.yaml"),
+                    Catch::EndsWith("too large after alias expansion (more than 100000 values in the document; a YAML "
+                                    "alias repeats its anchor's whole value)"));
+  // Aliases within the bound keep working.
+  const PipelineSpec spec =
+      parse_pipeline_yaml("ops:\n  - normalize: {image_mean: &m [0.5, 0.5, 0.5], image_std: *m}\n", "ok.yaml");
+  REQUIRE(spec.plan.image_ops.size() == 1);
+  CHECK(spec.plan.image_ops[0].params["image_std"] == json({0.5, 0.5, 0.5}));
+}
+
+TEST_CASE("yaml: duplicate keys of a large map are found by lookup", "[yaml]") {
+  std::string text = "config: x\nkwargs:\n";
+  for (int i = 0; i < 2000; ++i) text += "  k" + std::to_string(i) + ": 1\n";
+  text += "  k123: 2\n";
+  try {
+    parse_pipeline_yaml(text, "many.yaml");
+    FAIL("no error");
+  } catch (const ConfigError& e) {
+    CHECK(e.where() == "many.yaml:2003:3");
+    CHECK(e.key_path() == "kwargs.k123");
+    CHECK_THAT(std::string(e.what()), Catch::Contains("duplicate key (first at line 126)"));
+  }
 }

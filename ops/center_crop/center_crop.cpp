@@ -43,20 +43,24 @@ CenterCropOp::CenterCropOp(const nlohmann::json& params, Target target) : target
   if (!size.contains("height") || !size.contains("width"))
     throw ConfigError("crop_size", "The size dictionary must have keys 'height' and 'width'. Got " +
                                        size.dump());
-  height_ = param_positive_int(size, "height", "crop_size");
-  width_ = param_positive_int(size, "width", "crop_size");
+  height_ = param_side(size, "height", "crop_size");
+  width_ = param_side(size, "width", "crop_size");
   if (params.contains("size") && !params.at("size").is_null()) {
     const auto& rel = params.at("size");
     relative_ = true;
-    ratio_h_ = static_cast<double>(param_positive_int(rel, "height", "size")) / static_cast<double>(height_);
-    ratio_w_ = static_cast<double>(param_positive_int(rel, "width", "size")) / static_cast<double>(width_);
+    ratio_h_ = static_cast<double>(param_side(rel, "height", "size")) / static_cast<double>(height_);
+    ratio_w_ = static_cast<double>(param_side(rel, "width", "size")) / static_cast<double>(width_);
   }
 }
 
 std::pair<int64_t, int64_t> CenterCropOp::crop_size(int64_t in_h, int64_t in_w) const {
   if (!relative_) return {height_, width_};
   const double m = static_cast<double>(std::min(in_h, in_w));
-  return {static_cast<int64_t>(ratio_h_ * m), static_cast<int64_t>(ratio_w_ * m)};
+  const double h = ratio_h_ * m, w = ratio_w_ * m;
+  if (!(h >= 0 && h <= static_cast<double>(kMaxSide) && w >= 0 && w <= static_cast<double>(kMaxSide)))
+    throw InputError("center_crop of (" + std::to_string(in_h) + ", " + std::to_string(in_w) +
+                     "): crop size exceeds " + std::to_string(kMaxSide) + " pixels");
+  return {static_cast<int64_t>(h), static_cast<int64_t>(w)};
 }
 
 TensorSpec CenterCropOp::infer(const TensorSpec& in) const {
@@ -70,6 +74,7 @@ TensorSpec CenterCropOp::infer(const TensorSpec& in) const {
 void CenterCropOp::run(Sample& s, const ExecContext& ctx, bool last) const {
   Tensor& t = target_ == Target::kImage ? s.image : s.labels;
   auto [h, w] = crop_size(t.dim(0), t.dim(1));
+  check_output_shape("center_crop", h, w, t.ndim() == 3 ? t.dim(2) : 1);
   CropWindow win = center_crop_window(t.dim(0), t.dim(1), h, w);
   TensorSpec spec = infer({t.dtype(), t.shape()});
   Tensor out = last ? ctx.output_for(s, spec.dtype, spec.shape, target_)

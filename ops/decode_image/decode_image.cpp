@@ -1,15 +1,12 @@
 // decode_image: format detection, file reading and the helpers shared by the codecs.
 #include "ops/decode_image/decode_image.h"
 
-#include <cerrno>
-#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <new>
 
-#include <sys/stat.h>
-
 #include "graph/errors.h"
+#include "graph/file_io.h"
 #include "ops/decode_image/codecs.h"
 
 namespace pixelflow::ops {
@@ -123,40 +120,32 @@ ImageInfo probe_image(const uint8_t* data, size_t size, const std::string& name)
 
 DecodedImage decode_image_file(const std::string& path, const DecodeOptions& opts,
                                BufferPool* pool) {
-  std::unique_ptr<FILE, int (*)(FILE*)> file(std::fopen(path.c_str(), "rb"), &std::fclose);
-  if (!file) throw DecodeError(path, std::string("cannot open file: ") + std::strerror(errno));
-  struct stat st {};
-  if (fstat(fileno(file.get()), &st) != 0 || !S_ISREG(st.st_mode)) {
-    throw DecodeError(path, S_ISDIR(st.st_mode) ? "cannot read file: is a directory"
-                                                : "cannot read file: not a regular file");
-  }
-  long end = -1;
-  if (std::fseek(file.get(), 0, SEEK_END) == 0) end = std::ftell(file.get());
-  if (end < 0 || std::fseek(file.get(), 0, SEEK_SET) != 0) {
-    throw DecodeError(path, "cannot read file: not a regular, seekable file");
-  }
+  RegularFile file(path);  // refuses directories, FIFOs, devices (graph/file_io.h)
   // The encoded bytes are only needed while decoding: one buffer per thread, reused, so that
   // steady-state decoding touches no fresh pages for them (unusually large files are not kept).
   constexpr size_t kKeepBytes = size_t(64) << 20;
   thread_local std::unique_ptr<uint8_t[]> kept;
   thread_local size_t kept_capacity = 0;
-  size_t size = size_t(end);
+  const size_t size = static_cast<size_t>(file.size());
   std::unique_ptr<uint8_t[]> once;
   uint8_t* buffer;
-  if (size > kKeepBytes) {
-    once.reset(new uint8_t[size]);
-    buffer = once.get();
-  } else {
-    if (size > kept_capacity) {
-      kept.reset(new uint8_t[size]);
-      kept_capacity = size;
+  try {
+    if (size > kKeepBytes) {
+      once.reset(new uint8_t[size]);
+      buffer = once.get();
+    } else {
+      if (size > kept_capacity) {
+        kept.reset();
+        kept_capacity = 0;
+        kept.reset(new uint8_t[size]);
+        kept_capacity = size;
+      }
+      buffer = kept.get();
     }
-    buffer = kept.get();
+  } catch (const std::bad_alloc&) {
+    throw DecodeError(path, "out of memory reading the file (" + std::to_string(size) + " bytes)");
   }
-  size_t got = size ? std::fread(buffer, 1, size, file.get()) : 0;
-  if (got != size && std::ferror(file.get())) {
-    throw DecodeError(path, std::string("read error: ") + std::strerror(errno));
-  }
+  const size_t got = size ? file.read(buffer, size) : 0;
   return decode_image(buffer, got, path, opts, pool);
 }
 

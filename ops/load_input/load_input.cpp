@@ -3,10 +3,10 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <functional>
 
 #include "graph/errors.h"
+#include "graph/file_io.h"
 #include "graph/npy.h"
 #include "ops/convert_rgb/convert_rgb.h"
 #include "ops/decode_image/decode_image.h"
@@ -25,14 +25,6 @@ bool is_npy(const InputItem& item) {
   if (item.array.defined()) return false;
   if (!item.bytes.empty()) return item.bytes.substr(0, 6) == std::string_view("\x93NUMPY", 6);
   return ends_with(item.path, ".npy");
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw DecodeError(path, "cannot open file");
-  std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  if (f.bad()) throw DecodeError(path, "read error");
-  return bytes;
 }
 
 // Shape of an image as np.array gives it for a PIL mode.
@@ -57,10 +49,11 @@ void check_array_pixels(const Shape& shape, int64_t max_pixels, const std::strin
   }
 }
 
-// The item's encoded bytes: in memory, or read from its file into `storage`.
+// The item's encoded bytes: in memory, or read from its file (a regular file only,
+// graph/file_io.h) into `storage`.
 std::string_view encoded(const InputItem& item, std::string& storage) {
   if (!item.bytes.empty()) return item.bytes;
-  storage = read_file(item.path);
+  storage = read_regular_file(item.path);
   return storage;
 }
 
@@ -97,9 +90,8 @@ Layout infer_input_layout(const InputItem& item, const LoadSpec& spec) {
   if (item.array.defined()) {
     shape = item.array.shape();
   } else if (is_npy(item)) {
-    std::string storage;
-    std::string_view bytes = encoded(item, storage);
-    shape = parse_npy_header(bytes.data(), bytes.size(), item.display_name()).shape;
+    shape = item.bytes.empty() ? read_npy_file_header(item.path, item.display_name()).shape
+                               : parse_npy_header(item.bytes.data(), item.bytes.size(), item.display_name()).shape;
   } else {
     std::string storage;
     std::string_view bytes = encoded(item, storage);
@@ -126,9 +118,9 @@ InputLoader::InputLoader(std::vector<InputItem> items, LoadSpec spec)
   try {
     layout_ = infer_input_layout(first, spec_);
   } catch (const Error& e) {
-    std::string msg = e.what();
-    if (msg.rfind(first.display_name(), 0) == 0) throw;
-    throw InputError(first.display_name() + ": " + msg);
+    const std::string msg = e.what();
+    if (with_source(first.display_name(), msg) == msg) throw;  // the message names the input
+    throw InputError(with_source(first.display_name(), msg));
   }
 }
 
@@ -213,7 +205,13 @@ Tensor InputLoader::read_array(const InputItem& item, bool convert, const ExecCo
   if (item.array.defined()) return item.array;
   if (is_npy(item)) {
     std::string storage;
-    const std::string_view bytes = encoded(item, storage);
+    std::string_view bytes = item.bytes;
+    if (bytes.empty()) {  // the header is checked before the data is read
+      storage = read_npy_file(item.path, item.display_name(), [&](const TensorSpec& spec) {
+        check_array_pixels(spec.shape, spec_.max_pixels, item.display_name());
+      });
+      bytes = storage;
+    }
     check_array_pixels(parse_npy_header(bytes.data(), bytes.size(), item.display_name()).shape, spec_.max_pixels,
                        item.display_name());
     return parse_npy(bytes.data(), bytes.size(), item.display_name(), ctx.pool);

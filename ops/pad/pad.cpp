@@ -11,7 +11,7 @@ CropWindow pad_window(int64_t h, int64_t w, int64_t d) {
   return CropWindow{-((nw - w) / 2), -((nh - h) / 2), nw, nh};
 }
 
-PadOp::PadOp(const nlohmann::json& params) : size_divisor_(param_positive_int(params, "size_divisor")) {}
+PadOp::PadOp(const nlohmann::json& params) : size_divisor_(param_side(params, "size_divisor")) {}
 
 TensorSpec PadOp::infer(const TensorSpec& in) const {
   CropWindow win = pad_window(in.shape[0], in.shape[1], size_divisor_);
@@ -23,6 +23,7 @@ TensorSpec PadOp::infer(const TensorSpec& in) const {
 
 void PadOp::run(Sample& s, const ExecContext& ctx, bool last) const {
   CropWindow win = pad_window(s.image.dim(0), s.image.dim(1), size_divisor_);
+  check_output_shape("pad", win.height, win.width, s.image.ndim() == 3 ? s.image.dim(2) : 1);
   TensorSpec spec = infer({s.image.dtype(), s.image.shape()});
   Tensor out = last ? ctx.output_for(s, spec.dtype, spec.shape) : ctx.new_tensor(spec.dtype, spec.shape);
   remap_hwc(s.image, win, false, false, out);

@@ -17,7 +17,7 @@ ResizeRule ResizeRule::from_params(const nlohmann::json& params) {
   ResizeRule r;
   if (!params.contains("size") && params.contains("size_divisor")) {
     r.kind = Kind::kSizeDivisor;
-    r.multiple = param_positive_int(params, "size_divisor");
+    r.multiple = param_side(params, "size_divisor");
     return r;
   }
   if (!params.contains("size") || !params.at("size").is_object())
@@ -26,22 +26,22 @@ ResizeRule ResizeRule::from_params(const nlohmann::json& params) {
   const auto& size = params.at("size");
   if (size.contains("shortest_edge")) {
     r.kind = Kind::kShortestEdge;
-    r.shortest_edge = param_positive_int(size, "shortest_edge", "size");
+    r.shortest_edge = param_side(size, "shortest_edge", "size");
     if (size.contains("longest_edge") && !size.at("longest_edge").is_null())
-      r.max_size = param_positive_int(size, "longest_edge", "size");
+      r.max_size = param_side(size, "longest_edge", "size");
     return r;
   }
   if (!size.contains("height") || !size.contains("width"))
     throw ConfigError("size", "must contain either 'shortest_edge' or 'height' and 'width', got " +
                                   size.dump());
-  r.height = param_positive_int(size, "height", "size");
-  r.width = param_positive_int(size, "width", "size");
+  r.height = param_side(size, "height", "size");
+  r.width = param_side(size, "width", "size");
   if (param_bool_or(params, "keep_aspect_ratio", false) ||
       (params.contains("ensure_multiple_of") && !params.at("ensure_multiple_of").is_null())) {
     r.kind = Kind::kKeepAspect;
     r.keep_aspect_ratio = param_bool_or(params, "keep_aspect_ratio", false);
     r.multiple = params.contains("ensure_multiple_of") && !params.at("ensure_multiple_of").is_null()
-                     ? param_positive_int(params, "ensure_multiple_of")
+                     ? param_side(params, "ensure_multiple_of")
                      : 1;
   }
   return r;
@@ -49,14 +49,43 @@ ResizeRule ResizeRule::from_params(const nlohmann::json& params) {
 
 namespace {
 
+std::string size_text(int64_t h, int64_t w) {
+  std::string s = "(";  // (appended piecewise: GCC 12 warns falsely about "(" + std::string)
+  s += std::to_string(h);
+  s += ", ";
+  s += std::to_string(w);
+  s += ")";
+  return s;
+}
+
+// Hugging Face divides by the input's sides (ZeroDivisionError on an empty image).
+void check_divisible_input(int64_t h, int64_t w, const char* rule) {
+  if (h <= 0 || w <= 0)
+    throw InputError(std::string("resize (") + rule + ") from " + size_text(h, w) +
+                     ": the image has no pixels (a side is 0)");
+}
+
+// An output side computed in floating point, refused unless a size in pixels.
+int64_t checked_side(double v, int64_t h, int64_t w, const char* rule) {
+  if (!(v >= 0 && v <= static_cast<double>(kMaxSide)))
+    throw InputError(std::string("resize (") + rule + ") from " + size_text(h, w) + ": output side " +
+                     std::to_string(v) + " exceeds " + std::to_string(kMaxSide) + " pixels");
+  return static_cast<int64_t>(v);
+}
+
 // transformers' get_resize_output_image_size(size=int, default_to_square=False, max_size).
 std::pair<int64_t, int64_t> shortest_edge_size(int64_t h, int64_t w, int64_t size,
                                                std::optional<int64_t> max_size) {
+  check_divisible_input(h, w, "shortest_edge");
   const int64_t short_side = std::min(h, w), long_side = std::max(h, w);
   int64_t new_short = size;
   // int(requested_new_short * long / short): Python's true division, then truncation.
-  int64_t new_long = static_cast<int64_t>(static_cast<double>(size * long_side) /
-                                          static_cast<double>(short_side));
+  int64_t product = 0;
+  if (__builtin_mul_overflow(size, long_side, &product))
+    throw InputError("resize (shortest_edge " + std::to_string(size) + ") from " + size_text(h, w) +
+                     ": the output size overflows");
+  int64_t new_long = checked_side(static_cast<double>(product) / static_cast<double>(short_side), h, w,
+                                  "shortest_edge");
   if (max_size) {
     if (*max_size <= size)
       throw ConfigError("size.longest_edge", "max_size = " + std::to_string(*max_size) +
@@ -74,12 +103,12 @@ std::pair<int64_t, int64_t> shortest_edge_size(int64_t h, int64_t w, int64_t siz
 // Python's round(): half to even.
 double round_half_even(double x) { return std::nearbyint(x); }
 
-// DPT's constrain_to_multiple_of.
-int64_t constrain_to_multiple_of(double val, int64_t multiple, int64_t min_val) {
+// DPT's constrain_to_multiple_of (for the input (h, w), named in errors).
+int64_t constrain_to_multiple_of(double val, int64_t multiple, int64_t min_val, int64_t h, int64_t w) {
   double x = round_half_even(val / static_cast<double>(multiple)) * static_cast<double>(multiple);
   if (x < static_cast<double>(min_val))
     x = std::ceil(val / static_cast<double>(multiple)) * static_cast<double>(multiple);
-  return static_cast<int64_t>(x);
+  return checked_side(x, h, w, "keep_aspect_ratio");
 }
 
 }  // namespace
@@ -90,6 +119,7 @@ std::pair<int64_t, int64_t> ResizeRule::output_size(int64_t in_h, int64_t in_w) 
     case Kind::kShortestEdge: return shortest_edge_size(in_h, in_w, shortest_edge, max_size);
     case Kind::kKeepAspect: {
       // transformers.models.dpt.image_processing_dpt.get_resize_output_image_size
+      check_divisible_input(in_h, in_w, "keep_aspect_ratio");
       double scale_height = static_cast<double>(height) / static_cast<double>(in_h);
       double scale_width = static_cast<double>(width) / static_cast<double>(in_w);
       if (keep_aspect_ratio) {
@@ -99,8 +129,8 @@ std::pair<int64_t, int64_t> ResizeRule::output_size(int64_t in_h, int64_t in_w) 
         else
           scale_width = scale_height;
       }
-      int64_t new_h = constrain_to_multiple_of(scale_height * static_cast<double>(in_h), multiple, 0);
-      int64_t new_w = constrain_to_multiple_of(scale_width * static_cast<double>(in_w), multiple, 0);
+      int64_t new_h = constrain_to_multiple_of(scale_height * static_cast<double>(in_h), multiple, 0, in_h, in_w);
+      int64_t new_w = constrain_to_multiple_of(scale_width * static_cast<double>(in_w), multiple, 0, in_h, in_w);
       return {new_h, new_w};
     }
     case Kind::kSizeDivisor:
@@ -269,6 +299,7 @@ void ResizeOp::run(Sample& s, const ExecContext& ctx, bool last) const {
     throw InputError("resize to (" + std::to_string(out_h) + ", " + std::to_string(out_w) +
                      ") from (" + std::to_string(size_h) + ", " + std::to_string(size_w) +
                      "): height and width must be > 0");
+  check_output_shape("resize from " + size_text(size_h, size_w), out_h, out_w, t.ndim() == 3 ? t.dim(2) : 1);
   const bool planar2d = t.ndim() == 2;
   Tensor in3 = planar2d ? t.reshape({in_h, in_w, 1}) : t;
   const int64_t c = in3.dim(2);
