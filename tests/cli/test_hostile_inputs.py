@@ -300,7 +300,11 @@ class SizeTest(HostileTest):
         path = self.path("big.yaml")
         with open(path, "w") as f:
             f.write("ops:\n  - resize: {size: {shortest_edge: 2147483647}, resample: bilinear}\n")
+        # The plan is refused by the output size limit (the pixel limit), naming the key ...
         r = run("preprocess", "--config", path, "--out", self.out, self.jpg)
+        self.assert_one_line_error(r, "size.shortest_edge: resize to 2147483647 x 2147483647")
+        # ... and with no limit (--max-image-pixels 0), by the resize of the input, naming it.
+        r = run("preprocess", "--config", path, "--out", self.out, "--max-image-pixels", "0", self.jpg)
         line = self.assert_one_line_error(r, self.jpg + ": resize")
         self.assertIn("2147483647", line)
         self.assertLess(children_max_rss_kb(), MAX_RSS_KB)
