@@ -11,13 +11,13 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <optional>
 #include <set>
 #include <stdexcept>
 #include <utility>
 
 #include "graph/errors.h"
+#include "graph/file_io.h"
 #include "graph/npy.h"
 #include "graph/sha256.h"
 
@@ -143,8 +143,9 @@ bool file_matches(const std::string& path, const nlohmann::json& digest) {
   if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) ||
       static_cast<uint64_t>(st.st_size) != size->get<uint64_t>())
     return false;
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-  if (fd.get() < 0) return false;
+  // Non-blocking: should a FIFO replace the file after the lstat, opening it does not wait.
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+  if (fd.get() < 0 || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
   Sha256 h;
   std::vector<char> buf(size_t(1) << 20);
   uint64_t total = 0;
@@ -155,6 +156,7 @@ bool file_matches(const std::string& path, const nlohmann::json& digest) {
     if (n == 0) break;
     h.update(buf.data(), static_cast<size_t>(n));
     total += static_cast<uint64_t>(n);
+    if (total > size->get<uint64_t>()) return false;  // grown since: never read on and on
   }
   return total == size->get<uint64_t>() && h.hex_digest() == sha->get<std::string>();
 }
@@ -164,6 +166,35 @@ void remove_path(const fs::path& p) {
   fs::remove_all(p, ec);
   if (ec) throw Error(p.string() + ": cannot remove: " + ec.message());
 }
+
+// The complete ('\n'-terminated) lines of a file of the output folder, read through RegularFile:
+// something planted at its name that is not a regular file (a FIFO, a device, a folder) is
+// refused with one line naming it, never read from (or waited on), and no read goes past the
+// size the file had when opened. A last line without '\n' (an append cut short) is not returned.
+class LineReader {
+ public:
+  explicit LineReader(const std::string& path) : file_(path) {}
+  bool next(std::string& line) {
+    for (;;) {
+      const size_t nl = buf_.find('\n', start_);
+      if (nl != std::string::npos) {
+        line.assign(buf_, start_, nl - start_);
+        start_ = nl + 1;
+        return true;
+      }
+      buf_.erase(0, start_);
+      start_ = 0;
+      const size_t before = buf_.size();
+      file_.read_append(buf_, size_t(1) << 16);
+      if (buf_.size() == before) return false;
+    }
+  }
+
+ private:
+  RegularFile file_;
+  std::string buf_;
+  size_t start_ = 0;
+};
 
 std::string quoted(const std::string& s) {
   return nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
@@ -567,10 +598,7 @@ void write_safetensors(const std::string& path, const BatchFeature& batch, const
 }
 
 BatchFeature read_safetensors(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw DecodeError(path, std::string("cannot open: ") + std::strerror(errno));
-  std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  if (f.bad()) throw DecodeError(path, "read error");
+  const std::string bytes = read_regular_file(path);  // DecodeError naming the file
   if (bytes.size() < 8) bad_safetensors(path, "shorter than its 8-byte header length");
   uint64_t n = 0;
   for (int i = 0; i < 8; ++i) n |= uint64_t(static_cast<unsigned char>(bytes[i])) << (8 * i);
@@ -643,14 +671,12 @@ BatchFeature read_safetensors(const std::string& path) {
 
 std::vector<ManifestEntry> read_manifest(const std::string& out_dir) {
   const std::string path = (fs::path(out_dir) / "manifest.jsonl").string();
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw DecodeError(path, std::string("cannot open: ") + std::strerror(errno));
+  LineReader f(path);  // complete lines only: an append cut short is not committed
   std::vector<ManifestEntry> out;
   std::string line;
   int64_t number = 0;
-  while (std::getline(f, line)) {
+  while (f.next(line)) {
     ++number;
-    if (f.eof()) break;  // no '\n': an append cut short, not committed
     ManifestEntry e;
     if (!parse_manifest_line(line, &e))
       throw DecodeError(path, "line " + std::to_string(number) + " is not a manifest entry");
@@ -675,10 +701,12 @@ bool is_temporary_of(const std::string& name, const std::string& run_id) {
 
 // The whole file; false when it cannot be read.
 bool read_text(const std::string& path, std::string* text) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return false;
-  text->assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
-  return !f.bad();
+  try {
+    *text = read_regular_file(path, kMaxConfigFileBytes, "run.json");
+    return true;
+  } catch (const Error&) {  // missing, not a regular file, too large, unreadable
+    return false;
+  }
 }
 
 // Removes a file (or an empty folder) if present.
@@ -765,19 +793,25 @@ std::set<std::string> DatasetWriter::Impl::previous_run_files(const std::string&
                                                                const nlohmann::json& there) const {
   std::set<std::string> named = {"run.json", "manifest.jsonl", "shards.jsonl"};
   {
-    std::ifstream lines(path("manifest.jsonl"), std::ios::binary);
-    for (std::string line; std::getline(lines, line);) {
-      ManifestEntry e;
-      if (parse_manifest_line(line, &e) && e.ok && is_shard_name(e.shard)) named.insert(e.shard);
+    try {
+      LineReader lines(path("manifest.jsonl"));
+      for (std::string line; lines.next(line);) {
+        ManifestEntry e;
+        if (parse_manifest_line(line, &e) && e.ok && is_shard_name(e.shard)) named.insert(e.shard);
+      }
+    } catch (const Error&) {  // missing or not a regular file: it names nothing
     }
   }
   {
-    std::ifstream lines(path("shards.jsonl"), std::ios::binary);
-    for (std::string line; std::getline(lines, line);) {
-      nlohmann::json r = nlohmann::json::parse(line, nullptr, false);
-      auto shard = r.is_object() ? r.find("shard") : r.end();
-      if (r.is_object() && shard != r.end() && shard->is_string() && is_shard_name(shard->get<std::string>()))
-        named.insert(shard->get<std::string>());
+    try {
+      LineReader lines(path("shards.jsonl"));
+      for (std::string line; lines.next(line);) {
+        nlohmann::json r = nlohmann::json::parse(line, nullptr, false);
+        auto shard = r.is_object() ? r.find("shard") : r.end();
+        if (r.is_object() && shard != r.end() && shard->is_string() && is_shard_name(shard->get<std::string>()))
+          named.insert(shard->get<std::string>());
+      }
+    } catch (const Error&) {  // missing or not a regular file: it names nothing
     }
   }
   std::optional<SinkSpec::Format> old_format;
@@ -940,10 +974,9 @@ void DatasetWriter::Impl::recover() {
   std::vector<Record> records;
   {
     const std::string p = path("shards.jsonl");
-    std::ifstream f(p, std::ios::binary);
-    if (!f) io_fail(p, "cannot read", errno);
+    LineReader f(p);
     off_t pos = 0;
-    for (std::string line; std::getline(f, line) && !f.eof();) {
+    for (std::string line; f.next(line);) {
       nlohmann::json r = nlohmann::json::parse(line, nullptr, false);
       auto batch = r.is_object() ? r.find("batch") : r.end();
       if (!r.is_object() || batch == r.end() || !batch->is_number_integer() ||
@@ -956,8 +989,7 @@ void DatasetWriter::Impl::recover() {
   // Keep the longest prefix of whole batches whose lines are complete and well formed, and whose
   // shard, if it has one, matches its record (invariant 3).
   const std::string p = path("manifest.jsonl");
-  std::ifstream f(p, std::ios::binary);
-  if (!f) io_fail(p, "cannot read", errno);
+  LineReader f(p);
   off_t good_bytes = 0, pos = 0;
   int64_t b = 0;
   size_t r = 0;
@@ -967,7 +999,7 @@ void DatasetWriter::Impl::recover() {
     bool any_ok = false;
     for (int64_t i = 0; i < batch_inputs(b); ++i) {
       ManifestEntry e;
-      if (!std::getline(f, line) || f.eof() || !parse_manifest_line(line, &e) ||
+      if (!f.next(line) || !parse_manifest_line(line, &e) ||
           (e.ok && e.shard != shard_name(b))) {
         intact = false;
         break;

@@ -156,6 +156,26 @@ class RunSafetyTest(unittest.TestCase):
             with self.subTest(fmt=fmt):
                 self.damaged_shard_is_redone(fmt, rewrite, 2)
 
+    def test_a_fifo_planted_in_the_output_folder_never_blocks(self):
+        # A FIFO (or a device) where the run keeps its own files: resume neither waits on it nor
+        # reads it as data; it refuses with one line naming it, or redoes the shard it replaced.
+        for name in ("manifest.jsonl", "shards.jsonl", "run.json", "shard-000000/pixel_values.npy"):
+            with self.subTest(name=name):
+                out = os.path.join(self.tmp, "fifo_" + name.replace("/", "_"))
+                self.ok(self.run_cmd(out=out))
+                ref = tree(out)
+                path = os.path.join(out, name)
+                os.remove(path)
+                os.mkfifo(path)
+                r = self.run_cmd(out=out)  # run() times out (a failure) rather than hanging
+                if name.startswith("shard-"):
+                    s = self.ok(r)
+                    self.assertEqual((s["resumed_batches"], s["batches"]), (0, 3))
+                    self.assertEqual(tree(out), ref)
+                else:
+                    self.refused(r, path, "not a regular file (a FIFO)") if name != "run.json" else \
+                        self.refused(r, out, "run.json")
+
     def test_non_utf8_file_names_round_trip_through_the_manifest(self):
         folder = os.fsencode(os.path.join(self.tmp, "latin1"))
         os.makedirs(folder)
