@@ -4,7 +4,9 @@
 #   ./build.sh test    every check CI runs: unit, then asan, tsan and fuzz (below), in that order
 #   ./build.sh unit    the normal (Release) build's tests (ctest: unit tests + CLI contract)
 #   ./build.sh asan    ASan + UBSan build of pixelflow's own code ($BUILD_DIR/asan), every ctest test
-#   ./build.sh tsan    TSan build ($BUILD_DIR/tsan): the tests that run the flow graph and loaders
+#   ./build.sh tsan    TSan build ($BUILD_DIR/tsan) against a oneTBB built with -fsanitize=thread
+#                      (tsan_onetbb, below): the tests that run the flow graph and loaders, then a
+#                      planted race that must be reported; PIXELFLOW_TSAN_RUNS=N repeats the tests
 #   ./build.sh fuzz    libFuzzer build ($BUILD_DIR/fuzz): each target for $PIXELFLOW_FUZZ_SECONDS
 #                      (default 45) on its seed corpus (tests/fuzz/corpus/<target>)
 #   ./build.sh         builds only
@@ -150,6 +152,7 @@ seed_files() {
   case "$1" in
     fuzz_decode_image) exts='.*\.\(jpg\|jpeg\|mpo\|png\|webp\|bmp\|gif\|txt\)' ;;
     fuzz_stream_decode) exts='.*\.\(jpg\|jpeg\|mpo\)' ;;
+    *) return 0 ;;  # its committed corpus only (fuzz_input_files: entries of a made-up folder)
     fuzz_npy) exts='.*\.npy' ;;
     fuzz_processor_config) exts='.*preprocessor_config\.json' ;;
     fuzz_pipeline_yaml) exts='.*\.ya?ml' ;;

@@ -152,7 +152,11 @@ std::vector<OpPtr> build_ops(const std::vector<OpSpec>& specs, const BuildOption
 
 Pipeline build_pipeline(const Plan& plan, const BuildOptions& opts) {
   check_output_sizes(plan);
-  return Pipeline(build_ops(plan.image_ops, opts), build_ops(plan.label_ops, opts));
+  Pipeline p(build_ops(plan.image_ops, opts), build_ops(plan.label_ops, opts));
+  // Per input, what check_output_sizes checks per plan: no array of a sample beyond the pixel
+  // limit (at least its default), with up to 4 channels.
+  if (plan.load.max_pixels > 0) p.set_max_sample_values(4 * std::max(plan.load.max_pixels, LoadSpec{}.max_pixels));
+  return p;
 }
 
 }  // namespace pixelflow

@@ -67,12 +67,24 @@ class OutputAllocator {
 struct ExecContext {
   BufferPool* pool = nullptr;
   OutputAllocator* outputs = nullptr;
+  // The most values one array of a sample (an op's output or intermediate) may hold; 0: no
+  // limit. Pipeline sets it from the plan's pixel limit (Pipeline::set_max_sample_values), so
+  // that an input whose aspect ratio makes an op's output absurd (a 1 x 200000 image under
+  // shortest_edge 224: 224 x 44.8 M pixels) is refused, as decompression bombs are, instead of
+  // exhausting memory.
+  int64_t max_values = 0;
 
   // Memory for a final output (last op of a chain).
   Tensor output_for(const Sample& s, DType dtype, const Shape& shape, Target target = Target::kImage) const {
+    check_values(dtype, shape);
     return outputs ? outputs->output(s.index, target, dtype, shape) : new_tensor(dtype, shape);
   }
-  Tensor new_tensor(DType dtype, const Shape& shape) const { return Tensor::empty(dtype, shape, pool); }
+  Tensor new_tensor(DType dtype, const Shape& shape) const {
+    check_values(dtype, shape);
+    return Tensor::empty(dtype, shape, pool);
+  }
+  // InputError naming the array when it has more than max_values values.
+  void check_values(DType dtype, const Shape& shape) const;
 };
 
 

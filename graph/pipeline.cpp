@@ -202,6 +202,20 @@ class BatchAssembler final : public OutputAllocator {
 
 }  // namespace
 
+void ExecContext::check_values(DType dtype, const Shape& shape) const {
+  if (max_values <= 0) return;
+  int64_t values = 1;
+  for (int64_t d : shape)
+    if (d > 0 && (__builtin_mul_overflow(values, d, &values) || values > max_values)) {
+      values = -1;
+      break;
+    }
+  if (values >= 0) return;
+  throw InputError("an array of this input, " + describe_array(dtype, shape) + ", would hold more than " +
+                   std::to_string(max_values) + " values, 4 x the pixel limit (--max-image-pixels, "
+                   "PIXELFLOW_MAX_IMAGE_PIXELS or load.max_image_pixels, at least 178956970; 0: no limit)");
+}
+
 Pipeline::Pipeline(std::vector<OpPtr> image_ops, std::vector<OpPtr> label_ops)
     : image_ops_(std::move(image_ops)),
       label_ops_(std::move(label_ops)),
@@ -220,7 +234,7 @@ std::string Pipeline::describe() const {
 }
 
 void Pipeline::run_sample(Sample& s, const Loader& loader) const {
-  ExecContext ctx{pool_.get(), nullptr};
+  ExecContext ctx{pool_.get(), nullptr, max_values_};
   loader.load(s, ctx);
   for (size_t i = 0; i < image_ops_.size(); ++i) image_ops_[i]->run(s, ctx, i + 1 == image_ops_.size());
   if (s.labels.defined())
@@ -240,7 +254,7 @@ BatchFeature Pipeline::run(const Loader& loader, const RunOptions& run, const Ou
   const int arena_threads = std::min(threads, std::max(1, tbb::info::default_concurrency()));
 
   BatchAssembler assembler(n, out, run.ordered, pool_.get());
-  ExecContext ctx{pool_.get(), &assembler};
+  ExecContext ctx{pool_.get(), &assembler, max_values_};
   std::exception_ptr first_error;
   int64_t first_error_index = -1;
   std::string first_error_source;

@@ -84,6 +84,10 @@ class Pipeline {
   Pipeline(std::vector<OpPtr> image_ops, std::vector<OpPtr> label_ops = {});
 
   const std::vector<OpPtr>& image_ops() const { return image_ops_; }
+  // The most values one array of a sample may hold (ExecContext::max_values; 0, the default:
+  // no limit). build_pipeline sets 4 x the plan's pixel limit (at least its default).
+  void set_max_sample_values(int64_t n) { max_values_ = n; }
+  int64_t max_sample_values() const { return max_values_; }
   const std::vector<OpPtr>& label_ops() const { return label_ops_; }
   // "load -> resize+center_crop -> rescale+normalize+to_channel_dimension_format"
   std::string describe() const;
@@ -104,6 +108,7 @@ class Pipeline {
   std::vector<OpPtr> image_ops_;
   std::vector<OpPtr> label_ops_;
   std::shared_ptr<BufferPool> pool_;
+  int64_t max_values_ = 0;
 };
 
 // The message of an exception, prefixed with the input it concerns unless it names it already.

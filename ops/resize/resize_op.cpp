@@ -331,6 +331,7 @@ void ResizeOp::run(Sample& s, const ExecContext& ctx, bool last) const {
         src.data<double>()[i] = v;
       }
     }
+    ctx.check_values(src.dtype(), {out_h, out_w, c});  // the whole resized array, before any crop
     Tensor full = resize_float_hf(src, out_h, out_w, filter_, s.source, ctx.pool);
     if (crop_) {
       Tensor cropped = ctx.new_tensor(full.dtype(), {win.height, win.width, c});

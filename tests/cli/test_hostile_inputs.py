@@ -263,6 +263,33 @@ class SizeTest(HostileTest):
                 line = self.assert_one_line_error(r, empty + ": ", "no pixels")
                 self.assertNotIn("-9223372036854775808", line)
 
+    def test_extreme_aspect_ratio_is_refused_per_input(self):
+        # A valid config, but an input so thin that shortest_edge 224 (no crop) makes its resized
+        # array 224 x 448 M pixels: refused for that input (4 x the pixel limit, as the limit
+        # refuses decompression bombs), before any allocation; the other inputs are kept.
+        thin = self.path("thin.npy")
+        save_npy(thin, np.zeros((1, 2000000, 3), np.uint8))
+        args = ("--set", "do_center_crop=false")
+        r = run("preprocess", "--config", self.clip, "--out", self.out, *args, self.jpg, thin)
+        self.assert_one_line_error(r, thin + ": ", "(224, 448000000, 3)", "4 x the pixel limit")
+        # Float arrays take HF's float resize, which computes the whole array before the crop.
+        thin_f = self.path("thin_f.npy")
+        save_npy(thin_f, np.zeros((1, 2000000, 3), np.float32))
+        r = run("preprocess", "--config", self.clip, "--out", self.out, self.jpg, thin_f)
+        self.assert_one_line_error(r, thin_f + ": ", "(224, 448000000, 3) float32", "4 x the pixel limit")
+        self.assertLess(children_max_rss_kb(), MAX_RSS_KB)
+        images = self.path("thin_run")
+        os.makedirs(images)
+        shutil.copyfile(self.jpg, os.path.join(images, "a.jpg"))
+        shutil.copyfile(thin, os.path.join(images, "b.npy"))
+        out = self.path("thin_out")
+        r = run("run", "--config", self.clip, "--input", images, "--out", out, "--on-error", "skip", *args)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(os.path.join(out, "manifest.jsonl")) as f:
+            lines = [json.loads(l) for l in f]
+        self.assertEqual([l["status"] for l in lines], ["ok", "error"])
+        self.assertIn("4 x the pixel limit", lines[1]["error"])
+
     def test_huge_shortest_edge_from_json(self):
         for value in ("9223372036854775807", "2147483648", "18446744073709551615"):
             with self.subTest(value=value):
