@@ -10,7 +10,8 @@
 //     line that names the entry's path;
 //   - all entries in one call with on_error=skip: exactly the entries that fail alone are left
 //     out, with the same messages, and every other one gives the bytes it gives alone (nothing
-//     else in the batch lost or changed);
+//     else in the batch lost or changed); the calls give input_data_format, since an inferred
+//     layout is the batch's first image's (as in Hugging Face), not each input's own;
 //   - the folder source lists the folder (FIFOs, devices and loops included) without blocking;
 //   - .json entries as a processor config, .yaml entries as a pipeline file: a result or a
 //     one-line error.
@@ -96,7 +97,9 @@ const pipelines::PreparedCall& clip_call(bool skip) {
     o.return_tensors = false;
     o.skip_failed = skip_failed;
     o.max_image_pixels = 1 << 20;
-    return clip.prepare(nlohmann::json::object(), o);
+    // The layout given, not inferred: Hugging Face infers it from a batch's first image and
+    // applies it to all, so without it an input's outcome would depend on the others.
+    return clip.prepare({{"input_data_format", "channels_last"}}, o);
   };
   static const pipelines::PreparedCall plain = make(false), skipping = make(true);
   return skip ? skipping : plain;
