@@ -375,7 +375,8 @@ TEST_CASE("resize output sizes: empty inputs and overflowing sizes are refused, 
   };
   // Hugging Face divides by the shorter side (ZeroDivisionError): an empty image is refused.
   const ResizeRule shortest = rule_of({{"size", {{"shortest_edge", 224}}}});
-  for (auto [h, w] : {std::pair<int64_t, int64_t>{0, 10}, {10, 0}, {0, 0}}) {
+  for (const auto& hw : {std::pair<int64_t, int64_t>{0, 10}, {10, 0}, {0, 0}}) {
+    const int64_t h = hw.first, w = hw.second;  // clang 14 cannot capture a structured binding
     INFO(h << "x" << w);
     CHECK_THROWS_AS(shortest.output_size(h, w), InputError);
     CHECK_THAT(error_of([&] { shortest.output_size(h, w); }), Catch::Contains("no pixels"));
