@@ -244,7 +244,10 @@ int run(const Args& a) {
     std::printf("  threads=%d\n", threads);
     for (size_t i = 0; i < impls.size(); ++i) {
       std::string all;
-      for (double r : rates[i]) all += " " + std::to_string(r).substr(0, 6);
+      for (double r : rates[i]) {
+        all += ' ';  // (not " " + ...: GCC 12 warns, wrongly, -Wrestrict on that inlined insert)
+        all += std::to_string(r).substr(0, 6);
+      }
       std::printf("    %-12s %9.2f calls/s  %8.2f ms/call   [%s ]\n", impls[i].name.c_str(),
                   median(rates[i]), 1e3 / median(rates[i]), all.c_str());
     }
