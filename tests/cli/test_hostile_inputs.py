@@ -12,6 +12,8 @@ Usage: test_hostile_inputs.py <path to pixelflow> <source dir> [TestClass[.test]
 import json, os, resource, shutil, subprocess, sys, tempfile, unittest
 import numpy as np
 
+from cli_util import OneLineErrorAssertions
+
 CLI = SRC = None
 TIMEOUT = 60
 MAX_RSS_KB = 500 * 1024  # no command here may grow past 500 MB
@@ -35,7 +37,7 @@ def save_npy(path, array):
         np.save(f, array)
 
 
-class HostileTest(unittest.TestCase):
+class HostileTest(OneLineErrorAssertions, unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="pixelflow_hostile_")
         self.out = os.path.join(self.tmp, "out")
@@ -49,16 +51,6 @@ class HostileTest(unittest.TestCase):
 
     def path(self, name):
         return os.path.join(self.tmp, name)
-
-    def assert_one_line_error(self, r, *needles, rc=1):
-        self.assertEqual(r.returncode, rc, r.stderr)
-        lines = r.stderr.strip().splitlines()
-        self.assertEqual(len(lines), 1, r.stderr)
-        self.assertTrue(lines[0].startswith("pixelflow: "), lines[0])
-        for n in needles:
-            self.assertIn(n, lines[0])
-        self.assertNotIn("TBB Warning", r.stderr)
-        return lines[0]
 
     def assert_no_outputs(self):
         self.assertFalse(os.path.exists(self.out) and os.listdir(self.out), "outputs written on failure")

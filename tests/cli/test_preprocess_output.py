@@ -10,6 +10,8 @@ Usage: test_preprocess_output.py <path to pixelflow> <source dir> [TestClass]
 import json, os, resource, shutil, signal, subprocess, sys, tempfile, time, unittest
 import numpy as np
 
+from cli_util import OneLineErrorAssertions
+
 CLI = SRC = None
 
 
@@ -39,7 +41,7 @@ def asan_instrumented():
         return b"__asan_init" in f.read()
 
 
-class OutputFilesTest(unittest.TestCase):
+class OutputFilesTest(OneLineErrorAssertions, unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="pixelflow_out_")
         self.out = os.path.join(self.tmp, "out")
@@ -48,14 +50,6 @@ class OutputFilesTest(unittest.TestCase):
 
     def tearDown(self):
         shutil.rmtree(self.tmp)
-
-    def assert_one_line_error(self, r, *needles, rc=1):
-        self.assertEqual(r.returncode, rc, r.stderr)
-        lines = r.stderr.strip().splitlines()
-        self.assertEqual(len(lines), 1, r.stderr)
-        self.assertTrue(lines[0].startswith("pixelflow: "), lines[0])
-        for n in needles:
-            self.assertIn(n, lines[0])
 
     def preprocess(self, *args):
         return run("preprocess", "--config", self.clip, "--out", self.out, "--quiet", *args)
@@ -166,7 +160,7 @@ class OutputFilesTest(unittest.TestCase):
             self.assertTrue(npy_is_complete(final))
 
 
-class SizesAndMemoryTest(unittest.TestCase):
+class SizesAndMemoryTest(OneLineErrorAssertions, unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="pixelflow_mem_")
         self.out = os.path.join(self.tmp, "out")
@@ -175,8 +169,6 @@ class SizesAndMemoryTest(unittest.TestCase):
 
     def tearDown(self):
         shutil.rmtree(self.tmp)
-
-    assert_one_line_error = OutputFilesTest.assert_one_line_error
 
     def assert_nothing_written(self):
         self.assertFalse(os.path.exists(self.out) and os.listdir(self.out), "outputs written on failure")
