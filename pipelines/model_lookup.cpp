@@ -75,8 +75,18 @@ std::string hf_hub_cache_dir() {
   return (fs::path(expand_user(home)) / "hub").string();
 }
 
+namespace {
+std::string& bundled_models_dir_override() {
+  static std::string dir;
+  return dir;
+}
+}  // namespace
+
+void set_bundled_models_dir(const std::string& dir) { bundled_models_dir_override() = dir; }
+
 std::string bundled_models_dir() {
   if (std::string v = env("PIXELFLOW_MODELS_DIR"); !v.empty()) return expand_user(v);
+  if (!bundled_models_dir_override().empty()) return bundled_models_dir_override();
   std::error_code ec;
   const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
   if (!ec) {

@@ -123,6 +123,9 @@ std::string hf_hub_cache_dir();
 // install(DIRECTORY pipelines/models/ DESTINATION share/pixelflow/models)), else the source tree's
 // pipelines/models (compile-time PIXELFLOW_BUNDLED_CONFIG_DIR).
 std::string bundled_models_dir();
+// Where the bundled configs are when not beside the executable (the Python package sets its own
+// copy); PIXELFLOW_MODELS_DIR still comes first. Call before any lookup, from one thread.
+void set_bundled_models_dir(const std::string& dir);
 // Model ids with a bundled copy ("openai/clip-vit-base-patch32", ...), sorted.
 std::vector<std::string> bundled_model_ids();
 

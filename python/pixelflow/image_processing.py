@@ -1,0 +1,341 @@
+"""The image processor classes, spelled as transformers spells them.
+
+Every supported class (``pixelflow.CLIPImageProcessor``, ...) and its transformers 5.x PIL
+backend name (``pixelflow.CLIPImageProcessorPil``) is a subclass of :class:`BaseImageProcessor`.
+An instance holds its configuration as plain attributes (``proc.size``, ``proc.do_resize``, ...,
+readable and settable, as in transformers); each call hands the current attributes and the call's
+keyword arguments to the C++ core, which resolves them as the class's ``preprocess`` does and
+runs the fused graph with the GIL released. Prepared graphs are cached per (attributes, kwargs),
+so repeated calls with the same arguments only run.
+"""
+from __future__ import annotations
+
+import copy
+import enum
+import json
+import logging
+import os
+import threading
+from collections import OrderedDict
+
+import numpy as np
+
+from . import _core, _inputs
+from .batch_feature import BatchFeature, _tensor_type
+
+logger = logging.getLogger("pixelflow")
+
+__all__ = ["BaseImageProcessor", "AutoImageProcessor", "IMAGE_PROCESSOR_NAME", "set_num_threads", "get_num_threads"]
+
+IMAGE_PROCESSOR_NAME = "preprocessor_config.json"
+_PRIVATE = "_pf_"
+_num_threads = 0  # 0: all cores
+
+# from_pretrained keywords that only steer loading (transformers' hub arguments); the C++ loader
+# consumes revision, cache_dir and subfolder and ignores the rest (nothing is downloaded).
+_LOADER_KWARGS = ("cache_dir", "force_download", "local_files_only", "token", "revision", "subfolder", "proxies",
+                  "resume_download", "use_auth_token", "trust_remote_code", "_from_auto", "_from_pipeline")
+
+
+def set_num_threads(n: int):
+    """Threads each call may use (0: all cores). Calls from several Python threads share them."""
+    global _num_threads
+    n = int(n)
+    if n < 0 or n > 256:
+        raise _core.ConfigError(f"threads: expected 0 (all cores) to 256, got {n}")
+    _num_threads = n
+
+
+def get_num_threads() -> int:
+    return _num_threads
+
+
+def _json_default(o):
+    """JSON for the values a Python caller may pass (NumPy scalars and arrays, enums, torch
+    tensors, tuples); anything else becomes a string, which the core treats as a value of the
+    wrong type (or ignores, for keys the class does not take, as transformers does)."""
+    if isinstance(o, enum.Enum):
+        return o.value
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if type(o).__module__.startswith("torch") and hasattr(o, "tolist"):
+        return o.tolist()
+    if isinstance(o, (set, frozenset)):
+        return list(o)
+    if isinstance(o, os.PathLike):
+        return os.fspath(o)
+    return f"<{type(o).__name__} object>"
+
+
+def _dumps(obj):
+    return json.dumps(obj, default=_json_default, allow_nan=True)
+
+
+def _to_plain(v):
+    """A kwarg value as the C++ core should see it (enums and NumPy values unwrapped)."""
+    return json.loads(_dumps(v))
+
+
+class BaseImageProcessor:
+    """Common base of pixelflow's image processors (transformers' ImageProcessingMixin API)."""
+
+    _class_name = None       # canonical class name in the C++ core, e.g. "CLIPImageProcessor"
+    model_input_names = ["pixel_values"]
+
+    # ---- construction ---------------------------------------------------------------------
+
+    def __init__(self, **kwargs):
+        cls_name = self._class_name
+        if cls_name is None:
+            raise TypeError("BaseImageProcessor cannot be instantiated; use a processor class or AutoImageProcessor")
+        loaded = _core.config_from_json_text(_dumps(kwargs), f"{type(self).__name__}(...)", "{}", cls_name)
+        self._pf_set(loaded)
+
+    def _pf_set(self, loaded):
+        _, attrs_json, _, warns, _ = loaded
+        attrs = json.loads(attrs_json)
+        attrs.pop("image_processor_type", None)
+        for k in [k for k in self.__dict__ if not k.startswith(_PRIVATE)]:
+            del self.__dict__[k]
+        self.__dict__.update(attrs)
+        self._pf_init_state()
+        for w in warns:
+            (logger.info if w.startswith("pixelflow: ") else logger.warning)(w)
+
+    def _pf_init_state(self):
+        object.__setattr__(self, "_pf_lock", threading.Lock())
+        object.__setattr__(self, "_pf_calls", OrderedDict())
+
+    @classmethod
+    def _pf_new(cls, loaded):
+        obj = cls.__new__(cls)
+        obj._pf_set(loaded)
+        return obj
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, **kwargs):
+        """Loads a folder holding preprocessor_config.json, the file itself, or a model id found in
+        the local Hugging Face cache or among pixelflow's bundled configs, as transformers'
+        ``from_pretrained`` does; extra keyword arguments override the file's values, and
+        ``return_unused_kwargs=True`` also returns those the class does not use."""
+        return_unused = bool(kwargs.pop("return_unused_kwargs", False))
+        _check_backend(kwargs)
+        revision = kwargs.pop("revision", None)
+        loaded = _core.load_config(os.fspath(pretrained_model_name_or_path), _dumps(kwargs), cls._class_name,
+                                   None if revision is None else str(revision))
+        proc = _class_for(loaded[0], cls)._pf_new(loaded)
+        if return_unused:
+            unused = {k: kwargs[k] for k in loaded[2] if k in kwargs and k not in _LOADER_KWARGS}
+            return proc, unused
+        return proc
+
+    @classmethod
+    def from_dict(cls, image_processor_dict, **kwargs):
+        """transformers' from_dict: the dict's values, then the keyword arguments."""
+        return_unused = bool(kwargs.pop("return_unused_kwargs", False))
+        loaded = _core.config_from_json_text(_dumps(dict(image_processor_dict)), "from_dict", _dumps(kwargs),
+                                             cls._class_name)
+        proc = _class_for(loaded[0], cls)._pf_new(loaded)
+        if return_unused:
+            return proc, {k: kwargs[k] for k in loaded[2] if k in kwargs}
+        return proc
+
+    @classmethod
+    def from_json_file(cls, json_file):
+        path = os.fspath(json_file)
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        loaded = _core.config_from_json_text(text, path, "{}", cls._class_name)
+        return _class_for(loaded[0], cls)._pf_new(loaded)
+
+    # ---- serialization --------------------------------------------------------------------
+
+    def to_dict(self):
+        out = copy.deepcopy({k: v for k, v in self.__dict__.items() if not k.startswith(_PRIVATE)})
+        out["image_processor_type"] = type(self).__name__
+        return out
+
+    def to_json_string(self):
+        d = self.to_dict()
+        for k, v in d.items():
+            if isinstance(v, np.ndarray):
+                d[k] = v.tolist()
+        return json.dumps(d, indent=2, sort_keys=True) + "\n"
+
+    def to_json_file(self, json_file_path):
+        with open(json_file_path, "w", encoding="utf-8") as f:
+            f.write(self.to_json_string())
+
+    def save_pretrained(self, save_directory, push_to_hub=False, **kwargs):
+        save_directory = os.fspath(save_directory)
+        if push_to_hub:
+            raise _core.Error("save_pretrained(push_to_hub=True): uploading to the Hugging Face Hub is not "
+                              "supported yet")
+        if os.path.isfile(save_directory):
+            raise AssertionError(f"Provided path ({save_directory}) should be a directory, not a file")
+        os.makedirs(save_directory, exist_ok=True)
+        path = os.path.join(save_directory, IMAGE_PROCESSOR_NAME)
+        self.to_json_file(path)
+        return [path]
+
+    def __repr__(self):
+        return f"{type(self).__name__} {self.to_json_string()}"
+
+    def __getstate__(self):
+        return {k: v for k, v in self.__dict__.items() if not k.startswith(_PRIVATE)}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._pf_init_state()
+
+    def __deepcopy__(self, memo):
+        new = type(self).__new__(type(self))
+        new.__setstate__(copy.deepcopy(self.__getstate__(), memo))
+        return new
+
+    # ---- calls ----------------------------------------------------------------------------
+
+    def _pf_call(self, kwargs, return_tensors, skip_failed=False):
+        """The prepared C++ call for the current attributes and these kwargs (cached)."""
+        attrs = self.to_dict()
+        attrs["image_processor_type"] = self._class_name
+        key = (_dumps(attrs), _dumps(kwargs), return_tensors, skip_failed, _num_threads)
+        with self._pf_lock:
+            call = self._pf_calls.get(key)
+            if call is not None:
+                self._pf_calls.move_to_end(key)
+                return call
+        opts = _core.CallOptions()
+        opts.return_tensors = return_tensors
+        opts.threads = _num_threads
+        opts.skip_failed = skip_failed
+        call = _core.Call(self._class_name, key[0], key[1], opts)
+        for w in call.warnings:
+            (logger.info if w.startswith("pixelflow: ") else logger.warning)(w)
+        with self._pf_lock:
+            self._pf_calls[key] = call
+            while len(self._pf_calls) > 16:
+                self._pf_calls.popitem(last=False)
+        return call
+
+    def __call__(self, images=None, *args, **kwargs):
+        return self.preprocess(images, *args, **kwargs)
+
+    def preprocess(self, images=None, segmentation_maps=None, **kwargs):
+        """transformers' ``preprocess(images, **kwargs)``: every keyword the class's preprocess
+        takes, plus ``return_tensors`` (None, "np" or "pt")."""
+        kind = _tensor_type(kwargs.pop("return_tensors", None))
+        kwargs = {k: _to_plain(v) for k, v in kwargs.items()}
+        if images is None:
+            raise _core.InputError("images: expected an image, a list of images or a batch, got None")
+        call = self._pf_call(kwargs, return_tensors=kind is not None)
+        convert = bool(getattr(self, "do_convert_rgb", False)) if "do_convert_rgb" not in kwargs \
+            else bool(kwargs["do_convert_rgb"])
+        if call.video:
+            if segmentation_maps is not None:
+                raise _core.InputError("segmentation_maps: not supported for video processors")
+            videos = _inputs.videos_list(images)
+            specs = [[_inputs.image_spec(f, i, convert) for i, f in enumerate(v)] for v in videos]
+            data = call.run_videos(specs)
+        else:
+            flat = _inputs.flat_list(images)
+            if not flat:
+                raise _core.InputError("images: an empty list")
+            specs = [_inputs.image_spec(x, i, convert) for i, x in enumerate(flat)]
+            if segmentation_maps is not None:
+                maps = _inputs.flat_list(segmentation_maps, expected_ndims=2)
+                if len(maps) != len(specs):
+                    raise _core.InputError(f"segmentation_maps: {len(maps)} maps for {len(specs)} images")
+                specs = [s + (_inputs.label_spec(m, i),) for i, (s, m) in enumerate(zip(specs, maps))]
+            data, _, _ = call.run(specs)
+        return BatchFeature(data, tensor_type=kind)
+
+    # ---- post-processing ------------------------------------------------------------------
+
+    def post_process_semantic_segmentation(self, outputs, target_sizes=None):
+        """Semantic maps from a segmentation model's logits (N, num_labels, h, w), as transformers
+        does it: bilinear upsampling to each target size (H, W), then argmax over the labels; no
+        target sizes: argmax at the logits' size. ``outputs`` is the model output (anything with
+        ``.logits``) or the logits themselves, a torch tensor or a NumPy array; the maps come back
+        as int64 torch tensors or NumPy arrays to match."""
+        if not _core.has_semantic_segmentation(self._class_name):
+            raise AttributeError(f"'{type(self).__name__}' object has no attribute 'post_process_semantic_segmentation'")
+        logits = getattr(outputs, "logits", outputs)
+        as_torch = _inputs._is_torch_tensor(logits)
+        arr = _inputs.as_numpy(logits, "logits")
+        if arr.dtype != np.float32:
+            raise _core.InputError(f"logits: expected float32, got {arr.dtype}")
+        sizes = []
+        if target_sizes is not None:
+            if _inputs._is_torch_tensor(target_sizes) or isinstance(target_sizes, np.ndarray):
+                target_sizes = target_sizes.tolist()
+            for t in target_sizes:
+                t = t.tolist() if hasattr(t, "tolist") else t
+                if len(t) != 2:
+                    raise _core.InputError(f"target_sizes: expected (height, width) pairs, got {t!r}")
+                sizes.append((int(t[0]), int(t[1])))
+            if len(sizes) != (arr.shape[0] if arr.ndim else 0):
+                raise _core.InputError("Make sure that you pass in as many target sizes as the batch dimension of "
+                                       "the logits")
+        attrs = self.to_dict()
+        attrs["image_processor_type"] = self._class_name
+        maps = _core.post_process_semantic_segmentation(self._class_name, _dumps(attrs), arr, sizes, _num_threads)
+        if as_torch:
+            import torch
+            return [torch.from_numpy(m) for m in maps]
+        return maps
+
+
+def _check_backend(kwargs):
+    """AutoImageProcessor's backend= / use_fast= keywords: pixelflow reproduces the PIL backend."""
+    backend = kwargs.pop("backend", None)
+    use_fast = kwargs.pop("use_fast", None)
+    if backend is not None and str(getattr(backend, "value", backend)).lower() not in ("pil", "python", "slow"):
+        raise _core.ConfigError(f"backend: pixelflow reproduces transformers' PIL backend only, got {backend!r} "
+                                "(use backend='pil' or leave it out)")
+    if use_fast:
+        raise _core.ConfigError("use_fast: pixelflow reproduces transformers' PIL backend (use_fast=False), not the "
+                                "torchvision backend; leave use_fast out")
+
+
+_CLASSES = {}
+
+
+def _class_for(class_name, requested):
+    """The pixelflow class for a canonical C++ class name; a class the caller named (e.g. the
+    ...Pil alias) is kept when it is that class."""
+    if requested is not None and requested._class_name == class_name:
+        return requested
+    return _CLASSES[class_name]
+
+
+def _make_classes():
+    made = {}
+    for name in _core.supported_classes():
+        cls = type(name, (BaseImageProcessor,), {"_class_name": name, "__module__": "pixelflow",
+                                                "__doc__": f"transformers' {name} (PIL backend), exact."})
+        pil = type(name + "Pil", (cls,), {"_class_name": name, "__module__": "pixelflow",
+                                          "__doc__": f"transformers 5.x's {name}Pil: the same as {name}."})
+        _CLASSES[name] = cls
+        made[name] = cls
+        made[name + "Pil"] = pil
+    return made
+
+
+class AutoImageProcessor:
+    """transformers.AutoImageProcessor: picks the class from the config (image_processor_type,
+    feature_extractor_type, or the model type), as transformers does."""
+
+    def __init__(self):
+        raise EnvironmentError("AutoImageProcessor is designed to be instantiated using "
+                               "`AutoImageProcessor.from_pretrained(pretrained_model_name_or_path)`.")
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *inputs, **kwargs):
+        return BaseImageProcessor.from_pretrained.__func__(_AutoBase, pretrained_model_name_or_path, **kwargs)
+
+
+class _AutoBase(BaseImageProcessor):
+    _class_name = None
