@@ -1,0 +1,92 @@
+"""pixelflow.torch.DataLoader: batches of torch tensors over files, shuffled per seed and epoch,
+sharded by rank, on_error='skip' reporting what was skipped."""
+import os
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+import pixelflow
+from pixelflow.torch import DataLoader, ImageDataset, list_files
+from conftest import SAMPLES, model_dir, sample_images
+
+CLIP = model_dir("openai/clip-vit-base-patch32")
+
+
+@pytest.fixture()
+def folder(tmp_path):
+    """12 distinct images: the samples, and random PNGs and JPEGs of various sizes."""
+    from PIL import Image
+    for p in sample_images():
+        shutil.copy(p, tmp_path / f"0_{os.path.basename(p)}")
+    rng = np.random.default_rng(7)
+    for i in range(9):
+        h, w = (int(v) for v in rng.integers(30, 300, 2))
+        im = Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8))
+        im.save(tmp_path / f"{i + 1}_random.{'png' if i % 2 else 'jpg'}")
+    return tmp_path
+
+
+def test_batches_equal_the_processor_output(folder):
+    proc = pixelflow.CLIPImageProcessor.from_pretrained(CLIP)
+    files = list_files(str(folder))
+    assert len(files) == 12 and files == sorted(files)
+    want = proc(files, return_tensors="np")["pixel_values"]
+    loader = DataLoader(proc, str(folder), batch_size=5)
+    assert len(loader) == 3
+    batches = list(loader)
+    assert [b["pixel_values"].shape[0] for b in batches] == [5, 5, 2]
+    assert all(isinstance(b["pixel_values"], torch.Tensor) for b in batches)
+    assert np.array_equal(torch.cat([b["pixel_values"] for b in batches]).numpy(), want)
+    # globs and lists, call kwargs, a model id
+    small = DataLoader("openai/clip-vit-base-patch32", [str(folder / "*.jpg")], batch_size=4,
+                       size={"shortest_edge": 64}, crop_size={"height": 64, "width": 64})
+    assert next(iter(small))["pixel_values"].shape == (4, 3, 64, 64)
+
+
+def test_shuffle_seed_epoch_and_shards(folder):
+    proc = pixelflow.CLIPImageProcessor.from_pretrained(CLIP)
+    files = list_files(str(folder))
+    rows = {f: proc(f, return_tensors="np")["pixel_values"][0] for f in files}
+
+    def order(loader):
+        out = []
+        for b in loader:
+            for row in b["pixel_values"].numpy():
+                out.append(next(f for f, r in rows.items() if np.array_equal(r, row)))
+        return out
+
+    a = DataLoader(proc, str(folder), batch_size=4, shuffle=True, seed=3)
+    e0 = order(a)
+    assert sorted(e0) == sorted(files) and e0 != files
+    assert order(a) == e0  # same epoch, same order
+    a.set_epoch(1)
+    assert order(a) != e0 and sorted(order(a)) == sorted(files)
+    shards = [order(DataLoader(proc, str(folder), batch_size=4, shuffle=True, seed=3, rank=r, world_size=3,
+                               drop_last=True)) for r in range(3)]
+    assert all(len(s) == 4 for s in shards)
+    assert sorted(sum(shards, [])) == sorted(files)
+
+
+def test_on_error_skip_reports_what_was_skipped(folder):
+    (folder / "0_zz_broken.jpg").write_bytes(b"\xff\xd8\xff garbage")
+    proc = pixelflow.CLIPImageProcessor.from_pretrained(CLIP)
+    loader = DataLoader(proc, str(folder), batch_size=13, on_error="skip")
+    (batch,) = list(loader)
+    assert batch["pixel_values"].shape[0] == 12
+    assert len(loader.skipped) == 1 and loader.skipped[0][0].endswith("0_zz_broken.jpg")
+    assert "0_zz_broken.jpg" in loader.skipped[0][1]
+    failing = DataLoader(proc, str(folder), batch_size=13)
+    with pytest.raises(pixelflow.DecodeError, match="0_zz_broken.jpg"):
+        list(failing)
+    with pytest.raises(pixelflow.ConfigError):
+        DataLoader(proc, str(folder), on_error="ignore")
+
+
+def test_map_style_dataset():
+    proc = pixelflow.CLIPImageProcessor.from_pretrained(CLIP)
+    ds = ImageDataset(proc, SAMPLES)
+    assert len(ds) == len(sample_images())
+    item = ds[0]
+    assert item["pixel_values"].shape == (3, 224, 224)
