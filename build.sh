@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # pixelflow set-up on Debian 12: installs the Debian packages that are missing, builds, then
 #   ./build.sh demo    runs the main job: bundled sample images through the bundled CLIP config
-#   ./build.sh test    every check CI runs: unit, then asan, tsan and fuzz (below), in that order
+#   ./build.sh test    every check CI runs: unit, python, then asan, tsan and fuzz (below), in that order
 #   ./build.sh unit    the normal (Release) build's tests (ctest: unit tests + CLI contract)
+#   ./build.sh python  the Python package: a virtual environment ($BUILD_DIR/venv) with the pinned
+#                      test dependencies (python/requirements-*.txt, python/constraints-test.txt),
+#                      `pip install .` into it, then the Python tests (pytest tests/python)
 #   ./build.sh asan    ASan + UBSan build of pixelflow's own code ($BUILD_DIR/asan), every ctest test
 #   ./build.sh tsan    TSan build ($BUILD_DIR/tsan) against a oneTBB built with -fsanitize=thread
 #                      (tsan_onetbb, below): the tests that run the flow graph and loaders, then a
@@ -18,7 +21,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 PACKAGES=(
-  build-essential cmake ninja-build pkg-config python3 python3-numpy python3-pil
+  build-essential cmake ninja-build pkg-config python3 python3-numpy python3-pil python3-venv python3-dev
   libtbb-dev libhalide14-0-dev libopencv-dev libyaml-cpp-dev nlohmann-json3-dev catch2
   libturbojpeg0-dev libjpeg62-turbo-dev libspng-dev libwebp-dev libdlpack-dev libbenchmark-dev
   clang libclang-rt-14-dev
@@ -59,6 +62,45 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 
 run_unit() {
   ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$JOBS"
+}
+
+# The Python package in a virtual environment. The environment is made once and refreshed when
+# the pinned requirements change; the package is built by pip (scikit-build-core) in
+# $BUILD_DIR/python, linking the Halide kernels of the normal build (generated once).
+VENV=""
+python_env() {
+  VENV="$(realpath -m "$BUILD_DIR/venv")"
+  local stamp="$VENV/.pixelflow-requirements" want
+  want="$(cat python/requirements-build.txt python/requirements-test.txt python/constraints-test.txt | sha256sum)"
+  [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    echo "pixelflow: installing the pinned Python build and test dependencies in $VENV"
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r python/requirements-build.txt \
+      -r python/requirements-test.txt -c python/constraints-test.txt 2>&1 | sed '/^WARNING: Location/d'
+    "$VENV/bin/python" -c "import torch, transformers, PIL, hypothesis" || {
+      echo "pixelflow: the Python test dependencies did not install" >&2
+      return 1
+    }
+    echo "$want" > "$stamp"
+  fi
+}
+
+python_install() {
+  python_env
+  echo "pixelflow: pip install . (into $VENV)"
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation \
+    -C build-dir="$BUILD_DIR/python" \
+    -C cmake.define.PIXELFLOW_HALIDE_KERNELS_FROM="$(realpath "$BUILD_DIR")" . 2>&1 | sed '/^WARNING: Location/d'
+  "$VENV/bin/python" -c "import pixelflow" || {
+    echo "pixelflow: pip install . failed" >&2
+    return 1
+  }
+}
+
+# The Python tests run from the build folder so that the installed package is the one imported.
+run_python() {
+  python_install
+  (cd "$BUILD_DIR" && "$VENV/bin/python" -m pytest -q -p no:cacheprovider "$SRC_DIR/tests/python")
 }
 
 # ASan + UBSan: every test, the CLI contract included (it drives the instrumented CLI).
@@ -196,20 +238,24 @@ case "${1:-}" in
   demo)
     "$BUILD_DIR/bin/pixelflow" preprocess --config openai/clip-vit-base-patch32 \
       --out "$BUILD_DIR/demo" pipelines/samples/*
+    python_install
+    "$VENV/bin/python" examples/python/demo.py pipelines/samples/*
     ;;
   test)
     run_unit
+    run_python
     run_asan
     run_tsan
     run_fuzz
     ;;
   unit) run_unit ;;
+  python) run_python ;;
   asan) run_asan ;;
   tsan) run_tsan ;;
   fuzz) run_fuzz ;;
   "") ;;
   *)
-    echo "usage: $0 [demo|test|unit|asan|tsan|fuzz]" >&2
+    echo "usage: $0 [demo|test|unit|python|asan|tsan|fuzz]" >&2
     exit 2
     ;;
 esac
