@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # pixelflow set-up on Debian 12: installs the Debian packages that are missing, builds, then
 #   ./build.sh demo    runs the main job: bundled sample images through the bundled CLIP config
-#   ./build.sh test    every check CI runs: unit, python, then asan, tsan and fuzz (below), in that order
+#   ./build.sh test    every check CI runs: unit, python, packaging, then asan, tsan and fuzz (below)
+#   ./build.sh packaging  cmake --install + a find_package(pixelflow) consumer; pip wheel +
+#                      auditwheel repair, installed and run in a fresh virtual environment
 #   ./build.sh unit    the normal (Release) build's tests (ctest: unit tests + CLI contract)
 #   ./build.sh python  the Python package: a virtual environment ($BUILD_DIR/venv) with the pinned
 #                      test dependencies (python/requirements-*.txt, python/constraints-test.txt),
@@ -89,7 +91,7 @@ python_install() {
   python_env
   echo "pixelflow: pip install . (into $VENV)"
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation \
-    -C build-dir="$BUILD_DIR/python" \
+    -C build-dir="$BUILD_DIR/pip" \
     -C cmake.define.PIXELFLOW_HALIDE_KERNELS_FROM="$(realpath "$BUILD_DIR")" . 2>&1 | sed '/^WARNING: Location/d'
   "$VENV/bin/python" -c "import pixelflow" || {
     echo "pixelflow: pip install . failed" >&2
@@ -101,6 +103,18 @@ python_install() {
 run_python() {
   python_install
   (cd "$BUILD_DIR" && "$VENV/bin/python" -m pytest -q -p no:cacheprovider "$SRC_DIR/tests/python")
+}
+
+# Packaging: `cmake --install` + find_package(pixelflow) from examples/consumer, and a wheel
+# repaired by auditwheel that installs and runs in a fresh virtual environment with no library
+# from outside it but the system's own (the wheel is built in the folder `pip install .` used,
+# with the same settings, so it is not compiled again).
+run_packaging() {
+  echo "pixelflow: install check (find_package(pixelflow))"
+  tests/install/check_install.sh "$BUILD_DIR"
+  echo "pixelflow: wheel check (auditwheel)"
+  PIXELFLOW_VENV="$VENV" PIXELFLOW_JOBS="$JOBS" PIXELFLOW_HALIDE_KERNELS_FROM="$(realpath "$BUILD_DIR")" \
+    PIXELFLOW_WHEEL_BUILD_DIR="$BUILD_DIR/pip" tests/python/check_wheel.sh
 }
 
 # ASan + UBSan: every test, the CLI contract included (it drives the instrumented CLI).
@@ -244,18 +258,23 @@ case "${1:-}" in
   test)
     run_unit
     run_python
+    run_packaging
     run_asan
     run_tsan
     run_fuzz
     ;;
   unit) run_unit ;;
   python) run_python ;;
+  packaging)
+    python_env
+    run_packaging
+    ;;
   asan) run_asan ;;
   tsan) run_tsan ;;
   fuzz) run_fuzz ;;
   "") ;;
   *)
-    echo "usage: $0 [demo|test|unit|python|asan|tsan|fuzz]" >&2
+    echo "usage: $0 [demo|test|unit|python|packaging|asan|tsan|fuzz]" >&2
     exit 2
     ;;
 esac

@@ -11,6 +11,6 @@ VENV="$BUILD_DIR/venv-bench"
 grep -v -E "^(torch|#)" python/constraints-test.txt > "$BUILD_DIR/bench-constraints.txt"
 "$VENV/bin/python" -m pip install -q torch==2.14.1 torchvision==0.29.1 -r python/requirements-build.txt \
   -c "$BUILD_DIR/bench-constraints.txt" transformers==5.0.0 pillow==9.4.0 2>&1 | sed '/^WARNING: Location/d'
-"$VENV/bin/python" -m pip install -q --no-deps --no-build-isolation -C build-dir="$BUILD_DIR/python" \
+"$VENV/bin/python" -m pip install -q --no-deps --no-build-isolation -C build-dir="$BUILD_DIR/pip" \
   -C cmake.define.PIXELFLOW_HALIDE_KERNELS_FROM="$(realpath "$BUILD_DIR")" . 2>&1 | sed '/^WARNING: Location/d'
 "$VENV/bin/python" -c "import torchvision, transformers, pixelflow; print('bench venv ready:', '$VENV')"

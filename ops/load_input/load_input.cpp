@@ -22,7 +22,7 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 }
 
 bool is_npy(const InputItem& item) {
-  if (item.array.defined()) return false;
+  if (item.array.defined() || item.pixel_rows.rows) return false;
   if (!item.bytes.empty()) return item.bytes.substr(0, 6) == std::string_view("\x93NUMPY", 6);
   return ends_with(item.path, ".npy");
 }
@@ -89,6 +89,8 @@ Layout infer_input_layout(const InputItem& item, const LoadSpec& spec) {
   Shape shape;
   if (item.array.defined()) {
     shape = item.array.shape();
+  } else if (item.pixel_rows.rows) {
+    shape = item.pixel_rows.shape();
   } else if (is_npy(item)) {
     shape = item.bytes.empty() ? read_npy_file_header(item.path, item.display_name()).shape
                                : parse_npy_header(item.bytes.data(), item.bytes.size(), item.display_name()).shape;
@@ -203,6 +205,31 @@ Tensor InputLoader::read_array(const InputItem& item, bool convert, const ExecCo
                                std::optional<std::pair<int64_t, int64_t>>* full_size,
                                std::unique_ptr<RowConsumer>* stream) const {
   if (item.array.defined()) return item.array;
+  if (const InputItem::PixelRows& r = item.pixel_rows; r.rows) {
+    if (r.height <= 0 || r.width <= 0 || r.channels < 1 || r.pixel_bytes < r.channels)
+      throw InputError(item.display_name() + ": invalid pixel rows (" + std::to_string(r.height) + " x " +
+                       std::to_string(r.width) + ", " + std::to_string(r.channels) + " of " +
+                       std::to_string(r.pixel_bytes) + " bytes per pixel)");
+    Tensor t = Tensor::empty(DType::kUInt8, r.shape(), ctx.pool);
+    uint8_t* out = t.data<uint8_t>();
+    const auto c = static_cast<size_t>(r.channels), step = static_cast<size_t>(r.pixel_bytes);
+    const auto w = static_cast<size_t>(r.width);
+    for (int64_t y = 0; y < r.height; ++y, out += w * c) {
+      const uint8_t* in = r.rows[y];
+      if (c == step) {
+        std::memcpy(out, in, w * c);
+      } else if (c == 3 && step == 4) {
+        for (size_t x = 0; x < w; ++x) {
+          out[3 * x] = in[4 * x];
+          out[3 * x + 1] = in[4 * x + 1];
+          out[3 * x + 2] = in[4 * x + 2];
+        }
+      } else {
+        for (size_t x = 0; x < w; ++x) std::memcpy(out + c * x, in + step * x, c);
+      }
+    }
+    return t;
+  }
   if (is_npy(item)) {
     std::string storage;
     std::string_view bytes = item.bytes;

@@ -39,6 +39,18 @@ struct InputItem {
   // the bytes alive, otherwise the caller does for the duration of the call.
   std::string_view bytes;
   std::shared_ptr<const void> owner;
+  // or 8-bit pixels in another library's memory, row by row (a PIL image's own rows, read without
+  // PIL's export copy): row y starts at rows[y], pixels are `pixel_bytes` apart and the first
+  // `channels` bytes of each belong to the array. Copied into an (H, W) array for one channel,
+  // else (H, W, C), from the call's buffer pool when the input is loaded; `owner` keeps the rows
+  // alive (used when rows is set).
+  struct PixelRows {
+    const uint8_t* const* rows = nullptr;
+    int64_t height = 0, width = 0;
+    int channels = 0, pixel_bytes = 0;
+    Shape shape() const { return channels == 1 ? Shape{height, width} : Shape{height, width, channels}; }
+  };
+  PixelRows pixel_rows;
   std::string name;    // shown in errors; defaults to path
   std::string labels_path;  // segmentation map for this input (file or .npy), optional
   Tensor labels_array;
@@ -47,6 +59,14 @@ struct InputItem {
   static InputItem from_array(Tensor t, std::string name) {
     InputItem i;
     i.array = std::move(t);
+    i.name = std::move(name);
+    return i;
+  }
+  // Pixel rows kept alive by `owner` (see PixelRows).
+  static InputItem from_rows(PixelRows rows, std::shared_ptr<const void> owner, std::string name) {
+    InputItem i;
+    i.pixel_rows = rows;
+    i.owner = std::move(owner);
     i.name = std::move(name);
     return i;
   }

@@ -240,7 +240,9 @@ class BaseImageProcessor:
             specs = [[_inputs.image_spec(f, i, convert) for i, f in enumerate(v)] for v in videos]
             data = call.run_videos(specs)
         else:
-            flat = _inputs.flat_list(images)
+            # ImageGPT's preprocess calls make_list_of_images, every other class make_flat_list_of_images
+            make_list = _inputs.list_of_images if self._class_name == "ImageGPTImageProcessor" else _inputs.flat_list
+            flat = make_list(images)
             if not flat:
                 raise _core.InputError("images: an empty list")
             specs = [_inputs.image_spec(x, i, convert) for i, x in enumerate(flat)]

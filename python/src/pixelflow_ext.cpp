@@ -147,6 +147,17 @@ pf::ops::InputItem make_item(const py::handle& spec) {
     item.owner = hold(b);
   } else if (kind == "array") {
     item = pf::ops::InputItem::from_array(tensor_from_array(t[1].cast<py::array>(), name), name);
+  } else if (kind == "rows") {
+    // (owner, address of the row pointer array, width, height, channels, bytes per pixel): a PIL
+    // image's own memory (ImagingCore.unsafe_ptrs), checked by the Python layer.
+    auto r = t[1].cast<py::tuple>();
+    pf::ops::InputItem::PixelRows rows;
+    rows.rows = reinterpret_cast<const uint8_t* const*>(r[1].cast<uintptr_t>());
+    rows.width = r[2].cast<int64_t>();
+    rows.height = r[3].cast<int64_t>();
+    rows.channels = r[4].cast<int>();
+    rows.pixel_bytes = r[5].cast<int>();
+    item = pf::ops::InputItem::from_rows(rows, hold(r[0]), name);
   } else {
     throw pf::InputError(name + ": unknown input kind '" + kind + "'");
   }
