@@ -61,6 +61,17 @@ def rate(fn, n_images, seconds):
     return n_images / best
 
 
+def py_threads(proc, images, n):
+    """One batch split over n Python threads calling the same processor at once."""
+    import threading
+    parts = [images[i::n] for i in range(n)]
+    threads = [threading.Thread(target=proc, args=(p,), kwargs={"return_tensors": "pt"}) for p in parts]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     default_images = os.path.join(os.path.dirname(ROOT), "shared", "bench", "images")
@@ -119,6 +130,10 @@ def main():
             row = {"processor": cls, "threads": n}
             row["pixelflow_pil"] = rate(lambda: pf(pil, return_tensors="pt"), len(pil), a.seconds)
             row["pixelflow_paths"] = rate(lambda: pf(files, return_tensors="pt"), len(files), a.seconds)
+            if n > 1:  # n Python threads sharing one processor, each call on one oneTBB worker
+                pixelflow.set_num_threads(1)
+                row["pixelflow_pil_py_threads"] = rate(lambda: py_threads(pf, pil, n), len(pil), a.seconds)
+                pixelflow.set_num_threads(n)
             row["pil_backend_pil"] = rate(lambda: hf(pil, return_tensors="pt"), len(pil), a.seconds)
             row["pil_backend_paths"] = rate(
                 lambda: hf([Image.open(f) for f in files], return_tensors="pt"), len(files), a.seconds)
@@ -141,6 +156,10 @@ def main():
             print(f"| {r['processor']} | {r['threads']} | {'PIL images' if kind == 'pil' else 'paths'} | {p:,.0f} | "
                   f"{h:,.0f} | {'-' if t is None else f'{t:,.0f}'} | {p / h:.1f}x | "
                   f"{'-' if t is None else f'{p / t:.1f}x'} |")
+    for r in results:
+        if "pixelflow_pil_py_threads" in r:
+            print(f"{r['processor']}: {r['threads']} Python threads on one processor (1 worker each), PIL images: "
+                  f"{r['pixelflow_pil_py_threads']:,.0f} images/s")
     for r in results:
         if r["threads"] == threads[0]:
             print(f"{r['processor']}: pixelflow same bytes as the PIL backend: {r['same_bytes_as_pil_backend']}; "
