@@ -83,9 +83,10 @@ BatchFeature PreparedCall::run_videos(std::vector<std::vector<ops::InputItem>> v
       Tensor video = Tensor::empty(first.dtype(), shape);
       for (int64_t t = 0; t < lengths[v]; ++t, ++next) {
         const Tensor& f = per_frame[next];
-        if (f.shape() != first.shape())
-          throw InputError("video " + std::to_string(v) + ": frames of shapes " + shape_str(first.shape()) +
-                           " and " + shape_str(f.shape()) + " cannot be stacked");
+        if (f.shape() != first.shape() || f.dtype() != first.dtype())
+          throw InputError("video " + std::to_string(v) + ": frames of " + dtype_name(first.dtype()) + " " +
+                           shape_str(first.shape()) + " and " + dtype_name(f.dtype()) + " " + shape_str(f.shape()) +
+                           " cannot be stacked");
         std::memcpy(video[t].raw_data(), f.raw_data(), f.nbytes());
       }
       per_video.push_back(std::move(video));
@@ -93,6 +94,19 @@ BatchFeature PreparedCall::run_videos(std::vector<std::vector<ops::InputItem>> v
     out.set(key, std::move(per_video));
   }
   return out;
+}
+
+BatchFeature PreparedCall::run_frames(std::vector<std::vector<ops::InputItem>> videos,
+                                      std::vector<int64_t>* lengths) const {
+  std::vector<ops::InputItem> frames;
+  if (lengths) lengths->clear();
+  for (auto& v : videos) {
+    if (v.empty()) throw InputError("a video needs at least one frame");
+    if (lengths) lengths->push_back(static_cast<int64_t>(v.size()));
+    for (auto& f : v) frames.push_back(std::move(f));
+  }
+  if (opts_.skip_failed) throw InputError("on_error=skip is not supported for videos (a video is one input)");
+  return run_flat(std::move(frames));
 }
 
 BatchFeature PreparedCall::run_flat(std::vector<ops::InputItem> inputs, RunReport* report) const {

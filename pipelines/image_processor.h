@@ -65,6 +65,10 @@ class PreparedCall {
   // Videos, each a list of frames: pixel_values (N, T, C, H, W) for a video processor; an image
   // processor treats all frames as one flat batch (HF flattens nested lists).
   BatchFeature run_videos(std::vector<std::vector<ops::InputItem>> videos) const;
+  // The frames of all videos as one flat batch, not regrouped (the Python package regroups the
+  // per-frame arrays of return_tensors=None into one list per video, as transformers returns them);
+  // `lengths` receives each video's number of frames.
+  BatchFeature run_frames(std::vector<std::vector<ops::InputItem>> videos, std::vector<int64_t>* lengths) const;
 
  private:
   BatchFeature run_flat(std::vector<ops::InputItem> inputs, RunReport* report = nullptr) const;

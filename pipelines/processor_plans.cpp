@@ -310,7 +310,6 @@ Plan imagegpt(Builder& b) {
 // VideoMAE: every frame as CLIP does it (without convert_rgb); the output is (N, T, C, H, W).
 Plan videomae(Builder& b) {
   b.plan.video = true;
-  b.plan.load.infer_layout_per_input = !b.plan.load.input_data_format.has_value();
   if (flag(b.p, "do_resize")) b.resize_shortest_or_exact();
   if (flag(b.p, "do_center_crop")) b.center_crop();
   b.rescale_normalize_layout();
@@ -345,6 +344,14 @@ const std::map<std::string, PlanFn>& plans() {
 
 }  // namespace
 
+bool infers_layout_per_image(const std::string& processor_class) {
+  static const char* const kClasses[] = {"MobileNetV2ImageProcessor", "BeitImageProcessor", "SegformerImageProcessor",
+                                         "DPTImageProcessor",         "MobileViTImageProcessor", "VideoMAEImageProcessor"};
+  for (const char* c : kClasses)
+    if (processor_class == c) return true;
+  return false;
+}
+
 Plan make_plan(const std::string& processor_class, const json& params, const PlanOptions& opts) {
   auto it = plans().find(processor_class);
   if (it == plans().end()) {
@@ -354,7 +361,10 @@ Plan make_plan(const std::string& processor_class, const json& params, const Pla
                       processor_class + " is not supported yet (supported: " + known + ")");
   }
   Builder b(processor_class, params, opts);
-  return it->second(b);
+  Plan plan = it->second(b);
+  if (infers_layout_per_image(processor_class))
+    plan.load.infer_layout_per_input = !plan.load.input_data_format.has_value();
+  return plan;
 }
 
 }  // namespace pixelflow::pipelines

@@ -13,6 +13,11 @@ struct PlanOptions {
 };
 
 // Throws ConfigError for a class without a plan.
+// Whether the class infers the channel layout of each image on its own (MobileNetV2, BEiT, Segformer,
+// DPT, MobileViT in their _preprocess_image; VideoMAE per frame) rather than once from images[0]
+// (when input_data_format is not given).
+bool infers_layout_per_image(const std::string& processor_class);
+
 Plan make_plan(const std::string& processor_class, const nlohmann::json& params,
                const PlanOptions& opts = {});
 

@@ -193,7 +193,7 @@ std::vector<ClassSpec> build_specs() {
   s.push_back({P::kEfficientNet, "EfficientNetImageProcessor",
                {{"do_resize", true, M::kRaw},
                 {"size", hw(346, 346), M::kSizeSquare},
-                {"resample", kNearest, M::kRaw},
+                {"resample", kBicubic, M::kRaw},  // 5.0 (4.57: NEAREST)
                 {"do_center_crop", false, M::kRaw},
                 {"crop_size", hw(289, 289), M::kSizeSquare},
                 {"rescale_factor", kRescale, M::kRaw},

@@ -17,6 +17,7 @@
 #include "graph/file_io.h"
 #include "graph/registry.h"
 #include "pipelines/image_processor.h"
+#include "pipelines/processor_plans.h"
 
 namespace pixelflow::pipelines {
 
@@ -518,8 +519,10 @@ PipelineSpec parse_document(const Reader& r, const YAML::Node& root, const std::
         r.fail(e->value, "outputs", "image_key and labels_key must differ, both are \"" + plan.image_key + "\"");
     }
     if (const Entry* e = get("video")) plan.video = r.get_bool(e->value, "video");
-    // As VideoMAE: each frame's layout is inferred on its own unless input_data_format is set.
-    plan.load.infer_layout_per_input = plan.video && !plan.load.input_data_format.has_value();
+    // As VideoMAE (each frame) and the classes that infer each image's layout on their own: unless
+    // input_data_format is set.
+    plan.load.infer_layout_per_input =
+        (plan.video || infers_layout_per_image(plan.processor_class)) && !plan.load.input_data_format.has_value();
   }
   spec.options.load_image = spec.plan.load.exif_transpose;
 

@@ -147,7 +147,7 @@ TEST_CASE("defaults for missing keys, for every class", "[config][load]") {
         {"do_rescale", true}, {"rescale_factor", kRescale}, {"do_normalize", true}, {"image_mean", kStd05},
         {"image_std", kStd05}, {"do_reduce_labels", false}}},
       {"EfficientNetImageProcessor",
-       {{"do_resize", true}, {"size", hw(346, 346)}, {"resample", 0}, {"do_center_crop", false},
+       {{"do_resize", true}, {"size", hw(346, 346)}, {"resample", 3}, {"do_center_crop", false},
         {"crop_size", hw(289, 289)}, {"rescale_factor", kRescale}, {"rescale_offset", false}, {"do_rescale", true},
         {"do_normalize", true}, {"image_mean", kStd05}, {"image_std", kStd05}, {"include_top", true}}},
       {"BeitImageProcessor",

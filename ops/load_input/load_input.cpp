@@ -201,6 +201,9 @@ std::optional<TensorSpec> InputLoader::first_op_input(const ImageInfo& info) con
     }
     if (layout != Layout::kChannelsLast) return std::nullopt;  // the op would see the pixels moved
   } else {
+    // A 2-D image whose layout is inferred on its own is refused by load() (as Hugging Face's
+    // infer_channel_dimension_format refuses 2-D arrays): not streamed past that check.
+    if (spec_.infer_layout_per_input && !spec_.input_data_format) return std::nullopt;
     seen = {h, w, 1};
   }
   return TensorSpec{DType::kUInt8, seen};

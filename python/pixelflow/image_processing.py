@@ -238,7 +238,16 @@ class BaseImageProcessor:
                 raise _core.InputError("segmentation_maps: not supported for video processors")
             videos = _inputs.videos_list(images)
             specs = [[_inputs.image_spec(f, i, convert) for i, f in enumerate(v)] for v in videos]
-            data = call.run_videos(specs)
+            if kind is None:  # transformers: a list of videos, each a list of frames
+                frames, lengths = call.run_frames(specs)
+                data = {}
+                for key, values in frames.items():
+                    data[key], start = [], 0
+                    for n in lengths:
+                        data[key].append(list(values[start:start + n]))
+                        start += n
+            else:
+                data = call.run_videos(specs)
         else:
             # ImageGPT's preprocess calls make_list_of_images, every other class make_flat_list_of_images
             make_list = _inputs.list_of_images if self._class_name == "ImageGPTImageProcessor" else _inputs.flat_list

@@ -242,6 +242,18 @@ class Call {
     for (const auto& f : report.failed) failed.append(py::make_tuple(f.index, f.message));
     return py::make_tuple(dict_from_batch_feature(bf), report.kept, failed);
   }
+  // (per-frame outputs, frames per video): every frame of every video in one flat batch.
+  py::tuple run_frames(const py::list& videos) const {
+    std::vector<std::vector<pf::ops::InputItem>> items;
+    for (const auto& v : videos) items.push_back(make_items(v.cast<py::list>()));
+    pf::BatchFeature bf;
+    std::vector<int64_t> lengths;
+    {
+      py::gil_scoped_release nogil;
+      bf = call_->run_frames(std::move(items), &lengths);
+    }
+    return py::make_tuple(dict_from_batch_feature(bf), lengths);
+  }
   py::dict run_videos(const py::list& videos) const {
     std::vector<std::vector<pf::ops::InputItem>> items;
     for (const auto& v : videos) items.push_back(make_items(v.cast<py::list>()));
@@ -423,7 +435,8 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("video", &Call::video)
       .def("describe", &Call::describe)
       .def("run", &Call::run, py::arg("inputs"))
-      .def("run_videos", &Call::run_videos, py::arg("videos"));
+      .def("run_videos", &Call::run_videos, py::arg("videos"))
+      .def("run_frames", &Call::run_frames, py::arg("videos"));
 
   py::class_<Loader>(m, "Loader")
       .def(py::init<const Call&, const py::list&, const py::dict&>(), py::keep_alive<1, 2>())
