@@ -12,6 +12,7 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <new>
 
 #include "graph/errors.h"
@@ -169,12 +170,22 @@ class BatchAssembler final : public OutputAllocator {
     std::lock_guard<std::mutex> lock(slot.mu);
     TensorSpec spec{t.dtype(), t.shape()};
     if (!slot.batch.defined()) allocate(slot, spec);
+    // The batch's shape is the first accepted row's (in input order when ordered), so that the
+    // error names the same input whichever sample happened to shape the buffer first.
+    if (!slot.first) slot.first = spec;
+    const auto describe = [&](const std::string& who, const TensorSpec& got, const TensorSpec& batch) {
+      return who + ": output of shape " + shape_str(got.shape) + " " + dtype_name(got.dtype) +
+             " cannot be stacked with the batch's " + shape_str(batch.shape) + " " + dtype_name(batch.dtype) +
+             " (images of different sizes need --unbatched, like return_tensors=None)";
+    };
+    if (!(spec == *slot.first)) {
+      if (slot.mismatch.empty()) slot.mismatch = describe(source, spec, *slot.first);
+      return;
+    }
     if (!(spec == slot.spec)) {
-      if (slot.mismatch.empty())
-        slot.mismatch = source + ": output of shape " + shape_str(t.shape()) + " " +
-                        dtype_name(t.dtype()) + " cannot be stacked with the batch's " +
-                        shape_str(slot.spec.shape) + " " + dtype_name(slot.spec.dtype) +
-                        " (images of different sizes need --unbatched, like return_tensors=None)";
+      // The buffer was shaped by a later input that does not match the first: its own accept()
+      // reports it; this message stands in should that input fail before it is accepted.
+      if (slot.pending_mismatch.empty()) slot.pending_mismatch = describe(source, spec, slot.spec);
       return;
     }
     Tensor dst = slot.batch[row(index)];
@@ -182,7 +193,10 @@ class BatchAssembler final : public OutputAllocator {
     slot.used = true;
   }
 
-  const std::string& mismatch(Target target) const { return slots_[static_cast<int>(target)].mismatch; }
+  const std::string& mismatch(Target target) const {
+    const Slot& slot = slots_[static_cast<int>(target)];
+    return slot.mismatch.empty() ? slot.pending_mismatch : slot.mismatch;
+  }
 
   // Keeps only the rows listed in `kept` (ascending), moved to the front, in order.
   void compact(const std::vector<int64_t>& kept) {
@@ -226,6 +240,8 @@ class BatchAssembler final : public OutputAllocator {
     TensorSpec spec{DType::kUInt8, {}};
     std::vector<Tensor> list;
     std::string mismatch;
+    std::optional<TensorSpec> first;  // the first accepted row's spec
+    std::string pending_mismatch;
     bool used = false;
   };
 
