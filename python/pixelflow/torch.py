@@ -85,7 +85,12 @@ class DataLoader:
         self._call = self.processor._pf_call({k: _to_plain(v) for k, v in call_kwargs.items()},
                                              return_tensors=True, skip_failed=on_error == "skip")
         self._specs = [("path", f, f) for f in self.files]
-        self._len = self._make_loader().batches_per_epoch
+        # As the C++ loader shards and batches (DistributedSampler's padding or truncation).
+        n, w, bs = len(self.files), self.world_size, self._opts["batch_size"]
+        if bs < 1:
+            raise _core.ConfigError(f"batch_size: must be at least 1, got {bs}")
+        per_rank = n // w if drop_last else -(-n // w)
+        self._len = per_rank // bs if drop_last else -(-per_rank // bs)
 
     def set_epoch(self, epoch):
         """The epoch whose permutation the next iteration uses (as DistributedSampler.set_epoch)."""

@@ -66,6 +66,9 @@ def test_shuffle_seed_epoch_and_shards(folder):
     shards = [order(DataLoader(proc, str(folder), batch_size=4, shuffle=True, seed=3, rank=r, world_size=3,
                                drop_last=True)) for r in range(3)]
     assert all(len(s) == 4 for s in shards)
+    for world, bs, drop in [(3, 4, True), (3, 4, False), (5, 2, False), (5, 2, True), (1, 5, False)]:
+        loader = DataLoader(proc, str(folder), batch_size=bs, rank=world - 1, world_size=world, drop_last=drop)
+        assert len(loader) == len(list(loader)), (world, bs, drop)
     assert sorted(sum(shards, [])) == sorted(files)
 
 
