@@ -123,22 +123,30 @@ class BatchFeature(dict):
 
 
 def _as_tensor(value, torch):
+    """transformers 5.0's BatchFeature conversion of one value, rule for rule."""
     if torch is None:  # NumPy
         if isinstance(value, np.ndarray):
             return value
         if type(value).__module__.startswith("torch"):
             return value.numpy()
-        if isinstance(value, (list, tuple)) and value and isinstance(value[0], np.ndarray):
-            if len({v.shape for v in value}) > 1:
-                return np.asarray([np.asarray(v) for v in value] + [None], dtype=object)[:-1]
-            return np.stack(value)
-        return np.asarray(value)
+        return _np_as_tensor(value)
     if torch.is_tensor(value):
         return value
-    if isinstance(value, (list, tuple)) and value and torch.is_tensor(value[0]):
+    if isinstance(value, (list, tuple)) and len(value) > 0 and torch.is_tensor(value[0]):
         return torch.stack(list(value))
-    if isinstance(value, (list, tuple)) and value and isinstance(value[0], np.ndarray):
-        value = np.stack(value)
+    if isinstance(value, (list, tuple)) and len(value) > 0:
+        if isinstance(value[0], np.ndarray):
+            value = np.array(value)
+        elif isinstance(value[0], (list, tuple)) and len(value[0]) > 0 and isinstance(value[0][0], np.ndarray):
+            value = np.array(value)
     if isinstance(value, np.ndarray):
         return torch.from_numpy(value)
     return torch.tensor(value)
+
+
+def _np_as_tensor(value, dtype=None):
+    if isinstance(value, (list, tuple)) and isinstance(value[0], (list, tuple, np.ndarray)):
+        lens = [len(v) for v in value]
+        if len(set(lens)) > 1 and dtype is None:  # ragged: an object array of the items
+            value = _np_as_tensor([np.asarray(v) for v in value], dtype=object)
+    return np.asarray(value, dtype=dtype)

@@ -230,24 +230,14 @@ class BaseImageProcessor:
         kwargs = {k: _to_plain(v) for k, v in kwargs.items()}
         if images is None:
             raise _core.InputError("images: expected an image, a list of images or a batch, got None")
-        call = self._pf_call(kwargs, return_tensors=kind is not None)
         convert = bool(getattr(self, "do_convert_rgb", False)) if "do_convert_rgb" not in kwargs \
             else bool(kwargs["do_convert_rgb"])
-        if call.video:
+        video = self._pf_call(kwargs, return_tensors=False).video
+        if video:
             if segmentation_maps is not None:
                 raise _core.InputError("segmentation_maps: not supported for video processors")
             videos = _inputs.videos_list(images)
             specs = [[_inputs.image_spec(f, i, convert) for i, f in enumerate(v)] for v in videos]
-            if kind is None:  # transformers: a list of videos, each a list of frames
-                frames, lengths = call.run_frames(specs)
-                data = {}
-                for key, values in frames.items():
-                    data[key], start = [], 0
-                    for n in lengths:
-                        data[key].append(list(values[start:start + n]))
-                        start += n
-            else:
-                data = call.run_videos(specs)
         else:
             # ImageGPT's preprocess calls make_list_of_images, every other class make_flat_list_of_images
             make_list = _inputs.list_of_images if self._class_name == "ImageGPTImageProcessor" else _inputs.flat_list
@@ -260,8 +250,31 @@ class BaseImageProcessor:
                 if len(maps) != len(specs):
                     raise _core.InputError(f"segmentation_maps: {len(maps)} maps for {len(specs)} images")
                 specs = [s + (_inputs.label_spec(m, i),) for i, (s, m) in enumerate(zip(specs, maps))]
-            data, _, _ = call.run(specs)
-        return BatchFeature(data, tensor_type=kind)
+        if kind is not None:
+            try:
+                return BatchFeature(self._pf_run(kwargs, specs, video, stacked=True), tensor_type=kind)
+            except _core.InputError as e:
+                if "cannot be stacked" not in str(e):
+                    raise
+            # Outputs of different shapes or dtypes: transformers stacks its per-image list in
+            # BatchFeature (NumPy's rules: an object array when the first axes differ, type
+            # promotion, or its ValueError); so does pixelflow, from the per-image outputs.
+        return BatchFeature(self._pf_run(kwargs, specs, video, stacked=False), tensor_type=kind)
+
+    def _pf_run(self, kwargs, specs, video, stacked):
+        call = self._pf_call(kwargs, return_tensors=stacked)
+        if not video:
+            return call.run(specs)[0]
+        if stacked:
+            return call.run_videos(specs)
+        frames, lengths = call.run_frames(specs)  # transformers: a list of videos, each a list of frames
+        data = {}
+        for key, values in frames.items():
+            data[key], start = [], 0
+            for n in lengths:
+                data[key].append(list(values[start:start + n]))
+                start += n
+        return data
 
     # ---- post-processing ------------------------------------------------------------------
 

@@ -775,11 +775,11 @@ KNOWN_ISSUES = {
     "B4": "fixed (kept as a regression test): pixelflow bug (pipelines/image_processor.cpp PreparedCall::run_videos): VideoMAE with "
           "return_tensors=None returns a list of videos, each a list of (C, H, W) frames; pixelflow returns "
           "a list of stacked (T, C, H, W) arrays, and raises when a video's frames differ in shape",
-    "B5": "pixelflow bug (C++ output stacking): with return_tensors='np', transformers 5.0.0 returns an object "
+    "B5": "fixed (kept as a regression test): pixelflow bug (C++ output stacking): with return_tensors='np', transformers 5.0.0 returns an object "
           "array of the per-item arrays when their first axes differ in length (BatchFeature's ragged case: "
           "videos of different lengths, channels-last images of different heights); pixelflow raises (excused "
           "only where transformers' BatchFeature, given pixelflow's return_tensors=None outputs, agrees)",
-    "B6": "pixelflow bug (C++ output stacking): with return_tensors 'np' / 'pt', outputs of different dtypes in "
+    "B6": "fixed (kept as a regression test): pixelflow bug (C++ output stacking): with return_tensors 'np' / 'pt', outputs of different dtypes in "
           "one batch (uint8 / float32 / float64 images with rescale and normalize off) are stacked by transformers "
           "with NumPy's type promotion (np.array of the list); pixelflow raises (excused as B5)",
     "B7": "pixelflow bug (C++, ops/color_quantize): ImageGPT's color quantization refuses uint16 / int32 / int64 / "
@@ -884,10 +884,6 @@ def known_issues(case, kwargs, ref, got):
             if (a.shape[0] if lay == "channels_first" else a.shape[-1]) in (2, 4):
                 ids.append("B3")
                 break
-    if kwargs.get("return_tensors") in ("np", "pt") and isinstance(got, Raised) and not isinstance(ref, Raised) \
-            and _restacked_agrees(case, kwargs, ref):
-        ragged = any(isinstance(v, np.ndarray) and v.dtype == object for v in ref.values())
-        ids.append("B5" if ragged else "B6")
     if any(a.ndim == 2 for a in seen) and (idf is not None or seen[0].ndim != 2):
         ids.append("Q1")
     if case.cls == "ImageGPTImageProcessor" and case.structure == "batches":
@@ -1103,15 +1099,13 @@ def test_fixed_issue_b4_videomae_unstacked(config, frames):
     pytest.param("ViTImageProcessor", [make_image("u8_hwc", 6, 8, 1), make_image("u8_hwc", 5, 8, 2)],
                  {"do_resize": False, "data_format": "channels_last"}, id="images-of-different-heights"),
 ])
-@_xfail("B5")
-def test_known_issue_b5_ragged_np(name, images, kwargs):
+def test_fixed_issue_b5_ragged_np(name, images, kwargs):
     _agree(name, {"size": 4, "crop_size": 4}, images, dict(kwargs, return_tensors="np"))
 
 
 @pytest.mark.parametrize("first,second", [("f64_hwc", "f32_hwc"), ("u8_hwc", "f32_hwc")])
 @pytest.mark.parametrize("return_tensors", ["np", "pt"])
-@_xfail("B6")
-def test_known_issue_b6_mixed_dtypes(first, second, return_tensors):
+def test_fixed_issue_b6_mixed_dtypes(first, second, return_tensors):
     images = [make_image(first, 5, 6, 1), make_image(second, 5, 6, 2)]
     _agree("ViTImageProcessor", {"do_resize": False, "do_rescale": False, "do_normalize": False}, images,
            {"return_tensors": return_tensors})
