@@ -48,16 +48,8 @@ BatchFeature PreparedCall::run(std::vector<ops::InputItem> inputs, RunReport* re
 }
 
 BatchFeature PreparedCall::run_videos(std::vector<std::vector<ops::InputItem>> videos) const {
-  std::vector<ops::InputItem> frames;
   std::vector<int64_t> lengths;
-  for (auto& v : videos) {
-    if (v.empty()) throw InputError("a video needs at least one frame");
-    lengths.push_back(static_cast<int64_t>(v.size()));
-    for (auto& f : v) frames.push_back(std::move(f));
-  }
-  if (opts_.skip_failed) throw InputError("on_error=skip is not supported for videos (a video is one input)");
-  if (!opts_.ordered) throw InputError("ordered=false is not supported for videos (frames must keep their order)");
-  BatchFeature flat = run_flat(std::move(frames));
+  BatchFeature flat = run_frames(std::move(videos), &lengths);
   if (!plan_.video) return flat;
   // Regroup the frames' outputs per video: (N, T, ...) when stacked, else one (T, ...) array
   // per video.
@@ -99,13 +91,14 @@ BatchFeature PreparedCall::run_videos(std::vector<std::vector<ops::InputItem>> v
 BatchFeature PreparedCall::run_frames(std::vector<std::vector<ops::InputItem>> videos,
                                       std::vector<int64_t>* lengths) const {
   std::vector<ops::InputItem> frames;
-  if (lengths) lengths->clear();
+  lengths->clear();
   for (auto& v : videos) {
     if (v.empty()) throw InputError("a video needs at least one frame");
-    if (lengths) lengths->push_back(static_cast<int64_t>(v.size()));
+    lengths->push_back(static_cast<int64_t>(v.size()));
     for (auto& f : v) frames.push_back(std::move(f));
   }
   if (opts_.skip_failed) throw InputError("on_error=skip is not supported for videos (a video is one input)");
+  if (!opts_.ordered) throw InputError("ordered=false is not supported for videos (frames must keep their order)");
   return run_flat(std::move(frames));
 }
 

@@ -67,7 +67,7 @@ class PreparedCall {
   BatchFeature run_videos(std::vector<std::vector<ops::InputItem>> videos) const;
   // The frames of all videos as one flat batch, not regrouped (the Python package regroups the
   // per-frame arrays of return_tensors=None into one list per video, as transformers returns them);
-  // `lengths` receives each video's number of frames.
+  // `lengths` (required) receives each video's number of frames. run_videos is this, regrouped.
   BatchFeature run_frames(std::vector<std::vector<ops::InputItem>> videos, std::vector<int64_t>* lengths) const;
 
  private:
