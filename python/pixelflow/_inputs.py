@@ -53,12 +53,6 @@ def is_valid_image(x):
     return is_pil_image(x) or is_array(x) or is_path(x) or is_encoded(x)
 
 
-def ndim(x):
-    if is_array(x):
-        return x.ndim
-    return None  # a PIL image, a path, bytes: one image
-
-
 def as_numpy(x, name):
     """A C-contiguous NumPy array in a dtype pixelflow computes in, sharing x's memory when it can."""
     if _is_torch_tensor(x):

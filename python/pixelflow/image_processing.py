@@ -232,7 +232,8 @@ class BaseImageProcessor:
             raise _core.InputError("images: expected an image, a list of images or a batch, got None")
         convert = bool(getattr(self, "do_convert_rgb", False)) if "do_convert_rgb" not in kwargs \
             else bool(kwargs["do_convert_rgb"])
-        video = self._pf_call(kwargs, return_tensors=False).video
+        call = self._pf_call(kwargs, return_tensors=kind is not None)
+        video = call.video
         if video:
             if segmentation_maps is not None:
                 raise _core.InputError("segmentation_maps: not supported for video processors")
@@ -252,17 +253,19 @@ class BaseImageProcessor:
                 specs = [s + (_inputs.label_spec(m, i),) for i, (s, m) in enumerate(zip(specs, maps))]
         if kind is not None:
             try:
-                return BatchFeature(self._pf_run(kwargs, specs, video, stacked=True), tensor_type=kind)
+                return BatchFeature(self._pf_run(call, specs, video, stacked=True), tensor_type=kind)
             except _core.InputError as e:
                 if "cannot be stacked" not in str(e):
                     raise
             # Outputs of different shapes or dtypes: transformers stacks its per-image list in
             # BatchFeature (NumPy's rules: an object array when the first axes differ, type
             # promotion, or its ValueError); so does pixelflow, from the per-image outputs.
-        return BatchFeature(self._pf_run(kwargs, specs, video, stacked=False), tensor_type=kind)
+            call = self._pf_call(kwargs, return_tensors=False)
+        return BatchFeature(self._pf_run(call, specs, video, stacked=False), tensor_type=kind)
 
-    def _pf_run(self, kwargs, specs, video, stacked):
-        call = self._pf_call(kwargs, return_tensors=stacked)
+    @staticmethod
+    def _pf_run(call, specs, video, stacked):
+        """Runs a prepared call (stacked: made with return_tensors=True) on the input specs."""
         if not video:
             return call.run(specs)[0]
         if stacked:

@@ -179,6 +179,14 @@ std::vector<pf::ops::InputItem> make_items(const py::list& specs) {
   return items;
 }
 
+// A list of videos, each a list of input specs.
+std::vector<std::vector<pf::ops::InputItem>> make_videos(const py::list& videos) {
+  std::vector<std::vector<pf::ops::InputItem>> items;
+  items.reserve(videos.size());
+  for (const auto& v : videos) items.push_back(make_items(v.cast<py::list>()));
+  return items;
+}
+
 nlohmann::json parse_json(const std::string& text) { return nlohmann::json::parse(text); }
 
 py::tuple config_tuple(const pp::ProcessorConfig& cfg) {
@@ -244,8 +252,7 @@ class Call {
   }
   // (per-frame outputs, frames per video): every frame of every video in one flat batch.
   py::tuple run_frames(const py::list& videos) const {
-    std::vector<std::vector<pf::ops::InputItem>> items;
-    for (const auto& v : videos) items.push_back(make_items(v.cast<py::list>()));
+    std::vector<std::vector<pf::ops::InputItem>> items = make_videos(videos);
     pf::BatchFeature bf;
     std::vector<int64_t> lengths;
     {
@@ -255,8 +262,7 @@ class Call {
     return py::make_tuple(dict_from_batch_feature(bf), lengths);
   }
   py::dict run_videos(const py::list& videos) const {
-    std::vector<std::vector<pf::ops::InputItem>> items;
-    for (const auto& v : videos) items.push_back(make_items(v.cast<py::list>()));
+    std::vector<std::vector<pf::ops::InputItem>> items = make_videos(videos);
     pf::BatchFeature bf;
     {
       py::gil_scoped_release nogil;
@@ -296,9 +302,6 @@ class Loader {
     py::gil_scoped_release nogil;
     loader_ = std::make_unique<pp::DataLoader>(call.prepared(), std::move(items), opts);
   }
-  int64_t samples_per_epoch() const { return loader_->samples_per_epoch(); }
-  int64_t batches_per_epoch() const { return loader_->batches_per_epoch(); }
-  std::vector<int64_t> epoch_order(int64_t e) const { return loader_->epoch_order(e); }
   // (epoch, index, positions, outputs dict, kept, [(index in batch, message)]) or None.
   py::object next() {
     std::optional<pp::Batch> b;
@@ -326,32 +329,18 @@ class Loader {
 py::array load_image_rgb(const py::object& src, const std::string& name) {
   pf::Tensor rgb;
   if (py::isinstance<py::bytes>(src)) {
-    std::string data = src.cast<std::string>();
+    char* data = nullptr;  // read in place: `src` holds the bytes object for the call
+    py::ssize_t size = 0;
+    PyBytes_AsStringAndSize(src.ptr(), &data, &size);
     py::gil_scoped_release nogil;
     rgb = pf::ops::load_image_rgb(
-        pf::ops::decode_image(reinterpret_cast<const uint8_t*>(data.data()), data.size(), name));
+        pf::ops::decode_image(reinterpret_cast<const uint8_t*>(data), static_cast<size_t>(size), name));
   } else {
     std::string path = src.cast<std::string>();
     py::gil_scoped_release nogil;
     rgb = pf::ops::load_image_rgb(pf::ops::decode_image_file(path));
   }
   return array_from_tensor(rgb);
-}
-
-// np.array(Image.open(f)) and its mode (and palette for "P").
-py::tuple decode_raw(const py::object& src, const std::string& name) {
-  pf::ops::DecodedImage img;
-  if (py::isinstance<py::bytes>(src)) {
-    std::string data = src.cast<std::string>();
-    py::gil_scoped_release nogil;
-    img = pf::ops::decode_image(reinterpret_cast<const uint8_t*>(data.data()), data.size(), name);
-  } else {
-    std::string path = src.cast<std::string>();
-    py::gil_scoped_release nogil;
-    img = pf::ops::decode_image_file(path);
-  }
-  py::bytes palette(reinterpret_cast<const char*>(img.palette.data()), img.palette.size());
-  return py::make_tuple(array_from_tensor(img.pixels), img.mode, palette, img.format, img.exif_orientation);
 }
 
 }  // namespace
@@ -386,10 +375,7 @@ PYBIND11_MODULE(_core, m) {
   });
 
   m.def("supported_classes", &pp::supported_processor_classes);
-  m.def("canonical_class", &pp::canonical_processor_class, py::arg("name"));
   m.def("set_bundled_models_dir", &pp::set_bundled_models_dir, py::arg("dir"));
-  m.def("bundled_models_dir", &pp::bundled_models_dir);
-  m.def("bundled_model_ids", &pp::bundled_model_ids);
   m.def("has_semantic_segmentation", &pp::has_semantic_segmentation, py::arg("class_name"));
 
   m.def(
@@ -413,12 +399,6 @@ PYBIND11_MODULE(_core, m) {
         return config_tuple(pp::processor_config_from_json_text(text, source, load_options(overrides, cls, {})));
       },
       py::arg("text"), py::arg("source"), py::arg("overrides_json") = "{}", py::arg("processor_class") = py::none());
-  m.def("resolve_config_path", [](const std::string& p, std::optional<std::string> revision,
-                                  std::optional<std::string> cache_dir, const std::string& subfolder) {
-    return pp::resolve_preprocessor_config_path(p, revision, cache_dir, subfolder);
-  }, py::arg("path_or_id"), py::arg("revision") = py::none(), py::arg("cache_dir") = py::none(),
-     py::arg("subfolder") = "");
-
   py::class_<CallOptionsIn>(m, "CallOptions")
       .def(py::init<>())
       .def_readwrite("return_tensors", &CallOptionsIn::return_tensors)
@@ -440,9 +420,6 @@ PYBIND11_MODULE(_core, m) {
 
   py::class_<Loader>(m, "Loader")
       .def(py::init<const Call&, const py::list&, const py::dict&>(), py::keep_alive<1, 2>())
-      .def_property_readonly("samples_per_epoch", &Loader::samples_per_epoch)
-      .def_property_readonly("batches_per_epoch", &Loader::batches_per_epoch)
-      .def("epoch_order", &Loader::epoch_order)
       .def("next", &Loader::next)
       .def("close", &Loader::close);
 
@@ -478,5 +455,4 @@ PYBIND11_MODULE(_core, m) {
       py::arg("threads") = 0);
 
   m.def("load_image_rgb", &load_image_rgb, py::arg("source"), py::arg("name"));
-  m.def("decode_raw", &decode_raw, py::arg("source"), py::arg("name"));
 }
