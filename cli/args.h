@@ -9,7 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "graph/errors.h"
+#include "base/errors.h"
 #include "graph/pipeline.h"
 #include "pipelines/processor_config.h"
 

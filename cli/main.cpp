@@ -22,7 +22,7 @@
 
 #include "cli/args.h"
 #include "cli/run_command.h"
-#include "graph/errors.h"
+#include "base/errors.h"
 #include "graph/kernels.h"
 #include "graph/npy.h"
 #include "pipelines/image_processor.h"

@@ -15,7 +15,7 @@
 
 #include "cli/args.h"
 #include "cli/run_command.h"
-#include "graph/errors.h"
+#include "base/errors.h"
 #include "pipelines/data_loader.h"
 #include "pipelines/dataset_writer.h"
 #include "pipelines/input_source.h"

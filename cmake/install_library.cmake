@@ -21,10 +21,10 @@ add_library(pixelflow::pixelflow ALIAS pixelflow_shared)
 
 install(TARGETS pixelflow_shared EXPORT pixelflowTargets
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT library)
-# Every header of graph/, ops/, pipelines/ except ops/common/halide_util.h, the kernels' private
+# Every header of base/, graph/, ops/, registry/, pipelines/ except ops/common/halide_util.h, the kernels' private
 # helper (it includes Halide's HalideBuffer.h, which consumers do not have; no other header
 # includes it). pipelines/models and pipelines/samples hold no headers (no empty folders).
-foreach (dir graph ops pipelines)
+foreach (dir base graph ops registry pipelines)
   install(DIRECTORY ${PROJECT_SOURCE_DIR}/${dir}/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/pixelflow/${dir}
           COMPONENT library FILES_MATCHING PATTERN "*.h" PATTERN "*.def"
           PATTERN "halide_util.h" EXCLUDE PATTERN "models" EXCLUDE PATTERN "samples" EXCLUDE)

@@ -3,8 +3,8 @@
 #include <filesystem>
 #include <stdexcept>
 
-#include "graph/atomic_file.h"
-#include "graph/errors.h"
+#include "base/atomic_file.h"
+#include "base/errors.h"
 #include "graph/npy.h"
 
 namespace pixelflow {

@@ -46,7 +46,7 @@ class BatchFeature {
 
   // Writes DIR/<key>.npy for stacked entries and DIR/<key>_<i>.npy for list entries (DIR is
   // created if needed), all or nothing: every file is written to a temporary in DIR first, then
-  // all are renamed over their final names (graph/atomic_file.h), so a failure while writing
+  // all are renamed over their final names (base/atomic_file.h), so a failure while writing
   // leaves DIR as it was. Returns the files written.
   std::vector<std::string> save_npy(const std::string& dir) const;
 

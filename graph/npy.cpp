@@ -5,9 +5,9 @@
 #include <functional>
 #include <sstream>
 
-#include "graph/atomic_file.h"
-#include "graph/errors.h"
-#include "graph/file_io.h"
+#include "base/atomic_file.h"
+#include "base/errors.h"
+#include "base/file_io.h"
 
 namespace pixelflow {
 

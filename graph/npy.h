@@ -12,7 +12,7 @@ namespace pixelflow {
 
 // Reads a .npy array into a C-ordered Tensor (Fortran-ordered files are transposed).
 // Throws DecodeError naming `path` for anything malformed or of an unsupported dtype.
-// The file must be a regular file (graph/file_io.h); only the header and the data it declares
+// The file must be a regular file (base/file_io.h); only the header and the data it declares
 // are read, never more than the file holds.
 Tensor load_npy(const std::string& path, BufferPool* pool = nullptr);
 // The bytes of the .npy file at `path` that parse_npy needs: its header and the data the header
@@ -29,7 +29,7 @@ Tensor parse_npy(const void* data, size_t size, const std::string& name, BufferP
 TensorSpec parse_npy_header(const void* data, size_t size, const std::string& name);
 
 // Writes `t` as a standard version-1.0 .npy file (C order), as np.save would. The file is
-// replaced atomically (graph/atomic_file.h) and written straight from the tensor's memory.
+// replaced atomically (base/atomic_file.h) and written straight from the tensor's memory.
 void save_npy(const std::string& path, const Tensor& t);
 // The bytes save_npy would write (a copy of the whole tensor: for small arrays and tests).
 std::string npy_bytes(const Tensor& t);

@@ -15,7 +15,7 @@
 #include <optional>
 #include <new>
 
-#include "graph/errors.h"
+#include "base/errors.h"
 #include "graph/halide_runtime.h"
 
 namespace pixelflow {
@@ -60,32 +60,17 @@ tbb::task_arena& shared_arena(int threads) {
   return *a;
 }
 
-// Rethrows an input's failure with the input named in front of its message, keeping its type
-// (DecodeError, InputError, ConfigError, KernelError, ...), so that callers (the Python package)
-// can tell them apart. Messages that name the input already are rethrown as they are.
+// Rethrows an input's failure with the input named in front of its message (Error::add_source),
+// keeping its type (DecodeError, InputError, ConfigError, KernelError, ...), so that callers
+// (the Python package) can tell them apart. Other exceptions become an Error naming the input.
 [[noreturn]] void throw_with_source(const std::exception_ptr& e, const std::string& source) {
-  const std::string msg = describe_error(e, source);
   try {
     std::rethrow_exception(e);
-  } catch (const Error& err) {
-    if (msg == err.what()) throw;
-    try {
-      throw;
-    } catch (const ConfigError&) {
-      throw ConfigError(source, err.what());
-    } catch (const DecodeError&) {
-      throw DecodeError(source, err.what());
-    } catch (const InputError&) {
-      throw InputError(msg);
-    } catch (const KernelError&) {
-      throw KernelError(msg);
-    } catch (const OutOfMemoryError&) {
-      throw OutOfMemoryError(msg);
-    } catch (...) {
-      throw Error(msg);
-    }
+  } catch (Error& err) {
+    err.add_source(source);
+    throw;
   } catch (...) {
-    throw Error(msg);
+    throw Error(describe_error(e, source));
   }
 }
 

@@ -9,7 +9,7 @@
 #include <new>
 #include <stdexcept>
 
-#include "graph/errors.h"
+#include "base/errors.h"
 
 namespace pixelflow {
 

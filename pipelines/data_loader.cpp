@@ -6,7 +6,7 @@
 #include <random>
 #include <thread>
 
-#include "graph/errors.h"
+#include "base/errors.h"
 #include "pipelines/input_source.h"
 
 namespace pixelflow::pipelines {

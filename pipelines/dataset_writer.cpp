@@ -16,10 +16,10 @@
 #include <stdexcept>
 #include <utility>
 
-#include "graph/errors.h"
-#include "graph/file_io.h"
+#include "base/errors.h"
+#include "base/file_io.h"
 #include "graph/npy.h"
-#include "graph/sha256.h"
+#include "base/sha256.h"
 
 namespace fs = std::filesystem;
 

@@ -3,7 +3,7 @@
 #include <cstring>
 #include <optional>
 
-#include "graph/errors.h"
+#include "base/errors.h"
 #include "graph/kernels.h"
 #include "pipelines/processor_plans.h"
 

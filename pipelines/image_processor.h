@@ -16,9 +16,9 @@
 #include <nlohmann/json.hpp>
 
 #include "graph/batch_feature.h"
-#include "graph/builder.h"
+#include "registry/builder.h"
 #include "graph/pipeline.h"
-#include "graph/plan.h"
+#include "registry/plan.h"
 #include "ops/load_input/load_input.h"
 #include "pipelines/processor_config.h"
 

@@ -8,8 +8,8 @@
 #include <sstream>
 #include <set>
 
-#include "graph/errors.h"
-#include "graph/file_io.h"
+#include "base/errors.h"
+#include "base/file_io.h"
 
 namespace pixelflow::pipelines {
 
@@ -150,7 +150,7 @@ std::vector<std::string> list_file(const SourceSpec& src) {
   if (has_input_extension(src.path) && fs::is_regular_file(src.path, ec))
     throw Error(src.path + ": is an image or .npy file, not a list file (one input path per line)");
   if (!fs::exists(src.path, ec)) throw Error(src.path + ": list file not found");
-  std::istringstream f(read_regular_file(src.path));  // no FIFO or device (graph/file_io.h)
+  std::istringstream f(read_regular_file(src.path));  // no FIFO or device (base/file_io.h)
   const fs::path base = fs::path(src.path).parent_path();
   std::vector<std::string> inputs;
   std::string line;

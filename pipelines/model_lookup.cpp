@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "graph/file_io.h"
+#include "base/file_io.h"
 #include "pipelines/processor_config.h"
 #include "pipelines/processor_specs.h"
 

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "graph/plan.h"
+#include "registry/plan.h"
 #include "pipelines/image_processor.h"
 
 namespace pixelflow::pipelines {
@@ -38,7 +38,7 @@ struct SinkSpec {
 
 struct PipelineSpec {
   std::string origin;  // the file the spec came from, for messages ("" when built in code)
-  Plan plan;           // what to compute, one OpSpec per transform (see graph/plan.h)
+  Plan plan;           // what to compute, one OpSpec per transform (see registry/plan.h)
   // threads (0: all cores), max_in_flight (bound on images in flight; 0: 2 x threads + 2),
   // fuse, load_image, ...; skip_failed follows on_error.
   CallOptions options;

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
-#include "graph/builder.h"
-#include "graph/errors.h"
+#include "registry/builder.h"
+#include "base/errors.h"
 #include "graph/npy.h"
 
 namespace pixelflow::pipelines {

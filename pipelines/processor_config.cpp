@@ -9,8 +9,8 @@
 #include <set>
 #include <sstream>
 
-#include "graph/atomic_file.h"
-#include "graph/file_io.h"
+#include "base/atomic_file.h"
+#include "base/file_io.h"
 #include "ops/common/params.h"
 #include "pipelines/processor_specs.h"
 #include "pipelines/py_json.h"

@@ -43,7 +43,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "graph/errors.h"
+#include "base/errors.h"
 
 namespace pixelflow::pipelines {
 

@@ -3,7 +3,7 @@
 #include <functional>
 #include <map>
 
-#include "graph/errors.h"
+#include "base/errors.h"
 #include "ops/common/params.h"
 #include "ops/to_channel_dimension_format/to_channel_dimension_format.h"
 

@@ -4,7 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "graph/plan.h"
+#include "registry/plan.h"
 
 namespace pixelflow::pipelines {
 

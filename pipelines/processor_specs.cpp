@@ -354,7 +354,7 @@ const ClassSpec* find_class_spec(const std::string& canonical_name) {
 }
 
 ConfigError config_error(const std::string& source, const std::string& key, const std::string& problem) {
-  return ConfigError(source.empty() ? key : source + ": " + key, problem);
+  return source.empty() ? ConfigError(key, problem) : ConfigError(source, key, problem);
 }
 
 std::string show(const json& v) {

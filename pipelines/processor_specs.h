@@ -9,7 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "graph/errors.h"
+#include "base/errors.h"
 
 namespace pixelflow::pipelines::detail {
 
@@ -48,7 +48,7 @@ struct ClassSpec {
 const std::vector<ClassSpec>& class_specs();
 const ClassSpec* find_class_spec(const std::string& canonical_name);
 
-// ConfigError with message "<source>: <key>: <problem>".
+// ConfigError about `key` located at `source` (where()): message "<source>: <key>: <problem>".
 ConfigError config_error(const std::string& source, const std::string& key, const std::string& problem);
 
 // Short JSON rendering of a value for error messages (long values are elided).

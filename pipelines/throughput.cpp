@@ -7,8 +7,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "graph/errors.h"
-#include "graph/file_io.h"
+#include "base/errors.h"
+#include "base/file_io.h"
 #include "ops/decode_image/decode_image.h"
 
 namespace pixelflow::pipelines {

@@ -13,9 +13,9 @@
 #include <set>
 #include <sstream>
 
-#include "graph/errors.h"
-#include "graph/file_io.h"
-#include "graph/registry.h"
+#include "base/errors.h"
+#include "base/file_io.h"
+#include "registry/registry.h"
 #include "pipelines/image_processor.h"
 #include "pipelines/processor_plans.h"
 
@@ -392,7 +392,7 @@ OpSpec parse_op(const Reader& r, const YAML::Node& item, const std::string& item
     (void)make_op(check);
   } catch (const ConfigError& e) {
     std::string key = e.key_path();
-    std::string problem = std::string(e.what()).substr(key.size() + 2);
+    const std::string& problem = e.problem();
     if (starts_with(key, name + ".")) key = key.substr(name.size() + 1);
     bool found_first = false;
     YAML::Node at = params.IsDefined() && params.IsMap() ? node_along(params, key, &found_first) : item;
@@ -490,14 +490,11 @@ PipelineSpec parse_document(const Reader& r, const YAML::Node& root, const std::
     try {
       spec.plan = ImageProcessor::from_pretrained(where).plan(kwargs, opts);
     } catch (const ConfigError& e) {
-      // Errors in call kwargs are "call_kwargs: KEY: ..."; point at that kwarg.
-      const std::string prefix = "call_kwargs: ";
-      if (kw && starts_with(e.key_path(), prefix)) {
-        std::string key = e.key_path().substr(prefix.size());
-        std::string problem = std::string(e.what()).substr(e.key_path().size() + 2);
+      // Errors in call kwargs are located at "call_kwargs"; point at that kwarg.
+      if (kw && e.where() == "call_kwargs") {
         bool found_first = false;
-        YAML::Node at = node_along(kw->value, key, &found_first);
-        r.fail(found_first ? at : kw->value, join_key("kwargs", key), problem);
+        YAML::Node at = node_along(kw->value, e.key_path(), &found_first);
+        r.fail(found_first ? at : kw->value, join_key("kwargs", e.key_path()), e.problem());
       }
       r.fail(config->value, "config", e.what());
     } catch (const Error& e) {

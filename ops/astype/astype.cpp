@@ -1,6 +1,6 @@
 #include "ops/astype/astype.h"
 
-#include "graph/errors.h"
+#include "base/errors.h"
 
 namespace pixelflow::ops {
 

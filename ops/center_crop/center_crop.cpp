@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "graph/errors.h"
+#include "base/errors.h"
 #include "ops/common/params.h"
 #include "ops/remap/remap.h"
 

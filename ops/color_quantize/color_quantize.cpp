@@ -2,7 +2,7 @@
 
 #include <limits>
 
-#include "graph/errors.h"
+#include "base/errors.h"
 
 namespace pixelflow::ops {
 

@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "graph/errors.h"
+#include "base/errors.h"
 #include "graph/halide_runtime.h"
 #include "graph/tensor.h"
 

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <cstdint>
 
-#include "graph/errors.h"
+#include "base/errors.h"
 
 namespace pixelflow::ops {
 

@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "graph/errors.h"
+#include "base/errors.h"
 
 namespace pixelflow::ops {
 namespace {

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "graph/errors.h"
+#include "base/errors.h"
 #include "ops/decode_image/decode_image.h"
 
 namespace pixelflow::ops::detail {

@@ -5,8 +5,8 @@
 #include <memory>
 #include <new>
 
-#include "graph/errors.h"
-#include "graph/file_io.h"
+#include "base/errors.h"
+#include "base/file_io.h"
 #include "ops/decode_image/codecs.h"
 
 namespace pixelflow::ops {
@@ -120,7 +120,7 @@ ImageInfo probe_image(const uint8_t* data, size_t size, const std::string& name)
 
 DecodedImage decode_image_file(const std::string& path, const DecodeOptions& opts,
                                BufferPool* pool) {
-  RegularFile file(path);  // refuses directories, FIFOs, devices (graph/file_io.h)
+  RegularFile file(path);  // refuses directories, FIFOs, devices (base/file_io.h)
   // The encoded bytes are only needed while decoding: one buffer per thread, reused, so that
   // steady-state decoding touches no fresh pages for them (unusually large files are not kept).
   constexpr size_t kKeepBytes = size_t(64) << 20;

@@ -9,8 +9,8 @@
 #endif
 #include <functional>
 
-#include "graph/errors.h"
-#include "graph/file_io.h"
+#include "base/errors.h"
+#include "base/file_io.h"
 #include "graph/npy.h"
 #include "ops/convert_rgb/convert_rgb.h"
 #include "ops/decode_image/decode_image.h"
@@ -89,7 +89,7 @@ void check_array_pixels(const Shape& shape, int64_t max_pixels, const std::strin
 }
 
 // The item's encoded bytes: in memory, or read from its file (a regular file only,
-// graph/file_io.h) into `storage`.
+// base/file_io.h) into `storage`.
 std::string_view encoded(const InputItem& item, std::string& storage) {
   if (!item.bytes.empty()) return item.bytes;
   storage = read_regular_file(item.path);

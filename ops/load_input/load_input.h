@@ -27,7 +27,7 @@
 #include <vector>
 
 #include "graph/pipeline.h"
-#include "graph/plan.h"
+#include "registry/plan.h"
 #include "ops/decode_image/decode_image.h"
 
 namespace pixelflow::ops {

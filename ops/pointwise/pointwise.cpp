@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "graph/errors.h"
+#include "base/errors.h"
 #include "ops/common/halide_util.h"
 #include "ops/remap/remap.h"
 #include "graph/kernels.h"

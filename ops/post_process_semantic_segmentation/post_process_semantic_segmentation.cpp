@@ -8,7 +8,7 @@
 #include <limits>
 #include <string>
 
-#include "graph/errors.h"
+#include "base/errors.h"
 #include "ops/common/halide_util.h"
 #include "post_process_semantic_segmentation_argmax.h"
 #include "post_process_semantic_segmentation_horizontal.h"

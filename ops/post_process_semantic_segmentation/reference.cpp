@@ -5,7 +5,7 @@
 #include <cmath>
 #include <stdexcept>
 
-#include "graph/errors.h"
+#include "base/errors.h"
 #include "ops/post_process_semantic_segmentation/post_process_semantic_segmentation.h"
 
 namespace pixelflow::ops {

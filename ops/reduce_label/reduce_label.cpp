@@ -1,6 +1,6 @@
 #include "ops/reduce_label/reduce_label.h"
 
-#include "graph/errors.h"
+#include "base/errors.h"
 
 namespace pixelflow::ops {
 

@@ -23,7 +23,7 @@
 #include <stdexcept>
 #include <vector>
 
-#include "graph/errors.h"
+#include "base/errors.h"
 #include "graph/halide_runtime.h"
 #include "ops/common/halide_util.h"
 #include "ops/resize/resize_coeffs.h"

@@ -8,7 +8,7 @@
 #include <cmath>
 #include <string>
 
-#include "graph/errors.h"
+#include "base/errors.h"
 
 namespace pixelflow::ops::resize_detail {
 

@@ -5,7 +5,7 @@
 #include <tuple>
 #include <vector>
 
-#include "graph/errors.h"
+#include "base/errors.h"
 #include "ops/center_crop/center_crop.h"
 #include "ops/common/params.h"
 #include "ops/remap/remap.h"

@@ -1,6 +1,6 @@
 #include "ops/to_channel_dimension_format/to_channel_dimension_format.h"
 
-#include "graph/errors.h"
+#include "base/errors.h"
 #include "ops/remap/remap.h"
 
 namespace pixelflow::ops {

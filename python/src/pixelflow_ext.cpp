@@ -24,7 +24,7 @@
 #include <vector>
 
 #include "graph/batch_feature.h"
-#include "graph/errors.h"
+#include "base/errors.h"
 #include "graph/tensor.h"
 #include "ops/convert_rgb/convert_rgb.h"
 #include "ops/decode_image/decode_image.h"

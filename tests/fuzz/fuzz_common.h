@@ -12,7 +12,7 @@
 #include <exception>
 #include <string>
 
-#include "graph/errors.h"
+#include "base/errors.h"
 
 namespace pixelflow::fuzz {
 

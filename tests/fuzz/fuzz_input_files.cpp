@@ -28,7 +28,7 @@
 #include <string>
 #include <vector>
 
-#include "graph/errors.h"
+#include "base/errors.h"
 #include "pipelines/image_processor.h"
 #include "pipelines/input_source.h"
 #include "pipelines/yaml_pipeline.h"

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <string>
 
-#include "graph/builder.h"
+#include "registry/builder.h"
 #include "pipelines/yaml_pipeline.h"
 #include "tests/fuzz/fuzz_common.h"
 

@@ -8,7 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "graph/builder.h"
+#include "registry/builder.h"
 #include "pipelines/processor_config.h"
 #include "pipelines/processor_plans.h"
 #include "tests/fuzz/fuzz_common.h"

@@ -15,7 +15,7 @@
 #include <string>
 #include <string_view>
 
-#include "graph/builder.h"
+#include "registry/builder.h"
 #include "graph/pipeline.h"
 #include "ops/load_input/load_input.h"
 #include "pipelines/image_processor.h"
