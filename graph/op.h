@@ -4,6 +4,7 @@
 // serves every image in flight.
 #pragma once
 
+#include <any>
 #include <exception>
 #include <memory>
 #include <optional>
@@ -36,21 +37,62 @@ struct Rect {
   bool operator==(const Rect&) const = default;
 };
 
+// Values that one stage of a sample's chain hands to a later one (a loader to the first op, a
+// front end to a post-processing op) without the engine knowing what they are: at most one
+// value per type, each type declared by the ops that use it (e.g. ops::TargetSize). Most
+// samples carry none (no allocation then).
+class SampleAttributes {
+ public:
+  template <class T>
+  void set(T value) {
+    for (std::any& a : items_)
+      if (a.type() == typeid(T)) {
+        a = std::move(value);
+        return;
+      }
+    items_.emplace_back(std::move(value));
+  }
+  // The value of type T, or nullptr.
+  template <class T>
+  const T* get() const {
+    for (const std::any& a : items_)
+      if (const T* v = std::any_cast<T>(&a)) return v;
+    return nullptr;
+  }
+  // Removes and returns the value of type T (nullopt: there was none).
+  template <class T>
+  std::optional<T> take() {
+    for (auto it = items_.begin(); it != items_.end(); ++it)
+      if (T* v = std::any_cast<T>(&*it)) {
+        std::optional<T> out(std::move(*v));
+        items_.erase(it);
+        return out;
+      }
+    return std::nullopt;
+  }
+  template <class T>
+  void erase() {
+    (void)take<T>();
+  }
+
+ private:
+  std::vector<std::any> items_;
+};
+
+// Sample attribute of approximate mode (never on by default): the loader decoded the image
+// reduced (Op::max_input_reduction) and this is the (H, W) it has at full size. The first op,
+// which accepted the reduction, sizes its output from it and removes it.
+struct ReducedInput {
+  int64_t full_height = 0, full_width = 0;
+};
+
 // One element of a batch flowing through the graph.
 struct Sample {
   int64_t index = 0;     // position in the batch (order is restored by it)
   std::string source;    // what the user passed (file path), for error messages
   Tensor image;          // (H, W, C) until the final layout op; afterwards as data_format says
   Tensor labels;         // segmentation map (H, W), when the pipeline has one
-  // Output size a post-processing op should produce for this item (HF's target_sizes[i]).
-  std::optional<std::pair<int64_t, int64_t>> target_size;
-  // Approximate mode only (never by default): the loader decoded `image` reduced (JPEG DCT
-  // scaling) and this is the (H, W) it has at full size. The first op, which accepted the
-  // reduction (Op::max_input_reduction), sizes its output from it and clears it.
-  std::optional<std::pair<int64_t, int64_t>> full_size;
-  // Set by the load node when it also applied the pipeline's first image op (a fused load:
-  // Loader::load_through); the first op's node then passes the sample on untouched.
-  bool first_op_done = false;
+  SampleAttributes attributes;  // what ops hand on to later ops (see there)
   std::exception_ptr error;  // set by the node that failed; later nodes pass the sample on
 };
 
@@ -111,6 +153,13 @@ class RowConsumer {
   virtual void finish(Sample& s, const ExecContext& ctx, bool last) = 0;
 };
 
+// The fewest rows and columns every output of an op has, whatever its input, and the config key
+// that asks for them (Op::output_floor).
+struct OutputFloor {
+  int64_t height = 0, width = 0;
+  std::string key;  // "size", "crop_size", ...
+};
+
 class Op {
  public:
   virtual ~Op() = default;
@@ -128,14 +177,17 @@ class Op {
   // nullopt: all of it (the default).
   virtual std::optional<Rect> input_region([[maybe_unused]] const TensorSpec& in) const { return std::nullopt; }
   // Approximate mode only: the largest factor f such that run() accepts, instead of an input of
-  // spec `in`, that image shrunk f times on both sides (sides rounded up; Sample::full_size
-  // holds the full size), giving an output of the same shape that differs by resampling error
+  // spec `in`, that image shrunk f times on both sides (sides rounded up; the loader attaches
+  // the full size to the sample, ReducedInput), giving an output of the same shape that differs by resampling error
   // only. 1 (the default): never.
   virtual int64_t max_input_reduction([[maybe_unused]] const TensorSpec& in) const { return 1; }
   // Optional streaming (see RowConsumer): a consumer computing run()'s result for an input of
   // spec `in` (channels-last uint8) from its rows, reading only input_region(in). nullptr (the
   // default): the op needs its whole input; so do inputs run() would refuse.
   virtual std::unique_ptr<RowConsumer> row_consumer([[maybe_unused]] const TensorSpec& in) const { return nullptr; }
+  // A lower bound on every output's size (OutputFloor), so that a plan asking for absurd sizes is
+  // refused before any input is read; nullopt (the default): the output size follows the input.
+  virtual std::optional<OutputFloor> output_floor() const { return std::nullopt; }
 };
 
 using OpPtr = std::shared_ptr<const Op>;

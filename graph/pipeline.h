@@ -8,7 +8,7 @@
 // Fused load (RunOptions::fuse_load, on by default): the load node offers the first op to the
 // loader (Loader::load_through), which may apply it while producing the sample, e.g. by
 // streaming decoded rows into it (Op::row_consumer), so that the decoded image is never
-// materialized; op_1's node then passes that sample on (Sample::first_op_done). Same bytes.
+// materialized; op_1's node then passes that sample on. Same bytes.
 //
 // A node that fails on a sample records the error in the sample and passes it on; the sink
 // reports the first failing input in input order, so the outcome does not depend on thread
@@ -34,11 +34,12 @@ class Loader {
   virtual void load(Sample& s, const ExecContext& ctx) const = 0;
   // Loads sample s and, where the loader can do both in one pass, applies `first` (the
   // pipeline's first image op; `last`: it is also the final one) to it as first.run() would,
-  // setting s.first_op_done. Otherwise (the default) s is loaded as by load() and `first` has
-  // not run.
-  virtual void load_through(Sample& s, [[maybe_unused]] const Op& first, const ExecContext& ctx,
+  // and returns true. Otherwise (the default) s is loaded as by load(), `first` has not run,
+  // and it returns false.
+  virtual bool load_through(Sample& s, [[maybe_unused]] const Op& first, const ExecContext& ctx,
                             [[maybe_unused]] bool last) const {
     load(s, ctx);
+    return false;
   }
 };
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "ops/post_process_semantic_segmentation/post_process_semantic_segmentation.h"
 #include "registry/builder.h"
 #include "base/errors.h"
 #include "graph/npy.h"
@@ -20,7 +21,7 @@ class LogitsLoader final : public Loader {
   void load(Sample& s, const ExecContext&) const override {
     s.source = "logits[" + std::to_string(s.index) + "]";
     s.image = logits_[s.index];
-    if (!sizes_.empty()) s.target_size = sizes_[static_cast<size_t>(s.index)];
+    if (!sizes_.empty()) s.attributes.set(ops::ItemTargetSize{sizes_[static_cast<size_t>(s.index)]});
   }
 
  private:

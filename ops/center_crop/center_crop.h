@@ -31,6 +31,11 @@ class CenterCropOp : public Op {
   Target target() const override { return target_; }
   TensorSpec infer(const TensorSpec& in) const override;
   void run(Sample& s, const ExecContext& ctx, bool last) const override;
+  // Fixed crops: their size ("crop_size").
+  std::optional<OutputFloor> output_floor() const override {
+    if (relative_) return std::nullopt;
+    return OutputFloor{height_, width_, "crop_size"};
+  }
 
   // Fixed crop size (false for Perceiver's image-relative crop).
   bool fixed() const { return !relative_; }

@@ -158,10 +158,9 @@ InputLoader::InputLoader(std::vector<InputItem> items, LoadSpec spec)
   const InputItem& first = items_[0];
   try {
     layout_ = infer_input_layout(first, spec_);
-  } catch (const Error& e) {
-    const std::string msg = e.what();
-    if (with_source(first.display_name(), msg) == msg) throw;  // the message names the input
-    throw InputError(with_source(first.display_name(), msg));
+  } catch (Error& e) {
+    e.add_source(first.display_name());  // unless the message names the input already
+    throw;
   }
 }
 
@@ -244,7 +243,7 @@ DecodePlan InputLoader::decode_plan(const ImageInfo& info) const {
 }
 
 Tensor InputLoader::read_array(const InputItem& item, bool convert, const ExecContext& ctx, bool for_first_op,
-                               std::optional<std::pair<int64_t, int64_t>>* full_size,
+                               SampleAttributes* attributes,
                                std::unique_ptr<RowConsumer>* stream) const {
   if (item.array.defined()) return item.array;
   if (const InputItem::PixelRows& r = item.pixel_rows; r.rows) {
@@ -299,7 +298,7 @@ Tensor InputLoader::read_array(const InputItem& item, bool convert, const ExecCo
     *stream = std::move(consumer);
     return Tensor();
   }
-  if (img.reduce > 1 && full_size) *full_size = std::make_pair(full_h, full_w);
+  if (img.reduce > 1 && attributes) attributes->set(ReducedInput{full_h, full_w});
   if (convert && spec_.exif_transpose) return convert_rgb(exif_transpose(std::move(img), ctx.pool), ctx.pool);
   if (convert && spec_.convert_rgb) return convert_rgb(img, ctx.pool);
   return img.pixels;
@@ -330,23 +329,27 @@ void InputLoader::finish_load(Sample& s, const InputItem& item, Tensor raw, cons
 void InputLoader::load(Sample& s, const ExecContext& ctx) const {
   const InputItem& item = items_.at(static_cast<size_t>(s.index));
   s.source = item.display_name();
-  s.full_size.reset();
-  s.first_op_done = false;
-  finish_load(s, item, read_array(item, /*convert=*/true, ctx, /*for_first_op=*/true, &s.full_size), ctx);
+  s.attributes.erase<ReducedInput>();
+  finish_load(s, item, read_array(item, /*convert=*/true, ctx, /*for_first_op=*/true, &s.attributes), ctx);
 }
 
-void InputLoader::load_through(Sample& s, const Op& first, const ExecContext& ctx, bool last) const {
-  if (first_op_.get() != &first) return load(s, ctx);
+bool InputLoader::load_through(Sample& s, const Op& first, const ExecContext& ctx, bool last) const {
+  if (first_op_.get() != &first) {
+    load(s, ctx);
+    return false;
+  }
   const InputItem& item = items_.at(static_cast<size_t>(s.index));
   s.source = item.display_name();
-  s.full_size.reset();
-  s.first_op_done = false;
+  s.attributes.erase<ReducedInput>();
   std::unique_ptr<RowConsumer> stream;
-  Tensor raw = read_array(item, /*convert=*/true, ctx, /*for_first_op=*/true, &s.full_size, &stream);
-  if (!stream) return finish_load(s, item, std::move(raw), ctx);
+  Tensor raw = read_array(item, /*convert=*/true, ctx, /*for_first_op=*/true, &s.attributes, &stream);
+  if (!stream) {
+    finish_load(s, item, std::move(raw), ctx);
+    return false;
+  }
   stream->finish(s, ctx, last);
-  s.first_op_done = true;
   if (!item.labels_path.empty() || item.labels_array.defined()) s.labels = read_labels(item, ctx);
+  return true;
 }
 
 }  // namespace pixelflow::ops

@@ -96,7 +96,7 @@ class InputLoader final : public Loader {
   int64_t size() const override { return static_cast<int64_t>(items_.size()); }
   void load(Sample& s, const ExecContext& ctx) const override;
   // Streams where it can (see the top of this file): only with the op given to set_first_op.
-  void load_through(Sample& s, const Op& first, const ExecContext& ctx, bool last) const override;
+  bool load_through(Sample& s, const Op& first, const ExecContext& ctx, bool last) const override;
   // The layout inferred from the first input (or given).
   Layout layout() const { return layout_; }
 
@@ -104,7 +104,7 @@ class InputLoader final : public Loader {
   // JPEGs are decoded on op->input_region() only (exact). With `approximate`, JPEGs are decoded
   // at 1/2, 1/4 or 1/8 size in the DCT domain when op->max_input_reduction() allows it (the
   // largest that keeps both sides at least the op's output size, as PIL's draft picks it) and
-  // Sample::full_size is set: NOT Pillow's pixels.
+  // the sample gets a ReducedInput attribute: NOT Pillow's pixels.
   void set_first_op(OpPtr op, bool region = true, bool approximate = false);
   // What to decode of a JPEG with header `info` for the first op (exposed for tests).
   DecodePlan decode_plan(const ImageInfo& info) const;
@@ -112,11 +112,11 @@ class InputLoader final : public Loader {
  private:
   // The array Hugging Face would see for `item`: decoded (and converted) image or .npy data.
   // `for_first_op`: the array goes to the first op (region / approximate decoding allowed);
-  // `full_size` then receives the full (H, W) when the image was decoded reduced. `stream`
+  // `attributes` then receive ReducedInput when the image was decoded reduced. `stream`
   // (with for_first_op): the first op's consumer when the JPEG may be streamed into it, set
   // to the one created when it was (the returned tensor is then empty).
   Tensor read_array(const InputItem& item, bool convert, const ExecContext& ctx, bool for_first_op = false,
-                    std::optional<std::pair<int64_t, int64_t>>* full_size = nullptr,
+                    SampleAttributes* attributes = nullptr,
                     std::unique_ptr<RowConsumer>* stream = nullptr) const;
   Tensor read_labels(const InputItem& item, const ExecContext& ctx) const;
   // The array the first op sees for an image with header `info`, as a spec, when it is the

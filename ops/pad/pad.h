@@ -18,6 +18,10 @@ class PadOp : public Op {
   std::string name() const override { return "pad"; }
   TensorSpec infer(const TensorSpec& in) const override;
   void run(Sample& s, const ExecContext& ctx, bool last) const override;
+  // Sides are padded up to multiples of size_divisor: at least that ("size_divisor").
+  std::optional<OutputFloor> output_floor() const override {
+    return OutputFloor{size_divisor_, size_divisor_, "size_divisor"};
+  }
   int64_t size_divisor() const { return size_divisor_; }
 
  private:

@@ -334,7 +334,9 @@ TensorSpec PostProcessSemanticSegmentationOp::infer(const TensorSpec& in) const 
 
 void PostProcessSemanticSegmentationOp::run(Sample& s, const ExecContext& ctx, bool last) const {
   // A size fixed by the op's parameters, else the item's own (target_sizes[i]), else none.
-  const std::optional<TargetSize> size = target_size_ ? target_size_ : s.target_size;
+  std::optional<TargetSize> size = target_size_;
+  if (!size)
+    if (const auto* item = s.attributes.get<ItemTargetSize>()) size = item->size;
   TensorSpec spec = infer({s.image.dtype(), s.image.shape()});
   if (size) spec.shape = {size->first, size->second};
   Tensor out = last ? ctx.output_for(s, spec.dtype, spec.shape) : ctx.new_tensor(spec.dtype, spec.shape);

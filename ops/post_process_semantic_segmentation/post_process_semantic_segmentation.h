@@ -57,6 +57,11 @@ namespace pixelflow::ops {
 
 // (height, width), as Hugging Face's target_sizes entries.
 using TargetSize = std::pair<int64_t, int64_t>;
+// Sample attribute: the output size of one item of a batch (Hugging Face's target_sizes[i]),
+// used by PostProcessSemanticSegmentationOp when its parameters fix none.
+struct ItemTargetSize {
+  TargetSize size;
+};
 
 // PyTorch's per-axis source indices and weights for bilinear, align_corners=False, output size
 // given (no scale_factor), computed in T (float for float32 logits, double for float64).

@@ -290,10 +290,11 @@ void ResizeOp::run(Sample& s, const ExecContext& ctx, bool last) const {
   const int64_t in_h = t.dim(0), in_w = t.dim(1);
   // Approximate mode: the image was decoded shrunk; the output is sized from its full size.
   int64_t size_h = in_h, size_w = in_w;
-  if (target_ == Target::kImage && s.full_size) {
-    std::tie(size_h, size_w) = *s.full_size;
-    s.full_size.reset();
-  }
+  if (target_ == Target::kImage)
+    if (const auto reduced = s.attributes.take<ReducedInput>()) {
+      size_h = reduced->full_height;
+      size_w = reduced->full_width;
+    }
   auto [out_h, out_w] = rule_.output_size(size_h, size_w);
   if (out_h <= 0 || out_w <= 0)
     throw InputError("resize to (" + std::to_string(out_h) + ", " + std::to_string(out_w) +
@@ -341,6 +342,13 @@ void ResizeOp::run(Sample& s, const ExecContext& ctx, bool last) const {
     out = planar2d ? full.reshape({win.height, win.width}) : full;
   }
   t = std::move(out);
+}
+
+std::optional<OutputFloor> ResizeOp::output_floor() const {
+  if (rule_.kind == ResizeRule::Kind::kExact) return OutputFloor{rule_.height, rule_.width, "size"};
+  if (rule_.kind == ResizeRule::Kind::kShortestEdge && !rule_.max_size)
+    return OutputFloor{rule_.shortest_edge, rule_.shortest_edge, "size.shortest_edge"};
+  return std::nullopt;
 }
 
 }  // namespace pixelflow::ops

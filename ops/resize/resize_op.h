@@ -55,6 +55,9 @@ class ResizeOp : public Op {
   // (ResizeStream::supported): the input's rows are resampled horizontally strip by strip as
   // they arrive. Others: nullptr.
   std::unique_ptr<RowConsumer> row_consumer(const TensorSpec& in) const override;
+  // Exact sizes ("size"); shortest-edge sizes without a cap ("size.shortest_edge": the short side
+  // becomes shortest_edge and the long one at least that).
+  std::optional<OutputFloor> output_floor() const override;
 
   const ResizeRule& rule() const { return rule_; }
   Resample filter() const { return filter_; }
