@@ -329,66 +329,63 @@ std::pair<int64_t, int64_t> parse_target_size(const std::string& v) {
   }
 }
 
-int cmd_postprocess(Args& args) {
+// The command line of `pixelflow postprocess semantic-segmentation`.
+struct PostprocessArgs {
+  std::string config, out, logits_path, revision;
+  std::vector<std::pair<int64_t, int64_t>> sizes;
+  RunOptions run;
+  bool quiet = false;
+};
+
+// The task and its options, checked; nullopt when they ask for help (printed).
+std::optional<PostprocessArgs> parse_postprocess_args(Args& args) {
   if (args.done()) throw UsageError("postprocess needs a task: semantic-segmentation");
   std::string task = args.next();
   if (task == "-h" || task == "--help") {
     std::cout << kPostprocessHelp;
-    return 0;
+    return std::nullopt;
   }
   if (task != "semantic-segmentation")
     throw UsageError("unknown postprocess task '" + task + "' (known: semantic-segmentation)");
-  std::string config, out, logits_path, revision, value;
-  std::vector<std::pair<int64_t, int64_t>> sizes;
-  RunOptions run;
-  bool quiet = false;
+  PostprocessArgs p;
+  std::string value;
   while (!args.done()) {
     const std::string& a = args.peek();
     if (a == "-h" || a == "--help") {
       std::cout << kPostprocessHelp;
-      return 0;
+      return std::nullopt;
     }
-    if (args.take("--config", &config) || args.take("--out", &out) || args.take("--logits", &logits_path) ||
-        args.take("--revision", &revision))
+    if (args.take("--config", &p.config) || args.take("--out", &p.out) || args.take("--logits", &p.logits_path) ||
+        args.take("--revision", &p.revision))
       continue;
-    if (args.take("--target-size", &value)) {
-      sizes.push_back(parse_target_size(value));
-      continue;
-    }
-    if (args.take("--threads", &value)) {
-      run.threads = parse_threads(value);
-      continue;
-    }
-    if (args.take_flag("--quiet")) {
-      quiet = true;
-      continue;
-    }
-    throw UsageError("unknown argument '" + a + "'");
+    if (args.take("--target-size", &value)) p.sizes.push_back(parse_target_size(value));
+    else if (args.take("--threads", &value)) p.run.threads = parse_threads(value);
+    else if (args.take_flag("--quiet")) p.quiet = true;
+    else throw UsageError("unknown argument '" + a + "'");
   }
-  if (config.empty()) throw UsageError("postprocess needs --config PATH");
-  if (logits_path.empty()) throw UsageError("postprocess needs --logits FILE.npy");
-  if (out.empty()) throw UsageError("postprocess needs --out DIR");
+  if (p.config.empty()) throw UsageError("postprocess needs --config PATH");
+  if (p.logits_path.empty()) throw UsageError("postprocess needs --logits FILE.npy");
+  if (p.out.empty()) throw UsageError("postprocess needs --out DIR");
+  return p;
+}
 
+int cmd_postprocess(Args& args) {
+  std::optional<PostprocessArgs> p = parse_postprocess_args(args);
+  if (!p) return 0;  // --help
   pipelines::LoadOptions load;
-  if (!revision.empty()) load.revision = revision;
-  auto cfg = pipelines::load_processor_config(config, load);
-  Tensor logits = load_npy(logits_path);
+  if (!p->revision.empty()) load.revision = p->revision;
+  auto cfg = pipelines::load_processor_config(p->config, load);
+  Tensor logits = load_npy(p->logits_path);
   std::vector<Tensor> maps;
   try {
-    maps = pipelines::post_process_semantic_segmentation(cfg, logits, sizes, run);
+    maps = pipelines::post_process_semantic_segmentation(cfg, logits, p->sizes, p->run);
   } catch (const InputError& e) {
-    throw InputError(logits_path + ": " + e.what());
+    throw InputError(p->logits_path + ": " + e.what());
   }
   BatchFeature bf;
   bf.set("semantic_segmentation", std::move(maps));
-  write_outputs(bf, out);
-  if (!quiet)
-    for (size_t i = 0; i < bf.list("semantic_segmentation").size(); ++i) {
-      const Tensor t = bf.list("semantic_segmentation")[i];
-      std::cout << "semantic_segmentation[" << i << "]: " << dtype_name(t.dtype()) << " " << shape_str(t.shape())
-                << " -> " << (fs::path(out) / ("semantic_segmentation_" + std::to_string(i) + ".npy")).string()
-                << "\n";
-    }
+  write_outputs(bf, p->out);
+  if (!p->quiet) print_outputs(bf, p->out);  // semantic_segmentation[i]: ... -> DIR/semantic_segmentation_i.npy
   return 0;
 }
 
