@@ -14,59 +14,14 @@
 #include <utility>
 
 #include "base/errors.h"
+#include "base/posix_file.h"
 
 namespace pixelflow {
 
 namespace {
 
-[[noreturn]] void io_fail(const std::string& path, const std::string& what, int err) {
-  throw Error(path + ": " + what + ": " + std::strerror(err));
-}
-
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  // close() reporting its error (NFS and others report write-back failures there).
-  void close_checked(const std::string& path) {
-    int fd = std::exchange(fd_, -1);
-    if (fd >= 0 && ::close(fd) != 0) io_fail(path, "cannot write", errno);
-  }
-
- private:
-  int fd_;
-};
-
-// Writes in bounded chunks: write() may do less than asked, and a chunk of the caller's buffer is
-// handed to the kernel as it is (no copy).
-void write_fully(int fd, std::string_view data, const std::string& path) {
-  constexpr size_t kChunk = size_t(64) << 20;
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), std::min(data.size(), kChunk));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      io_fail(path, "cannot write", errno);
-    }
-    if (n == 0) io_fail(path, "cannot write", EIO);
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-}
-
-void sync_fd(int fd, const std::string& path) {
-  // EINVAL/EROFS: the file system does not support syncing; there is nothing to wait for.
-  if (::fsync(fd) != 0 && errno != EINVAL && errno != EROFS) io_fail(path, "cannot sync", errno);
-}
-
-void sync_folder(const std::string& dir) {
-  Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (fd.get() < 0) io_fail(dir, "cannot open folder", errno);
-  sync_fd(fd.get(), dir);
-}
+using posix::Fd;
+using posix::io_fail;
 
 std::string folder_of(const std::string& path) {
   std::filesystem::path parent = std::filesystem::path(path).parent_path();
@@ -120,8 +75,8 @@ void StagedFiles::stage(const std::string& path, const std::vector<std::string_v
     throw;
   }
   // From here on the destructor removes `tmp` on failure.
-  for (std::string_view piece : pieces) write_fully(fd.get(), piece, path);
-  if (sync_) sync_fd(fd.get(), path);
+  for (std::string_view piece : pieces) posix::write_all(fd.get(), piece.data(), piece.size(), path);
+  posix::fsync_fd(fd.get(), path, sync_);
   fd.close_checked(path);
 }
 
@@ -140,7 +95,7 @@ void StagedFiles::commit() {
     if (::rename(e.tmp.c_str(), e.path.c_str()) != 0) io_fail(e.path, "cannot replace it", errno);
   }
   if (sync_)
-    for (const auto& f : folders) sync_folder(f);
+    for (const auto& f : folders) posix::fsync_dir(f);
 }
 
 std::vector<std::string> StagedFiles::paths() const {

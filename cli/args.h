@@ -39,7 +39,7 @@ class Args {
       pos_ += 2;
       return true;
     }
-    if (a.rfind(flag + "=", 0) == 0) {
+    if (a.starts_with(flag + "=")) {
       *value = a.substr(flag.size() + 1);
       ++pos_;
       return true;
@@ -59,7 +59,13 @@ class Args {
   size_t pos_ = 0;
 };
 
-// "--set KEY=JSON" into kwargs[KEY].
+// A message on one line: line breaks become spaces.
+inline std::string one_line(std::string s) {
+  for (char& c : s)
+    if (c == '\n' || c == '\r') c = ' ';
+  return s;
+}
+
 // A path's extension in lower case (".yaml", ".npy", "" when it has none).
 inline std::string lower_extension(const std::string& path) {
   std::string ext = std::filesystem::path(path).extension().string();
@@ -80,6 +86,7 @@ inline void refuse_set_for_yaml(const json& kwargs, const std::string& yaml) {
                      "`config:` at the processor config and give `kwargs:` there");
 }
 
+// "--set KEY=JSON" into kwargs[KEY].
 inline void parse_set(const std::string& arg, json& kwargs) {
   size_t eq = arg.find('=');
   if (eq == std::string::npos || eq == 0) throw UsageError("--set expects KEY=JSON, got '" + arg + "'");

@@ -138,138 +138,178 @@ void print_warnings(const std::vector<std::string>& warnings) {
   for (const auto& w : warnings) std::cerr << "warning: " << w << "\n";
 }
 
-int cmd_preprocess(Args& args) {
-  std::string config, out, revision, value, tuning;
+// --threads N of preprocess and postprocess, as std::stoi reads it (0 or less: all cores).
+int parse_threads(const std::string& value) {
+  int n = 0;
+  try {
+    n = std::stoi(value);
+  } catch (...) {
+    throw UsageError("--threads expects a number, got '" + value + "'");
+  }
+  return check_threads("--threads", n);
+}
+
+// The command line of `pixelflow preprocess`.
+struct PreprocessArgs {
+  std::string config, out, revision, tuning;
   json kwargs = json::object();
   std::vector<std::string> inputs, seg_maps;
   pipelines::CallOptions opts;
   bool video = false, quiet = false, threads_given = false;
+};
+
+// Takes one option (or INPUT) of preprocess off `args`.
+void take_preprocess_arg(Args& args, PreprocessArgs& p) {
+  std::string value;
+  const std::string& a = args.peek();
+  if (args.take("--config", &p.config) || args.take("--out", &p.out) || args.take("--revision", &p.revision) ||
+      args.take("--tuning", &p.tuning))
+    return;
+  if (args.take("--set", &value)) {
+    parse_set(value, p.kwargs);
+    return;
+  }
+  if (args.take("--segmentation-map", &value)) {
+    p.seg_maps.push_back(value);
+    return;
+  }
+  if (args.take("--max-image-pixels", &value)) {
+    p.opts.max_image_pixels = parse_pixel_limit(value, "--max-image-pixels");
+    return;
+  }
+  if (args.take("--threads", &value)) {
+    p.opts.threads = parse_threads(value);
+    p.threads_given = true;
+    return;
+  }
+  if (args.take_flag("--unbatched")) p.opts.return_tensors = false;
+  else if (args.take_flag("--load-image")) p.opts.load_image = true;
+  else if (args.take_flag("--video")) p.video = true;
+  else if (args.take_flag("--no-fuse")) p.opts.fuse = false;
+  else if (args.take_flag("--approximate")) p.opts.approximate = true;
+  else if (args.take_flag("--quiet")) p.quiet = true;
+  else if (a.size() > 1 && a[0] == '-' && a != "-") throw UsageError("unknown option '" + a + "'");
+  else p.inputs.push_back(args.next());
+}
+
+// The whole command line, checked; nullopt when it asks for help (printed).
+std::optional<PreprocessArgs> parse_preprocess_args(Args& args) {
+  PreprocessArgs p;
   if (const char* env = std::getenv("PIXELFLOW_MAX_IMAGE_PIXELS"); env && *env)
-    opts.max_image_pixels = parse_pixel_limit(env, "PIXELFLOW_MAX_IMAGE_PIXELS");
+    p.opts.max_image_pixels = parse_pixel_limit(env, "PIXELFLOW_MAX_IMAGE_PIXELS");
   while (!args.done()) {
-    const std::string& a = args.peek();
-    if (a == "-h" || a == "--help") {
+    if (args.peek() == "-h" || args.peek() == "--help") {
       std::cout << kPreprocessHelp;
-      return 0;
+      return std::nullopt;
     }
-    if (args.take("--config", &config) || args.take("--out", &out) ||
-        args.take("--revision", &revision) || args.take("--tuning", &tuning))
-      continue;
-    if (args.take("--set", &value)) {
-      parse_set(value, kwargs);
-      continue;
-    }
-    if (args.take("--segmentation-map", &value)) {
-      seg_maps.push_back(value);
-      continue;
-    }
-    if (args.take("--max-image-pixels", &value)) {
-      opts.max_image_pixels = parse_pixel_limit(value, "--max-image-pixels");
-      continue;
-    }
-    if (args.take("--threads", &value)) {
-      try {
-        opts.threads = std::stoi(value);
-      } catch (...) {
-        throw UsageError("--threads expects a number, got '" + value + "'");
-      }
-      check_threads("--threads", opts.threads);
-      threads_given = true;
-      continue;
-    }
-    if (args.take_flag("--unbatched")) opts.return_tensors = false;
-    else if (args.take_flag("--load-image")) opts.load_image = true;
-    else if (args.take_flag("--video")) video = true;
-    else if (args.take_flag("--no-fuse")) opts.fuse = false;
-    else if (args.take_flag("--approximate")) opts.approximate = true;
-    else if (args.take_flag("--quiet")) quiet = true;
-    else if (a.size() > 1 && a[0] == '-' && a != "-") throw UsageError("unknown option '" + a + "'");
-    else inputs.push_back(args.next());
+    take_preprocess_arg(args, p);
   }
-  if (config.empty()) throw UsageError("preprocess needs --config PATH");
-  if (out.empty()) throw UsageError("preprocess needs --out DIR");
-  if (inputs.empty()) throw UsageError("preprocess needs at least one INPUT");
-  if (!seg_maps.empty() && seg_maps.size() != inputs.size())
-    throw UsageError("--segmentation-map must be given once per INPUT (" + std::to_string(inputs.size()) +
-                     " inputs, " + std::to_string(seg_maps.size()) + " maps)");
-  if (!seg_maps.empty() && video) throw UsageError("--segmentation-map cannot be combined with --video");
-
+  if (p.config.empty()) throw UsageError("preprocess needs --config PATH");
+  if (p.out.empty()) throw UsageError("preprocess needs --out DIR");
+  if (p.inputs.empty()) throw UsageError("preprocess needs at least one INPUT");
+  if (!p.seg_maps.empty() && p.seg_maps.size() != p.inputs.size())
+    throw UsageError("--segmentation-map must be given once per INPUT (" + std::to_string(p.inputs.size()) +
+                     " inputs, " + std::to_string(p.seg_maps.size()) + " maps)");
+  if (!p.seg_maps.empty() && p.video) throw UsageError("--segmentation-map cannot be combined with --video");
   // return_tensors given through --set: None means per-image arrays.
-  if (kwargs.contains("return_tensors")) {
-    if (kwargs["return_tensors"].is_null()) opts.return_tensors = false;
-    kwargs.erase("return_tensors");
+  if (p.kwargs.contains("return_tensors")) {
+    if (p.kwargs["return_tensors"].is_null()) p.opts.return_tensors = false;
+    p.kwargs.erase("return_tensors");
   }
+  return p;
+}
 
-  apply_tuning(tuning);
-  // --config FILE.yaml: a YAML pipeline (pipelines/PIPELINES.md) gives the plan; its run
-  // settings that matter for one batch (fuse, threads, max_in_flight) apply unless given here.
+// What runs the batch: the processor (from a config) and its prepared call, or a YAML
+// pipeline's prepared call alone.
+struct Preprocessor {
   std::optional<pipelines::ImageProcessor> processor;
-  std::optional<pipelines::PreparedCall> prepared;
-  if (is_yaml_file(config)) {
-    refuse_set_for_yaml(kwargs, config);
-    if (!revision.empty()) throw UsageError("--revision does not apply to a YAML pipeline (" + config + ")");
-    pipelines::PipelineSpec spec = pipelines::load_pipeline_yaml(config);
-    if (opts.load_image) spec.plan.load.exif_transpose = spec.plan.load.convert_rgb = true;
-    if (opts.max_image_pixels != pipelines::CallOptions{}.max_image_pixels)  // flag or environment
-      spec.plan.load.max_pixels = opts.max_image_pixels;
-    if (!threads_given) opts.threads = spec.options.threads;
-    opts.max_in_flight = spec.options.max_in_flight;
-    if (!spec.options.fuse) opts.fuse = false;
-    prepared.emplace(std::move(spec.plan), opts);
-  } else {
-    pipelines::LoadOptions load;
-    if (!revision.empty()) load.revision = revision;
-    processor.emplace(pipelines::ImageProcessor::from_pretrained(config, load));
-    pipelines::CallArgs call_args;
-    prepared.emplace(processor->prepare(kwargs, opts, &call_args));
-  }
-  pipelines::PreparedCall& call = *prepared;
+  std::optional<pipelines::PreparedCall> call;
+};
 
-  BatchFeature bf;
-  if (video) {
-    std::vector<std::vector<ops::InputItem>> videos;
-    for (const auto& arg : inputs) {
-      std::vector<ops::InputItem> frames;
-      size_t start = 0;
-      while (true) {
-        size_t comma = arg.find(',', start);
-        std::string frame = arg.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-        if (frame.empty()) throw UsageError("--video: empty frame name in '" + arg + "'");
-        frames.push_back(ops::InputItem::file(frame));
-        if (comma == std::string::npos) break;
-        start = comma + 1;
-      }
-      videos.push_back(std::move(frames));
-    }
-    bf = call.run_videos(std::move(videos));
-  } else {
-    std::vector<ops::InputItem> items;
-    for (size_t i = 0; i < inputs.size(); ++i) {
-      items.push_back(ops::InputItem::file(inputs[i]));
-      if (!seg_maps.empty()) items.back().labels_path = seg_maps[i];
-    }
-    bf = call.run(std::move(items));
-  }
-  std::vector<std::string> written = write_outputs(bf, out);
+// --config FILE.yaml: a YAML pipeline (pipelines/PIPELINES.md) gives the plan; its run settings
+// that matter for one batch (fuse, threads, max_in_flight) apply unless given here.
+void prepare_yaml_pipeline(PreprocessArgs& p, Preprocessor& pre) {
+  refuse_set_for_yaml(p.kwargs, p.config);
+  if (!p.revision.empty()) throw UsageError("--revision does not apply to a YAML pipeline (" + p.config + ")");
+  pipelines::PipelineSpec spec = pipelines::load_pipeline_yaml(p.config);
+  if (p.opts.load_image) spec.plan.load.exif_transpose = spec.plan.load.convert_rgb = true;
+  if (p.opts.max_image_pixels != pipelines::CallOptions{}.max_image_pixels)  // flag or environment
+    spec.plan.load.max_pixels = p.opts.max_image_pixels;
+  if (!p.threads_given) p.opts.threads = spec.options.threads;
+  p.opts.max_in_flight = spec.options.max_in_flight;
+  if (!spec.options.fuse) p.opts.fuse = false;
+  pre.call.emplace(std::move(spec.plan), p.opts);
+}
 
-  if (processor) print_warnings(processor->config().warnings);
+void prepare_preprocessor(PreprocessArgs& p, Preprocessor& pre) {
+  apply_tuning(p.tuning);
+  if (is_yaml_file(p.config)) return prepare_yaml_pipeline(p, pre);
+  pipelines::LoadOptions load;
+  if (!p.revision.empty()) load.revision = p.revision;
+  pre.processor.emplace(pipelines::ImageProcessor::from_pretrained(p.config, load));
+  pre.call.emplace(pre.processor->prepare(p.kwargs, p.opts));
+}
+
+// --video: each INPUT is one video, its frame files joined by commas.
+std::vector<std::vector<ops::InputItem>> video_inputs(const std::vector<std::string>& inputs) {
+  std::vector<std::vector<ops::InputItem>> videos;
+  for (const auto& arg : inputs) {
+    std::vector<ops::InputItem> frames;
+    size_t start = 0;
+    while (true) {
+      size_t comma = arg.find(',', start);
+      std::string frame = arg.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+      if (frame.empty()) throw UsageError("--video: empty frame name in '" + arg + "'");
+      frames.push_back(ops::InputItem::file(frame));
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+    videos.push_back(std::move(frames));
+  }
+  return videos;
+}
+
+BatchFeature run_preprocess(const PreprocessArgs& p, pipelines::PreparedCall& call) {
+  if (p.video) return call.run_videos(video_inputs(p.inputs));
+  std::vector<ops::InputItem> items;
+  for (size_t i = 0; i < p.inputs.size(); ++i) {
+    items.push_back(ops::InputItem::file(p.inputs[i]));
+    if (!p.seg_maps.empty()) items.back().labels_path = p.seg_maps[i];
+  }
+  return call.run(std::move(items));
+}
+
+// One line per file written: "KEY: DTYPE SHAPE -> DIR/KEY.npy" (lists: KEY[i] ... KEY_i.npy).
+void print_outputs(const BatchFeature& bf, const std::string& out) {
+  for (const auto& key : bf.keys()) {
+    const auto& v = bf.at(key);
+    if (const Tensor* t = std::get_if<Tensor>(&v)) {
+      std::cout << key << ": " << dtype_name(t->dtype()) << " " << shape_str(t->shape()) << " -> "
+                << (fs::path(out) / (key + ".npy")).string() << "\n";
+    } else {
+      const auto& list = std::get<std::vector<Tensor>>(v);
+      for (size_t i = 0; i < list.size(); ++i)
+        std::cout << key << "[" << i << "]: " << dtype_name(list[i].dtype()) << " " << shape_str(list[i].shape())
+                  << " -> " << (fs::path(out) / (key + "_" + std::to_string(i) + ".npy")).string() << "\n";
+    }
+  }
+}
+
+int cmd_preprocess(Args& args) {
+  std::optional<PreprocessArgs> p = parse_preprocess_args(args);
+  if (!p) return 0;  // --help
+  Preprocessor pre;
+  prepare_preprocessor(*p, pre);
+  pipelines::PreparedCall& call = *pre.call;
+  BatchFeature bf = run_preprocess(*p, call);
+  write_outputs(bf, p->out);
+
+  if (pre.processor) print_warnings(pre.processor->config().warnings);
   print_warnings(call.plan().warnings);
-  if (!quiet) {
-    std::cout << (processor ? processor->class_name() : call.plan().processor_class) << ": " << call.describe()
-              << "\n";
-    for (const auto& key : bf.keys()) {
-      const auto& v = bf.at(key);
-      if (const Tensor* t = std::get_if<Tensor>(&v)) {
-        std::cout << key << ": " << dtype_name(t->dtype()) << " " << shape_str(t->shape()) << " -> "
-                  << (fs::path(out) / (key + ".npy")).string() << "\n";
-      } else {
-        const auto& list = std::get<std::vector<Tensor>>(v);
-        for (size_t i = 0; i < list.size(); ++i)
-          std::cout << key << "[" << i << "]: " << dtype_name(list[i].dtype()) << " "
-                    << shape_str(list[i].shape()) << " -> "
-                    << (fs::path(out) / (key + "_" + std::to_string(i) + ".npy")).string() << "\n";
-      }
-    }
+  if (!p->quiet) {
+    std::cout << (pre.processor ? pre.processor->class_name() : call.plan().processor_class) << ": "
+              << call.describe() << "\n";
+    print_outputs(bf, p->out);
   }
   return 0;
 }
@@ -289,71 +329,63 @@ std::pair<int64_t, int64_t> parse_target_size(const std::string& v) {
   }
 }
 
-int cmd_postprocess(Args& args) {
+// The command line of `pixelflow postprocess semantic-segmentation`.
+struct PostprocessArgs {
+  std::string config, out, logits_path, revision;
+  std::vector<std::pair<int64_t, int64_t>> sizes;
+  RunOptions run;
+  bool quiet = false;
+};
+
+// The task and its options, checked; nullopt when they ask for help (printed).
+std::optional<PostprocessArgs> parse_postprocess_args(Args& args) {
   if (args.done()) throw UsageError("postprocess needs a task: semantic-segmentation");
   std::string task = args.next();
   if (task == "-h" || task == "--help") {
     std::cout << kPostprocessHelp;
-    return 0;
+    return std::nullopt;
   }
   if (task != "semantic-segmentation")
     throw UsageError("unknown postprocess task '" + task + "' (known: semantic-segmentation)");
-  std::string config, out, logits_path, revision, value;
-  std::vector<std::pair<int64_t, int64_t>> sizes;
-  RunOptions run;
-  bool quiet = false;
+  PostprocessArgs p;
+  std::string value;
   while (!args.done()) {
     const std::string& a = args.peek();
     if (a == "-h" || a == "--help") {
       std::cout << kPostprocessHelp;
-      return 0;
+      return std::nullopt;
     }
-    if (args.take("--config", &config) || args.take("--out", &out) || args.take("--logits", &logits_path) ||
-        args.take("--revision", &revision))
+    if (args.take("--config", &p.config) || args.take("--out", &p.out) || args.take("--logits", &p.logits_path) ||
+        args.take("--revision", &p.revision))
       continue;
-    if (args.take("--target-size", &value)) {
-      sizes.push_back(parse_target_size(value));
-      continue;
-    }
-    if (args.take("--threads", &value)) {
-      try {
-        run.threads = std::stoi(value);
-      } catch (...) {
-        throw UsageError("--threads expects a number, got '" + value + "'");
-      }
-      check_threads("--threads", run.threads);
-      continue;
-    }
-    if (args.take_flag("--quiet")) {
-      quiet = true;
-      continue;
-    }
-    throw UsageError("unknown argument '" + a + "'");
+    if (args.take("--target-size", &value)) p.sizes.push_back(parse_target_size(value));
+    else if (args.take("--threads", &value)) p.run.threads = parse_threads(value);
+    else if (args.take_flag("--quiet")) p.quiet = true;
+    else throw UsageError("unknown argument '" + a + "'");
   }
-  if (config.empty()) throw UsageError("postprocess needs --config PATH");
-  if (logits_path.empty()) throw UsageError("postprocess needs --logits FILE.npy");
-  if (out.empty()) throw UsageError("postprocess needs --out DIR");
+  if (p.config.empty()) throw UsageError("postprocess needs --config PATH");
+  if (p.logits_path.empty()) throw UsageError("postprocess needs --logits FILE.npy");
+  if (p.out.empty()) throw UsageError("postprocess needs --out DIR");
+  return p;
+}
 
+int cmd_postprocess(Args& args) {
+  std::optional<PostprocessArgs> p = parse_postprocess_args(args);
+  if (!p) return 0;  // --help
   pipelines::LoadOptions load;
-  if (!revision.empty()) load.revision = revision;
-  auto cfg = pipelines::load_processor_config(config, load);
-  Tensor logits = load_npy(logits_path);
+  if (!p->revision.empty()) load.revision = p->revision;
+  auto cfg = pipelines::load_processor_config(p->config, load);
+  Tensor logits = load_npy(p->logits_path);
   std::vector<Tensor> maps;
   try {
-    maps = pipelines::post_process_semantic_segmentation(cfg, logits, sizes, run);
+    maps = pipelines::post_process_semantic_segmentation(cfg, logits, p->sizes, p->run);
   } catch (const InputError& e) {
-    throw InputError(logits_path + ": " + e.what());
+    throw InputError(p->logits_path + ": " + e.what());
   }
   BatchFeature bf;
   bf.set("semantic_segmentation", std::move(maps));
-  write_outputs(bf, out);
-  if (!quiet)
-    for (size_t i = 0; i < bf.list("semantic_segmentation").size(); ++i) {
-      const Tensor t = bf.list("semantic_segmentation")[i];
-      std::cout << "semantic_segmentation[" << i << "]: " << dtype_name(t.dtype()) << " " << shape_str(t.shape())
-                << " -> " << (fs::path(out) / ("semantic_segmentation_" + std::to_string(i) + ".npy")).string()
-                << "\n";
-    }
+  write_outputs(bf, p->out);
+  if (!p->quiet) print_outputs(bf, p->out);  // semantic_segmentation[i]: ... -> DIR/semantic_segmentation_i.npy
   return 0;
 }
 
@@ -398,19 +430,12 @@ int cmd_check_pipeline(Args& args) {
       std::cout << kCheckPipelineHelp;
       return 0;
     }
-    if (!file.empty() || a.rfind("--", 0) == 0) throw UsageError("unexpected argument '" + a + "'");
+    if (!file.empty() || a.starts_with("--")) throw UsageError("unexpected argument '" + a + "'");
     file = a;
   }
   if (file.empty()) throw UsageError("check-pipeline needs FILE.yaml");
   std::cout << pipelines::describe_pipeline(pipelines::load_pipeline_yaml(file)).dump(2) << "\n";
   return 0;
-}
-
-// One line, no trailing newline inside.
-std::string one_line(std::string s) {
-  for (char& c : s)
-    if (c == '\n' || c == '\r') c = ' ';
-  return s;
 }
 
 }  // namespace

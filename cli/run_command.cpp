@@ -109,12 +109,6 @@ nlohmann::json plan_identity(const pipelines::PipelineSpec& spec) {
   return nlohmann::json::parse(id.dump());
 }
 
-std::string one_line(std::string s) {
-  for (char& c : s)
-    if (c == '\n' || c == '\r') c = ' ';
-  return s;
-}
-
 // The progress line on a terminal: done/total, images/s, ETA.
 class Progress {
  public:

@@ -14,15 +14,14 @@
 //   DIR/.pixelflow-<ID>.NAME.tmp    the run's temporaries (ID: the first 16 hex digits of the
 //                                   SHA-256 of run.json's bytes), gone when nothing failed
 //
-// Strings in manifest lines: valid UTF-8 is written as is (JSON-escaped); each byte that is not
-// part of valid UTF-8 (a file name in another encoding) is written as the escape \udcNN (NN its
-// hex value), as Python's surrogateescape error handler decodes it, so that json.loads followed
-// by os.fsencode gives the original bytes back. read_manifest turns them back into those bytes.
+// Strings in manifest lines: non-UTF-8 bytes are written as \udcNN escapes (as Python's
+// surrogateescape decodes them); see pipelines/dataset/manifest.h, which reads and writes the
+// lines. The names of the run's files and its run key: pipelines/dataset/run_folder.h.
 //
 // Names. A BatchFeature key holding a stacked tensor is written under KEY (KEY.npy or tensor
 // KEY); a key holding a list of per-image tensors (return_tensors=None) is written as KEY.0,
 // KEY.1, ... (KEY.0.npy, ... or tensors KEY.0, ...). Two keys that would give one name are
-// refused. npy keys must be valid file names.
+// refused. npy keys must be valid file names. safetensors files: graph/safetensors.h.
 //
 // Batches. Batch b holds inputs [b * batch_size, min((b + 1) * batch_size, total)). Its manifest
 // lines are those inputs in input order; "index" is the input's row in the shard (row order is
@@ -93,25 +92,17 @@
 #include <nlohmann/json.hpp>
 
 #include "graph/batch_feature.h"
+#include "graph/safetensors.h"
+#include "pipelines/dataset/manifest.h"    // ManifestEntry, read_manifest
+#include "pipelines/dataset/run_folder.h"  // format_name, make_run_key
 #include "pipelines/pipeline_spec.h"
 
 namespace pixelflow::pipelines {
 
-struct ManifestEntry {
-  std::string input;   // the input as listed by the source
-  bool ok = true;
-  std::string shard;   // ok: shard name (set by write_batch; read back by read_manifest)
-  int64_t index = -1;  // ok: row of this input in the shard
-  std::string error;   // !ok: one-line message naming the input
-};
-
-// "npy" or "safetensors".
-const char* format_name(SinkSpec::Format format);
-
-// The run key of a run over `inputs` (in order): {"config": CONFIG, "inputs_sha256": SHA-256 of
-// the inputs joined by '\n' (each followed by '\n'), "total": N, "batch_size": B, "format": F}.
-std::string make_run_key(const nlohmann::json& config, const std::vector<std::string>& inputs,
-                         int64_t batch_size, SinkSpec::Format format);
+// The safetensors reader and writer, declared here before they moved to graph/safetensors.h.
+using pixelflow::read_safetensors;
+using pixelflow::safetensors_bytes;
+using pixelflow::write_safetensors;
 
 struct DatasetWriterOptions {
   // Delete the files of whatever run the folder holds (same or other; only that run's files) and
@@ -159,35 +150,5 @@ class DatasetWriter {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
-
-// The committed entries of DIR/manifest.jsonl (complete lines only), in input order; \udcNN
-// escapes come back as the bytes 0xNN. Throws DecodeError naming the file for a line that is not
-// a manifest entry.
-std::vector<ManifestEntry> read_manifest(const std::string& out_dir);
-
-// Writes `batch` as a safetensors file at `path` (not atomically; DatasetWriter renames).
-// Byte layout as the reference implementation writes it (safetensors.numpy.save_file):
-// u64 little-endian header length N; N bytes of compact JSON
-//   {"__metadata__":{"format":"pt"},"KEY":{"dtype":"F32","shape":[2,3],"data_offsets":[0,24]},...}
-// padded with spaces to a multiple of 8; then the tensors' raw little-endian C-order bytes,
-// contiguous, in the header's order: by dtype alignment (I64, F64, F32, I32, U16, U8, BOOL),
-// then by name, so that every tensor is aligned to its element size. Lists are written as
-// KEY.0, KEY.1, ... dtypes: bool BOOL, uint8 U8, uint16 U16, int32 I32, int64 I64, float32 F32,
-// float64 F64. `metadata` is the "__metadata__" map (left out when empty). Throws
-// pixelflow::Error naming `path` on I/O failure (the partial file is removed) and
-// pixelflow::InputError for undefined tensors or clashing names.
-void write_safetensors(const std::string& path, const BatchFeature& batch,
-                       const std::vector<std::pair<std::string, std::string>>& metadata = {
-                           {"format", "pt"}});
-// The bytes write_safetensors writes.
-std::string safetensors_bytes(const BatchFeature& batch,
-                              const std::vector<std::pair<std::string, std::string>>& metadata = {
-                                  {"format", "pt"}});
-
-// Reads a safetensors file: one stacked tensor per name, in data order (lists come back as
-// KEY.0, KEY.1, ...). Validates the header as the reference loader does (offsets contiguous
-// from 0, sizes matching shape and dtype, data ending at the end of the file). Throws
-// DecodeError naming `path` for a malformed file or a dtype pixelflow has no type for.
-BatchFeature read_safetensors(const std::string& path);
 
 }  // namespace pixelflow::pipelines

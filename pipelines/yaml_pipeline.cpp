@@ -15,6 +15,7 @@
 
 #include "base/errors.h"
 #include "base/file_io.h"
+#include "base/text.h"
 #include "registry/registry.h"
 #include "pipelines/image_processor.h"
 #include "pipelines/processor_plans.h"
@@ -33,19 +34,11 @@ std::string join_key(const std::string& path, const std::string& key) { return p
 std::string join_index(const std::string& path, size_t i) { return path + "[" + std::to_string(i) + "]"; }
 std::string shown_path(const std::string& path) { return path.empty() ? "(top level)" : path; }
 
-std::string join_names(const std::vector<std::string>& names) {
-  std::string out;
-  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
-  return out;
-}
-
 std::string one_line(std::string s) {
   for (char& c : s)
     if (c == '\n' || c == '\r') c = ' ';
   return s;
 }
-
-bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
 
 // ---------------------------------------------------------------------------------------------
 // Scalars, typed by the YAML 1.2 core schema (yaml-cpp leaves plain scalars untyped): quoted
@@ -140,8 +133,8 @@ class Reader {
       s = s.substr(1);
     }
     int base = 10;
-    if (starts_with(s, "0o")) base = 8;
-    if (starts_with(s, "0x")) base = 16;
+    if (s.starts_with("0o")) base = 8;
+    if (s.starts_with("0x")) base = 16;
     if (base != 10) s = s.substr(2);
     uint64_t magnitude = 0;
     auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), magnitude, base);
@@ -187,14 +180,14 @@ class Reader {
     if (n.IsScalar() && kind(n) == ScalarKind::kString &&
         std::find(choices.begin(), choices.end(), n.Scalar()) != choices.end())
       return n.Scalar();
-    fail(n, path, "must be one of " + join_names(choices) + ", got " + describe(n));
+    fail(n, path, "must be one of " + join(choices) + ", got " + describe(n));
   }
 
   // The fields of a map. Keys must be names, unique, and (when `allowed` is not empty) among
   // `allowed`.
   std::vector<Entry> entries(const YAML::Node& n, const std::string& path, const std::vector<std::string>& allowed) const {
     if (!n.IsMap()) {
-      std::string want = allowed.empty() ? "a map" : "a map with keys among " + join_names(allowed);
+      std::string want = allowed.empty() ? "a map" : "a map with keys among " + join(allowed);
       fail(n, path, "must be " + want + ", got " + describe(n));
     }
     std::vector<Entry> out;
@@ -204,7 +197,7 @@ class Reader {
       if (!k.IsScalar() || k.Scalar().empty()) fail(k, path, "keys must be names, got " + describe(k));
       const std::string key = k.Scalar();
       if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), key) == allowed.end())
-        fail(k, join_key(path, key), "unknown key \"" + key + "\" (allowed: " + join_names(allowed) + ")");
+        fail(k, join_key(path, key), "unknown key \"" + key + "\" (allowed: " + join(allowed) + ")");
       if (auto it = seen.find(key); it != seen.end())
         fail(k, join_key(path, key),
              "duplicate key (first at line " + std::to_string(out[it->second].key_node.Mark().line + 1) + ")");
@@ -299,108 +292,138 @@ YAML::Node node_along(const YAML::Node& params, const std::string& rel, bool* fo
   return node;
 }
 
+// An item of ops / labels / post_process, taken apart: the op's name and its parameters, each
+// with its node and key path.
+struct OpItem {
+  std::string name, name_path, params_path;
+  YAML::Node name_node, params;  // params: undefined or null when the item has none
+  bool op_form = false;           // `- {op: NAME, ...}`: the params map holds `op` too
+};
+
 // One item of ops / labels / post_process:
 //   - NAME: {params}      (a map with one key, the op's name)
 //   - {op: NAME, ...}     (params beside `op`)
 //   - NAME                (an op without parameters)
-OpSpec parse_op(const Reader& r, const YAML::Node& item, const std::string& item_path, Section section) {
-  std::string name, name_path, params_path;
-  YAML::Node name_node, params;
-  bool op_form = false;
+// (Nodes are bound with reset(): YAML::Node's operator= would overwrite the node in the tree.)
+OpItem read_op_item(const Reader& r, const YAML::Node& item, const std::string& item_path) {
+  OpItem op;
   if (item.IsScalar() && Reader::kind(item) == ScalarKind::kString) {
-    name = item.Scalar();
-    name_node.reset(item);
-    name_path = params_path = item_path;
-  } else if (item.IsMap()) {
-    std::vector<Entry> es = r.entries(item, item_path, {});
-    if (const Entry* op = find_entry(es, "op")) {
-      op_form = true;
-      name = r.get_string(op->value, join_key(item_path, "op"));
-      name_node.reset(op->value);
-      name_path = join_key(item_path, "op");
-      params.reset(item);
-      params_path = item_path;
-    } else if (es.size() == 1) {
-      name = es[0].key;
-      name_node.reset(es[0].key_node);
-      name_path = params_path = join_key(item_path, name);
-      params.reset(es[0].value);
-    } else {
-      std::vector<std::string> keys;
-      for (const auto& e : es) keys.push_back(e.key);
-      r.fail(item, item_path,
-             "an op is written `- NAME: {parameters}` (one key, the op's name) or `- {op: NAME, ...}`, got " +
-                 (keys.empty() ? std::string("an empty map") : "the keys " + join_names(keys)));
-    }
-  } else {
+    op.name = item.Scalar();
+    op.name_node.reset(item);
+    op.name_path = op.params_path = item_path;
+    return op;
+  }
+  if (!item.IsMap())
     r.fail(item, item_path, "must be an op (`- NAME: {parameters}`, `- {op: NAME, ...}` or `- NAME`), got " +
                                 Reader::describe(item));
+  std::vector<Entry> es = r.entries(item, item_path, {});
+  if (const Entry* e = find_entry(es, "op")) {
+    op.op_form = true;
+    op.name = r.get_string(e->value, join_key(item_path, "op"));
+    op.name_node.reset(e->value);
+    op.name_path = join_key(item_path, "op");
+    op.params.reset(item);
+    op.params_path = item_path;
+  } else if (es.size() == 1) {
+    op.name = es[0].key;
+    op.name_node.reset(es[0].key_node);
+    op.name_path = op.params_path = join_key(item_path, op.name);
+    op.params.reset(es[0].value);
+  } else {
+    std::vector<std::string> keys;
+    for (const auto& e : es) keys.push_back(e.key);
+    r.fail(item, item_path,
+           "an op is written `- NAME: {parameters}` (one key, the op's name) or `- {op: NAME, ...}`, got " +
+               (keys.empty() ? std::string("an empty map") : "the keys " + join(keys)));
   }
+  return op;
+}
 
+// The op's parameter keys (yaml_op_params), once its name is known and fits the section.
+const std::vector<std::string>& op_param_keys(const Reader& r, const OpItem& op, Section section) {
   const auto& schema = yaml_op_params();
-  auto known = schema.find(name);
+  auto known = schema.find(op.name);
   if (known == schema.end()) {
     std::vector<std::string> names;
     for (const auto& kv : schema) names.push_back(kv.first);
-    r.fail(name_node, name_path, "unknown op \"" + name + "\" (known ops: " + join_names(names) + ")");
+    r.fail(op.name_node, op.name_path, "unknown op \"" + op.name + "\" (known ops: " + join(names) + ")");
   }
-  const bool post = starts_with(name, "post_process_");
+  const bool post = op.name.starts_with("post_process_");
   if (section == Section::kPostProcess && !post)
-    r.fail(name_node, name_path, "\"" + name + "\" is not a post-processing op (post_process_*); list it under ops or labels");
+    r.fail(op.name_node, op.name_path,
+           "\"" + op.name + "\" is not a post-processing op (post_process_*); list it under ops or labels");
   if (section != Section::kPostProcess && post)
-    r.fail(name_node, name_path, "\"" + name + "\" post-processes model outputs; list it under post_process");
+    r.fail(op.name_node, op.name_path, "\"" + op.name + "\" post-processes model outputs; list it under post_process");
+  return known->second;
+}
 
-  // Parameters: the op's Hugging Face keys, dict-valued ones checked one level down.
-  std::vector<std::string> top, all = known->second;
+// One parameter's value: `resample` by filter name or number, anything else as JSON. A
+// dict-valued parameter's keys are checked against `all` (the op's keys, "size.height", ...).
+json read_op_param(const Reader& r, const Entry& e, const std::string& path, const std::vector<std::string>& all) {
+  std::vector<std::string> sub;
+  for (const auto& k : all)
+    if (k.starts_with(e.key + ".")) sub.push_back(k.substr(e.key.size() + 1));
+  if (!sub.empty() && e.value.IsMap()) r.entries(e.value, path, sub);  // unknown size keys
+  if (e.key == "resample" && e.value.IsScalar() && Reader::kind(e.value) == ScalarKind::kString) {
+    int filter = resample_from_name(e.value.Scalar());
+    if (filter < 0)
+      r.fail(e.value, path, "unknown filter \"" + e.value.Scalar() +
+                                "\" (nearest, lanczos, bilinear, bicubic, box, hamming, or PIL's number 0..5)");
+    return filter;
+  }
+  return r.to_json(e.value, path);
+}
+
+// Parameters: the op's Hugging Face keys (`all`), dict-valued ones checked one level down.
+json read_op_params(const Reader& r, const OpItem& op, const std::vector<std::string>& all) {
+  std::vector<std::string> top;
   for (const auto& k : all)
     if (k.find('.') == std::string::npos) top.push_back(k);
   std::vector<std::string> allowed = top;
-  if (op_form) allowed.insert(allowed.begin(), "op");
+  if (op.op_form) allowed.insert(allowed.begin(), "op");
   json p = json::object();
-  if (params.IsDefined() && !params.IsNull()) {
-    if (!params.IsMap())
-      r.fail(params, params_path,
-             "the parameters of " + name + " must be a map" +
-                 (top.empty() ? " (it takes none)" : " with keys among " + join_names(top)) + ", got " + Reader::describe(params));
-    if (top.empty() && !op_form && params.size() != 0)
-      r.fail(params, params_path, name + " takes no parameters");
-    for (const auto& e : r.entries(params, params_path, allowed.empty() ? std::vector<std::string>{"(none)"} : allowed)) {
-      if (op_form && e.key == "op") continue;
-      const std::string path = join_key(params_path, e.key);
-      std::vector<std::string> sub;
-      for (const auto& k : all)
-        if (starts_with(k, e.key + ".")) sub.push_back(k.substr(e.key.size() + 1));
-      if (!sub.empty() && e.value.IsMap()) r.entries(e.value, path, sub);  // unknown size keys
-      if (e.key == "resample" && e.value.IsScalar() && Reader::kind(e.value) == ScalarKind::kString) {
-        int filter = resample_from_name(e.value.Scalar());
-        if (filter < 0)
-          r.fail(e.value, path, "unknown filter \"" + e.value.Scalar() +
-                                    "\" (nearest, lanczos, bilinear, bicubic, box, hamming, or PIL's number 0..5)");
-        p[e.key] = filter;
-      } else {
-        p[e.key] = r.to_json(e.value, path);
-      }
-    }
+  if (!op.params.IsDefined() || op.params.IsNull()) return p;
+  if (!op.params.IsMap())
+    r.fail(op.params, op.params_path,
+           "the parameters of " + op.name + " must be a map" +
+               (top.empty() ? " (it takes none)" : " with keys among " + join(top)) + ", got " +
+               Reader::describe(op.params));
+  if (top.empty() && !op.op_form && op.params.size() != 0) r.fail(op.params, op.params_path, op.name + " takes no parameters");
+  for (const auto& e : r.entries(op.params, op.params_path, allowed.empty() ? std::vector<std::string>{"(none)"} : allowed)) {
+    if (op.op_form && e.key == "op") continue;
+    p[e.key] = read_op_param(r, e, join_key(op.params_path, e.key), all);
   }
-  OpSpec spec{name, p, section == Section::kLabels ? Target::kLabels : Target::kImage};
+  return p;
+}
 
-  // Validate by building the op: a bad parameter gets the op's own message, located.
+// Validates `spec` by building the op: a bad parameter gets the op's own message, located at the
+// parameter's node.
+void check_op_builds(const Reader& r, const YAML::Node& item, const OpItem& op, const OpSpec& spec) {
   OpSpec check = spec;
-  if (name == "to_channel_dimension_format" && p.contains("data_format") && p["data_format"] == "input")
+  if (op.name == "to_channel_dimension_format" && spec.params.contains("data_format") &&
+      spec.params["data_format"] == "input")
     check.params["data_format"] = "channels_first";  // "input": the input's layout, known at run time
   try {
     (void)make_op(check);
   } catch (const ConfigError& e) {
     std::string key = e.key_path();
     const std::string& problem = e.problem();
-    if (starts_with(key, name + ".")) key = key.substr(name.size() + 1);
+    if (key.starts_with(op.name + ".")) key = key.substr(op.name.size() + 1);
+    const YAML::Node& params = op.params;
     bool found_first = false;
     YAML::Node at = params.IsDefined() && params.IsMap() ? node_along(params, key, &found_first) : item;
-    if (!found_first) r.fail(params.IsDefined() && !params.IsNull() ? params : item, params_path, problem);
-    r.fail(at, join_key(params_path, key), problem);
+    if (!found_first) r.fail(params.IsDefined() && !params.IsNull() ? params : item, op.params_path, problem);
+    r.fail(at, join_key(op.params_path, key), problem);
   } catch (const std::exception& e) {
-    r.fail(item, params_path, e.what());
+    r.fail(item, op.params_path, e.what());
   }
+}
+
+OpSpec parse_op(const Reader& r, const YAML::Node& item, const std::string& item_path, Section section) {
+  const OpItem op = read_op_item(r, item, item_path);
+  const std::vector<std::string>& keys = op_param_keys(r, op, section);
+  OpSpec spec{op.name, read_op_params(r, op, keys), section == Section::kLabels ? Target::kLabels : Target::kImage};
+  check_op_builds(r, item, op, spec);
   return spec;
 }
 
@@ -427,158 +450,202 @@ std::string relative_to(const fs::path& base, const std::string& value) {
   return (base / p).lexically_normal().string();
 }
 
-PipelineSpec parse_document(const Reader& r, const YAML::Node& root, const std::string& origin) {
-  if (!root.IsMap())
-    r.fail(root, "", "a pipeline file is a map of settings (ops or config, load, input, output, ...), got " +
-                         Reader::describe(root));
-  const std::vector<Entry> es = r.entries(root, "", kTopKeys);
-  auto get = [&](const char* key) { return find_entry(es, key); };
-  const fs::path base = fs::path(origin).parent_path();
+// The top-level entries of a document, with what reading them needs.
+struct Document {
+  const Reader& r;
+  std::vector<Entry> es;
+  fs::path base;  // the YAML file's folder: relative paths are relative to it
+  const Entry* get(const char* key) const { return find_entry(es, key); }
+};
 
-  PipelineSpec spec;
-  spec.origin = origin;
-  const Entry* config = get("config");
-  const Entry* ops = get("ops");
+// Which keys go together: `config` or `ops` (or `post_process` alone), and the keys that only one
+// of them takes.
+void check_top_keys(const Document& d, const YAML::Node& root) {
+  const Reader& r = d.r;
+  const Entry* config = d.get("config");
+  const Entry* ops = d.get("ops");
   if (config && ops)
     r.fail(config->key_node, "config", "`config` and `ops` cannot be used together (config takes the ops from a processor config)");
-  const Entry* post = get("post_process");
-  if (!config && !ops && !post)
+  if (!config && !ops && !d.get("post_process"))
     r.fail(root, "", "needs `ops:` (the ops, one by one), `config:` (a preprocessor_config.json or model id) "
                      "or `post_process:` (ops run on model outputs)");
   if (!config && !ops) {
     // A post-processing pipeline: its inputs are model outputs, not images.
     for (const char* k : {"load", "labels", "outputs", "video"})
-      if (const Entry* e = get(k))
+      if (const Entry* e = d.get(k))
         r.fail(e->key_node, k, "describes images; a pipeline with `post_process` and no `ops` reads model outputs (logits .npy files)");
   }
   if (config) {
     for (const char* k : {"processor", "labels", "outputs", "video"})
-      if (const Entry* e = get(k))
+      if (const Entry* e = d.get(k))
         r.fail(e->key_node, k, "comes from the processor config when `config` is used; spell the ops out under `ops` to set it");
-  } else if (const Entry* e = get("kwargs")) {
+  } else if (const Entry* e = d.get("kwargs")) {
     r.fail(e->key_node, "kwargs", "call kwargs need `config`; with `ops`, write the values into the ops' parameters");
   }
+}
 
-  // load
+// `load:`; with `config`, the keys the processor config decides are refused.
+LoadSpec read_load(const Document& d, bool with_config) {
+  const Reader& r = d.r;
   LoadSpec load;
-  if (const Entry* e = get("load")) {
-    for (const auto& f : r.entries(e->value, "load", {"convert_rgb", "exif_transpose", "input_data_format", "max_image_pixels"})) {
-      const std::string path = join_key("load", f.key);
-      if (config && (f.key == "convert_rgb" || f.key == "input_data_format"))
-        r.fail(f.key_node, path, std::string("comes from the processor config when `config` is used (") +
-                                     (f.key == "convert_rgb" ? "do_convert_rgb" : "input_data_format, in kwargs") + ")");
-      if (f.key == "convert_rgb") load.convert_rgb = r.get_bool(f.value, path);
-      if (f.key == "exif_transpose") load.exif_transpose = r.get_bool(f.value, path);
-      if (f.key == "max_image_pixels") load.max_pixels = r.get_int_at_least(f.value, path, 1);
-      if (f.key == "input_data_format" && !f.value.IsNull()) {
-        std::string v = r.get_choice(f.value, path, {"channels_first", "channels_last"});
-        load.input_data_format = v == "channels_first" ? Layout::kChannelsFirst : Layout::kChannelsLast;
-      }
+  const Entry* e = d.get("load");
+  if (!e) return load;
+  for (const auto& f : r.entries(e->value, "load", {"convert_rgb", "exif_transpose", "input_data_format", "max_image_pixels"})) {
+    const std::string path = join_key("load", f.key);
+    if (with_config && (f.key == "convert_rgb" || f.key == "input_data_format"))
+      r.fail(f.key_node, path, std::string("comes from the processor config when `config` is used (") +
+                                   (f.key == "convert_rgb" ? "do_convert_rgb" : "input_data_format, in kwargs") + ")");
+    if (f.key == "convert_rgb") load.convert_rgb = r.get_bool(f.value, path);
+    if (f.key == "exif_transpose") load.exif_transpose = r.get_bool(f.value, path);
+    if (f.key == "max_image_pixels") load.max_pixels = r.get_int_at_least(f.value, path, 1);
+    if (f.key == "input_data_format" && !f.value.IsNull()) {
+      std::string v = r.get_choice(f.value, path, {"channels_first", "channels_last"});
+      load.input_data_format = v == "channels_first" ? Layout::kChannelsFirst : Layout::kChannelsLast;
     }
   }
+  return load;
+}
 
-  if (config) {
-    std::string where = r.get_string(config->value, "config");
-    std::error_code ec;  // a name the file system refuses (too long, ...) is simply not there
-    if (!fs::path(where).is_absolute() && fs::exists(base / where, ec)) where = relative_to(base, where);
-    json kwargs = json::object();
-    const Entry* kw = get("kwargs");
-    if (kw && !kw->value.IsNull())  // entry by entry, so that an error names the kwarg
-      for (const auto& e : r.entries(kw->value, "kwargs", {})) kwargs[e.key] = r.to_json(e.value, join_key("kwargs", e.key));
-    CallOptions opts;
-    opts.load_image = load.exif_transpose;
-    try {
-      spec.plan = ImageProcessor::from_pretrained(where).plan(kwargs, opts);
-    } catch (const ConfigError& e) {
-      // Errors in call kwargs are located at "call_kwargs"; point at that kwarg.
-      if (kw && e.where() == "call_kwargs") {
-        bool found_first = false;
-        YAML::Node at = node_along(kw->value, e.key_path(), &found_first);
-        r.fail(found_first ? at : kw->value, join_key("kwargs", e.key_path()), e.problem());
-      }
-      r.fail(config->value, "config", e.what());
-    } catch (const Error& e) {
-      r.fail(config->value, "config", e.what());
+// `config:` (and `kwargs:`): the plan of the processor config, as its call with the kwargs makes it.
+Plan plan_from_config(const Document& d, const LoadSpec& load) {
+  const Reader& r = d.r;
+  const Entry* config = d.get("config");
+  std::string where = r.get_string(config->value, "config");
+  std::error_code ec;  // a name the file system refuses (too long, ...) is simply not there
+  if (!fs::path(where).is_absolute() && fs::exists(d.base / where, ec)) where = relative_to(d.base, where);
+  json kwargs = json::object();
+  const Entry* kw = d.get("kwargs");
+  if (kw && !kw->value.IsNull())  // entry by entry, so that an error names the kwarg
+    for (const auto& e : r.entries(kw->value, "kwargs", {})) kwargs[e.key] = r.to_json(e.value, join_key("kwargs", e.key));
+  CallOptions opts;
+  opts.load_image = load.exif_transpose;
+  Plan plan;
+  try {
+    plan = ImageProcessor::from_pretrained(where).plan(kwargs, opts);
+  } catch (const ConfigError& e) {
+    // Errors in call kwargs are located at "call_kwargs"; point at that kwarg.
+    if (kw && e.where() == "call_kwargs") {
+      bool found_first = false;
+      YAML::Node at = node_along(kw->value, e.key_path(), &found_first);
+      r.fail(found_first ? at : kw->value, join_key("kwargs", e.key_path()), e.problem());
     }
-    if (get("load") && load.max_pixels != LoadSpec{}.max_pixels) spec.plan.load.max_pixels = load.max_pixels;
-  } else {
-    Plan& plan = spec.plan;
-    if (const Entry* e = get("processor")) plan.processor_class = r.get_string(e->value, "processor");
-    plan.load = load;
-    if (ops) plan.image_ops = parse_ops(r, ops->value, "ops", Section::kOps);
-    if (const Entry* e = get("labels")) plan.label_ops = parse_ops(r, e->value, "labels", Section::kLabels);
-    if (const Entry* e = get("outputs")) {
-      for (const auto& f : r.entries(e->value, "outputs", {"image_key", "labels_key"})) {
-        std::string v = r.get_string(f.value, join_key("outputs", f.key));
-        (f.key == "image_key" ? plan.image_key : plan.labels_key) = v;
-      }
-      if (plan.image_key == plan.labels_key)
-        r.fail(e->value, "outputs", "image_key and labels_key must differ, both are \"" + plan.image_key + "\"");
-    }
-    if (const Entry* e = get("video")) plan.video = r.get_bool(e->value, "video");
-    // As VideoMAE (each frame) and the classes that infer each image's layout on their own: unless
-    // input_data_format is set.
-    plan.load.infer_layout_per_input =
-        (plan.video || infers_layout_per_image(plan.processor_class)) && !plan.load.input_data_format.has_value();
+    r.fail(config->value, "config", e.what());
+  } catch (const Error& e) {
+    r.fail(config->value, "config", e.what());
   }
-  spec.options.load_image = spec.plan.load.exif_transpose;
+  if (d.get("load") && load.max_pixels != LoadSpec{}.max_pixels) plan.load.max_pixels = load.max_pixels;
+  return plan;
+}
 
-  // Run settings.
-  if (const Entry* e = get("input")) {
-    auto fs_ = r.entries(e->value, "input", {"folder", "glob", "list", "recursive"});
-    const Entry* src = nullptr;
-    for (const auto& f : fs_) {
-      if (f.key == "recursive") continue;
-      if (src) r.fail(f.key_node, join_key("input", f.key), "give one of folder, glob or list (also got " + src->key + ")");
-      src = &f;
+// `ops:` and the keys beside it (processor, labels, outputs, video): the plan spelled out.
+Plan plan_from_ops(const Document& d, const LoadSpec& load) {
+  const Reader& r = d.r;
+  Plan plan;
+  if (const Entry* e = d.get("processor")) plan.processor_class = r.get_string(e->value, "processor");
+  plan.load = load;
+  if (const Entry* ops = d.get("ops")) plan.image_ops = parse_ops(r, ops->value, "ops", Section::kOps);
+  if (const Entry* e = d.get("labels")) plan.label_ops = parse_ops(r, e->value, "labels", Section::kLabels);
+  if (const Entry* e = d.get("outputs")) {
+    for (const auto& f : r.entries(e->value, "outputs", {"image_key", "labels_key"})) {
+      std::string v = r.get_string(f.value, join_key("outputs", f.key));
+      (f.key == "image_key" ? plan.image_key : plan.labels_key) = v;
     }
-    if (!src) r.fail(e->value, "input", "needs one of folder, glob or list");
-    SourceSpec s;
-    s.kind = src->key == "folder" ? SourceSpec::Kind::kFolder
-             : src->key == "glob" ? SourceSpec::Kind::kGlob : SourceSpec::Kind::kList;
-    s.path = relative_to(base, r.get_string(src->value, join_key("input", src->key)));
-    if (const Entry* rec = find_entry(fs_, "recursive")) {
-      if (s.kind != SourceSpec::Kind::kFolder)
-        r.fail(rec->key_node, "input.recursive", "applies to `folder` only (a glob says it with **)");
-      s.recursive = r.get_bool(rec->value, "input.recursive");
-    }
-    spec.source = s;
+    if (plan.image_key == plan.labels_key)
+      r.fail(e->value, "outputs", "image_key and labels_key must differ, both are \"" + plan.image_key + "\"");
   }
-  if (const Entry* e = get("batch_size")) spec.batch_size = r.get_int_at_least(e->value, "batch_size", 1);
-  auto int_option = [&](const Entry* e, const char* key) {
-    int64_t v = r.get_int_at_least(e->value, key, 0);
-    if (v > std::numeric_limits<int>::max()) r.fail(e->value, key, "is too large, got " + std::to_string(v));
-    return static_cast<int>(v);
-  };
-  if (const Entry* e = get("threads")) {
-    spec.options.threads = int_option(e, "threads");
+  if (const Entry* e = d.get("video")) plan.video = r.get_bool(e->value, "video");
+  // As VideoMAE (each frame) and the classes that infer each image's layout on their own: unless
+  // input_data_format is set.
+  plan.load.infer_layout_per_input =
+      (plan.video || infers_layout_per_image(plan.processor_class)) && !plan.load.input_data_format.has_value();
+  return plan;
+}
+
+// `input:` one of folder, glob or list (and recursive, for a folder).
+SourceSpec read_input(const Document& d, const Entry& e) {
+  const Reader& r = d.r;
+  auto fs_ = r.entries(e.value, "input", {"folder", "glob", "list", "recursive"});
+  const Entry* src = nullptr;
+  for (const auto& f : fs_) {
+    if (f.key == "recursive") continue;
+    if (src) r.fail(f.key_node, join_key("input", f.key), "give one of folder, glob or list (also got " + src->key + ")");
+    src = &f;
+  }
+  if (!src) r.fail(e.value, "input", "needs one of folder, glob or list");
+  SourceSpec s;
+  s.kind = src->key == "folder" ? SourceSpec::Kind::kFolder
+           : src->key == "glob" ? SourceSpec::Kind::kGlob : SourceSpec::Kind::kList;
+  s.path = relative_to(d.base, r.get_string(src->value, join_key("input", src->key)));
+  if (const Entry* rec = find_entry(fs_, "recursive")) {
+    if (s.kind != SourceSpec::Kind::kFolder)
+      r.fail(rec->key_node, "input.recursive", "applies to `folder` only (a glob says it with **)");
+    s.recursive = r.get_bool(rec->value, "input.recursive");
+  }
+  return s;
+}
+
+// `output:` dir (required) and format.
+SinkSpec read_output(const Document& d, const Entry& e) {
+  const Reader& r = d.r;
+  SinkSpec sink;
+  bool has_dir = false;
+  for (const auto& f : r.entries(e.value, "output", {"dir", "format"})) {
+    if (f.key == "dir") {
+      sink.out_dir = relative_to(d.base, r.get_string(f.value, "output.dir"));
+      has_dir = true;
+    } else {
+      sink.format = r.get_choice(f.value, "output.format", {"npy", "safetensors"}) == "npy"
+                        ? SinkSpec::Format::kNpy : SinkSpec::Format::kSafetensors;
+    }
+  }
+  if (!has_dir) r.fail(e.value, "output", "needs `dir` (the folder the batches are written to)");
+  return sink;
+}
+
+// A non-negative int setting (threads, max_in_flight).
+int read_int_setting(const Reader& r, const Entry& e, const char* key) {
+  int64_t v = r.get_int_at_least(e.value, key, 0);
+  if (v > std::numeric_limits<int>::max()) r.fail(e.value, key, "is too large, got " + std::to_string(v));
+  return static_cast<int>(v);
+}
+
+// The run settings: input, batch_size, threads, max_in_flight, ordered, on_error, output, fuse.
+void read_run_settings(const Document& d, PipelineSpec& spec) {
+  const Reader& r = d.r;
+  if (const Entry* e = d.get("input")) spec.source = read_input(d, *e);
+  if (const Entry* e = d.get("batch_size")) spec.batch_size = r.get_int_at_least(e->value, "batch_size", 1);
+  if (const Entry* e = d.get("threads")) {
+    spec.options.threads = read_int_setting(r, *e, "threads");
     if (spec.options.threads > kMaxThreads)
       r.fail(e->value, "threads", "must be at most " + std::to_string(kMaxThreads) + ", got " +
                                       std::to_string(spec.options.threads));
   }
-  if (const Entry* e = get("max_in_flight")) spec.options.max_in_flight = int_option(e, "max_in_flight");
-  if (const Entry* e = get("ordered")) spec.ordered = r.get_bool(e->value, "ordered");
+  if (const Entry* e = d.get("max_in_flight")) spec.options.max_in_flight = read_int_setting(r, *e, "max_in_flight");
+  if (const Entry* e = d.get("ordered")) spec.ordered = r.get_bool(e->value, "ordered");
   spec.options.ordered = spec.ordered;
-  if (const Entry* e = get("on_error"))
+  if (const Entry* e = d.get("on_error"))
     spec.on_error = r.get_choice(e->value, "on_error", {"fail", "skip"}) == "skip" ? OnError::kSkip : OnError::kFail;
   spec.options.skip_failed = spec.on_error == OnError::kSkip;
-  if (const Entry* e = get("output")) {
-    SinkSpec sink;
-    bool has_dir = false;
-    for (const auto& f : r.entries(e->value, "output", {"dir", "format"})) {
-      if (f.key == "dir") {
-        sink.out_dir = relative_to(base, r.get_string(f.value, "output.dir"));
-        has_dir = true;
-      } else {
-        sink.format = r.get_choice(f.value, "output.format", {"npy", "safetensors"}) == "npy"
-                          ? SinkSpec::Format::kNpy : SinkSpec::Format::kSafetensors;
-      }
-    }
-    if (!has_dir) r.fail(e->value, "output", "needs `dir` (the folder the batches are written to)");
-    spec.sink = sink;
-  }
-  if (const Entry* e = get("fuse")) spec.options.fuse = r.get_bool(e->value, "fuse");
-  if (post) spec.post_process = parse_ops(r, post->value, "post_process", Section::kPostProcess);
+  if (const Entry* e = d.get("output")) spec.sink = read_output(d, *e);
+  if (const Entry* e = d.get("fuse")) spec.options.fuse = r.get_bool(e->value, "fuse");
+}
+
+PipelineSpec parse_document(const Reader& r, const YAML::Node& root, const std::string& origin) {
+  if (!root.IsMap())
+    r.fail(root, "", "a pipeline file is a map of settings (ops or config, load, input, output, ...), got " +
+                         Reader::describe(root));
+  const Document d{r, r.entries(root, "", kTopKeys), fs::path(origin).parent_path()};
+  check_top_keys(d, root);
+  const bool with_config = d.get("config") != nullptr;
+  const LoadSpec load = read_load(d, with_config);
+
+  PipelineSpec spec;
+  spec.origin = origin;
+  spec.plan = with_config ? plan_from_config(d, load) : plan_from_ops(d, load);
+  spec.options.load_image = spec.plan.load.exif_transpose;
+  read_run_settings(d, spec);
+  if (const Entry* post = d.get("post_process"))
+    spec.post_process = parse_ops(r, post->value, "post_process", Section::kPostProcess);
   return spec;
 }
 

@@ -21,10 +21,6 @@ static_assert(LoadSpec{}.max_pixels == kDefaultMaxImagePixels, "one default deco
 
 namespace {
 
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 // RGBX -> RGB, 4 pixels per shuffle (PIL keeps "RGB" pixels in 4 bytes). Writes 16 bytes where
 // 12 are due, so it stops 6 pixels before the end (3x + 16 <= 3w) and the tail is scalar.
 #if defined(__x86_64__)
@@ -63,7 +59,7 @@ void copy_pixels(uint8_t* out, const uint8_t* in, int64_t width, int channels, i
 bool is_npy(const InputItem& item) {
   if (item.array.defined() || item.pixel_rows.rows) return false;
   if (!item.bytes.empty()) return item.bytes.substr(0, 6) == std::string_view("\x93NUMPY", 6);
-  return ends_with(item.path, ".npy");
+  return item.path.ends_with(".npy");
 }
 
 // Shape of an image as np.array gives it for a PIL mode.
