@@ -115,6 +115,31 @@ class CliTest(unittest.TestCase):
         r = run("preprocess", "--config", self.clip, "--out", self.out, text)
         self.assert_one_line_error(r, text)
 
+    def test_golden_error_cases(self):
+        """Every error case of the golden subset (tests/data/golden) fails as golden_check.py
+        drives it, and says more than it checks: exit 1, one line naming the input file and
+        stating Hugging Face's condition (the recorded message's first line), no outputs."""
+        gdir = os.path.join(SRC, "tests/data/golden")
+        with open(os.path.join(gdir, "cases.jsonl")) as f:
+            cases = [json.loads(line) for line in f if line.strip()]
+        errors = [c for c in cases if "error" in c]
+        self.assertGreaterEqual(len(errors), 20)
+        for c in errors:
+            with self.subTest(case=c["id"]):
+                self.assertEqual(c["structure"], "single")
+                kwargs = dict(c["call_kwargs"])
+                args = ["preprocess", "--config", os.path.join(SRC, "pipelines/models", c["model"]), "--out", self.out]
+                if kwargs.pop("return_tensors", "np") is None:
+                    args.append("--unbatched")
+                if any(x["kind"] == "load_image" for x in c["inputs"]):
+                    args.append("--load-image")
+                for k, v in kwargs.items():
+                    args += ["--set", f"{k}={json.dumps(v)}"]
+                files = [os.path.join(gdir, x["file"]) for x in c["inputs"]]
+                r = run(*args, *files)
+                condition = c["error"]["message"].splitlines()[0]
+                self.assert_one_line_error(r, files[0], condition)
+
     def test_max_image_pixels(self):
         # A 60-byte PNG claiming 100000 x 100000: refused from its header at once, whatever the limit.
         def chunk(kind, data):

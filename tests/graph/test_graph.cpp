@@ -130,13 +130,8 @@ TEST_CASE("BatchFeature access, device moves and DLPack export", "[batch_feature
   REQUIRE(t.storage().use_count() == uses - 1);
 }
 
-TEST_CASE("registry names ops and reports bad parameters by key", "[registry]") {
-  REQUIRE_THROWS_WITH(make_op({"resise", {}}), Catch::Contains("unknown op") && Catch::Contains("resize"));
-  REQUIRE_THROWS_WITH(make_op({"center_crop", {{"crop_size", {{"height", 0}, {"width", 3}}}}}),
-                      Catch::Contains("center_crop.crop_size.height"));
-  REQUIRE_THROWS_WITH(make_op({"rescale", {{"rescale_factor", "x"}}}), Catch::Contains("rescale_factor"));
-}
-
+// Through the graph (batched outputs); tests/registry/test_builder.cpp compares the ops directly
+// over more plans, sizes and dtypes.
 TEST_CASE("fused and unfused plans give the same bytes", "[builder]") {
   for (int resample : {0, 1, 2, 3, 4, 5}) {
     auto fused = build_ops(clip_like_plan(resample), {true});

@@ -259,8 +259,9 @@ TEST_CASE("resize kernel variants are listed and selected by index or name", "[r
   }
   REQUIRE(rk::resize_horizontal_variants().size() == rk::variant_count(rk::Family::kHorizontal));
   REQUIRE(rk::resize_vertical_variants().size() == rk::variant_count(rk::Family::kVertical));
-  REQUIRE(rk::horizontal_kernel() != nullptr);
-  REQUIRE(rk::vertical_kernel() != nullptr);
+  // The entry points the host runs are the selected variants' (not merely non-null).
+  REQUIRE(rk::horizontal_kernel() == rk::resize_horizontal_variants()[rk::selected_variant(rk::Family::kHorizontal)].fn);
+  REQUIRE(rk::vertical_kernel() == rk::resize_vertical_variants()[rk::selected_variant(rk::Family::kVertical)].fn);
 }
 
 TEST_CASE("resize_u8 is thread-safe and its cached tables follow the geometry", "[resize]") {

@@ -1,6 +1,7 @@
 // Hugging Face goldens (a subset with small images, copied into tests/data/golden by
 // tests/tools/make_golden_subset.py): every output must have the golden's shape, dtype and
-// exact bytes (SHA-256), every error case must raise. Run fused and unfused.
+// exact bytes (SHA-256), every error case must raise the error Hugging Face's condition maps
+// to, naming the failing input. Run fused and unfused.
 #include <catch2/catch.hpp>
 
 #include <fstream>
@@ -10,7 +11,7 @@
 
 #include "base/errors.h"
 #include "pipelines/image_processor.h"
-#include "tests/common/sha256.h"
+#include "base/sha256.h"
 
 using namespace pixelflow;
 using nlohmann::json;
@@ -30,7 +31,62 @@ std::vector<json> load_cases() {
   return cases;
 }
 
-void run_case(const json& c, bool fuse) {
+// Hugging Face's error conditions (the golden's error type and message) and the pixelflow error
+// each must become: its class (Python raises InputError and ConfigError as ValueError
+// subclasses, so a ValueError may be either: the condition decides), and a phrase of the
+// condition its problem must state. A golden error missing here fails the test: extending the
+// subset with a new kind of error asks for its mapping.
+struct ExpectedError {
+  const char* hf_type;
+  const char* hf_message_prefix;
+  const char* error_class;
+  const char* phrase;
+};
+const ExpectedError kErrorConditions[] = {
+    {"ValueError", "Unable to infer channel dimension format", "InputError", "Unable to infer channel dimension format"},
+    {"ValueError", "Unsupported number of image dimensions", "InputError", "Unsupported number of image dimensions"},
+};
+
+const char* error_class(const Error& e) {
+  if (dynamic_cast<const ConfigError*>(&e)) return "ConfigError";
+  if (dynamic_cast<const DecodeError*>(&e)) return "DecodeError";
+  if (dynamic_cast<const InputError*>(&e)) return "InputError";
+  if (dynamic_cast<const OutOfMemoryError*>(&e)) return "OutOfMemoryError";
+  if (dynamic_cast<const KernelError*>(&e)) return "KernelError";
+  return "Error";
+}
+
+// The call fails the way the golden says Hugging Face failed: the error class the condition maps
+// to, the condition in its problem, and the failing input named (the case's inputs are single
+// images, so the error must be about that file).
+// `source_field`: also require Error::source() to be the input (see the [!shouldfail] case below).
+template <class Call>
+void check_error(const json& c, Call&& call, bool source_field) {
+  const json& want = c["error"];
+  REQUIRE(want.is_object());  // {"type", "message"} (tests/tools/make_golden_subset.py)
+  const std::string hf_type = want["type"], hf_message = want["message"];
+  const ExpectedError* cond = nullptr;
+  for (const auto& k : kErrorConditions)
+    if (hf_type == k.hf_type && hf_message.rfind(k.hf_message_prefix, 0) == 0) cond = &k;
+  INFO("Hugging Face raised " << hf_type << ": " << hf_message);
+  REQUIRE(cond != nullptr);
+  try {
+    call();
+  } catch (const Error& e) {
+    INFO("pixelflow raised " << error_class(e) << ": " << e.what());
+    CHECK(std::string(error_class(e)) == cond->error_class);
+    CHECK_THAT(e.problem(), Catch::Contains(cond->phrase));
+    REQUIRE(c["inputs"].size() == 1);
+    const std::string file = c["inputs"][0]["file"];
+    CHECK_THAT(e.what(), Catch::Contains(file));
+    if (source_field) CHECK_THAT(e.source(), Catch::EndsWith(file));
+    if (const auto* d = dynamic_cast<const DecodeError*>(&e)) CHECK_THAT(d->file(), Catch::EndsWith(file));
+    return;
+  }
+  FAIL("no error, where Hugging Face raised one");
+}
+
+void run_case(const json& c, bool fuse, bool source_field = false) {
   auto proc = pipelines::ImageProcessor::from_pretrained(
       std::string(PIXELFLOW_SOURCE_DIR) + "/pipelines/models/" + c["model"].get<std::string>());
   json kwargs = c["call_kwargs"];
@@ -66,7 +122,7 @@ void run_case(const json& c, bool fuse) {
     return videos.empty() ? prepared.run(items) : prepared.run_videos(videos);
   };
   if (c.contains("error")) {
-    REQUIRE_THROWS_AS(call(), Error);
+    check_error(c, call, source_field);
     return;
   }
   BatchFeature bf = call();
@@ -75,13 +131,13 @@ void run_case(const json& c, bool fuse) {
     Shape want_shape = o["shape"].get<Shape>();
     REQUIRE(t.shape() == want_shape);
     REQUIRE(std::string(dtype_name(t.dtype())) == o["dtype"].get<std::string>());
-    REQUIRE(test::sha256_hex(t.raw_data(), t.nbytes()) == o["sha256"].get<std::string>());
+    REQUIRE(sha256_hex(std::string_view(static_cast<const char*>(t.raw_data()), t.nbytes())) == o["sha256"].get<std::string>());
   }
 }
 
 }  // namespace
 
-TEST_CASE("golden subset: outputs are bit-exact, errors are raised", "[golden]") {
+TEST_CASE("golden subset: outputs are bit-exact, errors are Hugging Face's", "[golden]") {
   int ran = 0;
   std::set<std::string> classes;
   for (const auto& c : load_cases()) {
@@ -94,7 +150,16 @@ TEST_CASE("golden subset: outputs are bit-exact, errors are raised", "[golden]")
   REQUIRE(classes.size() == 18);  // every processor class has golden cases here
 }
 
-TEST_CASE("sha256 helper matches the FIPS test vector", "[golden]") {
-  REQUIRE(test::sha256_hex("abc", 3) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-  REQUIRE(test::sha256_hex("", 0) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+// LIBRARY BUG (reported): the error of a call whose first input's layout cannot be inferred
+// (InputLoader's constructor, ops/load_input/load_input.cpp) is rethrown as a new InputError with
+// the input's name pasted into its problem, instead of gaining it with Error::add_source: the
+// message names the file but source() is empty and problem() holds the path.
+TEST_CASE("golden error cases name the failing input in Error::source()", "[golden][!shouldfail]") {
+  int errors = 0;
+  for (const auto& c : load_cases()) {
+    if (!c.contains("error")) continue;
+    run_case(c, true, true);
+    ++errors;
+  }
+  REQUIRE(errors >= 20);
 }
