@@ -37,9 +37,9 @@ void convert(const Tensor& in, Out* out) {
 
 void astype_into(const Tensor& t, Tensor& out) {
   switch (out.dtype()) {
-    case DType::kBool: {
-      Tensor tmp = astype(t, DType::kUInt8);
-      for (int64_t i = 0; i < t.numel(); ++i) out.data<bool>()[i] = tmp.data<uint8_t>()[i] != 0;
+    case DType::kBool: {  // NumPy's astype(bool): x != 0 (0.5 and 256 are True)
+      Tensor as_double = astype(t, DType::kFloat64);
+      for (int64_t i = 0; i < t.numel(); ++i) out.data<bool>()[i] = as_double.data<double>()[i] != 0;
       break;
     }
     case DType::kUInt8: convert(t, out.data<uint8_t>()); break;

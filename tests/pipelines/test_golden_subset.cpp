@@ -59,7 +59,7 @@ const char* error_class(const Error& e) {
 // The call fails the way the golden says Hugging Face failed: the error class the condition maps
 // to, the condition in its problem, and the failing input named (the case's inputs are single
 // images, so the error must be about that file).
-// `source_field`: also require Error::source() to be the input (see the [!shouldfail] case below).
+// `source_field`: also require Error::source() to be the input.
 template <class Call>
 void check_error(const json& c, Call&& call, bool source_field) {
   const json& want = c["error"];
@@ -150,11 +150,10 @@ TEST_CASE("golden subset: outputs are bit-exact, errors are Hugging Face's", "[g
   REQUIRE(classes.size() == 18);  // every processor class has golden cases here
 }
 
-// LIBRARY BUG (reported): the error of a call whose first input's layout cannot be inferred
-// (InputLoader's constructor, ops/load_input/load_input.cpp) is rethrown as a new InputError with
-// the input's name pasted into its problem, instead of gaining it with Error::add_source: the
-// message names the file but source() is empty and problem() holds the path.
-TEST_CASE("golden error cases name the failing input in Error::source()", "[golden][!shouldfail]") {
+// The error of a call whose first input's layout cannot be inferred (InputLoader's constructor)
+// gains the input with Error::add_source, keeping its type (an earlier version rethrew a new
+// InputError with the name pasted into the problem).
+TEST_CASE("golden error cases name the failing input in Error::source()", "[golden]") {
   int errors = 0;
   for (const auto& c : load_cases()) {
     if (!c.contains("error")) continue;
