@@ -208,10 +208,10 @@ seed_files() {
   case "$1" in
     fuzz_decode_image) exts='.*\.\(jpg\|jpeg\|mpo\|png\|webp\|bmp\|gif\|txt\)' ;;
     fuzz_stream_decode) exts='.*\.\(jpg\|jpeg\|mpo\)' ;;
-    *) return 0 ;;  # its committed corpus only (fuzz_input_files: entries of a made-up folder)
     fuzz_npy) exts='.*\.npy' ;;
     fuzz_processor_config) exts='.*preprocessor_config\.json' ;;
     fuzz_pipeline_yaml) exts='.*\.ya?ml' ;;
+    *) return 0 ;;  # its committed corpus only (fuzz_input_files: entries of a made-up folder)
   esac
   find tests/data pipelines -type f -size -4k -regex "$exts" 2>/dev/null || true
 }
