@@ -234,6 +234,16 @@ class RunState {
   std::string first_error_source_;
 };
 
+// Runs one op on a sample; its errors gain the op's name (Error::op), keeping their type.
+void run_op(const Op& op, Sample& s, const ExecContext& ctx, bool last) {
+  try {
+    op.run(s, ctx, last);
+  } catch (Error& e) {
+    e.add_op(op.name());
+    throw;
+  }
+}
+
 // The flow graph's node bodies: small copyable function objects over the run's state, as in
 // oneTBB's examples.
 struct SourceBody {
@@ -267,7 +277,7 @@ struct OpBody {
   WorkPtr operator()(WorkPtr w) const {
     const auto& ops = st->pipeline.image_ops();
     if (i > 0 || !w->first_op_done)  // else: applied by a fused load
-      st->guarded(w->sample, [&] { ops[i]->run(w->sample, st->ctx, i + 1 == ops.size()); });
+      st->guarded(w->sample, [&] { run_op(*ops[i], w->sample, st->ctx, i + 1 == ops.size()); });
     return w;
   }
 };
@@ -279,7 +289,7 @@ struct LabelsBody {
     const auto& ops = st->pipeline.label_ops();
     if (w->sample.labels.defined())
       for (size_t i = 0; i < ops.size(); ++i)
-        st->guarded(w->sample, [&] { ops[i]->run(w->sample, st->ctx, i + 1 == ops.size()); });
+        st->guarded(w->sample, [&] { run_op(*ops[i], w->sample, st->ctx, i + 1 == ops.size()); });
     return w;
   }
 };
@@ -332,9 +342,9 @@ std::string Pipeline::describe() const {
 void Pipeline::run_sample(Sample& s, const Loader& loader) const {
   ExecContext ctx{pool_.get(), nullptr, max_values_};
   loader.load(s, ctx);
-  for (size_t i = 0; i < image_ops_.size(); ++i) image_ops_[i]->run(s, ctx, i + 1 == image_ops_.size());
+  for (size_t i = 0; i < image_ops_.size(); ++i) run_op(*image_ops_[i], s, ctx, i + 1 == image_ops_.size());
   if (s.labels.defined())
-    for (size_t i = 0; i < label_ops_.size(); ++i) label_ops_[i]->run(s, ctx, i + 1 == label_ops_.size());
+    for (size_t i = 0; i < label_ops_.size(); ++i) run_op(*label_ops_[i], s, ctx, i + 1 == label_ops_.size());
 }
 
 BatchFeature Pipeline::run(const Loader& loader, const RunOptions& run, const OutputOptions& out,

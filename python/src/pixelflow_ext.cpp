@@ -343,6 +343,21 @@ py::array load_image_rgb(const py::object& src, const std::string& name) {
   return array_from_tensor(rgb);
 }
 
+// Raises `type` for a pixelflow error: the message, and the error's fields as attributes (empty
+// ones stay None).
+void raise_error(const py::handle& type, const pf::Error& e,
+                 std::initializer_list<std::pair<const char*, std::string>> extra = {}) {
+  py::object exc = py::reinterpret_borrow<py::object>(type)(e.what());
+  const auto set = [&](const char* name, const std::string& value) {
+    if (!value.empty()) exc.attr(name) = value;
+  };
+  set("problem", e.problem());
+  set("source", e.source());
+  set("op", e.op());
+  for (const auto& [name, value] : extra) set(name, value);
+  PyErr_SetObject(type.ptr(), exc.ptr());
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -354,21 +369,25 @@ PYBIND11_MODULE(_core, m) {
   static py::exception<pf::InputError> input_error(m, "InputError", error.ptr());
   static py::exception<pf::OutOfMemoryError> oom_error(m, "OutOfMemoryError", error.ptr());
   static py::exception<pf::KernelError> kernel_error(m, "KernelError", error.ptr());
+  // Every exception class has the fields of pixelflow's errors as attributes (None unless the
+  // C++ error set them): problem, source, op; key_path and where (ConfigError); file (DecodeError).
+  for (const char* field : {"problem", "source", "op", "key_path", "where", "file"})
+    py::setattr(error, field, py::none());
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
     } catch (const pf::ConfigError& e) {
-      py::set_error(config_error, e.what());
+      raise_error(config_error, e, {{"key_path", e.key_path()}, {"where", e.where()}});
     } catch (const pf::DecodeError& e) {
-      py::set_error(decode_error, e.what());
+      raise_error(decode_error, e, {{"file", e.file()}});
     } catch (const pf::InputError& e) {
-      py::set_error(input_error, e.what());
+      raise_error(input_error, e);
     } catch (const pf::OutOfMemoryError& e) {
-      py::set_error(oom_error, e.what());
+      raise_error(oom_error, e);
     } catch (const pf::KernelError& e) {
-      py::set_error(kernel_error, e.what());
+      raise_error(kernel_error, e);
     } catch (const pf::Error& e) {
-      py::set_error(error, e.what());
+      raise_error(error, e);
     } catch (const nlohmann::json::exception& e) {
       py::set_error(error, (std::string("invalid JSON from the Python layer: ") + e.what()).c_str());
     }

@@ -225,3 +225,72 @@ TEST_CASE("stacking outputs of different shapes is an error, lists are not", "[p
   BatchFeature bf = p.run(loader, {}, lists);
   REQUIRE(bf.list("pixel_values").size() == 4);
 }
+
+namespace {
+
+// An op that fails with a ConfigError on images wider than `max_width` (a stand-in for any op
+// error), to see what context the engine adds.
+class FailingOp final : public Op {
+ public:
+  explicit FailingOp(int64_t max_width) : max_width_(max_width) {}
+  std::string name() const override { return "failing_op"; }
+  TensorSpec infer(const TensorSpec& in) const override { return in; }
+  void run(Sample& s, const ExecContext&, bool) const override {
+    if (s.image.dim(1) > max_width_) throw ConfigError("max_width", "image too wide");
+  }
+
+ private:
+  int64_t max_width_;
+};
+
+}  // namespace
+
+TEST_CASE("an op's error keeps its type and gains the op and the input, fused or not", "[pipeline][errors]") {
+  // Inputs are 20..79 wide: the first one wider than 50 fails; its type, key and problem survive
+  // the flow graph, with the op and the input added as fields and the input in the message.
+  RandomLoader loader(12, 9);
+  Pipeline p({std::make_shared<FailingOp>(50)});
+  for (int threads : {1, 2}) {
+    RunOptions run;
+    run.threads = threads;
+    try {
+      p.run(loader, run);
+      FAIL("no error");
+    } catch (const ConfigError& e) {
+      CHECK(e.key_path() == "max_width");
+      CHECK(e.problem() == "image too wide");
+      CHECK(e.op() == "failing_op");
+      CHECK(e.source().rfind("img", 0) == 0);
+      CHECK(std::string(e.what()) == e.source() + ": max_width: image too wide");
+    }
+  }
+  // The same through run_sample (no flow graph).
+  Sample s;
+  s.index = 0;
+  for (; s.index < 12; ++s.index) {
+    try {
+      p.run_sample(s, loader);
+    } catch (const ConfigError& e) {
+      CHECK(e.op() == "failing_op");
+      break;
+    }
+  }
+  CHECK(s.index < 12);
+}
+
+TEST_CASE("ConfigError context: key prefixes and locations are fields, the message follows", "[errors]") {
+  ConfigError e("size.height", "must be positive");
+  e.add_key_prefix("resize");
+  CHECK(e.key_path() == "resize.size.height");
+  CHECK(std::string(e.what()) == "resize.size.height: must be positive");
+  e.add_where("p.yaml:3:7");
+  CHECK(std::string(e.what()) == "p.yaml:3:7: resize.size.height: must be positive");
+  e.add_where("other");  // the innermost location wins
+  CHECK(e.where() == "p.yaml:3:7");
+  e.add_source("a.jpg");
+  CHECK(std::string(e.what()) == "a.jpg: p.yaml:3:7: resize.size.height: must be positive");
+  DecodeError d("a.jpg", "truncated\nfile");
+  d.add_source("a.jpg");  // the message names it already
+  CHECK(std::string(d.what()) == "a.jpg: truncated\\nfile");
+  CHECK(d.problem() == "truncated\nfile");
+}

@@ -303,15 +303,20 @@ def test_errors_are_value_errors_with_one_line_naming_the_thing(tmp_path):
     with pytest.raises(pixelflow.DecodeError) as e:
         proc([sample_images()[0], str(bad)], return_tensors="np")
     assert "broken.jpg" in str(e.value) and "\n" not in str(e.value)
+    # The error's fields come along as attributes.
+    assert e.value.file == str(bad) and e.value.problem and e.value.problem in str(e.value)
+    assert e.value.key_path is None
     with pytest.raises(pixelflow.ConfigError) as e:
         proc(sample_images()[0], size={"shortest_edge": -3})
     assert "size" in str(e.value) and "\n" not in str(e.value)
+    assert e.value.key_path.startswith("size") and e.value.file is None
     cfg = tmp_path / "cfg"
     cfg.mkdir()
     (cfg / "preprocessor_config.json").write_text('{"image_processor_type": "CLIPImageProcessor", "image_std": [0, 1, 1]}')
     with pytest.raises(pixelflow.ConfigError) as e:
         pixelflow.AutoImageProcessor.from_pretrained(cfg)
     assert "image_std" in str(e.value) and "preprocessor_config.json" in str(e.value)
+    assert e.value.key_path.startswith("image_std") and e.value.where.endswith("preprocessor_config.json")
     with pytest.raises(pixelflow.InputError):
         proc(object())
     with pytest.raises(ValueError):
