@@ -27,7 +27,7 @@
 #include <vector>
 
 #include "graph/pipeline.h"
-#include "registry/plan.h"
+#include "ops/load_input/load_spec.h"
 #include "ops/decode_image/decode_image.h"
 
 namespace pixelflow::ops {
