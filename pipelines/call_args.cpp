@@ -27,10 +27,6 @@ namespace {
 const char* const kCallSource = "call_kwargs";
 const char* const kDefaultSource = "preprocess() default";
 
-bool is_flag_name(const std::string& name) {
-  return name.starts_with("do_") || name == "keep_aspect_ratio" || name == "include_top" || name == "rescale_offset";
-}
-
 struct Value {
   json v;
   std::string source;
@@ -45,7 +41,7 @@ class Resolver : public processors::CallContext {
     report_unknown_kwargs();
     for (const auto& p : decl_.preprocess_params) values_[p] = initial_value(p);
     for (const auto& p : decl_.preprocess_params)
-      if (is_flag_name(p)) flags_[p] = flag_of(p);
+      if (detail::is_flag_param(p)) flags_[p] = flag_of(p);
     normalize_sizes();
     validate_preprocess_arguments();
     check_ops();
@@ -156,7 +152,7 @@ class Resolver : public processors::CallContext {
   void write_params() {
     json params = json::object();
     for (const auto& p : decl_.preprocess_params) {
-      if (is_flag_name(p)) params[p] = flags_[p];
+      if (detail::is_flag_param(p)) params[p] = flags_[p];
       else if (p == "size" && have_size_) params[p] = size_;
       else if (p == "crop_size") params[p] = crop_;
       else params[p] = val(p);
@@ -203,9 +199,7 @@ class Resolver : public processors::CallContext {
   bool flag_of(const std::string& p) {
     const Value& v = values_.at(p);
     if (!v.v.is_null() && !v.v.is_boolean() && v.source == kCallSource)
-      out_.warnings.push_back("pixelflow: call_kwargs: " + p + ": expected true/false, got " + show(v.v) +
-                              "; transformers treats it as " + (detail::py_truthy(v.v) ? "true" : "false") +
-                              " (Python truthiness), and so does pixelflow");
+      out_.warnings.push_back(detail::truthiness_note(kCallSource, p, v.v));
     return detail::py_truthy(v.v);
   }
 

@@ -29,11 +29,6 @@ using processors::ProcessorDecl;
 
 namespace {
 
-const char* const kFlagKeys[] = {"do_resize",         "do_center_crop", "do_rescale",    "do_normalize",
-                                 "do_convert_rgb",    "do_reduce_labels", "do_pad",      "keep_aspect_ratio",
-                                 "include_top",       "rescale_offset", "do_flip_channel_order",
-                                 "do_color_quantize"};
-
 // model_type (config.json) -> slow image processor, restricted to the supported classes
 // (models/auto/image_processing_auto.py IMAGE_PROCESSOR_MAPPING_NAMES, v4.57): each declaration's
 // model_types.
@@ -176,79 +171,66 @@ json normalize_clusters(const json& v, const std::string& source) {
   return to_float(v);
 }
 
+// size / crop_size: a size dict as the class's __init__ makes it, with sides in 1..kMaxSide.
+void check_size_attribute(const ProcessorDecl& decl, const std::string& key, const json& v, const std::string& source) {
+  if (v.is_null()) return;  // only reachable through overrides; preprocess() then raises (see resolve_call)
+  // crop_size is always square; size follows the class (Siglip's raw size: non-square, as its
+  // preprocess() converts it).
+  bool square = key == "crop_size";
+  for (const auto& p : decl.init)
+    if (p.name == key && p.mode == InitMode::kSizeSquare) square = true;
+  const json d = detail::get_size_dict(v, square, key, source);
+  for (auto it = d.begin(); it != d.end(); ++it) {
+    if (!detail::is_integer(it.value()) || it.value().get<int64_t>() < 1)
+      throw config_error(source, key + "." + it.key(), "must be a positive integer, got " + show(it.value()));
+    if (it.value().get<int64_t>() > ops::kMaxSide)
+      throw config_error(source, key + "." + it.key(),
+                         "must be at most " + std::to_string(ops::kMaxSide) +
+                             " (a size in pixels; Pillow keeps sizes in C ints), got " + show(it.value()));
+  }
+}
+
+// image_mean / image_std: a number or a non-empty list of numbers (std > 0), or null.
+void check_mean_std_attribute(const std::string& key, const json& v, const std::string& source) {
+  const bool is_std = key == "image_std";
+  auto check = [&](const json& x, const std::string& path) {
+    if (!detail::is_number(x)) throw config_error(source, path, "must be a number, got " + show(x));
+    if (is_std && x.get<double>() <= 0.0) throw config_error(source, path, "must be > 0, got " + show(x));
+  };
+  if (v.is_null()) return;
+  if (v.is_array()) {
+    if (v.empty()) throw config_error(source, key, "must not be empty");
+    for (size_t i = 0; i < v.size(); ++i) check(v[i], key + "[" + std::to_string(i) + "]");
+    return;
+  }
+  check(v, key);
+}
+
+// The single-number parameters (null always passes: preprocess() decides).
+void check_scalar_attribute(const std::string& key, const json& v, const std::string& source) {
+  if (v.is_null()) return;
+  if (key == "rescale_factor" && !detail::is_number(v))
+    throw config_error(source, key, "must be a number, got " + show(v));
+  if (key == "resample" && (!detail::is_integer(v) || v.get<int64_t>() < 0 || v.get<int64_t>() > 5))
+    throw config_error(source, key,
+                       "must be a PIL resampling filter 0..5 (0 NEAREST, 1 LANCZOS, 2 BILINEAR, 3 BICUBIC, 4 BOX, "
+                       "5 HAMMING), got " +
+                           show(v));
+  if (key == "crop_pct" && (!detail::is_number(v) || v.get<double>() <= 0.0))
+    throw config_error(source, key, "must be a number > 0 (or null), got " + show(v));
+  if ((key == "ensure_multiple_of" || key == "size_divisor") && (!detail::is_integer(v) || v.get<int64_t>() < 1))
+    throw config_error(source, key, "must be a positive integer (or null), got " + show(v));
+}
+
 // Sanity checks pixelflow adds at load time for the keys the class knows (values that can never be
 // used); HF itself only fails later, at call time, on these.
-void validate_known_attribute(const ProcessorDecl& spec, const std::string& key, const json& v, const std::string& source,
-                              std::vector<std::string>& warnings) {
-  auto positive_size_values = [&](const json& d, const std::string& name) {
-    for (auto it = d.begin(); it != d.end(); ++it) {
-      if (!detail::is_integer(it.value()) || it.value().get<int64_t>() < 1)
-        throw config_error(source, name + "." + it.key(), "must be a positive integer, got " + show(it.value()));
-      if (it.value().get<int64_t>() > ops::kMaxSide)
-        throw config_error(source, name + "." + it.key(),
-                           "must be at most " + std::to_string(ops::kMaxSide) +
-                               " (a size in pixels; Pillow keeps sizes in C ints), got " + show(it.value()));
-    }
-  };
-  if (key == "size" || key == "crop_size") {
-    if (v.is_null()) return;  // only reachable through overrides; preprocess() then raises (see resolve_call)
-    // crop_size is always square; size follows the class (Siglip's raw size: non-square, as its
-    // preprocess() converts it).
-    bool square = key == "crop_size";
-    for (const auto& p : spec.init)
-      if (p.name == key && p.mode == InitMode::kSizeSquare) square = true;
-    const json d = detail::get_size_dict(v, square, key, source);
-    positive_size_values(d, key);
-    return;
-  }
-  if (key == "image_mean" || key == "image_std") {
-    const bool is_std = key == "image_std";
-    auto check = [&](const json& x, const std::string& path) {
-      if (!detail::is_number(x)) throw config_error(source, path, "must be a number, got " + show(x));
-      if (is_std && x.get<double>() <= 0.0) throw config_error(source, path, "must be > 0, got " + show(x));
-    };
-    if (v.is_null()) return;
-    if (v.is_array()) {
-      if (v.empty()) throw config_error(source, key, "must not be empty");
-      for (size_t i = 0; i < v.size(); ++i) check(v[i], key + "[" + std::to_string(i) + "]");
-      return;
-    }
-    check(v, key);
-    return;
-  }
-  if (key == "rescale_factor") {
-    if (!v.is_null() && !detail::is_number(v)) throw config_error(source, key, "must be a number, got " + show(v));
-    return;
-  }
-  if (key == "resample") {
-    if (v.is_null()) return;
-    if (!detail::is_integer(v) || v.get<int64_t>() < 0 || v.get<int64_t>() > 5)
-      throw config_error(source, key,
-                         "must be a PIL resampling filter 0..5 (0 NEAREST, 1 LANCZOS, 2 BILINEAR, 3 BICUBIC, 4 BOX, "
-                         "5 HAMMING), got " +
-                             show(v));
-    return;
-  }
-  if (key == "crop_pct") {
-    if (v.is_null()) return;
-    if (!detail::is_number(v) || v.get<double>() <= 0.0)
-      throw config_error(source, key, "must be a number > 0 (or null), got " + show(v));
-    return;
-  }
-  if (key == "ensure_multiple_of" || key == "size_divisor") {
-    if (v.is_null()) return;
-    if (!detail::is_integer(v) || v.get<int64_t>() < 1)
-      throw config_error(source, key, "must be a positive integer (or null), got " + show(v));
-    return;
-  }
-  for (const char* flag : kFlagKeys) {
-    if (key == flag && !v.is_null() && !v.is_boolean()) {
-      warnings.push_back("pixelflow: " + source + ": " + key + ": expected true/false, got " + show(v) +
-                         "; transformers treats it as " + (detail::py_truthy(v) ? "true" : "false") +
-                         " (Python truthiness), and so does pixelflow");
-      return;
-    }
-  }
+void validate_known_attribute(const ProcessorDecl& decl, const std::string& key, const json& v,
+                              const std::string& source, std::vector<std::string>& warnings) {
+  if (key == "size" || key == "crop_size") return check_size_attribute(decl, key, v, source);
+  if (key == "image_mean" || key == "image_std") return check_mean_std_attribute(key, v, source);
+  check_scalar_attribute(key, v, source);
+  if (detail::is_flag_param(key) && !v.is_null() && !v.is_boolean())
+    warnings.push_back(detail::truthiness_note(source, key, v));
 }
 
 // One from_dict call in progress.

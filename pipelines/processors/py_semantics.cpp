@@ -39,6 +39,15 @@ bool is_py_int(const json& v) { return v.is_number_integer() || v.is_boolean(); 
 bool is_number(const json& v) { return v.is_number(); }  // nlohmann: booleans are not numbers
 bool is_integer(const json& v) { return v.is_number_integer(); }
 
+bool is_flag_param(const std::string& name) {
+  return name.starts_with("do_") || name == "keep_aspect_ratio" || name == "include_top" || name == "rescale_offset";
+}
+
+std::string truthiness_note(const std::string& where, const std::string& key, const json& v) {
+  return "pixelflow: " + where + ": " + key + ": expected true/false, got " + show(v) + "; transformers treats it as " +
+         (py_truthy(v) ? "true" : "false") + " (Python truthiness), and so does pixelflow";
+}
+
 json get_size_dict(const json& size, bool default_to_square, const std::string& param_name, const std::string& source) {
   json d;
   if (!size.is_object()) {

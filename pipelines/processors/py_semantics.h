@@ -21,6 +21,11 @@ bool is_py_int(const nlohmann::json& v);   // isinstance(v, int): JSON integers 
 bool is_number(const nlohmann::json& v);   // int or float, booleans excluded
 bool is_integer(const nlohmann::json& v);  // JSON integer, booleans excluded
 
+// The true/false parameters: do_* and keep_aspect_ratio, include_top, rescale_offset.
+bool is_flag_param(const std::string& name);
+// The note for a non-boolean flag value: "pixelflow: <where>: <key>: expected true/false, got ...".
+std::string truthiness_note(const std::string& where, const std::string& key, const nlohmann::json& v);
+
 // transformers.image_processing_utils.get_size_dict(size, default_to_square=..., param_name=...);
 // throws ConfigError (source, param_name) where it raises ValueError/IndexError.
 nlohmann::json get_size_dict(const nlohmann::json& size, bool default_to_square, const std::string& param_name,
