@@ -8,8 +8,8 @@
 #include <fstream>
 
 #include "base/file_io.h"
+#include "base/text.h"
 #include "pipelines/processor_config.h"
-#include "pipelines/processor_specs.h"
 
 namespace pixelflow::pipelines {
 
@@ -160,8 +160,7 @@ std::string resolve_preprocessor_config_path(const std::string& path_or_model_id
     const fs::path file = fs::path(bundled) / bundled_folder_name(p) / subfolder / kConfigName;
     if (fs::is_regular_file(file, ec)) return file.string();
   }
-  std::string known;
-  for (const auto& id : bundled_model_ids()) known += (known.empty() ? "" : ", ") + id;
+  const std::string known = join(bundled_model_ids());
   throw ConfigError(p, "model id not found: no " + std::string(kConfigName) + " for revision \"" + rev + "\" in the " +
                            "Hugging Face cache (" + repo.string() + ")" +
                            (rev == "main" ? " and no bundled copy in " + bundled + " (bundled: " + known + ")"

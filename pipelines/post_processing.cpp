@@ -6,7 +6,9 @@
 #include "ops/post_process_semantic_segmentation/post_process_semantic_segmentation.h"
 #include "registry/builder.h"
 #include "base/errors.h"
+#include "base/text.h"
 #include "graph/npy.h"
+#include "pipelines/processors/processor.h"
 
 namespace pixelflow::pipelines {
 
@@ -45,6 +47,15 @@ class LogitsFileLoader final : public Loader {
   size_t offset_, count_;
   BufferPool* pool_;
 };
+
+// The classes with post_process_semantic_segmentation, sorted by name.
+std::vector<std::string> semantic_segmentation_classes() {
+  std::vector<std::string> names;
+  for (const auto& d : processors::all_processors())
+    if (d.semantic_segmentation) names.push_back(d.name);
+  std::sort(names.begin(), names.end());
+  return names;
+}
 
 }  // namespace
 
@@ -152,8 +163,8 @@ Batch PostProcessLoader::compute(int64_t b) const {
 }
 
 bool has_semantic_segmentation(const std::string& cls) {
-  return cls == "BeitImageProcessor" || cls == "SegformerImageProcessor" || cls == "DPTImageProcessor" ||
-         cls == "MobileViTImageProcessor" || cls == "MobileNetV2ImageProcessor";
+  const processors::ProcessorDecl* d = processors::find_processor(cls);
+  return d && d->semantic_segmentation;
 }
 
 std::vector<Tensor> post_process_semantic_segmentation(
@@ -161,9 +172,8 @@ std::vector<Tensor> post_process_semantic_segmentation(
     const std::vector<std::pair<int64_t, int64_t>>& target_sizes, const RunOptions& run) {
   if (!has_semantic_segmentation(cfg.class_name))
     throw ConfigError("image_processor_type", cfg.class_name +
-                                                  " has no post_process_semantic_segmentation (classes that do: "
-                                                  "BeitImageProcessor, DPTImageProcessor, MobileNetV2ImageProcessor, "
-                                                  "MobileViTImageProcessor, SegformerImageProcessor)");
+                                                  " has no post_process_semantic_segmentation (classes that do: " +
+                                                  join(semantic_segmentation_classes()) + ")");
   if (logits.ndim() != 4)
     throw InputError("logits must be (batch, num_labels, height, width), got shape " + shape_str(logits.shape()));
   if (!target_sizes.empty() && static_cast<int64_t>(target_sizes.size()) != logits.dim(0))

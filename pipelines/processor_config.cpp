@@ -12,7 +12,9 @@
 #include "base/atomic_file.h"
 #include "base/file_io.h"
 #include "ops/common/params.h"
-#include "pipelines/processor_specs.h"
+#include "base/text.h"
+#include "pipelines/processors/processor.h"
+#include "pipelines/processors/py_semantics.h"
 #include "pipelines/py_json.h"
 
 namespace pixelflow::pipelines {
@@ -20,62 +22,27 @@ namespace pixelflow::pipelines {
 using nlohmann::json;
 using nlohmann::ordered_json;
 namespace fs = std::filesystem;
-using detail::ClassSpec;
 using detail::config_error;
-using detail::InitMode;
 using detail::show;
+using processors::InitMode;
+using processors::ProcessorDecl;
 
 namespace {
 
-const char* const kFlagKeys[] = {"do_resize",         "do_center_crop", "do_rescale",    "do_normalize",
-                                 "do_convert_rgb",    "do_reduce_labels", "do_pad",      "keep_aspect_ratio",
-                                 "include_top",       "rescale_offset", "do_flip_channel_order",
-                                 "do_color_quantize"};
-
 // model_type (config.json) -> slow image processor, restricted to the supported classes
-// (models/auto/image_processing_auto.py IMAGE_PROCESSOR_MAPPING_NAMES, v4.57).
+// (models/auto/image_processing_auto.py IMAGE_PROCESSOR_MAPPING_NAMES, v4.57): each declaration's
+// model_types.
 const std::map<std::string, std::string>& model_type_map() {
-  static const std::map<std::string, std::string> m = {
-      {"aimv2", "CLIPImageProcessor"},         {"aimv2_vision_model", "CLIPImageProcessor"},
-      {"align", "EfficientNetImageProcessor"}, {"beit", "BeitImageProcessor"},
-      {"bit", "BitImageProcessor"},            {"clip", "CLIPImageProcessor"},
-      {"clipseg", "ViTImageProcessor"},        {"convnext", "ConvNextImageProcessor"},
-      {"convnextv2", "ConvNextImageProcessor"}, {"cvt", "ConvNextImageProcessor"},
-      {"data2vec-vision", "BeitImageProcessor"}, {"deit", "DeiTImageProcessor"},
-      {"depth_anything", "DPTImageProcessor"}, {"dinat", "ViTImageProcessor"},
-      {"dinov2", "BitImageProcessor"},         {"dpt", "DPTImageProcessor"},
-      {"efficientnet", "EfficientNetImageProcessor"}, {"focalnet", "BitImageProcessor"},
-      {"gemma3n", "SiglipImageProcessor"},     {"git", "CLIPImageProcessor"},
-      {"glpn", "GLPNImageProcessor"},          {"groupvit", "CLIPImageProcessor"},
-      {"hiera", "BitImageProcessor"},          {"ijepa", "ViTImageProcessor"},
-      {"imagegpt", "ImageGPTImageProcessor"},  {"kosmos-2", "CLIPImageProcessor"},
-      {"levit", "LevitImageProcessor"},        {"metaclip_2", "CLIPImageProcessor"},
-      {"mgp-str", "ViTImageProcessor"},        {"mlcd", "CLIPImageProcessor"},
-      {"mobilenet_v2", "MobileNetV2ImageProcessor"}, {"mobilevit", "MobileViTImageProcessor"},
-      {"mobilevitv2", "MobileViTImageProcessor"}, {"nat", "ViTImageProcessor"},
-      {"paligemma", "SiglipImageProcessor"},   {"perceiver", "PerceiverImageProcessor"},
-      {"poolformer", "PoolFormerImageProcessor"}, {"regnet", "ConvNextImageProcessor"},
-      {"resnet", "ConvNextImageProcessor"},    {"segformer", "SegformerImageProcessor"},
-      {"siglip", "SiglipImageProcessor"},      {"swiftformer", "ViTImageProcessor"},
-      {"swin", "ViTImageProcessor"},           {"swinv2", "ViTImageProcessor"},
-      {"timesformer", "VideoMAEImageProcessor"}, {"upernet", "SegformerImageProcessor"},
-      {"van", "ConvNextImageProcessor"},       {"videomae", "VideoMAEImageProcessor"},
-      {"vipllava", "CLIPImageProcessor"},      {"vit", "ViTImageProcessor"},
-      {"vit_mae", "ViTImageProcessor"},        {"vit_msn", "ViTImageProcessor"},
-      {"xclip", "CLIPImageProcessor"},
-  };
+  static const std::map<std::string, std::string> m = [] {
+    std::map<std::string, std::string> types;
+    for (const auto& d : processors::all_processors())
+      for (const auto& t : d.model_types) types[t] = d.name;
+    return types;
+  }();
   return m;
 }
 
-std::string supported_list() {
-  std::string s;
-  for (const auto& n : supported_processor_classes()) s += (s.empty() ? "" : ", ") + n;
-  return s;
-}
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
+std::string supported_list() { return join(supported_processor_classes()); }
 
 std::string read_text_file(const std::string& path) {
   return read_regular_file(path, kMaxConfigFileBytes, "a config file", FileRole::kConfig);
@@ -83,6 +50,33 @@ std::string read_text_file(const std::string& path) {
 
 ordered_json parse_json_text(const std::string& text, const std::string& source) {
   return parse_config_json(text, source, "not a valid JSON file");
+}
+
+// AutoImageProcessor's fallback: the class named by (or the model_type of) the model's config.json
+// in `config_dir`; std::nullopt when there is none to read.
+std::optional<std::string> class_from_model_config(const std::string& config_dir) {
+  if (config_dir.empty()) return std::nullopt;
+  const fs::path cfg = fs::path(config_dir) / "config.json";
+  std::error_code ec;
+  if (!fs::is_regular_file(cfg, ec)) return std::nullopt;
+  const ordered_json model_cfg = parse_json_text(read_text_file(cfg.string()), cfg.string());
+  if (!model_cfg.is_object()) return std::nullopt;
+  if (auto it = model_cfg.find("image_processor_type"); it != model_cfg.end() && it->is_string()) {
+    auto c = canonical_processor_class(it->get<std::string>());
+    if (!c)
+      throw config_error(cfg.string(), "image_processor_type",
+                         "unsupported image processor class " + show(json(*it)) + "; supported: " + supported_list());
+    return *c;
+  }
+  if (auto it = model_cfg.find("model_type"); it != model_cfg.end() && it->is_string()) {
+    auto m = model_type_map().find(it->get<std::string>());
+    if (m == model_type_map().end())
+      throw config_error(cfg.string(), "model_type",
+                         "model type " + show(json(*it)) + " does not use a supported image processor; supported: " +
+                             supported_list());
+    return m->second;
+  }
+  return std::nullopt;
 }
 
 // Picks the class the way AutoImageProcessor does (image_processor_type, else feature_extractor_type
@@ -122,30 +116,7 @@ std::string resolve_class(const ordered_json& dict, const std::string& source, c
                        "custom (trust_remote_code) image processors are not supported; supported classes: " +
                            supported_list());
   // No type key: AutoImageProcessor falls back to the model's config.json.
-  if (!config_dir.empty()) {
-    const fs::path cfg = fs::path(config_dir) / "config.json";
-    std::error_code ec;
-    if (fs::is_regular_file(cfg, ec)) {
-      const ordered_json model_cfg = parse_json_text(read_text_file(cfg.string()), cfg.string());
-      if (model_cfg.is_object()) {
-        if (auto it = model_cfg.find("image_processor_type"); it != model_cfg.end() && it->is_string()) {
-          auto c = canonical_processor_class(it->get<std::string>());
-          if (!c)
-            throw config_error(cfg.string(), "image_processor_type",
-                               "unsupported image processor class " + show(json(*it)) + "; supported: " + supported_list());
-          return *c;
-        }
-        if (auto it = model_cfg.find("model_type"); it != model_cfg.end() && it->is_string()) {
-          auto m = model_type_map().find(it->get<std::string>());
-          if (m == model_type_map().end())
-            throw config_error(cfg.string(), "model_type",
-                               "model type " + show(json(*it)) + " does not use a supported image processor; supported: " +
-                                   supported_list());
-          return m->second;
-        }
-      }
-    }
-  }
+  if (auto c = class_from_model_config(config_dir)) return *c;
   throw config_error(source, "image_processor_type",
                      "missing: the file has neither image_processor_type nor feature_extractor_type, and there is no "
                      "config.json with a model_type beside it to infer the class from (supported: " +
@@ -200,79 +171,171 @@ json normalize_clusters(const json& v, const std::string& source) {
   return to_float(v);
 }
 
+// size / crop_size: a size dict as the class's __init__ makes it, with sides in 1..kMaxSide.
+void check_size_attribute(const ProcessorDecl& decl, const std::string& key, const json& v, const std::string& source) {
+  if (v.is_null()) return;  // only reachable through overrides; preprocess() then raises (see resolve_call)
+  // crop_size is always square; size follows the class (Siglip's raw size: non-square, as its
+  // preprocess() converts it).
+  bool square = key == "crop_size";
+  for (const auto& p : decl.init)
+    if (p.name == key && p.mode == InitMode::kSizeSquare) square = true;
+  const json d = detail::get_size_dict(v, square, key, source);
+  for (auto it = d.begin(); it != d.end(); ++it) {
+    if (!detail::is_integer(it.value()) || it.value().get<int64_t>() < 1)
+      throw config_error(source, key + "." + it.key(), "must be a positive integer, got " + show(it.value()));
+    if (it.value().get<int64_t>() > ops::kMaxSide)
+      throw config_error(source, key + "." + it.key(),
+                         "must be at most " + std::to_string(ops::kMaxSide) +
+                             " (a size in pixels; Pillow keeps sizes in C ints), got " + show(it.value()));
+  }
+}
+
+// image_mean / image_std: a number or a non-empty list of numbers (std > 0), or null.
+void check_mean_std_attribute(const std::string& key, const json& v, const std::string& source) {
+  const bool is_std = key == "image_std";
+  auto check = [&](const json& x, const std::string& path) {
+    if (!detail::is_number(x)) throw config_error(source, path, "must be a number, got " + show(x));
+    if (is_std && x.get<double>() <= 0.0) throw config_error(source, path, "must be > 0, got " + show(x));
+  };
+  if (v.is_null()) return;
+  if (v.is_array()) {
+    if (v.empty()) throw config_error(source, key, "must not be empty");
+    for (size_t i = 0; i < v.size(); ++i) check(v[i], key + "[" + std::to_string(i) + "]");
+    return;
+  }
+  check(v, key);
+}
+
+// The single-number parameters (null always passes: preprocess() decides).
+void check_scalar_attribute(const std::string& key, const json& v, const std::string& source) {
+  if (v.is_null()) return;
+  if (key == "rescale_factor" && !detail::is_number(v))
+    throw config_error(source, key, "must be a number, got " + show(v));
+  if (key == "resample" && (!detail::is_integer(v) || v.get<int64_t>() < 0 || v.get<int64_t>() > 5))
+    throw config_error(source, key,
+                       "must be a PIL resampling filter 0..5 (0 NEAREST, 1 LANCZOS, 2 BILINEAR, 3 BICUBIC, 4 BOX, "
+                       "5 HAMMING), got " +
+                           show(v));
+  if (key == "crop_pct" && (!detail::is_number(v) || v.get<double>() <= 0.0))
+    throw config_error(source, key, "must be a number > 0 (or null), got " + show(v));
+  if ((key == "ensure_multiple_of" || key == "size_divisor") && (!detail::is_integer(v) || v.get<int64_t>() < 1))
+    throw config_error(source, key, "must be a positive integer (or null), got " + show(v));
+}
+
 // Sanity checks pixelflow adds at load time for the keys the class knows (values that can never be
 // used); HF itself only fails later, at call time, on these.
-void validate_known_attribute(const ClassSpec& spec, const std::string& key, const json& v, const std::string& source,
-                              std::vector<std::string>& warnings) {
-  auto positive_size_values = [&](const json& d, const std::string& name) {
-    for (auto it = d.begin(); it != d.end(); ++it) {
-      if (!detail::is_integer(it.value()) || it.value().get<int64_t>() < 1)
-        throw config_error(source, name + "." + it.key(), "must be a positive integer, got " + show(it.value()));
-      if (it.value().get<int64_t>() > ops::kMaxSide)
-        throw config_error(source, name + "." + it.key(),
-                           "must be at most " + std::to_string(ops::kMaxSide) +
-                               " (a size in pixels; Pillow keeps sizes in C ints), got " + show(it.value()));
-    }
-  };
-  if (key == "size" || key == "crop_size") {
-    if (v.is_null()) return;  // only reachable through overrides; preprocess() then raises (see resolve_call)
-    // crop_size is always square; size follows the class (Siglip's raw size: non-square, as its
-    // preprocess() converts it).
-    bool square = key == "crop_size";
-    for (const auto& p : spec.init)
-      if (p.name == key && p.mode == InitMode::kSizeSquare) square = true;
-    const json d = detail::get_size_dict(v, square, key, source);
-    positive_size_values(d, key);
-    return;
+void validate_known_attribute(const ProcessorDecl& decl, const std::string& key, const json& v,
+                              const std::string& source, std::vector<std::string>& warnings) {
+  if (key == "size" || key == "crop_size") return check_size_attribute(decl, key, v, source);
+  if (key == "image_mean" || key == "image_std") return check_mean_std_attribute(key, v, source);
+  check_scalar_attribute(key, v, source);
+  if (detail::is_flag_param(key) && !v.is_null() && !v.is_boolean())
+    warnings.push_back(detail::truthiness_note(source, key, v));
+}
+
+// One from_dict call in progress.
+struct Loading {
+  const ProcessorDecl& decl;
+  const std::string& source;
+  ordered_json dict;                     // the config, with the size / crop_size overrides applied
+  json kwargs;                           // the overrides left for after __init__
+  std::set<std::string> from_overrides{};  // keys whose value came from the overrides
+  json attrs = json::object();           // the instance's attributes
+  bool has_type_attr = false;            // the dict set image_processor_type as an attribute
+
+  std::string source_of(const std::string& key) const {
+    return from_overrides.count(key) ? std::string("overrides") : source;
   }
-  if (key == "image_mean" || key == "image_std") {
-    const bool is_std = key == "image_std";
-    auto check = [&](const json& x, const std::string& path) {
-      if (!detail::is_number(x)) throw config_error(source, path, "must be a number, got " + show(x));
-      if (is_std && x.get<double>() <= 0.0) throw config_error(source, path, "must be > 0, got " + show(x));
-    };
-    if (v.is_null()) return;
-    if (v.is_array()) {
-      if (v.empty()) throw config_error(source, key, "must not be empty");
-      for (size_t i = 0; i < v.size(); ++i) check(v[i], key + "[" + std::to_string(i) + "]");
-      return;
-    }
-    check(v, key);
-    return;
-  }
-  if (key == "rescale_factor") {
-    if (!v.is_null() && !detail::is_number(v)) throw config_error(source, key, "must be a number, got " + show(v));
-    return;
-  }
-  if (key == "resample") {
-    if (v.is_null()) return;
-    if (!detail::is_integer(v) || v.get<int64_t>() < 0 || v.get<int64_t>() > 5)
-      throw config_error(source, key,
-                         "must be a PIL resampling filter 0..5 (0 NEAREST, 1 LANCZOS, 2 BILINEAR, 3 BICUBIC, 4 BOX, "
-                         "5 HAMMING), got " +
-                             show(v));
-    return;
-  }
-  if (key == "crop_pct") {
-    if (v.is_null()) return;
-    if (!detail::is_number(v) || v.get<double>() <= 0.0)
-      throw config_error(source, key, "must be a number > 0 (or null), got " + show(v));
-    return;
-  }
-  if (key == "ensure_multiple_of" || key == "size_divisor") {
-    if (v.is_null()) return;
-    if (!detail::is_integer(v) || v.get<int64_t>() < 1)
-      throw config_error(source, key, "must be a positive integer (or null), got " + show(v));
-    return;
-  }
-  for (const char* flag : kFlagKeys) {
-    if (key == flag && !v.is_null() && !v.is_boolean()) {
-      warnings.push_back("pixelflow: " + source + ": " + key + ": expected true/false, got " + show(v) +
-                         "; transformers treats it as " + (detail::py_truthy(v) ? "true" : "false") +
-                         " (Python truthiness), and so does pixelflow");
-      return;
+};
+
+// ImageProcessingMixin.from_dict (v4.57): size / crop_size kwargs replace the dict's values before
+// __init__ (only when the dict has the key); the other kwargs are applied after __init__.
+void apply_size_overrides(Loading& l) {
+  for (const char* k : {"size", "crop_size"}) {
+    if (l.kwargs.contains(k) && l.dict.contains(k)) {
+      l.dict[k] = ordered_json(l.kwargs[k]);
+      l.kwargs.erase(k);
+      l.from_overrides.insert(k);
     }
   }
+}
+
+// __init__(**dict), the **kwargs part: keys that are not parameters become attributes, or are
+// dropped with a warning by a filtered __init__.
+void set_extra_attributes(Loading& l, std::vector<std::string>& warnings) {
+  std::vector<std::string> ignored;
+  for (auto it = l.dict.begin(); it != l.dict.end(); ++it) {
+    const std::string& key = it.key();
+    if (l.decl.has_init_param(key)) continue;
+    if (l.decl.filtered_init && key != "processor_class" && key != "image_processor_type" && key != "kwargs") {
+      ignored.push_back(key);  // @filter_out_non_signature_kwargs(extra=INIT_SERVICE_KWARGS)
+      continue;
+    }
+    // ImageProcessingMixin.__init__: drops feature_extractor_type and processor_class (the latter is no
+    // longer saved, as in the goldens), sets every other key as an attribute.
+    if (key == "feature_extractor_type" || key == "processor_class") continue;
+    if (key == "image_processor_type") l.has_type_attr = true;
+    l.attrs[key] = json(it.value());
+  }
+  if (!ignored.empty())
+    warnings.push_back("The following named arguments are not valid for `" + l.decl.name +
+                       ".__init__` and were ignored: '" + join(ignored, "', '") + "'");
+}
+
+// __init__(**dict), the named parameters, then what the class's __init__ does beyond them.
+void bind_init_params(Loading& l) {
+  for (const auto& p : l.decl.init) {
+    auto it = l.dict.find(p.name);
+    const bool present = it != l.dict.end();
+    const json given = present ? json(*it) : json(nullptr);
+    switch (p.mode) {
+      case InitMode::kRaw: l.attrs[p.name] = present ? given : p.default_value; break;
+      case InitMode::kDefaultIfNull: l.attrs[p.name] = given.is_null() ? p.default_value : given; break;
+      case InitMode::kSizeSquare:
+      case InitMode::kSizeNonSquare:
+        l.attrs[p.name] = detail::get_size_dict(given.is_null() ? p.default_value : given,
+                                                p.mode == InitMode::kSizeSquare, p.name, l.source_of(p.name));
+        break;
+      case InitMode::kClusters:
+        l.attrs[p.name] = given.is_null() ? json(nullptr) : normalize_clusters(given, l.source);
+        break;
+    }
+  }
+  if (l.decl.after_init) {
+    processors::InitContext init{l.attrs, [&l](const std::string& key) { return l.source_of(key); }};
+    l.decl.after_init(init);
+  }
+}
+
+// from_dict, second half: kwargs that are attributes of the instance are set as given.
+void apply_attribute_overrides(Loading& l, std::vector<std::string>& unused) {
+  for (auto it = l.kwargs.begin(); it != l.kwargs.end(); ++it) {
+    const std::string& key = it.key();
+    const bool is_attr = key == "image_processor_type" ? l.has_type_attr : l.attrs.contains(key);
+    if (is_attr) {
+      l.attrs[key] = it.value();
+      l.from_overrides.insert(key);
+    } else {
+      unused.push_back(key);
+    }
+  }
+}
+
+// to_dict(): image_processor_type is the class; BaseImageProcessor drops _valid_processor_keys;
+// some classes null keys the slow class does not have (ImageGPT; its clusters became lists above).
+void to_dict(Loading& l) {
+  l.attrs["image_processor_type"] = l.decl.name;
+  l.attrs.erase("_valid_processor_keys");
+  for (const auto& k : l.decl.to_dict_nulls)
+    if (l.attrs.contains(k)) l.attrs[k] = nullptr;
+}
+
+void validate_attributes(const Loading& l, std::vector<std::string>& warnings) {
+  for (const auto& p : l.decl.init)
+    validate_known_attribute(l.decl, p.name, l.attrs[p.name], l.source_of(p.name), warnings);
+  for (const auto& p : l.decl.init)  // validation only: HF keeps overridden values raw
+    if (p.mode == InitMode::kClusters && l.from_overrides.count(p.name) && !l.attrs[p.name].is_null())
+      normalize_clusters(l.attrs[p.name], "overrides");
 }
 
 ProcessorConfig from_dict_impl(const ordered_json& dict_in, const std::string& source, const LoadOptions& opts,
@@ -284,98 +347,14 @@ ProcessorConfig from_dict_impl(const ordered_json& dict_in, const std::string& s
   ProcessorConfig cfg;
   cfg.source = source;
   cfg.class_name = resolve_class(dict_in, source, opts, config_dir, cfg.warnings);
-  const ClassSpec& spec = *detail::find_class_spec(cfg.class_name);
-
-  // ImageProcessingMixin.from_dict (v4.57): size / crop_size kwargs replace the dict's values before
-  // __init__ (only when the dict has the key); the other kwargs are applied after __init__.
-  ordered_json dict = dict_in;
-  json kwargs = opts.overrides;
-  std::set<std::string> from_overrides;
-  for (const char* k : {"size", "crop_size"}) {
-    if (kwargs.contains(k) && dict.contains(k)) {
-      dict[k] = ordered_json(kwargs[k]);
-      kwargs.erase(k);
-      from_overrides.insert(k);
-    }
-  }
-  auto src_of = [&](const std::string& key) { return from_overrides.count(key) ? std::string("overrides") : source; };
-
-  // __init__(**dict): named parameters bind; the rest is **kwargs.
-  json attrs = json::object();
-  bool has_type_attr = false;
-  std::vector<std::string> ignored;
-  for (auto it = dict.begin(); it != dict.end(); ++it) {
-    const std::string& key = it.key();
-    if (spec.has_init_param(key)) continue;
-    if (spec.filtered_init && key != "processor_class" && key != "image_processor_type" && key != "kwargs") {
-      ignored.push_back(key);  // @filter_out_non_signature_kwargs(extra=INIT_SERVICE_KWARGS)
-      continue;
-    }
-    // ImageProcessingMixin.__init__: drops feature_extractor_type and processor_class (the latter is no
-    // longer saved, as in the goldens), sets every other key as an attribute.
-    if (key == "feature_extractor_type" || key == "processor_class") continue;
-    if (key == "image_processor_type") has_type_attr = true;
-    attrs[key] = json(it.value());
-  }
-  if (!ignored.empty()) {
-    std::string names;
-    for (const auto& k : ignored) names += (names.empty() ? "'" : ", '") + k + "'";
-    cfg.warnings.push_back("The following named arguments are not valid for `" + spec.name +
-                           ".__init__` and were ignored: " + names);
-  }
-  for (const auto& p : spec.init) {
-    auto it = dict.find(p.name);
-    const bool present = it != dict.end();
-    const json given = present ? json(*it) : json(nullptr);
-    switch (p.mode) {
-      case InitMode::kRaw: attrs[p.name] = present ? given : p.default_value; break;
-      case InitMode::kDefaultIfNull: attrs[p.name] = given.is_null() ? p.default_value : given; break;
-      case InitMode::kSizeSquare:
-      case InitMode::kSizeNonSquare:
-        attrs[p.name] = detail::get_size_dict(given.is_null() ? p.default_value : given,
-                                              p.mode == InitMode::kSizeSquare, p.name, src_of(p.name));
-        break;
-      case InitMode::kClusters: attrs[p.name] = given.is_null() ? json(nullptr) : normalize_clusters(given, source); break;
-    }
-  }
-  // CLIPImageProcessor: backwards compatibility of KOSMOS-2 (`use_square_size`).
-  if (spec.id == detail::ProcessorId::kCLIP && attrs.contains("use_square_size") &&
-      detail::py_truthy(attrs["use_square_size"])) {
-    if (!attrs["size"].contains("shortest_edge"))
-      throw config_error(src_of("size"), "size",
-                         "use_square_size needs a {\"shortest_edge\"} size (KeyError in transformers), got " +
-                             show(attrs["size"]));
-    const json s = attrs["size"]["shortest_edge"];
-    attrs["size"] = json{{"height", s}, {"width", s}};
-    attrs.erase("use_square_size");
-  }
-
-  // from_dict, second half: kwargs that are attributes of the instance are set as given.
-  for (auto it = kwargs.begin(); it != kwargs.end(); ++it) {
-    const std::string& key = it.key();
-    const bool is_attr = key == "image_processor_type" ? has_type_attr : attrs.contains(key);
-    if (is_attr) {
-      attrs[key] = it.value();
-      from_overrides.insert(key);
-    } else {
-      cfg.unused_kwargs.push_back(key);
-    }
-  }
-
-  // to_dict(): image_processor_type is the class; BaseImageProcessor drops _valid_processor_keys;
-  // ImageGPT turns clusters into lists (done above) and nulls keys the slow class does not have.
-  attrs["image_processor_type"] = spec.name;
-  attrs.erase("_valid_processor_keys");
-  if (spec.id == detail::ProcessorId::kImageGPT) {
-    for (const char* k : {"image_mean", "image_std", "rescale_factor", "do_rescale"})
-      if (attrs.contains(k)) attrs[k] = nullptr;
-  }
-
-  for (const auto& p : spec.init) validate_known_attribute(spec, p.name, attrs[p.name], src_of(p.name), cfg.warnings);
-  if (spec.id == detail::ProcessorId::kImageGPT && from_overrides.count("clusters") && !attrs["clusters"].is_null())
-    normalize_clusters(attrs["clusters"], "overrides");  // validation only: HF keeps overridden values raw
-
-  cfg.attributes = std::move(attrs);
+  Loading l{*processors::find_processor(cfg.class_name), source, dict_in, opts.overrides};
+  apply_size_overrides(l);
+  set_extra_attributes(l, cfg.warnings);
+  bind_init_params(l);
+  apply_attribute_overrides(l, cfg.unused_kwargs);
+  to_dict(l);
+  validate_attributes(l, cfg.warnings);
+  cfg.attributes = std::move(l.attrs);
   return cfg;
 }
 
@@ -402,7 +381,7 @@ ordered_json parse_config_json(const std::string& text, const std::string& sourc
 const std::vector<std::string>& supported_processor_classes() {
   static const std::vector<std::string> names = [] {
     std::vector<std::string> v;
-    for (const auto& s : detail::class_specs()) v.push_back(s.name);
+    for (const auto& d : processors::all_processors()) v.push_back(d.name);
     return v;
   }();
   return names;
@@ -410,10 +389,10 @@ const std::vector<std::string>& supported_processor_classes() {
 
 std::optional<std::string> canonical_processor_class(const std::string& name) {
   std::string n = name;
-  if (ends_with(n, "ImageProcessorFast")) n.resize(n.size() - 4);
-  else if (ends_with(n, "ImageProcessorPil")) n.resize(n.size() - 3);
-  else if (ends_with(n, "FeatureExtractor")) n = n.substr(0, n.size() - 16) + "ImageProcessor";
-  if (detail::find_class_spec(n)) return n;
+  if (n.ends_with("ImageProcessorFast")) n.resize(n.size() - 4);
+  else if (n.ends_with("ImageProcessorPil")) n.resize(n.size() - 3);
+  else if (n.ends_with("FeatureExtractor")) n = n.substr(0, n.size() - 16) + "ImageProcessor";
+  if (processors::find_processor(n)) return n;
   return std::nullopt;
 }
 
