@@ -75,13 +75,6 @@ const Kernel& kernel_for(int filter) {
   return kKernels[filter];
 }
 
-int pillow_ksize(int in_size, int out_size, int filter) {
-  double filterscale = axis_scale(in_size, out_size);
-  if (filterscale < 1.0) filterscale = 1.0;
-  double support = kernel_for(filter).support * filterscale;
-  return static_cast<int>(std::ceil(support)) * 2 + 1;
-}
-
 void precompute_coeffs_8bpc(int in_size, int out_size, int filter, int o0, int o1,
                             AxisCoeffs& out) {
   assert(in_size >= 1 && out_size >= 1 && 0 <= o0 && o0 <= o1 && o1 <= out_size);
