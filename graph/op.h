@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "graph/rect.h"
 #include "graph/tensor.h"
 
 namespace pixelflow {
@@ -28,12 +29,6 @@ struct TensorSpec {
   DType dtype;
   Shape shape;
   bool operator==(const TensorSpec& o) const { return dtype == o.dtype && shape == o.shape; }
-};
-
-// A rectangle of an image: columns [x, x + width), rows [y, y + height).
-struct Rect {
-  int64_t x = 0, y = 0, width = 0, height = 0;
-  bool operator==(const Rect&) const = default;
 };
 
 // One element of a batch flowing through the graph.

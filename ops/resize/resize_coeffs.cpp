@@ -142,7 +142,7 @@ void nearest_indices(int in_size, int out_size, int o0, int o1, std::vector<int3
 }
 
 void check_resize_args(const Tensor& in, int64_t out_h, int64_t out_w, Resample filter,
-                       const Window& window, const Tensor& out, const char* who) {
+                       const Rect& window, const Tensor& out, const char* who) {
   const std::string op = who;
   const int code = static_cast<int>(filter);
   if (code < 0 || code > 5)

@@ -52,6 +52,6 @@ inline uint8_t clip8(int32_t ss) {
 
 // Validates the arguments of resize_u8 / resize_u8_reference (throws InputError naming `who`).
 void check_resize_args(const Tensor& in, int64_t out_h, int64_t out_w, Resample filter,
-                       const Window& window, const Tensor& out, const char* who);
+                       const Rect& window, const Tensor& out, const char* who);
 
 }  // namespace pixelflow::ops::resize_detail
