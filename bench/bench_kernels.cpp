@@ -49,8 +49,8 @@ int main(int argc, char** argv) {
   std::vector<PointwiseStep> clip{PointwiseStep::rescale(1 / 255.0),
                                   PointwiseStep::normalize({0.48145466, 0.4578275, 0.40821073},
                                                            {0.26862954, 0.26130258, 0.27577711})};
-  Window crop{37, 0, 224, 224};
-  CropWindow all{0, 0, 224, 224};
+  Rect crop{37, 0, 224, 224};
+  Rect all{0, 0, 224, 224};
   struct Case {
     const char* name;
     std::function<void()> run;
@@ -67,7 +67,7 @@ int main(int argc, char** argv) {
   };
   std::vector<Case> cases = {
       {"resize bicubic 640x480->298x224 crop 224", [&] { resize_u8(src, 224, 298, Resample::kBicubic, crop, resized); }},
-      {"resize bilinear 640x480->224x224", [&] { resize_u8(src, 224, 224, Resample::kBilinear, Window::full(224, 224), resized); }},
+      {"resize bilinear 640x480->224x224", [&] { resize_u8(src, 224, 224, Resample::kBilinear, Rect::full(224, 224), resized); }},
       {"pointwise_fused clip 224x224 -> CHW f32", [&] { pointwise_fused(resized, all, clip, false, true, out); }},
       {"rescale_normalize_uint8 clip 224x224 -> CHW f32", [&] { rescale_normalize(rescale_normalize_uint8_default); }},
       {"rescale_normalize_uint8 Mullapudi2016 autoschedule",

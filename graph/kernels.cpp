@@ -8,7 +8,9 @@
 #include <memory>
 #include <mutex>
 #include <stdexcept>
+#include <string_view>
 
+#include <HalideRuntime.h>
 #include <nlohmann/json.hpp>
 
 #include "base/atomic_file.h"
@@ -17,8 +19,87 @@
 
 namespace pixelflow {
 
+namespace {
+
+static_assert(halide_type_int == 0 && halide_type_uint == 1 && halide_type_float == 2 && halide_type_handle == 3,
+              "KernelParam's type codes are Halide's");
+
+std::string type_name(int code, int bits) {
+  if (code == halide_type_uint && bits == 1) return "bool";
+  switch (code) {
+    case halide_type_int: return "int" + std::to_string(bits);
+    case halide_type_uint: return "uint" + std::to_string(bits);
+    case halide_type_float: return "float" + std::to_string(bits);
+    case halide_type_bfloat: return "bfloat" + std::to_string(bits);
+    default: return "handle";
+  }
+}
+
+std::string type_name(halide_type_t t) { return type_name(t.code, t.bits); }
+
+// An argument's name without the "$<n>" suffix Halide may give an output to keep its names
+// unique (output$4 in one build, output$5 in another).
+std::string_view base_name(const char* name) {
+  const std::string_view n(name);
+  return n.substr(0, n.find('$'));
+}
+
+bool is_buffer(const halide_filter_argument_t& a) { return a.kind != halide_argument_kind_input_scalar; }
+
+// "output (output buffer, uint8, 2-D)", "taps (int32)".
+std::string describe(const halide_filter_argument_t& a) {
+  const char* kind = a.kind == halide_argument_kind_input_buffer    ? "input buffer, "
+                     : a.kind == halide_argument_kind_output_buffer ? "output buffer, "
+                                                                    : "";
+  const std::string dims = is_buffer(a) ? ", " + std::to_string(a.dimensions) + "-D" : "";
+  return std::string(base_name(a.name)) + " (" + kind + type_name(a.type) + dims + ")";
+}
+
+bool same_argument(const halide_filter_argument_t& a, const halide_filter_argument_t& b) {
+  return base_name(a.name) == base_name(b.name) && a.kind == b.kind && a.dimensions == b.dimensions && a.type == b.type;
+}
+
+const halide_filter_metadata_t& metadata_of(const std::string& family, const CompiledKernel& k) {
+  const halide_filter_metadata_t* m = k.metadata ? k.metadata() : nullptr;
+  if (!m) throw KernelError("kernel family " + family + ": variant " + k.variant + " has no Halide metadata");
+  return *m;
+}
+
+}  // namespace
+
 KernelFamily::KernelFamily(std::string name, std::vector<const CompiledKernel*> variants)
-    : name_(std::move(name)), variants_(std::move(variants)) {}
+    : name_(std::move(name)), variants_(std::move(variants)) {
+  if (variants_.empty()) throw KernelError("kernel family " + name_ + " has no variants");
+  // Every variant takes the first one's arguments.
+  const halide_filter_metadata_t& first = metadata_of(name_, *variants_[0]);
+  for (size_t v = 1; v < variants_.size(); ++v) {
+    const halide_filter_metadata_t& m = metadata_of(name_, *variants_[v]);
+    const std::string which = "kernel family " + name_ + ": variant " + variants_[v]->variant + " ";
+    if (m.num_arguments != first.num_arguments)
+      throw KernelError(which + "takes " + std::to_string(m.num_arguments) + " arguments, variant " +
+                        variants_[0]->variant + " " + std::to_string(first.num_arguments));
+    for (int i = 0; i < m.num_arguments; ++i)
+      if (!same_argument(m.arguments[i], first.arguments[i]))
+        throw KernelError(which + "has argument " + std::to_string(i) + " " + describe(m.arguments[i]) +
+                          ", variant " + variants_[0]->variant + " " + describe(first.arguments[i]));
+  }
+}
+
+void KernelFamily::check_signature(const std::vector<KernelParam>& params) const {
+  const halide_filter_metadata_t& m = metadata_of(name_, *variants_[0]);
+  const std::string which = "kernel family " + name_ + ": called with the wrong signature: ";
+  if (static_cast<size_t>(m.num_arguments) != params.size())
+    throw KernelError(which + std::to_string(params.size()) + " parameters, the kernels take " +
+                      std::to_string(m.num_arguments));
+  for (size_t i = 0; i < params.size(); ++i) {
+    const halide_filter_argument_t& a = m.arguments[i];
+    const KernelParam& p = params[i];
+    if (p.buffer != is_buffer(a) || (!p.buffer && (p.code != a.type.code || p.bits != a.type.bits)))
+      throw KernelError(which + "parameter " + std::to_string(i) + " is " +
+                        (p.buffer ? std::string("a buffer") : type_name(p.code, p.bits)) +
+                        ", the kernels take " + describe(a));
+  }
+}
 
 void KernelFamily::select(size_t i) {
   if (i >= variants_.size())

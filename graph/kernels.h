@@ -7,12 +7,23 @@
 // runs is a process-wide choice: the default is the first variant (the one measured best on the
 // project's reference machine); `pixelflow tune` measures them on the host and writes a tuning
 // file that later runs load (see load_tuning()).
+//
+// Types: the build registers entry points untyped (with each one's Halide metadata); ops reach
+// them through a TypedKernelFamily<decltype(&<generated function>)>, whose constructor checks
+// that type against the metadata, and every family checks when it is built that its variants'
+// argument lists are identical. A mismatch is a KernelError naming the family and argument.
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <map>
 #include <string>
+#include <type_traits>
 #include <vector>
+
+// HalideRuntime.h (not a header of pixelflow's public interface).
+struct halide_buffer_t;
+struct halide_filter_metadata_t;
 
 namespace pixelflow {
 
@@ -21,10 +32,40 @@ struct CompiledKernel {
   const char* family;
   const char* variant;
   const char* knobs;  // the GeneratorParams it was built with, e.g. "vector_width=32"
-  void (*fn)();       // entry point, to be cast to the family's signature
+  void (*fn)();       // entry point, cast back to its type by TypedKernelFamily
+  const halide_filter_metadata_t* (*metadata)();  // Halide's description of its arguments
 };
 const std::vector<CompiledKernel>& compiled_kernels();
 
+// One C++ parameter of a Halide entry point: a buffer (halide_buffer_t*) or a scalar of the
+// Halide type (code, bits), code as halide_type_code_t numbers it (0 int, 1 uint, 2 float,
+// 3 handle); bool is uint1.
+struct KernelParam {
+  bool buffer = false;
+  int code = 0, bits = 0;
+};
+
+template <class T>
+constexpr KernelParam kernel_param() {
+  if constexpr (std::is_same_v<T, halide_buffer_t*>)
+    return {true, 0, 0};
+  else if constexpr (std::is_same_v<T, bool>)
+    return {false, 1, 1};
+  else if constexpr (std::is_floating_point_v<T>)
+    return {false, 2, static_cast<int>(8 * sizeof(T))};
+  else if constexpr (std::is_integral_v<T>)
+    return {false, std::is_signed_v<T> ? 0 : 1, static_cast<int>(8 * sizeof(T))};
+  else
+    return {false, 3, 64};  // other pointers: handles
+}
+
+template <class Fn>
+class TypedKernelFamily;
+
+// Interchangeable variants of one kernel. The constructor checks, against Halide's metadata of
+// every variant, that all of them take the same arguments (names, kinds, types, dimensions):
+// a KernelError names the family and the first difference. Callers reach the entry points
+// through a TypedKernelFamily only.
 class KernelFamily {
  public:
   KernelFamily(std::string name, std::vector<const CompiledKernel*> variants);
@@ -38,15 +79,19 @@ class KernelFamily {
   bool select(const std::string& variant_name);
   // Calls made through this family since start (to see which kernels a pipeline uses).
   uint64_t calls() const { return calls_.load(std::memory_order_relaxed); }
-
-  // The selected variant's entry point. `Fn` is the family's function pointer type.
-  template <class Fn>
-  Fn get() const {
-    calls_.fetch_add(1, std::memory_order_relaxed);
-    return reinterpret_cast<Fn>(variants_[selected()]->fn);
-  }
+  // Throws KernelError unless the variants' C signature is `params`, in order (what a C++
+  // function pointer type can say of Halide's arguments: buffer or scalar, and scalar types).
+  void check_signature(const std::vector<KernelParam>& params) const;
 
  private:
+  template <class Fn>
+  friend class TypedKernelFamily;
+  // The selected variant's entry point, as registered (untyped).
+  void (*entry() const)() {
+    calls_.fetch_add(1, std::memory_order_relaxed);
+    return variants_[selected()]->fn;
+  }
+
   std::string name_;
   std::vector<const CompiledKernel*> variants_;
   std::atomic<size_t> selected_{0};
@@ -55,6 +100,28 @@ class KernelFamily {
 
 // The family of that name; throws std::out_of_range listing the known families.
 KernelFamily& kernel_family(const std::string& name);
+
+// A kernel family with the type of its entry points, taken from a generated function:
+//   static const TypedKernelFamily<decltype(&resize_vertical_default)> f("resize_vertical");
+//   check_kernel(f.get()(...), "resize_vertical");
+// The constructor checks the type against the family's Halide metadata (KernelError on a
+// mismatch), so the cast in get() is the entry points' own type.
+template <class... Args>
+class TypedKernelFamily<int (*)(Args...)> {
+ public:
+  using Fn = int (*)(Args...);
+
+  explicit TypedKernelFamily(const std::string& name) : family_(kernel_family(name)) {
+    family_.check_signature({kernel_param<Args>()...});
+  }
+  KernelFamily& family() const { return family_; }
+  // The selected variant's entry point.
+  Fn get() const { return reinterpret_cast<Fn>(family_.entry()); }
+
+ private:
+  KernelFamily& family_;
+};
+
 // All families, sorted by name.
 std::vector<KernelFamily*> kernel_families();
 

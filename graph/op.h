@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "graph/rect.h"
 #include "graph/tensor.h"
 
 namespace pixelflow {
@@ -29,12 +30,6 @@ struct TensorSpec {
   DType dtype;
   Shape shape;
   bool operator==(const TensorSpec& o) const { return dtype == o.dtype && shape == o.shape; }
-};
-
-// A rectangle of an image: columns [x, x + width), rows [y, y + height).
-struct Rect {
-  int64_t x = 0, y = 0, width = 0, height = 0;
-  bool operator==(const Rect&) const = default;
 };
 
 // Values that one stage of a sample's chain hands to a later one (a loader to the first op, a

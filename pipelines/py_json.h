@@ -12,10 +12,9 @@
 
 #include <nlohmann/json.hpp>
 
-namespace pixelflow::pipelines {
+#include "base/py_float.h"  // python_float_repr, which floats are written with
 
-// `repr(x)` for a Python float, e.g. 0.00392156862745098, 1e-05, 224.0, -0.0, inf.
-std::string python_float_repr(double x);
+namespace pixelflow::pipelines {
 
 // `json.dumps(value, indent=indent, sort_keys=True)` (no trailing newline). indent < 0 selects the
 // compact one-line form `json.dumps(value, sort_keys=True)` (separators ", " and ": ").

@@ -73,6 +73,22 @@ int block_width(int vector_width, int natural) {
   return vector_width > 0 ? vector_width : std::min(natural, 8);
 }
 
+// Square vw x vw blocks of output(a, b, ..., k): `stage` is computed per block along b (dense
+// loads), the block is transposed in registers and stored along a (dense stores). `blocks` says
+// that both of the output's extents along a and b are at least vw; otherwise the same loops run
+// guarded, vectorized along a only.
+void schedule_transposed_blocks(Func output, Func stage, const Var& a, const Var& b, const Var& k, Expr blocks,
+                                int vw) {
+  Var ai{"ai"}, bi{"bi"}, ao{"ao"}, bo{"bo"};
+  output.specialize(blocks)
+      .tile(a, b, ao, bo, ai, bi, vw, vw, TailStrategy::ShiftInwards)
+      .reorder(ai, bi, ao, bo, k)
+      .vectorize(ai)
+      .vectorize(bi);
+  output.tile(a, b, ao, bo, ai, bi, vw, vw, TailStrategy::GuardWithIf).reorder(ai, bi, ao, bo, k).vectorize(ai);
+  stage.compute_at(output, ao).vectorize(b, vw, TailStrategy::GuardWithIf).unroll(a);
+}
+
 class Transpose : public Generator<Transpose> {
  public:
   GeneratorParam<int> vector_width{"vector_width", 0};  // 0: natural width of the target, <= 8
@@ -93,20 +109,10 @@ class Transpose : public Generator<Transpose> {
     const int vw = block_width(vector_width, natural_vector_size<float>());
     logits.dim(0).set_stride(1);
     output.dim(0).set_stride(1);
-    // vw x vw blocks: dense loads along columns into a block in registers, transposed by
-    // shuffles, dense stores along classes.
-    Var ci{"ci"}, xi{"xi"}, co{"co"}, xo{"xo"};
-    Expr blocks = output.dim(0).extent() >= vw && output.dim(1).extent() >= vw;
-    output.specialize(blocks)
-        .tile(c, xs, co, xo, ci, xi, vw, vw, TailStrategy::ShiftInwards)
-        .reorder(ci, xi, co, xo, k)
-        .vectorize(ci)
-        .vectorize(xi);
-    // Fewer than vw classes or columns: the same loops, guarded, vectorized along classes.
-    output.tile(c, xs, co, xo, ci, xi, vw, vw, TailStrategy::GuardWithIf)
-        .reorder(ci, xi, co, xo, k)
-        .vectorize(ci);
-    block_.compute_at(output, co).vectorize(xs, vw, TailStrategy::GuardWithIf).unroll(c);
+    // Dense loads along columns into a block in registers, transposed by shuffles, dense stores
+    // along classes.
+    schedule_transposed_blocks(output, block_, c, xs, k,
+                               output.dim(0).extent() >= vw && output.dim(1).extent() >= vw, vw);
   }
 
  private:
@@ -139,20 +145,10 @@ class Horizontal : public Generator<Horizontal> {
     const int vw = block_width(vector_width, natural_vector_size<float>());
     source.dim(0).set_stride(1);
     output.dim(0).set_stride(1);
-    // vw x vw blocks of (columns, classes): blended along classes, transposed in registers,
-    // stored along columns.
-    Var xi{"xi"}, ci{"ci"}, xo{"xo"}, co{"co"};
-    Expr blocks = output.dim(0).extent() >= vw && output.dim(2).extent() >= vw;
-    output.specialize(blocks)
-        .tile(x, c, xo, co, xi, ci, vw, vw, TailStrategy::ShiftInwards)
-        .reorder(xi, ci, xo, co, k)
-        .vectorize(xi)
-        .vectorize(ci);
-    // Fewer than vw classes or columns: the same loops, guarded, vectorized along columns only.
-    output.tile(x, c, xo, co, xi, ci, vw, vw, TailStrategy::GuardWithIf)
-        .reorder(xi, ci, xo, co, k)
-        .vectorize(xi);
-    blended_.compute_at(output, xo).vectorize(c, vw, TailStrategy::GuardWithIf).unroll(x);
+    // Blocks of (columns, classes): blended along classes, transposed in registers, stored
+    // along columns.
+    schedule_transposed_blocks(output, blended_, x, c, k,
+                               output.dim(0).extent() >= vw && output.dim(2).extent() >= vw, vw);
   }
 
  private:

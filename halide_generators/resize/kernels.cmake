@@ -1,16 +1,7 @@
-# resize: Pillow's two resampling passes, each a kernel family (graph/kernels.h): built once per
-# variant (schedule knobs as GeneratorParams); the library of variant V of generator G is G_V.
-# The first variant of each pass is the default (the fastest on the project's reference machine,
-# a 2-core AMD EPYC Zen 5 VM with AVX-512); `pixelflow tune` picks per CPU.
-#
-#   pass       variant   knobs
-set(PIXELFLOW_RESIZE_VARIANTS
-    horizontal default   ""
-    horizontal vnni      "dot_product=true max_unrolled_taps=0"
-    horizontal qb16      "column_block=16"
-    vertical   default   ""
-    vertical   narrow    "vectors=2"
-    vertical   unroll4   "tap_unroll=4")
+# resize: Pillow's two resampling passes, each a kernel family (graph/kernels.h) of one generator
+# built once per variant (schedule knobs as GeneratorParams); the library of variant V of
+# generator G is G_V. The first variant of each pass is the default (the fastest on the project's
+# reference machine, a 2-core AMD EPYC Zen 5 VM with AVX-512); `pixelflow tune` picks per CPU.
 
 # Target levels. The kernels' byte transposes are much cheaper with AVX512-VBMI (vpermb,
 # vpermt2b: about 10% of the whole resize on the reference machine), so a runtime-dispatch list
@@ -18,8 +9,8 @@ set(PIXELFLOW_RESIZE_VARIANTS
 # VBMI: Ice Lake and later, AMD Zen 4 and later) in front of it. dot_product=true (the byte-digit
 # formulation of resize_horizontal) needs AVX512-VNNI, which Halide 14 enables with its Sapphire
 # Rapids level (VNNI + BF16 on top of Cannon Lake; Zen 4 and 5 qualify): variants built with it
-# get that level in front as well. Runtime dispatch picks the first level the CPU has. Any other
-# list, a single target in particular, is used as given.
+# get that level in front as well (their targets= knob). Runtime dispatch picks the first level
+# the CPU has. Any other list, a single target in particular, is used as given.
 set(pixelflow_resize_targets ${PIXELFLOW_HALIDE_TARGETS})
 set(pixelflow_resize_vnni_targets ${PIXELFLOW_HALIDE_TARGETS})
 list(LENGTH PIXELFLOW_HALIDE_TARGETS target_count)
@@ -31,33 +22,20 @@ if (target_count GREATER 1 AND first_target MATCHES "avx512_skylake"
   list(PREPEND pixelflow_resize_vnni_targets
        "${cannonlake}-avx512_sapphirerapids" "${cannonlake}")
 endif ()
+list(JOIN pixelflow_resize_vnni_targets "," vnni_targets)
 
-function(pixelflow_resize_library NAME GENERATOR KNOBS)
-  separate_arguments(knob_list UNIX_COMMAND "${KNOBS}")
-  if (KNOBS MATCHES "dot_product=true")
-    set(targets ${pixelflow_resize_vnni_targets})
-  else ()
-    set(targets ${pixelflow_resize_targets})
-  endif ()
-  pixelflow_halide_library(${NAME} GENERATOR ${GENERATOR} PARAMS ${knob_list} TARGETS ${targets})
-endfunction()
+pixelflow_halide_family(resize_horizontal GENERATOR resize_horizontal
+                        TARGETS ${pixelflow_resize_targets}
+                        VARIANTS default "-"
+                                 vnni    "dot_product=true max_unrolled_taps=0 targets=${vnni_targets}"
+                                 qb16    "column_block=16")
 
-list(LENGTH PIXELFLOW_RESIZE_VARIANTS n)
-math(EXPR last "${n} - 1")
-foreach (i RANGE 0 ${last} 3)
-  math(EXPR i1 "${i} + 1")
-  math(EXPR i2 "${i} + 2")
-  list(GET PIXELFLOW_RESIZE_VARIANTS ${i} pass)
-  list(GET PIXELFLOW_RESIZE_VARIANTS ${i1} variant)
-  list(GET PIXELFLOW_RESIZE_VARIANTS ${i2} knobs)
-  pixelflow_resize_library(resize_${pass}_${variant} resize_${pass} "${knobs}")
-  pixelflow_register_kernel_variant(resize_${pass} ${variant} "${knobs}" resize_${pass}_${variant})
-endforeach ()
-
-# The vertical pass scheduled by Debian's Halide autoscheduler (Mullapudi2016) instead of its
+# mullapudi2016: the vertical pass scheduled by Debian's Halide autoscheduler instead of its
 # schedule(): a variant like the others (tested for exactness, timed by pixelflow tune), there to
 # compare hand-written schedules with an autoscheduler's.
-pixelflow_halide_library(resize_vertical_mullapudi2016 GENERATOR resize_vertical
-                         TARGETS ${pixelflow_resize_targets} AUTOSCHEDULER Mullapudi2016)
-pixelflow_register_kernel_variant(resize_vertical mullapudi2016 "autoscheduler=Mullapudi2016"
-                                  resize_vertical_mullapudi2016)
+pixelflow_halide_family(resize_vertical GENERATOR resize_vertical
+                        TARGETS ${pixelflow_resize_targets}
+                        VARIANTS default       "-"
+                                 narrow        "vectors=2"
+                                 unroll4       "tap_unroll=4"
+                                 mullapudi2016 "autoscheduler=Mullapudi2016")

@@ -12,11 +12,11 @@ namespace {
 int64_t floor_div2(int64_t v) { return v >= 0 ? v / 2 : -((-v + 1) / 2); }
 }  // namespace
 
-CropWindow center_crop_window(int64_t in_h, int64_t in_w, int64_t crop_h, int64_t crop_w) {
-  return CropWindow{floor_div2(in_w - crop_w), floor_div2(in_h - crop_h), crop_w, crop_h};
+Rect center_crop_window(int64_t in_h, int64_t in_w, int64_t crop_h, int64_t crop_w) {
+  return Rect{floor_div2(in_w - crop_w), floor_div2(in_h - crop_h), crop_w, crop_h};
 }
 
-Tensor crop_reference(const Tensor& in, const CropWindow& win, BufferPool* pool) {
+Tensor crop_reference(const Tensor& in, const Rect& win, BufferPool* pool) {
   const int64_t h = in.dim(0), w = in.dim(1);
   const int64_t c = in.ndim() == 3 ? in.dim(2) : 1;
   const size_t px = static_cast<size_t>(c) * dtype_size(in.dtype());
@@ -25,12 +25,12 @@ Tensor crop_reference(const Tensor& in, const CropWindow& win, BufferPool* pool)
   const char* src = static_cast<const char*>(in.raw_data());
   char* dst = static_cast<char*>(out.raw_data());
   for (int64_t i = 0; i < win.height; ++i) {
-    int64_t y = win.y0 + i;
+    int64_t y = win.y + i;
     if (y < 0 || y >= h) continue;
-    int64_t j0 = std::max<int64_t>(0, -win.x0);
-    int64_t j1 = std::min<int64_t>(win.width, w - win.x0);
+    int64_t j0 = std::max<int64_t>(0, -win.x);
+    int64_t j1 = std::min<int64_t>(win.width, w - win.x);
     if (j1 <= j0) continue;
-    std::memcpy(dst + (i * win.width + j0) * px, src + (y * w + win.x0 + j0) * px,
+    std::memcpy(dst + (i * win.width + j0) * px, src + (y * w + win.x + j0) * px,
                 static_cast<size_t>(j1 - j0) * px);
   }
   return out;
@@ -75,7 +75,7 @@ void CenterCropOp::run(Sample& s, const ExecContext& ctx, bool last) const {
   Tensor& t = target_ == Target::kImage ? s.image : s.labels;
   auto [h, w] = crop_size(t.dim(0), t.dim(1));
   check_output_shape("center_crop", h, w, t.ndim() == 3 ? t.dim(2) : 1);
-  CropWindow win = center_crop_window(t.dim(0), t.dim(1), h, w);
+  Rect win = center_crop_window(t.dim(0), t.dim(1), h, w);
   TensorSpec spec = infer({t.dtype(), t.shape()});
   Tensor out = last ? ctx.output_for(s, spec.dtype, spec.shape, target_)
                     : ctx.new_tensor(spec.dtype, spec.shape);

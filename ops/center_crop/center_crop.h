@@ -8,16 +8,12 @@
 
 namespace pixelflow::ops {
 
-// A rectangle in the coordinates of an image: output pixel (i, j) of the window is input pixel
-// (y0 + i, x0 + j), or 0 when that lies outside the input.
-struct CropWindow {
-  int64_t x0 = 0, y0 = 0, width = 0, height = 0;
-};
-
-CropWindow center_crop_window(int64_t in_h, int64_t in_w, int64_t crop_h, int64_t crop_w);
+// The crop of an (in_h, in_w) image, in its coordinates: output pixel (i, j) is input pixel
+// (y + i, x + j), or 0 when that lies outside the input.
+Rect center_crop_window(int64_t in_h, int64_t in_w, int64_t crop_h, int64_t crop_w);
 
 // Reference: copies `window` of an (H, W, C) tensor of any dtype, zero outside.
-Tensor crop_reference(const Tensor& in, const CropWindow& window, BufferPool* pool = nullptr);
+Tensor crop_reference(const Tensor& in, const Rect& window, BufferPool* pool = nullptr);
 
 class CenterCropOp : public Op {
  public:

@@ -90,12 +90,6 @@ bool param_bool_or(const nlohmann::json& p, const std::string& key, bool fallbac
   return param_bool(p, key);
 }
 
-std::string param_string(const nlohmann::json& p, const std::string& key, const std::string& path) {
-  const auto& v = require(p, key, path);
-  if (v.is_string()) return v.get<std::string>();
-  throw ConfigError(key_path(path, key), "must be a string, got " + shown(v));
-}
-
 std::vector<double> param_double_list(const nlohmann::json& p, const std::string& key, bool* scalar,
                                       const std::string& path) {
   const auto& v = require(p, key, path);

@@ -29,7 +29,6 @@ int64_t param_int(const nlohmann::json& p, const std::string& key, const std::st
 double param_double(const nlohmann::json& p, const std::string& key, const std::string& path = "");
 bool param_bool(const nlohmann::json& p, const std::string& key, const std::string& path = "");
 bool param_bool_or(const nlohmann::json& p, const std::string& key, bool fallback);
-std::string param_string(const nlohmann::json& p, const std::string& key, const std::string& path = "");
 
 // A float or a list of floats (HF's image_mean / image_std). `scalar` says which it was.
 std::vector<double> param_double_list(const nlohmann::json& p, const std::string& key, bool* scalar,

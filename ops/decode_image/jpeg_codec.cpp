@@ -462,16 +462,10 @@ DecodedImage decode_jpeg(const uint8_t* data, size_t size, const std::string& na
   // progressive images with incomplete coefficients).
   std::optional<PixelRect> region;
   if (plan.region) {
-    const PixelRect& r = *plan.region;
-    auto clip = [](int64_t start, int64_t length, int64_t size) {  // [lo, hi), no overflow
-      const int64_t lo = std::clamp<int64_t>(start, 0, size);
-      const __int128 end = static_cast<__int128>(start) + std::max<int64_t>(length, 0);
-      return std::make_pair(lo, static_cast<int64_t>(std::clamp<__int128>(end, lo, size)));
-    };
-    const auto [x0, x1] = clip(r.x, r.width, out_w);
-    const auto [y0, y1] = clip(r.y, r.height, out_h);
-    const bool whole = x0 == 0 && y0 == 0 && x1 == out_w && y1 == out_h;
-    if (!whole && x1 > x0 && y1 > y0 && coefficients_complete(c)) region = PixelRect{x0, y0, x1 - x0, y1 - y0};
+    const PixelRect& p = *plan.region;
+    const Rect r = Rect{p.x, p.y, p.width, p.height}.clip(out_h, out_w);
+    const bool whole = r == Rect::full(out_h, out_w);
+    if (!whole && !r.empty() && coefficients_complete(c)) region = PixelRect{r.x, r.y, r.width, r.height};
   }
 
   // What is decoded: columns [crop_x, crop_x + crop_w) (after jpeg_crop_scanline), rows

@@ -7,7 +7,7 @@ namespace pixelflow::ops {
 void FlipChannelOrderOp::run(Sample& s, const ExecContext& ctx, bool last) const {
   Tensor out = last ? ctx.output_for(s, s.image.dtype(), s.image.shape())
                     : ctx.new_tensor(s.image.dtype(), s.image.shape());
-  remap_hwc(s.image, CropWindow{0, 0, s.image.dim(1), s.image.dim(0)}, true, false, out);
+  remap_hwc(s.image, Rect::full(s.image.dim(0), s.image.dim(1)), true, false, out);
   s.image = std::move(out);
 }
 

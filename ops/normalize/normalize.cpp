@@ -13,15 +13,6 @@ PointwiseStep parse(const nlohmann::json& params) {
 }
 }  // namespace
 
-NormalizeOp::NormalizeOp(const nlohmann::json& params) : step_(parse(params)) {}
-
-TensorSpec NormalizeOp::infer(const TensorSpec& in) const {
-  check_channels({step_}, in.shape.size() == 3 ? in.shape[2] : 1);
-  return {pointwise_dtype({step_}, in.dtype), in.shape};
-}
-
-void NormalizeOp::run(Sample& s, const ExecContext& ctx, bool) const {
-  s.image = pointwise_step(s.image, step_, ctx.pool);
-}
+NormalizeOp::NormalizeOp(const nlohmann::json& params) : PointwiseStepOp(parse(params)) {}
 
 }  // namespace pixelflow::ops

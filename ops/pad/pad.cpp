@@ -5,16 +5,16 @@
 
 namespace pixelflow::ops {
 
-CropWindow pad_window(int64_t h, int64_t w, int64_t d) {
+Rect pad_window(int64_t h, int64_t w, int64_t d) {
   auto padded = [d](int64_t n) { return (n + d - 1) / d * d; };
   const int64_t nh = padded(h), nw = padded(w);
-  return CropWindow{-((nw - w) / 2), -((nh - h) / 2), nw, nh};
+  return Rect{-((nw - w) / 2), -((nh - h) / 2), nw, nh};
 }
 
 PadOp::PadOp(const nlohmann::json& params) : size_divisor_(param_side(params, "size_divisor")) {}
 
 TensorSpec PadOp::infer(const TensorSpec& in) const {
-  CropWindow win = pad_window(in.shape[0], in.shape[1], size_divisor_);
+  Rect win = pad_window(in.shape[0], in.shape[1], size_divisor_);
   Shape s = in.shape;
   s[0] = win.height;
   s[1] = win.width;
@@ -22,7 +22,7 @@ TensorSpec PadOp::infer(const TensorSpec& in) const {
 }
 
 void PadOp::run(Sample& s, const ExecContext& ctx, bool last) const {
-  CropWindow win = pad_window(s.image.dim(0), s.image.dim(1), size_divisor_);
+  Rect win = pad_window(s.image.dim(0), s.image.dim(1), size_divisor_);
   check_output_shape("pad", win.height, win.width, s.image.ndim() == 3 ? s.image.dim(2) : 1);
   TensorSpec spec = infer({s.image.dtype(), s.image.shape()});
   Tensor out = last ? ctx.output_for(s, spec.dtype, spec.shape) : ctx.new_tensor(spec.dtype, spec.shape);

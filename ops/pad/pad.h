@@ -4,12 +4,11 @@
 #pragma once
 
 #include "graph/op.h"
-#include "ops/center_crop/center_crop.h"
 
 namespace pixelflow::ops {
 
 // The window of a padded (H, W) image in input coordinates (x0, y0 <= 0).
-CropWindow pad_window(int64_t h, int64_t w, int64_t size_divisor);
+Rect pad_window(int64_t h, int64_t w, int64_t size_divisor);
 
 class PadOp : public Op {
  public:

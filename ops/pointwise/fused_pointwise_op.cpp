@@ -1,5 +1,7 @@
 #include "ops/pointwise/fused_pointwise_op.h"
 
+#include "ops/center_crop/center_crop.h"
+
 namespace pixelflow::ops {
 
 FusedPointwiseOp::FusedPointwiseOp(std::optional<Crop> crop, std::vector<PointwiseStep> steps,
@@ -21,8 +23,8 @@ TensorSpec FusedPointwiseOp::infer(const TensorSpec& in) const {
 
 void FusedPointwiseOp::run(Sample& s, const ExecContext& ctx, bool last) const {
   const Tensor& in = s.image;
-  CropWindow win{0, 0, in.dim(1), in.dim(0)};
-  if (crop_) win = center_crop_window(in.dim(0), in.dim(1), crop_->height, crop_->width);
+  const Rect win = crop_ ? center_crop_window(in.dim(0), in.dim(1), crop_->height, crop_->width)
+                         : Rect::full(in.dim(0), in.dim(1));
   TensorSpec spec = infer({in.dtype(), in.shape()});
   Tensor out = last ? ctx.output_for(s, spec.dtype, spec.shape) : ctx.new_tensor(spec.dtype, spec.shape);
   pointwise_fused(in, win, steps_, flip_, layout_ == Layout::kChannelsFirst && in.ndim() == 3, out);

@@ -1,11 +1,13 @@
 #include "ops/pointwise/pointwise.h"
 
 #include <cstring>
+#include <type_traits>
 
 #include "base/errors.h"
+#include "graph/kernels.h"
+#include "ops/center_crop/center_crop.h"
 #include "ops/common/halide_util.h"
 #include "ops/remap/remap.h"
-#include "graph/kernels.h"
 #include "pointwise_lut_default.h"
 #include "rescale_normalize_uint8_default.h"
 
@@ -97,18 +99,22 @@ bool kernel_shaped(const std::vector<PointwiseStep>& steps) {
   return true;
 }
 
-// Every rescale_normalize_<type> variant has this signature.
-using RescaleNormalizeFn = decltype(&rescale_normalize_uint8_default);
-using PointwiseLutFn = decltype(&pointwise_lut_default);
+// The kernel families, typed from their generated entry points (graph/kernels.h): every
+// rescale_normalize_<type> family has the signature of the uint8 one (buffers differ in element
+// type only). The families are looked up and checked on first use.
+using RescaleNormalizeFamily = TypedKernelFamily<decltype(&rescale_normalize_uint8_default)>;
 
-// The selected variant of a kernel family (see graph/kernels.h).
-template <class Fn>
-Fn kernel(const char* family) {
-  return kernel_family(family).get<Fn>();
+template <class T>
+const RescaleNormalizeFamily& rescale_normalize_family() {
+  static const RescaleNormalizeFamily family(std::is_same_v<T, uint8_t> ? "rescale_normalize_uint8"
+                                             : std::is_same_v<T, float> ? "rescale_normalize_float32"
+                                                                        : "rescale_normalize_float64");
+  return family;
 }
 
-bool window_inside(const Tensor& in, const CropWindow& win) {
-  return win.x0 >= 0 && win.y0 >= 0 && win.x0 + win.width <= in.dim(1) && win.y0 + win.height <= in.dim(0);
+const TypedKernelFamily<decltype(&pointwise_lut_default)>& pointwise_lut_family() {
+  static const TypedKernelFamily<decltype(&pointwise_lut_default)> family("pointwise_lut");
+  return family;
 }
 
 std::vector<int32_t> channel_map(int64_t c, bool flip) {
@@ -118,10 +124,9 @@ std::vector<int32_t> channel_map(int64_t c, bool flip) {
 }
 
 template <class T>
-void run_rescale_normalize(const Tensor& in, const CropWindow& win,
-                           const std::vector<PointwiseStep>& steps, bool flip, bool chw, Tensor& out,
-                           const char* name) {
-  RescaleNormalizeFn fn = kernel<RescaleNormalizeFn>(name);
+void run_rescale_normalize(const Tensor& in, const Rect& win,
+                           const std::vector<PointwiseStep>& steps, bool flip, bool chw, Tensor& out) {
+  const RescaleNormalizeFamily& family = rescale_normalize_family<T>();
   const int64_t c = channels_of(in);
   Tensor in3 = in.ndim() == 3 ? in : in.reshape({in.dim(0), in.dim(1), 1});
   Tensor out3 = (!chw && out.ndim() == 2) ? out.reshape({out.dim(0), out.dim(1), 1}) : out;
@@ -139,14 +144,14 @@ void run_rescale_normalize(const Tensor& in, const CropWindow& win,
       std = channel_values(s.std, c);
     }
   }
-  auto src = hwc_buffer<T>(in3, static_cast<int>(-win.x0), static_cast<int>(-win.y0));
+  auto src = hwc_buffer<T>(in3, static_cast<int>(-win.x), static_cast<int>(-win.y));
   auto dst = xyc_buffer<float>(out3, chw);
   Halide::Runtime::Buffer<float> mean_buf(mean.data(), static_cast<int>(c));
   Halide::Runtime::Buffer<float> std_buf(std.data(), static_cast<int>(c));
   std::vector<int32_t> map = channel_map(c, flip);
   Halide::Runtime::Buffer<int32_t> map_buf(map.data(), static_cast<int>(c));
-  check_kernel(fn(src, do_rescale, scale, offset ? 1.0f : 0.0f, do_normalize, mean_buf, std_buf, map_buf, dst),
-               name);
+  check_kernel(family.get()(src, do_rescale, scale, offset ? 1.0f : 0.0f, do_normalize, mean_buf, std_buf, map_buf, dst),
+               family.family().name().c_str());
 }
 
 }  // namespace
@@ -194,34 +199,31 @@ std::vector<float> pointwise_table(const std::vector<PointwiseStep>& steps, int6
   return table;
 }
 
-void pointwise_fused_reference(const Tensor& in, const CropWindow& win,
+void pointwise_fused_reference(const Tensor& in, const Rect& win,
                                const std::vector<PointwiseStep>& steps, bool flip, bool chw,
                                Tensor& out) {
   Tensor cropped = crop_reference(in, win);
   Tensor computed = pointwise_reference(cropped, steps);
-  CropWindow all{0, 0, win.width, win.height};
+  const Rect all = Rect::full(win.height, win.width);
   remap_hwc_reference(computed, all, flip, chw, out);
 }
 
-void pointwise_fused(const Tensor& in, const CropWindow& win,
+void pointwise_fused(const Tensor& in, const Rect& win,
                      const std::vector<PointwiseStep>& steps, bool flip, bool chw, Tensor& out) {
   const int64_t c = channels_of(in);
   check_channels(steps, c);
   if (steps.empty()) return remap_hwc(in, win, flip, chw, out);
-  if (kernel_shaped(steps) && window_inside(in, win)) {
+  if (kernel_shaped(steps) && win.inside(in.dim(0), in.dim(1))) {
     // Straight arithmetic beats a table lookup per value where the kernel has the chain's shape
     // (windows that need zero padding take the table kernel, which pads).
     switch (in.dtype()) {
       case DType::kUInt8:
-        return run_rescale_normalize<uint8_t>(in, win, steps, flip, chw, out,
-                                              "rescale_normalize_uint8");
+        return run_rescale_normalize<uint8_t>(in, win, steps, flip, chw, out);
       case DType::kFloat32:
-        return run_rescale_normalize<float>(in, win, steps, flip, chw, out,
-                                            "rescale_normalize_float32");
+        return run_rescale_normalize<float>(in, win, steps, flip, chw, out);
       case DType::kFloat64:
         if (steps[0].kind == PointwiseStep::Kind::kRescale)
-          return run_rescale_normalize<double>(in, win, steps, flip, chw, out,
-                                               "rescale_normalize_float64");
+          return run_rescale_normalize<double>(in, win, steps, flip, chw, out);
         break;
       default: break;
     }
@@ -230,12 +232,12 @@ void pointwise_fused(const Tensor& in, const CropWindow& win,
     std::vector<float> table = pointwise_table(steps, c);
     Tensor in3 = in.ndim() == 3 ? in : in.reshape({in.dim(0), in.dim(1), 1});
     Tensor out3 = (!chw && out.ndim() == 2) ? out.reshape({out.dim(0), out.dim(1), 1}) : out;
-    auto src = hwc_buffer<uint8_t>(in3, static_cast<int>(-win.x0), static_cast<int>(-win.y0));
+    auto src = hwc_buffer<uint8_t>(in3, static_cast<int>(-win.x), static_cast<int>(-win.y));
     auto dst = xyc_buffer<float>(out3, chw);
     Halide::Runtime::Buffer<float> table_buf(table.data(), 256, static_cast<int>(c));
     std::vector<int32_t> map = channel_map(c, flip);
     Halide::Runtime::Buffer<int32_t> map_buf(map.data(), static_cast<int>(c));
-    check_kernel(kernel<PointwiseLutFn>("pointwise_lut")(src, table_buf, map_buf, window_inside(in, win), dst),
+    check_kernel(pointwise_lut_family().get()(src, table_buf, map_buf, win.inside(in.dim(0), in.dim(1)), dst),
                  "pointwise_lut");
     return;
   }
@@ -247,20 +249,17 @@ Tensor pointwise_step(const Tensor& in, const PointwiseStep& step, BufferPool* p
   check_channels(steps, channels_of(in));
   DType out_t = pointwise_dtype(steps, in.dtype());
   Tensor out = Tensor::empty(out_t, in.shape(), pool);
-  CropWindow all{0, 0, in.dim(1), in.dim(0)};
+  const Rect all = Rect::full(in.dim(0), in.dim(1));
   if (out_t == DType::kFloat32) {
     switch (in.dtype()) {
       case DType::kUInt8:
-        run_rescale_normalize<uint8_t>(in, all, steps, false, false, out,
-                                       "rescale_normalize_uint8");
+        run_rescale_normalize<uint8_t>(in, all, steps, false, false, out);
         return out;
       case DType::kFloat32:
-        run_rescale_normalize<float>(in, all, steps, false, false, out,
-                                     "rescale_normalize_float32");
+        run_rescale_normalize<float>(in, all, steps, false, false, out);
         return out;
       case DType::kFloat64:
-        run_rescale_normalize<double>(in, all, steps, false, false, out,
-                                      "rescale_normalize_float64");
+        run_rescale_normalize<double>(in, all, steps, false, false, out);
         return out;
       default: break;
     }

@@ -11,7 +11,6 @@
 #include <vector>
 
 #include "graph/op.h"
-#include "ops/center_crop/center_crop.h"
 
 namespace pixelflow::ops {
 
@@ -51,11 +50,11 @@ std::vector<float> pointwise_table(const std::vector<PointwiseStep>& steps, int6
 // One pass over memory: window of `in` (zero outside, before the chain), the chain, optional
 // channel reversal, and the output layout. `out` is (h, w, C) or (C, h, w) of dtype
 // pointwise_dtype(steps, in.dtype()).
-void pointwise_fused(const Tensor& in, const CropWindow& win,
+void pointwise_fused(const Tensor& in, const Rect& win,
                      const std::vector<PointwiseStep>& steps, bool flip_channels,
                      bool channels_first_out, Tensor& out);
 // The same, scalar (the oracle).
-void pointwise_fused_reference(const Tensor& in, const CropWindow& win,
+void pointwise_fused_reference(const Tensor& in, const Rect& win,
                                const std::vector<PointwiseStep>& steps, bool flip_channels,
                                bool channels_first_out, Tensor& out);
 

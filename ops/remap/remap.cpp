@@ -15,14 +15,14 @@ namespace {
 int64_t channels_of(const Tensor& t) { return t.ndim() == 3 ? t.dim(2) : 1; }
 
 template <class T>
-void remap_kernel(const Tensor& in, const CropWindow& win, bool flip, bool chw, Tensor& out,
+void remap_kernel(const Tensor& in, const Rect& win, bool flip, bool chw, Tensor& out,
                   int (*kernel)(halide_buffer_t*, halide_buffer_t*, halide_buffer_t*),
                   const char* name) {
   const int c = static_cast<int>(channels_of(in));
   Tensor in3 = in.ndim() == 3 ? in : in.reshape({in.dim(0), in.dim(1), 1});
   Tensor out3 = out;
   if (!chw && out.ndim() == 2) out3 = out.reshape({out.dim(0), out.dim(1), 1});
-  auto src = hwc_buffer<T>(in3, static_cast<int>(-win.x0), static_cast<int>(-win.y0));
+  auto src = hwc_buffer<T>(in3, static_cast<int>(-win.x), static_cast<int>(-win.y));
   auto dst = xyc_buffer<T>(out3, chw);
   std::vector<int32_t> map(c);
   for (int i = 0; i < c; ++i) map[i] = flip ? c - 1 - i : i;
@@ -32,14 +32,14 @@ void remap_kernel(const Tensor& in, const CropWindow& win, bool flip, bool chw, 
 
 }  // namespace
 
-void remap_hwc_reference(const Tensor& in, const CropWindow& win, bool flip, bool chw, Tensor& out) {
+void remap_hwc_reference(const Tensor& in, const Rect& win, bool flip, bool chw, Tensor& out) {
   const int64_t h = in.dim(0), w = in.dim(1), c = channels_of(in);
   const size_t es = dtype_size(in.dtype());
   const char* src = static_cast<const char*>(in.raw_data());
   char* dst = static_cast<char*>(out.raw_data());
   for (int64_t i = 0; i < win.height; ++i) {
     for (int64_t j = 0; j < win.width; ++j) {
-      int64_t y = win.y0 + i, x = win.x0 + j;
+      int64_t y = win.y + i, x = win.x + j;
       bool inside = y >= 0 && y < h && x >= 0 && x < w;
       for (int64_t k = 0; k < c; ++k) {
         int64_t ck = flip ? c - 1 - k : k;
@@ -53,7 +53,7 @@ void remap_hwc_reference(const Tensor& in, const CropWindow& win, bool flip, boo
   }
 }
 
-void remap_hwc(const Tensor& in, const CropWindow& win, bool flip, bool chw, Tensor& out) {
+void remap_hwc(const Tensor& in, const Rect& win, bool flip, bool chw, Tensor& out) {
   switch (in.dtype()) {
     case DType::kUInt8:
       return remap_kernel<uint8_t>(in, win, flip, chw, out, remap_uint8, "remap_uint8");

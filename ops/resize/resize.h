@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 
+#include "graph/rect.h"
 #include "graph/tensor.h"
 
 namespace pixelflow::ops {
@@ -33,27 +34,24 @@ const char* resample_name(Resample r);
 // Validates a config integer; throws ConfigError(key_path, ...) listing the valid codes.
 Resample resample_from_int(int64_t code, const std::string& key_path);
 
-// A sub-rectangle of the resized image, in output coordinates. It may extend beyond the output:
-// pixels outside [0, out_w) x [0, out_h) are 0. This is how center_crop (with Hugging Face's zero
-// padding) is fused into resize.
-struct Window {
-  int64_t x0 = 0, y0 = 0, width = 0, height = 0;
-  static Window full(int64_t out_h, int64_t out_w) { return {0, 0, out_w, out_h}; }
-};
-
+// The functions below compute a window of the resized image: a Rect in output coordinates, which
+// may extend beyond the output (pixels outside [0, out_w) x [0, out_h) are 0; Rect::full(out_h,
+// out_w) is the whole image). This is how center_crop (with Hugging Face's zero padding) is fused
+// into resize.
+//
 // in: (H, W, C) uint8, C in {1, 3, 4}, contiguous. out: (window.height, window.width, C) uint8,
 // preallocated, contiguous. Result equals
-//   np.array(PIL.Image.fromarray(in).resize((out_w, out_h), filter))[y0:y0+h, x0:x0+w]
+//   np.array(PIL.Image.fromarray(in).resize((out_w, out_h), filter))[y:y+h, x:x+w]
 // with zeros outside the resized image. C = 4 resamples the four channels independently (mode
 // "RGBX"/"CMYK" semantics); Pillow's RGBA path (premultiplied alpha) is not reproduced.
 // Only the window's pixels are computed (and only the input rows and columns they need).
 // Throws InputError on bad shapes or sizes (Pillow's limits: sizes in [1, 2^31)).
 void resize_u8(const Tensor& in, int64_t out_h, int64_t out_w, Resample filter,
-               const Window& window, Tensor& out);
+               const Rect& window, Tensor& out);
 
 // The same contract, as plain scalar C++ following Pillow's loops: the oracle of kernel tests.
 void resize_u8_reference(const Tensor& in, int64_t out_h, int64_t out_w, Resample filter,
-                         const Window& window, Tensor& out);
+                         const Rect& window, Tensor& out);
 
 // resize_u8 computed from the input's rows as they arrive, top to bottom (same contract, same
 // bytes): the horizontal pass runs on each strip of 32 rows as soon as it is complete, while the
@@ -73,10 +71,10 @@ class ResizeStream {
   // a convolution filter (not NEAREST) with a horizontal pass (out_w != in_w), a window that
   // overlaps the resized image.
   static bool supported(int64_t in_h, int64_t in_w, int64_t c, int64_t out_h, int64_t out_w,
-                        Resample filter, const Window& window);
+                        Resample filter, const Rect& window);
   // Throws InputError unless supported().
   ResizeStream(int64_t in_h, int64_t in_w, int64_t c, int64_t out_h, int64_t out_w, Resample filter,
-               const Window& window);
+               const Rect& window);
   ~ResizeStream();
   ResizeStream(const ResizeStream&) = delete;
   ResizeStream& operator=(const ResizeStream&) = delete;

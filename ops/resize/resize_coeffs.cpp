@@ -75,13 +75,6 @@ const Kernel& kernel_for(int filter) {
   return kKernels[filter];
 }
 
-int pillow_ksize(int in_size, int out_size, int filter) {
-  double filterscale = axis_scale(in_size, out_size);
-  if (filterscale < 1.0) filterscale = 1.0;
-  double support = kernel_for(filter).support * filterscale;
-  return static_cast<int>(std::ceil(support)) * 2 + 1;
-}
-
 void precompute_coeffs_8bpc(int in_size, int out_size, int filter, int o0, int o1,
                             AxisCoeffs& out) {
   assert(in_size >= 1 && out_size >= 1 && 0 <= o0 && o0 <= o1 && o1 <= out_size);
@@ -149,7 +142,7 @@ void nearest_indices(int in_size, int out_size, int o0, int o1, std::vector<int3
 }
 
 void check_resize_args(const Tensor& in, int64_t out_h, int64_t out_w, Resample filter,
-                       const Window& window, const Tensor& out, const char* who) {
+                       const Rect& window, const Tensor& out, const char* who) {
   const std::string op = who;
   const int code = static_cast<int>(filter);
   if (code < 0 || code > 5)

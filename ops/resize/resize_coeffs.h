@@ -39,9 +39,6 @@ struct AxisCoeffs {
 void precompute_coeffs_8bpc(int in_size, int out_size, int filter, int o0, int o1,
                             AxisCoeffs& out);
 
-// Pillow's ksize for an axis (ceil(support * max(1, in/out)) * 2 + 1).
-int pillow_ksize(int in_size, int out_size, int filter);
-
 // Source index of each output position [o0, o1) under Pillow's NEAREST resize (affine scaling
 // with an accumulated double coordinate); -1 where Pillow leaves the pixel 0. The accumulation
 // always starts at output 0, as Pillow's does.
@@ -55,6 +52,6 @@ inline uint8_t clip8(int32_t ss) {
 
 // Validates the arguments of resize_u8 / resize_u8_reference (throws InputError naming `who`).
 void check_resize_args(const Tensor& in, int64_t out_h, int64_t out_w, Resample filter,
-                       const Window& window, const Tensor& out, const char* who);
+                       const Rect& window, const Tensor& out, const char* who);
 
 }  // namespace pixelflow::ops::resize_detail

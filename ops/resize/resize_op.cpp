@@ -111,6 +111,23 @@ int64_t constrain_to_multiple_of(double val, int64_t multiple, int64_t min_val, 
   return checked_side(x, h, w, "keep_aspect_ratio");
 }
 
+// Integer arrays take HF's integral path: exact in float64.
+Tensor integers_as_float64(const Tensor& in, BufferPool* pool) {
+  Tensor out = Tensor::empty(DType::kFloat64, in.shape(), pool);
+  for (int64_t i = 0; i < in.numel(); ++i) {
+    double v = 0;
+    switch (in.dtype()) {
+      case DType::kBool: v = in.data<bool>()[i] ? 1 : 0; break;
+      case DType::kUInt16: v = in.data<uint16_t>()[i]; break;
+      case DType::kInt32: v = in.data<int32_t>()[i]; break;
+      case DType::kInt64: v = static_cast<double>(in.data<int64_t>()[i]); break;
+      default: break;
+    }
+    out.data<double>()[i] = v;
+  }
+  return out;
+}
+
 }  // namespace
 
 std::pair<int64_t, int64_t> ResizeRule::output_size(int64_t in_h, int64_t in_w) const {
@@ -149,6 +166,18 @@ ResizeOp::ResizeOp(ResizeRule rule, Resample filter, std::optional<Crop> crop, T
 
 std::shared_ptr<ResizeOp> ResizeOp::with_crop(Crop crop) const {
   return std::make_shared<ResizeOp>(rule_, filter_, crop, target_);
+}
+
+std::optional<std::pair<int64_t, int64_t>> ResizeOp::output_size(int64_t in_h, int64_t in_w) const {
+  try {
+    return rule_.output_size(in_h, in_w);
+  } catch (const Error&) {
+    return std::nullopt;  // run() reports it
+  }
+}
+
+Rect ResizeOp::window(int64_t out_h, int64_t out_w) const {
+  return crop_ ? center_crop_window(out_h, out_w, crop_->height, crop_->width) : Rect::full(out_h, out_w);
 }
 
 TensorSpec ResizeOp::infer(const TensorSpec& in) const {
@@ -195,24 +224,14 @@ std::optional<Rect> ResizeOp::input_region(const TensorSpec& in) const {
   const int64_t in_h = in.shape[0], in_w = in.shape[1];
   constexpr int64_t kMaxSide = int64_t(1) << 31;
   if (in_h <= 0 || in_w <= 0 || in_h >= kMaxSide || in_w >= kMaxSide) return std::nullopt;
-  std::pair<int64_t, int64_t> out;
-  try {
-    out = rule_.output_size(in_h, in_w);
-  } catch (const Error&) {
-    return std::nullopt;  // run() reports it
-  }
-  const auto [out_h, out_w] = out;
+  const auto out = output_size(in_h, in_w);
+  if (!out) return std::nullopt;
+  const auto [out_h, out_w] = *out;
   if (out_h <= 0 || out_h >= kMaxSide || out_w <= 0 || out_w >= kMaxSide) return std::nullopt;
-  // The window's part inside the resized image.
-  int64_t ox0 = 0, oy0 = 0, ox1 = out_w, oy1 = out_h;
-  if (crop_) {
-    CropWindow cw = center_crop_window(out_h, out_w, crop_->height, crop_->width);
-    ox0 = std::clamp<int64_t>(cw.x0, 0, out_w);
-    oy0 = std::clamp<int64_t>(cw.y0, 0, out_h);
-    ox1 = std::clamp<int64_t>(cw.x0 + cw.width, ox0, out_w);
-    oy1 = std::clamp<int64_t>(cw.y0 + cw.height, oy0, out_h);
-  }
-  if (ox0 >= ox1 || oy0 >= oy1) return Rect{0, 0, 0, 0};
+  const Rect inside = window(out_h, out_w).clip(out_h, out_w);  // in output coordinates
+  if (inside.empty()) return Rect{0, 0, 0, 0};
+  const int64_t ox0 = inside.x, ox1 = inside.x + inside.width;
+  const int64_t oy0 = inside.y, oy1 = inside.y + inside.height;
   std::pair<int64_t, int64_t> cols{ox0, ox1}, rows{oy0, oy1};
   if (out_h != in_h || out_w != in_w) {  // else Image.resize copies
     const int f = static_cast<int>(filter_);
@@ -230,14 +249,9 @@ std::optional<Rect> ResizeOp::input_region(const TensorSpec& in) const {
 
 int64_t ResizeOp::max_input_reduction(const TensorSpec& in) const {
   if (target_ != Target::kImage || in.dtype != DType::kUInt8 || in.shape.size() < 2) return 1;
-  std::pair<int64_t, int64_t> out;
-  try {
-    out = rule_.output_size(in.shape[0], in.shape[1]);
-  } catch (const Error&) {
-    return 1;
-  }
-  if (out.first <= 0 || out.second <= 0) return 1;
-  return std::max<int64_t>(1, std::min(in.shape[0] / out.first, in.shape[1] / out.second));
+  const auto out = output_size(in.shape[0], in.shape[1]);
+  if (!out || out->first <= 0 || out->second <= 0) return 1;
+  return std::max<int64_t>(1, std::min(in.shape[0] / out->first, in.shape[1] / out->second));
 }
 
 namespace {
@@ -245,7 +259,7 @@ namespace {
 // ResizeOp::run from streamed rows (ResizeStream), output allocated as run() allocates it.
 class ResizeRowConsumer final : public RowConsumer {
  public:
-  ResizeRowConsumer(const TensorSpec& in, int64_t out_h, int64_t out_w, Resample filter, const Window& window,
+  ResizeRowConsumer(const TensorSpec& in, int64_t out_h, int64_t out_w, Resample filter, const Rect& window,
                     Target target)
       : stream_(in.shape[0], in.shape[1], in.shape[2], out_h, out_w, filter, window),
         shape_{window.height, window.width, in.shape[2]},
@@ -269,18 +283,10 @@ class ResizeRowConsumer final : public RowConsumer {
 
 std::unique_ptr<RowConsumer> ResizeOp::row_consumer(const TensorSpec& in) const {
   if (target_ != Target::kImage || in.dtype != DType::kUInt8 || in.shape.size() != 3) return nullptr;
-  std::pair<int64_t, int64_t> out;
-  try {
-    out = rule_.output_size(in.shape[0], in.shape[1]);
-  } catch (const Error&) {
-    return nullptr;  // run() reports it
-  }
-  const auto [out_h, out_w] = out;
-  Window win = Window::full(out_h, out_w);
-  if (crop_) {
-    CropWindow cw = center_crop_window(out_h, out_w, crop_->height, crop_->width);
-    win = Window{cw.x0, cw.y0, cw.width, cw.height};
-  }
+  const auto out = output_size(in.shape[0], in.shape[1]);
+  if (!out) return nullptr;
+  const auto [out_h, out_w] = *out;
+  const Rect win = window(out_h, out_w);
   if (!ResizeStream::supported(in.shape[0], in.shape[1], in.shape[2], out_h, out_w, filter_, win)) return nullptr;
   return std::make_unique<ResizeRowConsumer>(in, out_h, out_w, filter_, win, target_);
 }
@@ -304,11 +310,7 @@ void ResizeOp::run(Sample& s, const ExecContext& ctx, bool last) const {
   const bool planar2d = t.ndim() == 2;
   Tensor in3 = planar2d ? t.reshape({in_h, in_w, 1}) : t;
   const int64_t c = in3.dim(2);
-  Window win = Window::full(out_h, out_w);
-  if (crop_) {
-    CropWindow cw = center_crop_window(out_h, out_w, crop_->height, crop_->width);
-    win = Window{cw.x0, cw.y0, cw.width, cw.height};
-  }
+  const Rect win = window(out_h, out_w);
   Tensor out;
   if (in3.dtype() == DType::kUInt8) {
     Shape shape = planar2d ? Shape{win.height, win.width} : Shape{win.height, win.width, c};
@@ -316,27 +318,13 @@ void ResizeOp::run(Sample& s, const ExecContext& ctx, bool last) const {
     Tensor out3 = planar2d ? out.reshape({win.height, win.width, 1}) : out;
     resize_u8(in3, out_h, out_w, filter_, win, out3);
   } else {
-    Tensor src = in3;
-    if (src.dtype() != DType::kFloat32 && src.dtype() != DType::kFloat64) {
-      // Integer arrays take HF's integral path: exact in float64.
-      src = Tensor::empty(DType::kFloat64, in3.shape(), ctx.pool);
-      for (int64_t i = 0; i < in3.numel(); ++i) {
-        double v = 0;
-        switch (in3.dtype()) {
-          case DType::kBool: v = in3.data<bool>()[i] ? 1 : 0; break;
-          case DType::kUInt16: v = in3.data<uint16_t>()[i]; break;
-          case DType::kInt32: v = in3.data<int32_t>()[i]; break;
-          case DType::kInt64: v = static_cast<double>(in3.data<int64_t>()[i]); break;
-          default: break;
-        }
-        src.data<double>()[i] = v;
-      }
-    }
+    const bool is_float = in3.dtype() == DType::kFloat32 || in3.dtype() == DType::kFloat64;
+    const Tensor src = is_float ? in3 : integers_as_float64(in3, ctx.pool);
     ctx.check_values(src.dtype(), {out_h, out_w, c});  // the whole resized array, before any crop
     Tensor full = resize_float_hf(src, out_h, out_w, filter_, s.source, ctx.pool);
     if (crop_) {
       Tensor cropped = ctx.new_tensor(full.dtype(), {win.height, win.width, c});
-      remap_hwc(full, CropWindow{win.x0, win.y0, win.width, win.height}, false, false, cropped);
+      remap_hwc(full, win, false, false, cropped);
       full = cropped;
     }
     out = planar2d ? full.reshape({win.height, win.width}) : full;

@@ -65,6 +65,11 @@ class ResizeOp : public Op {
   std::shared_ptr<ResizeOp> with_crop(Crop crop) const;
 
  private:
+  // rule().output_size(in_h, in_w), or nullopt where it throws (run() reports the error).
+  std::optional<std::pair<int64_t, int64_t>> output_size(int64_t in_h, int64_t in_w) const;
+  // The window of the (out_h, out_w) resized image the op outputs: the fused crop, else all of it.
+  Rect window(int64_t out_h, int64_t out_w) const;
+
   ResizeRule rule_;
   Resample filter_;
   std::optional<Crop> crop_;

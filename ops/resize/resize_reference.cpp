@@ -88,7 +88,7 @@ std::vector<uint8_t> nearest_full(const uint8_t* in, int h, int w, int c, int ou
 }  // namespace
 
 void resize_u8_reference(const Tensor& in, int64_t out_h, int64_t out_w, Resample filter,
-                         const Window& window, Tensor& out) {
+                         const Rect& window, Tensor& out) {
   check_resize_args(in, out_h, out_w, filter, window, out, "resize_u8_reference");
   const int h = static_cast<int>(in.dim(0)), w = static_cast<int>(in.dim(1));
   const int c = static_cast<int>(in.dim(2));
@@ -106,9 +106,9 @@ void resize_u8_reference(const Tensor& in, int64_t out_h, int64_t out_w, Resampl
 
   uint8_t* dst = out.data<uint8_t>();
   for (int64_t wy = 0; wy < window.height; ++wy) {
-    const int64_t oy = window.y0 + wy;
+    const int64_t oy = window.y + wy;
     for (int64_t wx = 0; wx < window.width; ++wx) {
-      const int64_t ox = window.x0 + wx;
+      const int64_t ox = window.x + wx;
       const bool inside = oy >= 0 && oy < out_h && ox >= 0 && ox < out_w;
       for (int ch = 0; ch < c; ++ch)
         dst[(wy * window.width + wx) * c + ch] =

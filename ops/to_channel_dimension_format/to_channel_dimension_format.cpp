@@ -27,7 +27,7 @@ void ToChannelDimensionFormatOp::run(Sample& s, const ExecContext& ctx, bool las
   if (layout_ == Layout::kChannelsLast || s.image.ndim() != 3) return;
   TensorSpec spec = infer({s.image.dtype(), s.image.shape()});
   Tensor out = last ? ctx.output_for(s, spec.dtype, spec.shape) : ctx.new_tensor(spec.dtype, spec.shape);
-  remap_hwc(s.image, CropWindow{0, 0, s.image.dim(1), s.image.dim(0)}, false, true, out);
+  remap_hwc(s.image, Rect::full(s.image.dim(0), s.image.dim(1)), false, true, out);
   s.image = std::move(out);
 }
 

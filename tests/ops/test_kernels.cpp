@@ -10,6 +10,7 @@
 #include "base/errors.h"
 #include "graph/halide_runtime.h"
 #include "graph/kernels.h"
+#include "ops/center_crop/center_crop.h"
 #include "ops/pointwise/pointwise.h"
 
 using namespace pixelflow;
@@ -43,6 +44,44 @@ TEST_CASE("every family has variants with distinct names", "[kernels]") {
   REQUIRE_THROWS_WITH(kernel_family("no_such_kernel"), Catch::Contains("rescale_normalize_uint8"));
 }
 
+TEST_CASE("typed kernel families check their signature against Halide's metadata", "[kernels]") {
+  // resize_vertical(input, coeffs, starts, int taps, output), as generated.
+  using VerticalFn = int (*)(halide_buffer_t*, halide_buffer_t*, halide_buffer_t*, int, halide_buffer_t*);
+  const TypedKernelFamily<VerticalFn> vertical("resize_vertical");
+  REQUIRE(vertical.get() != nullptr);
+  using TooFew = int (*)(halide_buffer_t*, halide_buffer_t*);
+  REQUIRE_THROWS_AS(TypedKernelFamily<TooFew>("resize_vertical"), KernelError);
+  REQUIRE_THROWS_WITH(TypedKernelFamily<TooFew>("resize_vertical"), Catch::Contains("wrong signature"));
+  using FloatTaps = int (*)(halide_buffer_t*, halide_buffer_t*, halide_buffer_t*, float, halide_buffer_t*);
+  REQUIRE_THROWS_WITH(TypedKernelFamily<FloatTaps>("resize_vertical"),
+                      Catch::Contains("parameter 3 is float32") && Catch::Contains("taps (int32)"));
+  using BufferTaps = int (*)(halide_buffer_t*, halide_buffer_t*, halide_buffer_t*, halide_buffer_t*, halide_buffer_t*);
+  REQUIRE_THROWS_WITH(TypedKernelFamily<BufferTaps>("resize_vertical"), Catch::Contains("a buffer"));
+}
+
+TEST_CASE("the variants of a family must take the same arguments", "[kernels]") {
+  auto first_of = [](const std::string& family) -> const CompiledKernel* {
+    for (const auto& k : compiled_kernels())
+      if (k.family == family) return &k;
+    return nullptr;
+  };
+  for (const auto& k : compiled_kernels()) REQUIRE(k.metadata != nullptr);
+  const CompiledKernel* horizontal = first_of("resize_horizontal");
+  const CompiledKernel* vertical = first_of("resize_vertical");
+  const CompiledKernel* u8 = first_of("rescale_normalize_uint8");
+  const CompiledKernel* f32 = first_of("rescale_normalize_float32");
+  REQUIRE((horizontal && vertical && u8 && f32));
+  REQUIRE_NOTHROW(kernel_families());  // the real families pass
+  REQUIRE_NOTHROW(KernelFamily("same", {vertical, vertical}));
+  REQUIRE_THROWS_AS(KernelFamily("mixed", {vertical, horizontal}), KernelError);
+  REQUIRE_THROWS_WITH(KernelFamily("mixed", {vertical, horizontal}),
+                      Catch::Contains("kernel family mixed: variant default takes 13 arguments"));
+  // Same C signature, buffers of another element type.
+  REQUIRE_THROWS_WITH(KernelFamily("types", {u8, f32}),
+                      Catch::Contains("argument 0 input (input buffer, float32, 3-D)") &&
+                          Catch::Contains("input (input buffer, uint8, 3-D)"));
+}
+
 TEST_CASE("every variant of the pointwise kernels gives the reference's bits", "[kernels]") {
   KeepSelection keep;
   std::mt19937 rng(5);
@@ -61,7 +100,7 @@ TEST_CASE("every variant of the pointwise kernels gives the reference's bits", "
           int64_t h = 1 + rng() % 50, w = 1 + rng() % 70;
           Tensor img = Tensor::empty(DType::kUInt8, {h, w, 3});
           for (int64_t i = 0; i < img.numel(); ++i) img.data<uint8_t>()[i] = static_cast<uint8_t>(rng());
-          CropWindow win = center_crop_window(h, w, 1 + rng() % 60, 1 + rng() % 60);
+          Rect win = center_crop_window(h, w, 1 + rng() % 60, 1 + rng() % 60);
           Shape shape{3, win.height, win.width};
           Tensor got = Tensor::empty(DType::kFloat32, shape), want = Tensor::empty(DType::kFloat32, shape);
           pointwise_fused(img, win, chain, trial % 2 == 1, true, got);
@@ -81,7 +120,7 @@ TEST_CASE("Halide's parallel loops run on the TBB pool", "[kernels]") {
   Tensor img = Tensor::empty(DType::kUInt8, {300, 200, 3});
   for (int64_t i = 0; i < img.numel(); ++i) img.data<uint8_t>()[i] = static_cast<uint8_t>(i * 7);
   std::vector<PointwiseStep> chain{PointwiseStep::rescale(1 / 255.0), PointwiseStep::normalize({0.5}, {0.5}, true, true)};
-  CropWindow all{0, 0, 200, 300};
+  Rect all{0, 0, 200, 300};
   Tensor got = Tensor::empty(DType::kFloat32, {3, 300, 200}), want = Tensor::empty(DType::kFloat32, {3, 300, 200});
   const uint64_t before = halide_parallel_loops_on_tbb();
   pointwise_fused(img, all, chain, false, true, got);

@@ -6,6 +6,7 @@
 #include <random>
 
 #include "base/errors.h"
+#include "ops/center_crop/center_crop.h"
 #include "ops/pointwise/pointwise.h"
 #include "ops/remap/remap.h"
 
@@ -101,7 +102,7 @@ TEST_CASE("fused pointwise kernels equal the scalar chain", "[pointwise]") {
           int64_t h = 1 + rng() % 40, w = 1 + rng() % 40;
           Tensor img = random_image(t, h, w, c, rng);
           int64_t ch = 1 + rng() % 50, cw = 1 + rng() % 50;
-          CropWindow win = center_crop_window(h, w, ch, cw);
+          Rect win = center_crop_window(h, w, ch, cw);
           for (bool flip : {false, true}) {
             for (bool chw : {false, true}) {
               DType out_t = pointwise_dtype(chain, t);
@@ -137,7 +138,7 @@ TEST_CASE("remap kernel equals reference for every dtype", "[remap]") {
     for (int trial = 0; trial < 10; ++trial) {
       int64_t h = 1 + rng() % 30, w = 1 + rng() % 30, c = trial % 2 ? 3 : 1;
       Tensor img = random_image(t, h, w, c, rng);
-      CropWindow win = center_crop_window(h, w, 1 + rng() % 40, 1 + rng() % 40);
+      Rect win = center_crop_window(h, w, 1 + rng() % 40, 1 + rng() % 40);
       for (bool flip : {false, true})
         for (bool chw : {false, true}) {
           Shape shape = chw ? Shape{c, win.height, win.width} : Shape{win.height, win.width, c};
@@ -151,13 +152,13 @@ TEST_CASE("remap kernel equals reference for every dtype", "[remap]") {
 }
 
 TEST_CASE("center crop window uses floor division like Python", "[center_crop]") {
-  CropWindow a = center_crop_window(480, 640, 224, 224);
-  CHECK(a.x0 == 208);
-  CHECK(a.y0 == 128);
-  CropWindow b = center_crop_window(5, 5, 8, 9);  // smaller than the crop: (5-8)//2 = -2
-  CHECK(b.y0 == -2);
-  CHECK(b.x0 == -2);
-  CropWindow c = center_crop_window(7, 7, 4, 4);  // odd pixel goes bottom/right
-  CHECK(c.y0 == 1);
-  CHECK(c.x0 == 1);
+  Rect a = center_crop_window(480, 640, 224, 224);
+  CHECK(a.x == 208);
+  CHECK(a.y == 128);
+  Rect b = center_crop_window(5, 5, 8, 9);  // smaller than the crop: (5-8)//2 = -2
+  CHECK(b.y == -2);
+  CHECK(b.x == -2);
+  Rect c = center_crop_window(7, 7, 4, 4);  // odd pixel goes bottom/right
+  CHECK(c.y == 1);
+  CHECK(c.x == 1);
 }

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "base/errors.h"
+#include "graph/kernels.h"
 #include "graph/npy.h"
 #include "graph/tensor.h"
 #include "ops/resize/resize.h"
@@ -63,14 +64,14 @@ bool same_bytes(const Tensor& a, const Tensor& b) {
 
 // Halide path and scalar reference on one case; both into fresh outputs.
 void check_kernel_vs_reference(const Tensor& in, int64_t oh, int64_t ow, Resample f,
-                               const Window& win) {
+                               const Rect& win) {
   Tensor fast = Tensor::empty(DType::kUInt8, {win.height, win.width, in.dim(2)});
   Tensor ref = Tensor::empty(DType::kUInt8, {win.height, win.width, in.dim(2)});
   std::memset(fast.raw_data(), 0xA5, fast.nbytes());  // every byte must be written
   resize_u8(in, oh, ow, f, win, fast);
   resize_u8_reference(in, oh, ow, f, win, ref);
   INFO("input " << shape_str(in.shape()) << " -> " << oh << "x" << ow << " " << resample_name(f)
-                << " window (" << win.x0 << ", " << win.y0 << ", " << win.width << ", "
+                << " window (" << win.x << ", " << win.y << ", " << win.width << ", "
                 << win.height << ")");
   REQUIRE(same_bytes(fast, ref));
 }
@@ -89,7 +90,7 @@ TEST_CASE("resize_u8 equals Pillow 9.4 on the fixtures", "[resize]") {
     const int64_t oh = c.at("out_h"), ow = c.at("out_w");
     const Resample f = static_cast<Resample>(c.at("filter").get<int>());
     const auto w = c.at("window");
-    const Window win{w[0], w[1], w[2], w[3]};
+    const Rect win{w[0], w[1], w[2], w[3]};
     const size_t off = c.at("offset"), size = c.at("size");
     REQUIRE(off + size <= static_cast<size_t>(expected.numel()));
     INFO(c.dump());
@@ -130,10 +131,10 @@ TEST_CASE("resize_u8 Halide kernels equal the scalar reference", "[resize]") {
       };
       const int64_t oh = out_dim(h), ow = out_dim(w);
       const Resample f = static_cast<Resample>(rng() % 6);
-      Window win = Window::full(oh, ow);
+      Rect win = Rect::full(oh, ow);
       if (rng() % 2) {  // anything from a crop to a window hanging over every side
-        win.x0 = static_cast<int64_t>(rng() % (ow + 20)) - 10;
-        win.y0 = static_cast<int64_t>(rng() % (oh + 20)) - 10;
+        win.x = static_cast<int64_t>(rng() % (ow + 20)) - 10;
+        win.y = static_cast<int64_t>(rng() % (oh + 20)) - 10;
         win.width = rng() % (ow + 25);
         win.height = rng() % (oh + 25);
       }
@@ -152,22 +153,22 @@ TEST_CASE("resize_u8 Halide kernels equal the scalar reference", "[resize]") {
         for (int f = 0; f < 6; ++f) {
           const Tensor in = random_image(rng, g.h, g.w, c);
           check_kernel_vs_reference(in, g.oh, g.ow, static_cast<Resample>(f),
-                                    Window::full(g.oh, g.ow));
+                                    Rect::full(g.oh, g.ow));
           // HF's center crop of the same resize, larger than the image on one side.
           const int64_t ch = std::min<int64_t>(g.oh, 224), cw = g.ow + 3;
           check_kernel_vs_reference(in, g.oh, g.ow, static_cast<Resample>(f),
-                                    Window{(g.ow - cw) / 2, (g.oh - ch) / 2, cw, ch});
+                                    Rect{(g.ow - cw) / 2, (g.oh - ch) / 2, cw, ch});
         }
   }
   SECTION("windows outside the image, empty windows") {
     const Tensor in = random_image(rng, 20, 30, 3);
-    check_kernel_vs_reference(in, 10, 15, Resample::kBicubic, Window{100, 0, 5, 5});
-    check_kernel_vs_reference(in, 10, 15, Resample::kBicubic, Window{0, -50, 15, 10});
-    check_kernel_vs_reference(in, 10, 15, Resample::kLanczos, Window{3, 3, 0, 4});
-    check_kernel_vs_reference(in, 10, 15, Resample::kNearest, Window{-3, -3, 0, 0});
+    check_kernel_vs_reference(in, 10, 15, Resample::kBicubic, Rect{100, 0, 5, 5});
+    check_kernel_vs_reference(in, 10, 15, Resample::kBicubic, Rect{0, -50, 15, 10});
+    check_kernel_vs_reference(in, 10, 15, Resample::kLanczos, Rect{3, 3, 0, 4});
+    check_kernel_vs_reference(in, 10, 15, Resample::kNearest, Rect{-3, -3, 0, 0});
     Tensor out = Tensor::empty(DType::kUInt8, {5, 5, 3});
     std::memset(out.raw_data(), 7, out.nbytes());
-    resize_u8(in, 10, 15, Resample::kBilinear, Window{15, 10, 5, 5}, out);
+    resize_u8(in, 10, 15, Resample::kBilinear, Rect{15, 10, 5, 5}, out);
     for (int64_t i = 0; i < out.numel(); ++i) REQUIRE(out.data<uint8_t>()[i] == 0);
   }
 }
@@ -178,12 +179,14 @@ namespace rk = pixelflow::ops::resize_kernels;
 
 // Restores the process-wide kernel selection when a test ends.
 struct SelectionGuard {
-  size_t h = rk::selected_variant(rk::Family::kHorizontal);
-  size_t v = rk::selected_variant(rk::Family::kVertical);
+  KernelFamily& horizontal = kernel_family(rk::kHorizontal);
+  KernelFamily& vertical = kernel_family(rk::kVertical);
+  size_t h = horizontal.selected();
+  size_t v = vertical.selected();
   bool dot = rk::dot_product_allowed();
   ~SelectionGuard() {
-    rk::select_variant(rk::Family::kHorizontal, h);
-    rk::select_variant(rk::Family::kVertical, v);
+    horizontal.select(h);
+    vertical.select(v);
     rk::set_dot_product_allowed(dot);
   }
 };
@@ -195,27 +198,28 @@ void check_variant(std::mt19937& rng, int random_cases) {
     const int64_t h = 1 + rng() % 90, w = 1 + rng() % 90;
     const int64_t oh = 1 + rng() % 70, ow = 1 + rng() % 70;
     const Resample f = static_cast<Resample>(1 + rng() % 5);
-    Window win = Window::full(oh, ow);
-    if (rng() % 2) win = Window{static_cast<int64_t>(rng() % 7) - 3, static_cast<int64_t>(rng() % 7) - 3,
+    Rect win = Rect::full(oh, ow);
+    if (rng() % 2) win = Rect{static_cast<int64_t>(rng() % 7) - 3, static_cast<int64_t>(rng() % 7) - 3,
                                 std::max<int64_t>(0, ow - static_cast<int64_t>(rng() % 3)), oh + 2};
     check_kernel_vs_reference(random_image(rng, h, w, c), oh, ow, f, win);
   }
   const Tensor big = random_image(rng, 480, 640, 3);
-  check_kernel_vs_reference(big, 224, 298, Resample::kBicubic, Window{37, 0, 224, 224});
-  check_kernel_vs_reference(big, 224, 224, Resample::kBilinear, Window::full(224, 224));
-  check_kernel_vs_reference(big, 384, 512, Resample::kLanczos, Window{64, 0, 384, 384});
+  check_kernel_vs_reference(big, 224, 298, Resample::kBicubic, Rect{37, 0, 224, 224});
+  check_kernel_vs_reference(big, 224, 224, Resample::kBilinear, Rect::full(224, 224));
+  check_kernel_vs_reference(big, 384, 512, Resample::kLanczos, Rect{64, 0, 384, 384});
   check_kernel_vs_reference(random_image(rng, 333, 257, 4), 101, 97, Resample::kHamming,
-                            Window::full(101, 97));
+                            Rect::full(101, 97));
   check_kernel_vs_reference(random_image(rng, 77, 1000, 1), 5, 31, Resample::kBox,
-                            Window::full(5, 31));
+                            Rect::full(5, 31));
 }
 
 }  // namespace
 
 TEST_CASE("every compiled resize kernel variant equals the scalar reference", "[resize]") {
   SelectionGuard guard;
-  const size_t nh = rk::variant_count(rk::Family::kHorizontal);
-  const size_t nv = rk::variant_count(rk::Family::kVertical);
+  KernelFamily& fh = guard.horizontal;
+  KernelFamily& fv = guard.vertical;
+  const size_t nh = fh.size(), nv = fv.size();
   REQUIRE(nh >= 2);
   REQUIRE(nv >= 2);
   std::mt19937 rng(2024);
@@ -224,19 +228,15 @@ TEST_CASE("every compiled resize kernel variant equals the scalar reference", "[
   for (bool dot : {true, false}) {
     rk::set_dot_product_allowed(dot);
     for (size_t i = 0; i < nh; ++i) {
-      INFO("resize_horizontal_" << rk::variant_name(rk::Family::kHorizontal, i) << " ("
-                                 << rk::variant_params(rk::Family::kHorizontal, i) << "), dot "
-                                 << dot);
-      rk::select_variant(rk::Family::kHorizontal, i);
-      rk::select_variant(rk::Family::kVertical, size_t{0});
+      INFO("resize_horizontal_" << fh.variant(i).variant << " (" << fh.variant(i).knobs << "), dot " << dot);
+      fh.select(i);
+      fv.select(size_t{0});
       check_variant(rng, 40);
     }
     for (size_t i = 1; i < nv; ++i) {
-      INFO("resize_vertical_" << rk::variant_name(rk::Family::kVertical, i) << " ("
-                               << rk::variant_params(rk::Family::kVertical, i) << "), dot "
-                               << dot);
-      rk::select_variant(rk::Family::kHorizontal, size_t{0});
-      rk::select_variant(rk::Family::kVertical, i);
+      INFO("resize_vertical_" << fv.variant(i).variant << " (" << fv.variant(i).knobs << "), dot " << dot);
+      fh.select(size_t{0});
+      fv.select(i);
       check_variant(rng, 40);
     }
   }
@@ -244,24 +244,19 @@ TEST_CASE("every compiled resize kernel variant equals the scalar reference", "[
 
 TEST_CASE("resize kernel variants are listed and selected by index or name", "[resize]") {
   SelectionGuard guard;
-  for (rk::Family f : {rk::Family::kHorizontal, rk::Family::kVertical}) {
-    INFO(rk::family_name(f));
-    REQUIRE(std::string(rk::variant_name(f, 0)) == "default");
-    REQUIRE(std::string(rk::variant_params(f, 0)).empty());
-    const size_t n = rk::variant_count(f);
+  for (KernelFamily* f : {&guard.horizontal, &guard.vertical}) {
+    INFO(f->name());
+    REQUIRE(std::string(f->variant(0).variant) == "default");
+    REQUIRE(std::string(f->variant(0).knobs).empty());
+    const size_t n = f->size();
     for (size_t i = 0; i < n; ++i) {
-      REQUIRE(rk::select_variant(f, std::string(rk::variant_name(f, i))));
-      REQUIRE(rk::selected_variant(f) == i);
+      REQUIRE(f->select(std::string(f->variant(i).variant)));
+      REQUIRE(f->selected() == i);
     }
-    REQUIRE_FALSE(rk::select_variant(f, std::string("no_such_variant")));
-    REQUIRE(rk::selected_variant(f) == n - 1);
-    REQUIRE_THROWS_AS(rk::select_variant(f, n), std::out_of_range);
+    REQUIRE_FALSE(f->select(std::string("no_such_variant")));
+    REQUIRE(f->selected() == n - 1);
+    REQUIRE_THROWS_AS(f->select(n), std::out_of_range);
   }
-  REQUIRE(rk::resize_horizontal_variants().size() == rk::variant_count(rk::Family::kHorizontal));
-  REQUIRE(rk::resize_vertical_variants().size() == rk::variant_count(rk::Family::kVertical));
-  // The entry points the host runs are the selected variants' (not merely non-null).
-  REQUIRE(rk::horizontal_kernel() == rk::resize_horizontal_variants()[rk::selected_variant(rk::Family::kHorizontal)].fn);
-  REQUIRE(rk::vertical_kernel() == rk::resize_vertical_variants()[rk::selected_variant(rk::Family::kVertical)].fn);
 }
 
 TEST_CASE("resize_u8 is thread-safe and its cached tables follow the geometry", "[resize]") {
@@ -274,7 +269,7 @@ TEST_CASE("resize_u8 is thread-safe and its cached tables follow the geometry", 
       const Tensor& in = (r() % 2) ? a : b;
       const int64_t oh = 1 + r() % 120, ow = 1 + r() % 120;
       const Resample f = static_cast<Resample>(r() % 6);
-      const Window win{static_cast<int64_t>(r() % 5), 0, ow, oh};
+      const Rect win{static_cast<int64_t>(r() % 5), 0, ow, oh};
       Tensor fast = Tensor::empty(DType::kUInt8, {oh, ow, in.dim(2)});
       Tensor ref = Tensor::empty(DType::kUInt8, {oh, ow, in.dim(2)});
       resize_u8(in, oh, ow, f, win, fast);
@@ -335,7 +330,7 @@ TEST_CASE("resize_float_hf follows Hugging Face's PIL conversion", "[resize]") {
 TEST_CASE("resize rejects bad arguments with clear errors", "[resize]") {
   const Tensor in = Tensor::zeros(DType::kUInt8, {4, 5, 3});
   Tensor out = Tensor::empty(DType::kUInt8, {2, 2, 3});
-  const Window win = Window::full(2, 2);
+  const Rect win = Rect::full(2, 2);
   REQUIRE_THROWS_AS(resize_u8(in, 0, 2, Resample::kBicubic, win, out), InputError);
   REQUIRE_THROWS_AS(resize_u8(in, 2, -1, Resample::kBicubic, win, out), InputError);
   REQUIRE_THROWS_AS(resize_u8(in, 2, int64_t(1) << 32, Resample::kBicubic, win, out), InputError);

@@ -307,14 +307,14 @@ TEST_CASE("ResizeStream gives resize_u8's bytes for every filter, window and col
     int64_t out_h = 1 + int64_t(rng() % 240), out_w = 1 + int64_t(rng() % 240);
     if (t % 9 == 0) out_h = in_h;  // no vertical pass
     if (out_w == in_w) ++out_w;
-    ops::Window win = ops::Window::full(out_h, out_w);
+    Rect win = Rect::full(out_h, out_w);
     if (rng() % 3) {  // a center crop, sometimes larger than the image (zero padding)
       const int64_t ch = 1 + int64_t(rng() % 260), cw = 1 + int64_t(rng() % 260);
       auto floor_half = [](int64_t v) { return v >= 0 ? v / 2 : -((-v + 1) / 2); };  // center_crop's offsets
-      win = ops::Window{floor_half(out_w - cw), floor_half(out_h - ch), cw, ch};
+      win = Rect{floor_half(out_w - cw), floor_half(out_h - ch), cw, ch};
     }
     INFO("in " << in_h << "x" << in_w << "x" << c << " out " << out_h << "x" << out_w << " filter "
-               << ops::resample_name(filter) << " window " << win.x0 << "," << win.y0 << " " << win.width << "x"
+               << ops::resample_name(filter) << " window " << win.x << "," << win.y << " " << win.width << "x"
                << win.height);
     REQUIRE(ops::ResizeStream::supported(in_h, in_w, c, out_h, out_w, filter, win));
     Tensor img = Tensor::empty(DType::kUInt8, {in_h, in_w, c});
@@ -327,7 +327,7 @@ TEST_CASE("ResizeStream gives resize_u8's bytes for every filter, window and col
     rule.height = out_h;
     rule.width = out_w;
     std::optional<ops::ResizeOp::Crop> crop;
-    if (win.width != out_w || win.height != out_h || win.x0 || win.y0) crop = ops::ResizeOp::Crop{win.height, win.width};
+    if (win.width != out_w || win.height != out_h || win.x || win.y) crop = ops::ResizeOp::Crop{win.height, win.width};
     const std::optional<Rect> region = ops::ResizeOp(rule, filter, crop).input_region({DType::kUInt8, {in_h, in_w, c}});
     REQUIRE(region);
     // Columns given: exactly the region, all, or the region widened at random.
@@ -357,14 +357,14 @@ TEST_CASE("ResizeStream gives resize_u8's bytes for every filter, window and col
 }
 
 TEST_CASE("ResizeStream: what cannot stream, and misuse", "[stream_decode]") {
-  const ops::Window full = ops::Window::full(100, 80);
+  const Rect full = Rect::full(100, 80);
   CHECK(ops::ResizeStream::supported(200, 160, 3, 100, 80, ops::Resample::kBicubic, full));
   CHECK_FALSE(ops::ResizeStream::supported(200, 160, 3, 100, 80, ops::Resample::kNearest, full));  // no kernel
   CHECK_FALSE(ops::ResizeStream::supported(200, 80, 3, 100, 80, ops::Resample::kBilinear, full));  // no horizontal pass
   CHECK_FALSE(ops::ResizeStream::supported(100, 80, 3, 100, 80, ops::Resample::kBilinear, full));  // a copy
   CHECK_FALSE(ops::ResizeStream::supported(200, 160, 2, 100, 80, ops::Resample::kBilinear, full));  // channels
   CHECK_FALSE(ops::ResizeStream::supported(200, 160, 3, 0, 80, ops::Resample::kBilinear, full));
-  CHECK_FALSE(ops::ResizeStream::supported(200, 160, 3, 100, 80, ops::Resample::kBilinear, ops::Window{500, 0, 10, 10}));
+  CHECK_FALSE(ops::ResizeStream::supported(200, 160, 3, 100, 80, ops::Resample::kBilinear, Rect{500, 0, 10, 10}));
   CHECK_THROWS_AS(ops::ResizeStream(200, 160, 3, 100, 80, ops::Resample::kNearest, full), InputError);
   {
     ops::ResizeStream s(200, 160, 3, 100, 80, ops::Resample::kBicubic, full);
@@ -382,8 +382,8 @@ TEST_CASE("ResizeStream: what cannot stream, and misuse", "[stream_decode]") {
   for (int64_t i = 0; i < img.numel(); ++i) img.data<uint8_t>()[i] = uint8_t(rng());
   const Tensor want_a = ops::resize_u8(img, 40, 50, ops::Resample::kLanczos);
   const Tensor want_b = ops::resize_u8(img, 70, 33, ops::Resample::kHamming);
-  ops::ResizeStream a(90, 120, 3, 40, 50, ops::Resample::kLanczos, ops::Window::full(40, 50));
-  ops::ResizeStream b(90, 120, 3, 70, 33, ops::Resample::kHamming, ops::Window::full(70, 33));
+  ops::ResizeStream a(90, 120, 3, 40, 50, ops::Resample::kLanczos, Rect::full(40, 50));
+  ops::ResizeStream b(90, 120, 3, 70, 33, ops::Resample::kHamming, Rect::full(70, 33));
   a.begin(0, 120);
   b.begin(0, 120);
   for (int64_t y = 0; y < 90; ++y) {

@@ -1,0 +1,104 @@
+// resize: Hugging Face's float path (image_transforms.resize through PIL): the array goes to
+// uint8 as to_pil_image takes it there, is resized by resize_u8, and comes back rescaled.
+#include <algorithm>
+#include <cmath>
+
+#include "base/errors.h"
+#include "base/py_float.h"
+#include "ops/resize/resize.h"
+
+namespace pixelflow::ops {
+
+namespace {
+
+// NumPy's float -> int64 conversion (astype(int)) on x86-64: out-of-range and NaN give INT64_MIN.
+double numpy_astype_int(double x) {
+  if (!(x > -9223372036854775808.0 && x < 9223372036854775808.0))
+    return -9223372036854775808.0;
+  return static_cast<double>(static_cast<int64_t>(x));
+}
+
+// _rescale_for_pil_conversion: whether the values must be rescaled by 255 (all in [0, 1] but not
+// all integers) or taken as they are (all integers in [0, 255]); InputError otherwise.
+template <class F>
+bool needs_rescale(const F* v, int64_t n, const std::string& input_name) {
+  bool allclose = true, in_0_255 = true, in_0_1 = true;  // np.allclose(image, image.astype(int))
+  F lo = n ? v[0] : F(0), hi = lo;
+  bool has_nan = false;
+  for (int64_t i = 0; i < n; ++i) {
+    const double x = static_cast<double>(v[i]);
+    if (allclose) {
+      const double b = numpy_astype_int(x);
+      allclose = std::isfinite(x) && std::fabs(x - b) <= 1e-08 + 1e-05 * std::fabs(b);
+    }
+    in_0_255 = in_0_255 && x >= 0 && x <= 255;
+    in_0_1 = in_0_1 && x >= 0 && x <= 1;
+    if (std::isnan(x)) has_nan = true;
+    lo = std::min(lo, v[i]);
+    hi = std::max(hi, v[i]);
+  }
+  auto range_error = [&](const char* range) {
+    const std::string l = has_nan ? "nan" : python_float_repr(static_cast<double>(lo));
+    const std::string h = has_nan ? "nan" : python_float_repr(static_cast<double>(hi));
+    return InputError(input_name + ": The image to be converted to a PIL image contains values "
+                      "outside the range " + range + ", got [" + l + ", " + h +
+                      "] which cannot be converted to uint8.");
+  };
+  if (allclose) {
+    if (!in_0_255) throw range_error("[0, 255]");
+    return false;
+  }
+  if (in_0_1) return true;
+  throw range_error("[0, 1]");
+}
+
+template <class F>
+Tensor resize_float_hf_impl(const Tensor& in, int64_t out_h, int64_t out_w, Resample filter,
+                            const std::string& input_name, BufferPool* pool) {
+  const F* v = in.data<F>();
+  const int64_t n = in.numel();
+  const bool do_rescale = needs_rescale(v, n, input_name);
+  // to_pil_image: float32(float64(x) * 255) when rescaling, then astype(uint8) (truncation).
+  Tensor u8 = Tensor::empty(DType::kUInt8, in.shape(), pool);
+  uint8_t* d = u8.data<uint8_t>();
+  if (do_rescale) {
+    for (int64_t i = 0; i < n; ++i)
+      d[i] = static_cast<uint8_t>(static_cast<float>(static_cast<double>(v[i]) * 255));
+  } else {
+    for (int64_t i = 0; i < n; ++i) d[i] = static_cast<uint8_t>(v[i]);
+  }
+  Tensor resized = resize_u8(u8, out_h, out_w, filter, pool);
+  if (!do_rescale) return resized;
+  // rescale(image, 1 / 255): float64 product, stored as float32.
+  Tensor res = Tensor::empty(DType::kFloat32, resized.shape(), pool);
+  const uint8_t* r = resized.data<uint8_t>();
+  float* o = res.data<float>();
+  const double scale = 1.0 / 255;
+  for (int64_t i = 0; i < resized.numel(); ++i)
+    o[i] = static_cast<float>(static_cast<double>(r[i]) * scale);
+  return res;
+}
+
+}  // namespace
+
+Tensor resize_float_hf(const Tensor& in, int64_t out_h, int64_t out_w, Resample filter,
+                       const std::string& input_name, BufferPool* pool) {
+  if (!in.defined() || in.ndim() != 3)
+    throw InputError(input_name + ": resize expects an (H, W, C) array, got " +
+                     (in.defined() ? shape_str(in.shape()) : std::string("an empty tensor")));
+  if (in.dim(2) != 1 && in.dim(2) != 3)
+    throw InputError(input_name + ": resize supports 1 or 3 channels, got shape " +
+                     shape_str(in.shape()));
+  switch (in.dtype()) {
+    case DType::kUInt8: return resize_u8(in, out_h, out_w, filter, pool);
+    case DType::kFloat32:
+      return resize_float_hf_impl<float>(in, out_h, out_w, filter, input_name, pool);
+    case DType::kFloat64:
+      return resize_float_hf_impl<double>(in, out_h, out_w, filter, input_name, pool);
+    default:
+      throw InputError(input_name + ": resize expects a uint8, float32 or float64 array, got " +
+                       dtype_name(in.dtype()));
+  }
+}
+
+}  // namespace pixelflow::ops
