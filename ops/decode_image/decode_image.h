@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "graph/rect.h"
 #include "graph/tensor.h"
 
 namespace pixelflow {
@@ -40,12 +41,6 @@ struct ImageInfo {
   int exif_orientation = 1;
 };
 
-// Pixels of an image: columns [x, x + width), rows [y, y + height).
-struct PixelRect {
-  int64_t x = 0, y = 0, width = 0, height = 0;
-  bool operator==(const PixelRect&) const = default;
-};
-
 // What to decode of a JPEG, decided from its header (DecodeOptions::plan).
 struct DecodePlan {
   // EXACT region of interest: the pixels the caller will read, in the coordinates of the
@@ -53,7 +48,7 @@ struct DecodePlan {
   // that keeps chroma upsampling at the region's edges as in a full decode); every pixel inside
   // it is bit-identical to a full decode, pixels outside it are UNDEFINED (see
   // DecodedImage::valid). nullopt: the whole image.
-  std::optional<PixelRect> region;
+  std::optional<Rect> region;
   // APPROXIMATE, not Pillow's pixels: DCT-domain downscaling by 1/reduce (1, 2, 4 or 8:
   // libjpeg's scale_denom, what PIL's Image.draft does), each side ceil(size / reduce). Never
   // combined with `region` (a plan with reduce > 1 decodes the whole reduced image).
@@ -100,7 +95,7 @@ struct DecodedImage {
   // Set when a DecodePlan region was honoured: `pixels` has the full image's shape but only
   // this rectangle (the plan's region, clipped to the image) holds Pillow's pixels; everything
   // outside it is undefined (stale memory). Unset: every pixel is defined.
-  std::optional<PixelRect> valid;
+  std::optional<Rect> valid;
   // 1, or the DecodePlan reduction that was applied (pixels is then ceil(H / reduce) x
   // ceil(W / reduce), approximate).
   int reduce = 1;

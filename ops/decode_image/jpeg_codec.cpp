@@ -460,12 +460,12 @@ DecodedImage decode_jpeg(const uint8_t* data, size_t size, const std::string& na
 
   // The region, clipped; honoured where the decoder keeps the pixels inside it exact (not in
   // progressive images with incomplete coefficients).
-  std::optional<PixelRect> region;
+  std::optional<Rect> region;
   if (plan.region) {
-    const PixelRect& p = *plan.region;
+    const Rect& p = *plan.region;
     const Rect r = Rect{p.x, p.y, p.width, p.height}.clip(out_h, out_w);
     const bool whole = r == Rect::full(out_h, out_w);
-    if (!whole && !r.empty() && coefficients_complete(c)) region = PixelRect{r.x, r.y, r.width, r.height};
+    if (!whole && !r.empty() && coefficients_complete(c)) region = Rect{r.x, r.y, r.width, r.height};
   }
 
   // What is decoded: columns [crop_x, crop_x + crop_w) (after jpeg_crop_scanline), rows

@@ -229,12 +229,12 @@ DecodePlan InputLoader::decode_plan(const ImageInfo& info) const {
   if (!r) return plan;
   if (r->width <= 0 || r->height <= 0) r = Rect{0, 0, 1, 1};  // nothing is read
   if (!transposed) {
-    plan.region = PixelRect{r->x, r->y, r->width, r->height};
+    plan.region = Rect{r->x, r->y, r->width, r->height};
     return plan;
   }
   auto [ax, ay] = source_of(r->x, r->y, orientation, info.height, info.width);
   auto [bx, by] = source_of(r->x + r->width - 1, r->y + r->height - 1, orientation, info.height, info.width);
-  plan.region = PixelRect{std::min(ax, bx), std::min(ay, by), std::abs(ax - bx) + 1, std::abs(ay - by) + 1};
+  plan.region = Rect{std::min(ax, bx), std::min(ay, by), std::abs(ax - bx) + 1, std::abs(ay - by) + 1};
   return plan;
 }
 

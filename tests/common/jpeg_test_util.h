@@ -109,7 +109,7 @@ inline std::string encode_jpeg(const EncodeSpec& e, uint32_t seed) {
 }
 
 // r clipped to a w x h image (sides that overflow int64 saturate).
-inline ops::PixelRect clip(const ops::PixelRect& r, int64_t w, int64_t h) {
+inline Rect clip(const Rect& r, int64_t w, int64_t h) {
   auto end = [](int64_t a, int64_t b) { return int64_t(std::min<__int128>(__int128(a) + b, INT64_MAX)); };
   int64_t x0 = std::clamp<int64_t>(r.x, 0, w), y0 = std::clamp<int64_t>(r.y, 0, h);
   int64_t x1 = std::clamp<int64_t>(end(r.x, r.width), x0, w), y1 = std::clamp<int64_t>(end(r.y, r.height), y0, h);

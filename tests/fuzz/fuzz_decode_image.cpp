@@ -33,7 +33,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     planned.plan = [variant](const ops::ImageInfo& info) {
       ops::DecodePlan plan;
       if (variant == 0) {
-        plan.region = ops::PixelRect{info.width / 3, info.height / 4, info.width / 2 + 1, info.height / 2 + 1};
+        plan.region = Rect{info.width / 3, info.height / 4, info.width / 2 + 1, info.height / 2 + 1};
       } else {
         plan.reduce = 4;
       }

@@ -42,7 +42,7 @@ namespace {
 
 // ---------------------------------------------------------------------------------------------
 
-ops::DecodedImage decode(const std::string& bytes, std::optional<ops::PixelRect> region = std::nullopt,
+ops::DecodedImage decode(const std::string& bytes, std::optional<Rect> region = std::nullopt,
                          int* plan_calls = nullptr, BufferPool* pool = nullptr) {
   ops::DecodeOptions o;
   if (region || plan_calls) {
@@ -58,7 +58,7 @@ ops::DecodedImage decode(const std::string& bytes, std::optional<ops::PixelRect>
 
 
 // Index of the first byte of `r` in `a` that differs from `b`, or -1.
-int64_t first_difference(const Tensor& a, const Tensor& b, const ops::PixelRect& r) {
+int64_t first_difference(const Tensor& a, const Tensor& b, const Rect& r) {
   REQUIRE(a.shape() == b.shape());
   const int64_t w = a.dim(1), px = a.ndim() == 3 ? a.dim(2) : 1;
   const uint8_t* pa = a.data<uint8_t>();
@@ -73,7 +73,7 @@ int64_t first_difference(const Tensor& a, const Tensor& b, const ops::PixelRect&
 }
 
 // Random rectangles, edges and single pixels included, some reaching outside the image.
-ops::PixelRect random_rect(std::mt19937& rng, int64_t w, int64_t h) {
+Rect random_rect(std::mt19937& rng, int64_t w, int64_t h) {
   auto pick = [&](int64_t size, int64_t& start, int64_t& len) {
     switch (rng() % 5) {
       case 0: start = 0; len = 1 + int64_t(rng() % uint32_t(size)); break;                   // from the edge
@@ -83,7 +83,7 @@ ops::PixelRect random_rect(std::mt19937& rng, int64_t w, int64_t h) {
       default: start = int64_t(rng() % uint32_t(size)); len = 1 + int64_t(rng() % uint32_t(size - start)); break;
     }
   };
-  ops::PixelRect r;
+  Rect r;
   pick(w, r.x, r.width);
   pick(h, r.y, r.height);
   return r;
@@ -91,7 +91,7 @@ ops::PixelRect random_rect(std::mt19937& rng, int64_t w, int64_t h) {
 
 // Pillow-exact decode of `bytes` with and without a region: both refuse with the same message
 // or both decode, equal inside the region.
-std::string outcome(const std::string& bytes, std::optional<ops::PixelRect> region, ops::DecodedImage* img) {
+std::string outcome(const std::string& bytes, std::optional<Rect> region, ops::DecodedImage* img) {
   try {
     *img = decode(bytes, region);
     return "ok";
@@ -128,10 +128,10 @@ TEST_CASE("region decode: every pixel inside the region equals the full decode",
         REQUIRE(!full.valid);
         ++images;
         for (int t = 0; t < 25; ++t) {
-          const ops::PixelRect want = random_rect(rng, e.width, e.height);
+          const Rect want = random_rect(rng, e.width, e.height);
           INFO("region x " << want.x << " y " << want.y << " w " << want.width << " h " << want.height);
           const ops::DecodedImage part = decode(bytes, want);
-          const ops::PixelRect c = clip(want, e.width, e.height);
+          const Rect c = clip(want, e.width, e.height);
           REQUIRE(part.pixels.shape() == full.pixels.shape());
           CHECK(part.mode == full.mode);
           const bool whole = c.width == e.width && c.height == e.height;
@@ -152,7 +152,7 @@ TEST_CASE("region decode: every pixel inside the region equals the full decode",
 
 TEST_CASE("region decode falls back to a full decode where it could not stay exact", "[decode_region]") {
   std::mt19937 rng(7);
-  const ops::PixelRect centre{9, 7, 20, 13};
+  const Rect centre{9, 7, 20, 13};
   SECTION("single-scan arithmetic coding keeps all rows (Pillow fails such files at a read-window end)") {
     EncodeSpec e;
     e.arithmetic = true;
@@ -181,11 +181,11 @@ TEST_CASE("region decode falls back to a full decode where it could not stay exa
     EncodeSpec e;
     const std::string bytes = encode_jpeg(e, rng());
     const ops::DecodedImage full = decode(bytes);
-    for (const ops::PixelRect& r : {ops::PixelRect{-3, 5, 10, 7}, ops::PixelRect{50, -9, 30, 20},
-                                    ops::PixelRect{-100, -100, 120, 110}, ops::PixelRect{60, 40, INT64_MAX, INT64_MAX}}) {
+    for (const Rect& r : {Rect{-3, 5, 10, 7}, Rect{50, -9, 30, 20},
+                                    Rect{-100, -100, 120, 110}, Rect{60, 40, INT64_MAX, INT64_MAX}}) {
       const ops::DecodedImage part = decode(bytes, r);
       REQUIRE(part.valid);
-      const ops::PixelRect want = clip(r, e.width, e.height);
+      const Rect want = clip(r, e.width, e.height);
       INFO("valid " << part.valid->x << "," << part.valid->y << " " << part.valid->width << "x" << part.valid->height
                     << ", want " << want.x << "," << want.y << " " << want.width << "x" << want.height);
       CHECK(*part.valid == want);
@@ -195,9 +195,9 @@ TEST_CASE("region decode falls back to a full decode where it could not stay exa
   SECTION("a region covering the image, or empty") {
     EncodeSpec e;
     const std::string bytes = encode_jpeg(e, rng());
-    CHECK(!decode(bytes, ops::PixelRect{-5, -5, 1000, 1000}).valid);
-    CHECK(!decode(bytes, ops::PixelRect{3, 3, 0, 5}).valid);
-    CHECK(!decode(bytes, ops::PixelRect{200, 3, 5, 5}).valid);
+    CHECK(!decode(bytes, Rect{-5, -5, 1000, 1000}).valid);
+    CHECK(!decode(bytes, Rect{3, 3, 0, 5}).valid);
+    CHECK(!decode(bytes, Rect{200, 3, 5, 5}).valid);
   }
   SECTION("other formats never call the plan") {
     int calls = 0;
@@ -205,7 +205,7 @@ TEST_CASE("region decode falls back to a full decode where it could not stay exa
     ops::DecodeOptions o;
     o.plan = [&](const ops::ImageInfo&) {
       ++calls;
-      return ops::DecodePlan{ops::PixelRect{0, 0, 1, 1}, 2};
+      return ops::DecodePlan{Rect{0, 0, 1, 1}, 2};
     };
     ops::DecodedImage img = ops::decode_image(reinterpret_cast<const uint8_t*>(png.data()), png.size(), "p.png", o);
     CHECK(calls == 0);
@@ -230,7 +230,7 @@ TEST_CASE("region decode of the JPEG fixtures equals their full decode", "[decod
     const ops::DecodedImage full = decode(bytes);
     const int64_t w = full.pixels.dim(1), h = full.pixels.dim(0);
     for (int t = 0; t < 30; ++t) {
-      const ops::PixelRect want = random_rect(rng, w, h);
+      const Rect want = random_rect(rng, w, h);
       const ops::DecodedImage part = decode(bytes, want);
       CHECK(part.format == full.format);
       CHECK(part.exif_orientation == full.exif_orientation);
@@ -263,7 +263,7 @@ TEST_CASE("region decode accepts and refuses exactly the damaged files a full de
     const ops::ImageInfo info = ops::probe_image(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), name);
     const int64_t w = info.width, h = info.height;
     variants.push_back(bytes);
-    const ops::PixelRect centre{w / 4, h / 4, std::max<int64_t>(1, w / 2), std::max<int64_t>(1, h / 2)};
+    const Rect centre{w / 4, h / 4, std::max<int64_t>(1, w / 2), std::max<int64_t>(1, h / 2)};
     std::vector<size_t> cuts{bytes.size() - 1, bytes.size() - 2, bytes.size() - 3, bytes.size() / 2,
                              bytes.size() * 9 / 10};
     for (size_t window = 65536; window < bytes.size(); window += 65536)
@@ -499,7 +499,7 @@ class PoisonLoader final : public Loader {
       ++poisoned;
       const int64_t w = img.pixels.dim(1), h = img.pixels.dim(0);
       const size_t px = img.pixels.ndim() == 3 ? size_t(img.pixels.dim(2)) : 1;
-      const ops::PixelRect& r = *img.valid;
+      const Rect& r = *img.valid;
       uint8_t* d = img.pixels.data<uint8_t>();
       for (int64_t y = 0; y < h; ++y)
         for (int64_t x = 0; x < w; ++x)
@@ -630,7 +630,7 @@ TEST_CASE("region decoding follows the EXIF orientation to the decoded image", "
             std::memset(d + (yy * pw + xx) * 3, 0, 3);
       const Tensor got = ops::load_image_rgb(poisoned);
       INFO("orientation " << orientation);
-      CHECK(first_difference(got, oriented, ops::PixelRect{r.x, r.y, r.width, r.height}) == -1);
+      CHECK(first_difference(got, oriented, Rect{r.x, r.y, r.width, r.height}) == -1);
     }
   }
 }

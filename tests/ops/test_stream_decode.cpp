@@ -79,7 +79,7 @@ class RecordingConsumer final : public RowConsumer {
   int64_t width() const { return width_; }
   int64_t rows() const { return rows_; }
   // Index of the first byte of rectangle r that differs from `full` (an (h, w[, c]) image), or -1.
-  int64_t first_difference(const Tensor& full, const ops::PixelRect& r) const {
+  int64_t first_difference(const Tensor& full, const Rect& r) const {
     const uint8_t* f = full.data<uint8_t>();
     for (int64_t y = r.y; y < r.y + r.height; ++y)
       for (int64_t i = (y * w_ + r.x) * c_; i < (y * w_ + r.x + r.width) * c_; ++i)
@@ -95,7 +95,7 @@ class RecordingConsumer final : public RowConsumer {
   int64_t x_ = 0, width_ = 0, last_row_ = -1, done_ = 0, rows_ = 0;
 };
 
-ops::DecodedImage decode(const std::string& bytes, std::optional<ops::PixelRect> region = std::nullopt,
+ops::DecodedImage decode(const std::string& bytes, std::optional<Rect> region = std::nullopt,
                          RowConsumer* rows = nullptr) {
   ops::DecodeOptions o;
   if (region || rows) {
@@ -149,13 +149,13 @@ TEST_CASE("streamed decode delivers the decoded image's rows, in order, through 
         ++images;
         for (int t = 0; t < 8; ++t) {
           // No region, the whole image, or a random one; the consumer refuses rows outside it.
-          std::optional<ops::PixelRect> region;
+          std::optional<Rect> region;
           if (t > 0) {
             const int64_t x = int64_t(rng() % uint32_t(w)), y = int64_t(rng() % uint32_t(h));
-            region = t == 1 ? ops::PixelRect{0, 0, w, h}
-                            : ops::PixelRect{x, y, 1 + int64_t(rng() % uint32_t(w - x)), 1 + int64_t(rng() % uint32_t(h - y))};
+            region = t == 1 ? Rect{0, 0, w, h}
+                            : Rect{x, y, 1 + int64_t(rng() % uint32_t(w - x)), 1 + int64_t(rng() % uint32_t(h - y))};
           }
-          const ops::PixelRect want = region ? clip(*region, w, h) : ops::PixelRect{0, 0, w, h};
+          const Rect want = region ? clip(*region, w, h) : Rect{0, 0, w, h};
           INFO("region " << want.x << "," << want.y << " " << want.width << "x" << want.height);
           RecordingConsumer consumer(h, w, c, want.y, want.y + want.height);
           const ops::DecodedImage got = decode(bytes, region, &consumer);
@@ -195,9 +195,9 @@ TEST_CASE("streamed decode of the JPEG fixtures equals their decode", "[stream_d
     const int64_t h = full.pixels.dim(0), w = full.pixels.dim(1), c = full.pixels.ndim() == 3 ? full.pixels.dim(2) : 1;
     for (int t = 0; t < 6; ++t) {
       const int64_t x = int64_t(rng() % uint32_t(w)), y = int64_t(rng() % uint32_t(h));
-      const ops::PixelRect want =
-          t == 0 ? ops::PixelRect{0, 0, w, h}
-                 : ops::PixelRect{x, y, 1 + int64_t(rng() % uint32_t(w - x)), 1 + int64_t(rng() % uint32_t(h - y))};
+      const Rect want =
+          t == 0 ? Rect{0, 0, w, h}
+                 : Rect{x, y, 1 + int64_t(rng() % uint32_t(w - x)), 1 + int64_t(rng() % uint32_t(h - y))};
       RecordingConsumer consumer(h, w, c, want.y, want.y + want.height);
       const ops::DecodedImage got = decode(bytes, t == 0 ? std::nullopt : std::optional(want), &consumer);
       CHECK(got.streamed);
@@ -243,13 +243,13 @@ TEST_CASE("streamed decode accepts and refuses exactly the damaged files the ima
       v[bytes.size() / 8 + size_t(rng() % (bytes.size() - bytes.size() / 8))] = char(rng() % 256);
       variants.push_back(std::move(v));
     }
-    const ops::PixelRect centre{w / 4, h / 4, std::max<int64_t>(1, w / 2), std::max<int64_t>(1, h / 2)};
+    const Rect centre{w / 4, h / 4, std::max<int64_t>(1, w / 2), std::max<int64_t>(1, h / 2)};
     for (const std::string& v : variants) {
       INFO("variant of " << v.size() << " bytes");
-      for (const std::optional<ops::PixelRect>& region : {std::optional<ops::PixelRect>(), std::optional(centre)}) {
+      for (const std::optional<Rect>& region : {std::optional<Rect>(), std::optional(centre)}) {
         ops::DecodedImage image;
         const std::string want = outcome([&] { image = decode(v, region); });
-        const ops::PixelRect r = region ? *region : ops::PixelRect{0, 0, w, h};
+        const Rect r = region ? *region : Rect{0, 0, w, h};
         RecordingConsumer consumer(h, w, c, r.y, r.y + r.height);
         const std::string got = outcome([&] { decode(v, region, &consumer); });
         CHECK(got == want);
