@@ -226,7 +226,13 @@ TEST_CASE("region decode accepts and refuses exactly the damaged files a full de
     const ops::ImageInfo info = ops::probe_image(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), name);
     const int64_t w = info.width, h = info.height;
     const ops::PixelRect centre{w / 4, h / 4, std::max<int64_t>(1, w / 2), std::max<int64_t>(1, h / 2)};
-    const std::vector<std::string> variants = damaged_variants(bytes, rng, {1, 2, 3}, {0, 1, 2, 5, 64, 700}, 12, 25);
+    std::vector<std::string> variants = truncated_variants(bytes, rng, {1, 2, 3}, {0, 1, 2, 5, 64, 700}, 12);
+    for (int k = 0; k < 25; ++k) {  // corrupted scan data (and sometimes headers)
+      std::string v = bytes;
+      const size_t at = bytes.size() / 8 + size_t(rng() % (bytes.size() - bytes.size() / 8));
+      v[at] = char(rng() % 256);
+      variants.push_back(std::move(v));
+    }
     for (const std::string& v : variants) {
       INFO("variant of " << v.size() << " bytes");
       ops::DecodedImage a, b;
