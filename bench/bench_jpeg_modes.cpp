@@ -30,6 +30,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_util.h"
 #include "pipelines/image_processor.h"
 
 namespace pixelflow::bench {
@@ -77,12 +78,6 @@ Options parse(int argc, char** argv) {
   return o;
 }
 
-std::string read_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw std::runtime_error(path + ": cannot open");
-  return std::string(std::istreambuf_iterator<char>(f), {});
-}
-
 struct Set {
   std::string name;
   std::vector<std::string> names, jpegs;
@@ -93,12 +88,6 @@ struct Measurement {
   std::function<void(int64_t)> run_batch;  // batch number -> process one batch
   std::vector<double> rates, cpu_rates;      // images per second, per CPU-second
 };
-
-double cpu_seconds() {
-  timespec t{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-  return double(t.tv_sec) + double(t.tv_nsec) * 1e-9;
-}
 
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -273,10 +262,5 @@ int run(int argc, char** argv) {
 }  // namespace pixelflow::bench
 
 int main(int argc, char** argv) {
-  try {
-    return pixelflow::bench::run(argc, argv);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "bench_jpeg_modes: %s\n", e.what());
-    return 1;
-  }
+  return pixelflow::bench::bench_main("bench_jpeg_modes", pixelflow::bench::run, argc, argv);
 }

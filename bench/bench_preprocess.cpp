@@ -50,6 +50,7 @@
 #include <opencv2/core/utility.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "bench/bench_util.h"
 #include "ops/decode_image/decode_image.h"
 #include "pipelines/image_processor.h"
 
@@ -158,12 +159,6 @@ struct Image {
   std::string jpeg;  // encoded bytes
   Tensor pixels;     // (H, W, 3) uint8, as pixelflow (= Pillow) decodes it
 };
-
-std::string read_file(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  if (!f) throw std::runtime_error(p.string() + ": cannot open file");
-  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-}
 
 std::vector<Image> load_images(std::string dir) {
   if (dir.empty()) {
@@ -466,17 +461,11 @@ Measurement turbojpeg_measurement(const Workload& w, const std::vector<Image>& i
   return m;
 }
 
-double process_cpu_seconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
-}
-
 // Runs batches for at least `seconds` (and at least one batch); records images/s by the wall
 // clock and per CPU-second of the process (all threads, spinning workers included).
 void time_measurement(Measurement& m, int batch, double seconds, int64_t& next_batch) {
   auto t0 = Clock::now();
-  double c0 = process_cpu_seconds();
+  double c0 = cpu_seconds();
   int64_t images = 0;
   double elapsed = 0;
   do {
@@ -484,7 +473,7 @@ void time_measurement(Measurement& m, int batch, double seconds, int64_t& next_b
     images += batch;
     elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
   } while (elapsed < seconds);
-  double cpu = process_cpu_seconds() - c0;
+  double cpu = cpu_seconds() - c0;
   m.rates.push_back(static_cast<double>(images) / elapsed);
   m.cpu_rates.push_back(cpu > 0 ? static_cast<double>(images) / cpu : 0.0);
 }
@@ -761,10 +750,5 @@ int run(int argc, char** argv) {
 }  // namespace pixelflow::bench
 
 int main(int argc, char** argv) {
-  try {
-    return pixelflow::bench::run(argc, argv);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "bench_preprocess: %s\n", e.what());
-    return 1;
-  }
+  return pixelflow::bench::bench_main("bench_preprocess", pixelflow::bench::run, argc, argv);
 }

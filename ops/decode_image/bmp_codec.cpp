@@ -4,6 +4,7 @@
 // file's bit depth would suggest, exactly as Pillow does. RLE4/RLE8 follow Pillow's Python RLE
 // decoder, including its handling of deltas and short data.
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <optional>
 #include <string_view>
@@ -168,6 +169,11 @@ void unpack_row(RawMode m, const uint8_t* in, int64_t width, uint8_t* out) {
     o[1] = uint8_t(((p >> 5) & 63) * 255 / 63);
     o[0] = uint8_t(((p >> 11) & 31) * 255 / 31);
   };
+  // Input pixels of `in_bytes` bytes to output pixels of N bytes: out byte k = input byte order[k].
+  auto reorder = [&]<size_t N>(int64_t in_bytes, const std::array<int, N>& order) {
+    for (int64_t x = 0; x < width; ++x)
+      for (size_t k = 0; k < N; ++k) out[int64_t(N) * x + int64_t(k)] = in[in_bytes * x + order[k]];
+  };
   switch (m) {
     case RawMode::kBit1:  // "1": bool bytes 0x00/0xFF, as np.array of a "1" image holds them
       for (int64_t x = 0; x < width; ++x) out[x] = ((in[x >> 3] >> (7 - (x & 7))) & 1) ? 0xFF : 0;
@@ -187,40 +193,14 @@ void unpack_row(RawMode m, const uint8_t* in, int64_t width, uint8_t* out) {
     case RawMode::kBgr16:
       for (int64_t x = 0; x < width; ++x) bgr16(load_u16le(in + 2 * x), out + 3 * x);
       break;
-    case RawMode::kBgr:
-      for (int64_t x = 0; x < width; ++x) {
-        out[3 * x] = in[3 * x + 2];
-        out[3 * x + 1] = in[3 * x + 1];
-        out[3 * x + 2] = in[3 * x];
-      }
-      break;
-    case RawMode::kBgrx: case RawMode::kXbgr: {
-      int shift = m == RawMode::kXbgr ? 1 : 0;
-      for (int64_t x = 0; x < width; ++x) {
-        const uint8_t* p = in + 4 * x + shift;
-        out[3 * x] = p[2];
-        out[3 * x + 1] = p[1];
-        out[3 * x + 2] = p[0];
-      }
-      break;
-    }
-    case RawMode::kAbgr:
-      for (int64_t x = 0; x < width; ++x) {
-        const uint8_t* p = in + 4 * x;
-        uint8_t* o = out + 4 * x;
-        o[0] = p[3]; o[1] = p[2]; o[2] = p[1]; o[3] = p[0];
-      }
-      break;
+    case RawMode::kBgr: reorder(3, std::array{2, 1, 0}); break;
+    case RawMode::kBgrx: reorder(4, std::array{2, 1, 0}); break;
+    case RawMode::kXbgr: reorder(4, std::array{3, 2, 1}); break;
+    case RawMode::kAbgr: reorder(4, std::array{3, 2, 1, 0}); break;
     case RawMode::kRgba:
       std::memcpy(out, in, size_t(width) * 4);
       break;
-    case RawMode::kBgra:
-      for (int64_t x = 0; x < width; ++x) {
-        const uint8_t* p = in + 4 * x;
-        uint8_t* o = out + 4 * x;
-        o[0] = p[2]; o[1] = p[1]; o[2] = p[0]; o[3] = p[3];
-      }
-      break;
+    case RawMode::kBgra: reorder(4, std::array{2, 1, 0, 3}); break;
   }
 }
 
@@ -295,11 +275,7 @@ ImageInfo probe_bmp(const uint8_t* data, size_t size, const std::string& name) {
 DecodedImage decode_bmp(const uint8_t* data, size_t size, const std::string& name,
                         const DecodeOptions& opts, BufferPool* pool) {
   BmpHeader h = read_bmp_header(data, size, name);
-  check_pixel_limit(h.width, h.height, opts, name);
-
-  DecodedImage image;
-  image.format = "BMP";
-  image.mode = std::string(h.mode);
+  DecodedImage image = checked_image("BMP", std::string(h.mode), h.width, h.height, opts, name);
   image.palette = h.palette;
   int channels = h.mode == "RGB" ? 3 : h.mode == "RGBA" ? 4 : 0;
   DType dtype = h.mode == "1" ? DType::kBool : DType::kUInt8;

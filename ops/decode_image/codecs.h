@@ -27,6 +27,9 @@ inline uint32_t load_u32le(const uint8_t* p) {
 constexpr int64_t kMaxImageSide = 2147483647;  // 2^31 - 1
 void check_pixel_limit(int64_t width, int64_t height, const DecodeOptions& opts,
                        const std::string& name);
+// The start of every decode: check_pixel_limit, then an image of that format and mode.
+DecodedImage checked_image(std::string format, std::string mode, int64_t width, int64_t height,
+                           const DecodeOptions& opts, const std::string& name);
 
 // Pillow's default palette for "P" images: the grey ramp (i, i, i), 256 RGB triplets.
 std::vector<uint8_t> default_palette();

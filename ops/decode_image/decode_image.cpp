@@ -4,6 +4,7 @@
 #include <cstring>
 #include <memory>
 #include <new>
+#include <utility>
 
 #include "base/errors.h"
 #include "base/file_io.h"
@@ -31,6 +32,15 @@ void check_pixel_limit(int64_t width, int64_t height, const DecodeOptions& opts,
                                 ") exceeds the limit of " + std::to_string(opts.max_pixels) +
                                 " pixels (possible decompression bomb)");
   }
+}
+
+DecodedImage checked_image(std::string format, std::string mode, int64_t width, int64_t height,
+                           const DecodeOptions& opts, const std::string& name) {
+  check_pixel_limit(width, height, opts, name);
+  DecodedImage image;
+  image.format = std::move(format);
+  image.mode = std::move(mode);
+  return image;
 }
 
 std::vector<uint8_t> default_palette() {

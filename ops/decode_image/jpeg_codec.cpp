@@ -426,11 +426,7 @@ ImageInfo probe_jpeg(const uint8_t* data, size_t size, const std::string& name) 
 DecodedImage decode_jpeg(const uint8_t* data, size_t size, const std::string& name,
                          const DecodeOptions& opts, BufferPool* pool) {
   JpegHeader h = parse_jpeg_header(data, size, name);
-  check_pixel_limit(h.width, h.height, opts, name);
-
-  DecodedImage image;
-  image.format = is_mpo(h) ? "MPO" : "JPEG";
-  image.mode = h.mode;
+  DecodedImage image = checked_image(is_mpo(h) ? "MPO" : "JPEG", h.mode, h.width, h.height, opts, name);
   image.exif_orientation = header_orientation(h);
 
   J_COLOR_SPACE out_space = h.layers == 1 ? JCS_GRAYSCALE : h.layers == 3 ? JCS_RGB : JCS_CMYK;

@@ -371,6 +371,13 @@ void unpack_row(RowFormat format, const uint8_t* in, int64_t count, uint8_t* out
       for (int64_t i = 0; i < count; ++i) std::memcpy(out + size_t(i) * step, in + size_t(i) * pixel, pixel);
     }
   };
+  auto high_bytes = [&](int channels) {  // 16-bit samples, big-endian: their high bytes
+    for (int64_t i = 0; i < count; ++i) {
+      uint8_t* o = out + size_t(i) * step;
+      const uint8_t* p = in + 2 * channels * i;
+      for (int c = 0; c < channels; ++c) o[c] = p[2 * c];
+    }
+  };
   switch (format) {
     case RowFormat::kBit1: sub_byte(1, 255); break;  // NumPy bool bytes as Pillow exports them
     case RowFormat::kGray2: sub_byte(2, 85); break;
@@ -388,15 +395,7 @@ void unpack_row(RowFormat format, const uint8_t* in, int64_t count, uint8_t* out
         std::memcpy(out + size_t(i) * step, &v, 4);
       }
       break;
-    case RowFormat::kRgb16:
-      for (int64_t i = 0; i < count; ++i) {
-        uint8_t* o = out + size_t(i) * step;
-        const uint8_t* p = in + 6 * i;
-        o[0] = p[0];
-        o[1] = p[2];
-        o[2] = p[4];
-      }
-      break;
+    case RowFormat::kRgb16: high_bytes(3); break;
     case RowFormat::kGrayA16:
       for (int64_t i = 0; i < count; ++i) {
         uint8_t* o = out + size_t(i) * step;
@@ -404,16 +403,7 @@ void unpack_row(RowFormat format, const uint8_t* in, int64_t count, uint8_t* out
         o[3] = in[4 * i + 2];
       }
       break;
-    case RowFormat::kRgba16:
-      for (int64_t i = 0; i < count; ++i) {
-        uint8_t* o = out + size_t(i) * step;
-        const uint8_t* p = in + 8 * i;
-        o[0] = p[0];
-        o[1] = p[2];
-        o[2] = p[4];
-        o[3] = p[6];
-      }
-      break;
+    case RowFormat::kRgba16: high_bytes(4); break;
   }
 }
 
@@ -624,11 +614,7 @@ DecodedImage decode_png(const uint8_t* data, size_t size, const std::string& nam
   PngHeader h = read_png_header(data, size, name);
   PngStream& st = h.stream;
   const ModeSpec& spec = *st.spec;
-  check_pixel_limit(st.width, st.height, opts, name);
-
-  DecodedImage image;
-  image.format = "PNG";
-  image.mode = spec.mode;
+  DecodedImage image = checked_image("PNG", spec.mode, st.width, st.height, opts, name);
   if (std::strcmp(spec.mode, "P") == 0) {
     image.palette = default_palette();
     if (st.have_palette) {

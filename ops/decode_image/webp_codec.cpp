@@ -75,11 +75,7 @@ ImageInfo probe_webp(const uint8_t* data, size_t size, const std::string& name) 
 DecodedImage decode_webp(const uint8_t* data, size_t size, const std::string& name,
                          const DecodeOptions& opts, BufferPool* pool) {
   WebpHeader h = read_webp_header(data, size, name);
-  check_pixel_limit(h.width, h.height, opts, name);
-
-  DecodedImage image;
-  image.format = "WEBP";
-  image.mode = h.has_alpha ? "RGBA" : "RGB";
+  DecodedImage image = checked_image("WEBP", h.has_alpha ? "RGBA" : "RGB", h.width, h.height, opts, name);
   image.exif_orientation = h.orientation;
   int channels = h.has_alpha ? 4 : 3;
   image.pixels = Tensor::empty(DType::kUInt8, {h.height, h.width, channels}, pool);

@@ -14,35 +14,14 @@
 #include "base/errors.h"
 #include "base/posix_file.h"
 #include "base/sha256.h"
+#include "tests/common/temp_dir.h"
 
 using namespace pixelflow;
+using namespace pixelflow::test;
 namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "pixelflow_posix_XXXXXX").string();
-    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
-
-void write_text(const std::string& p, const std::string& text) {
-  std::ofstream f(p, std::ios::binary | std::ios::trunc);
-  f << text;
-}
-
-std::string read_text(const std::string& p) {
-  std::ifstream f(p, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-}
 
 std::vector<std::string> lines_of(const std::string& path) {
   posix::LineReader r(path);
@@ -54,20 +33,20 @@ std::vector<std::string> lines_of(const std::string& path) {
 }  // namespace
 
 TEST_CASE("LineReader returns complete lines only", "[posix_file]") {
-  TempDir tmp;
+  TempDir tmp("pixelflow_posix_");
   const std::string p = tmp / "a.jsonl";
-  write_text(p, "one\n\nthree\npartial");
+  write_bytes(p, "one\n\nthree\npartial");
   CHECK(lines_of(p) == std::vector<std::string>{"one", "", "three"});
-  write_text(p, "");
+  write_bytes(p, "");
   CHECK(lines_of(p).empty());
   // Longer than one read (64 KiB) and a line across the boundary.
   const std::string a(70000, 'a'), b(100, 'b');
-  write_text(p, a + "\n" + b + "\n");
+  write_bytes(p, a + "\n" + b + "\n");
   CHECK(lines_of(p) == std::vector<std::string>{a, b});
 }
 
 TEST_CASE("LineReader refuses what is not a regular file, without waiting", "[posix_file]") {
-  TempDir tmp;
+  TempDir tmp("pixelflow_posix_");
   const std::string fifo = tmp / "fifo";
   REQUIRE(::mkfifo(fifo.c_str(), 0644) == 0);
   CHECK_THROWS_AS(posix::LineReader(fifo), DecodeError);
@@ -76,19 +55,19 @@ TEST_CASE("LineReader refuses what is not a regular file, without waiting", "[po
 }
 
 TEST_CASE("write_file writes the pieces, refuses a symlink, removes a partial file", "[posix_file]") {
-  TempDir tmp;
+  TempDir tmp("pixelflow_posix_");
   const std::string p = tmp / "f.bin";
   posix::write_file(p, {"ab", "", "cde"}, /*sync=*/true);
-  CHECK(read_text(p) == "abcde");
+  CHECK(read_bytes(p) == "abcde");
   posix::write_file(p, {"x"}, /*sync=*/false);  // truncated, not appended to
-  CHECK(read_text(p) == "x");
+  CHECK(read_bytes(p) == "x");
 
   const std::string target = tmp / "target", link = tmp / "link";
-  write_text(target, "keep");
+  write_bytes(target, "keep");
   fs::create_symlink(target, link);
   CHECK_THROWS_WITH(posix::write_file(link, {"new"}, true),
                     Catch::StartsWith(link + ": cannot create: "));
-  CHECK(read_text(target) == "keep");
+  CHECK(read_bytes(target) == "keep");
 
   CHECK_THROWS_WITH(posix::write_file(tmp / "no/such/folder", {"x"}, true),
                     Catch::Equals(tmp / "no/such/folder" + ": cannot create: No such file or directory"));
@@ -100,14 +79,14 @@ TEST_CASE("write_file writes the pieces, refuses a symlink, removes a partial fi
 }
 
 TEST_CASE("digest_of and file_matches: size and SHA-256", "[posix_file]") {
-  TempDir tmp;
+  TempDir tmp("pixelflow_posix_");
   const posix::FileDigest d = posix::digest_of({"hello ", "world"});
   CHECK(d.size == 11);
   CHECK(d.sha256 == sha256_hex("hello world"));
   CHECK(d.sha256 == "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9");
 
   const std::string p = tmp / "f";
-  write_text(p, "hello world");
+  write_bytes(p, "hello world");
   CHECK(posix::file_matches(p, d.size, d.sha256));
   CHECK_FALSE(posix::file_matches(p, d.size - 1, d.sha256));
   CHECK_FALSE(posix::file_matches(p, d.size, sha256_hex("hello worle")));
@@ -121,21 +100,21 @@ TEST_CASE("digest_of and file_matches: size and SHA-256", "[posix_file]") {
 }
 
 TEST_CASE("remove_path, remove_file and truncate_back", "[posix_file]") {
-  TempDir tmp;
+  TempDir tmp("pixelflow_posix_");
   fs::create_directories(tmp.path / "d" / "e");
-  write_text(tmp / "d/e/f", "x");
+  write_bytes(tmp / "d/e/f", "x");
   posix::remove_path(tmp / "d");
   CHECK_FALSE(fs::exists(tmp.path / "d"));
   posix::remove_path(tmp / "d");  // missing: nothing to do
   posix::remove_file(tmp / "missing");
   fs::create_directories(tmp.path / "full");
-  write_text(tmp / "full/x", "x");
+  write_bytes(tmp / "full/x", "x");
   CHECK_THROWS_WITH(posix::remove_file(tmp / "full"), Catch::StartsWith(tmp / "full" + ": cannot remove: "));
 
   const std::string p = tmp / "log";
-  write_text(p, "line 1\nline 2\n");
+  write_bytes(p, "line 1\nline 2\n");
   posix::Fd fd(::open(p.c_str(), O_RDWR | O_APPEND));
   REQUIRE(fd.get() >= 0);
   CHECK(posix::truncate_back(fd.get(), 7, true));
-  CHECK(read_text(p) == "line 1\n");
+  CHECK(read_bytes(p) == "line 1\n");
 }

@@ -29,6 +29,16 @@ def run(*args):
     return subprocess.run([CLI, *args], capture_output=True, text=True, timeout=120)
 
 
+def interrupt_last_batch(out, shard, keep_lines):
+    """Leaves the run folder `out` as if interrupted during its last batch: the shard folder is
+    gone and the manifest keeps its first `keep_lines` lines."""
+    shutil.rmtree(os.path.join(out, shard))
+    with open(os.path.join(out, "manifest.jsonl")) as f:
+        lines = f.readlines()
+    with open(os.path.join(out, "manifest.jsonl"), "w") as f:
+        f.writelines(lines[:keep_lines])
+
+
 class CliTest(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="pixelflow_cli_")
@@ -556,11 +566,7 @@ class RunTest(unittest.TestCase):
         r = self.run_cmd("--input", self.folder, "--batch-size", "2")
         self.assertEqual(r.returncode, 0, r.stderr)
         # Simulate an interruption during the last batch: its shard and manifest lines are gone.
-        shutil.rmtree(os.path.join(self.out, "shard-000003"))
-        with open(os.path.join(self.out, "manifest.jsonl")) as f:
-            lines = f.readlines()
-        with open(os.path.join(self.out, "manifest.jsonl"), "w") as f:
-            f.writelines(lines[:6])
+        interrupt_last_batch(self.out, "shard-000003", keep_lines=6)
         mtimes = {b: os.stat(os.path.join(self.out, "shard-%06d" % b, "pixel_values.npy")).st_mtime_ns for b in range(3)}
         r = self.run_cmd("--input", self.folder, "--batch-size", "2")
         self.assertEqual(r.returncode, 0, r.stderr)
@@ -782,11 +788,7 @@ class RunTest(unittest.TestCase):
         # Resume after an interrupted last batch: the same bytes as the clean run.
         r = run("run", yaml, "--out", self.out)
         self.assertEqual(r.returncode, 0, r.stderr)
-        shutil.rmtree(os.path.join(self.out, "shard-000002"))
-        with open(os.path.join(self.out, "manifest.jsonl")) as f:
-            lines = f.readlines()
-        with open(os.path.join(self.out, "manifest.jsonl"), "w") as f:
-            f.writelines(lines[:6])
+        interrupt_last_batch(self.out, "shard-000002", keep_lines=6)
         r = run("run", yaml, "--out", self.out)
         self.assertEqual(r.returncode, 0, r.stderr)
         s = self.summary(r)

@@ -9,10 +9,10 @@ Every command runs with a timeout, so that a hang fails the test instead of bloc
 
 Usage: test_hostile_inputs.py <path to pixelflow> <source dir> [TestClass[.test]]
 """
-import json, os, resource, shutil, subprocess, sys, tempfile, unittest
+import json, os, resource, shutil, subprocess, sys, unittest
 import numpy as np
 
-from cli_util import OneLineErrorAssertions
+from cli_util import OneLineErrorAssertions, TempFolder, write_edited_config
 
 CLI = SRC = None
 TIMEOUT = 60
@@ -37,17 +37,15 @@ def save_npy(path, array):
         np.save(f, array)
 
 
-class HostileTest(OneLineErrorAssertions, unittest.TestCase):
+class HostileTest(OneLineErrorAssertions, TempFolder, unittest.TestCase):
+    tmp_prefix = "pixelflow_hostile_"
+
     def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="pixelflow_hostile_")
-        self.out = os.path.join(self.tmp, "out")
+        super().setUp()
         samples = os.path.join(SRC, "pipelines/samples")
         self.samples = sorted(os.path.join(samples, f) for f in os.listdir(samples))
         self.jpg = os.path.join(samples, "grace_hopper.jpg")
         self.clip = os.path.join(SRC, "pipelines/models/openai__clip-vit-base-patch32")
-
-    def tearDown(self):
-        shutil.rmtree(self.tmp)
 
     def path(self, name):
         return os.path.join(self.tmp, name)
@@ -289,12 +287,8 @@ class SizeTest(HostileTest):
                         "--set", 'size={"shortest_edge": %s}' % value, self.jpg)
                 line = self.assert_one_line_error(r, "size.shortest_edge")
                 self.assertNotIn("-9223372036854775808", line)
-        config = self.path("preprocessor_config.json")
-        with open(os.path.join(self.clip, "preprocessor_config.json")) as f:
-            d = json.load(f)
-        d["size"] = {"shortest_edge": 9223372036854775807}
-        with open(config, "w") as f:
-            json.dump(d, f)
+        config = write_edited_config(self.clip, self.path("preprocessor_config.json"),
+                                     size={"shortest_edge": 9223372036854775807})
         r = run("preprocess", "--config", config, "--out", self.out, self.jpg)
         self.assert_one_line_error(r, config + ": size.shortest_edge: must be at most 2147483647")
 

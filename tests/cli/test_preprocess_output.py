@@ -7,10 +7,10 @@ writing); and out-of-memory or absurd sizes as one line naming the cause.
 
 Usage: test_preprocess_output.py <path to pixelflow> <source dir> [TestClass]
 """
-import json, os, resource, shutil, signal, subprocess, sys, tempfile, time, unittest
+import json, os, resource, shutil, signal, subprocess, sys, time, unittest
 import numpy as np
 
-from cli_util import OneLineErrorAssertions
+from cli_util import OneLineErrorAssertions, TempFolder, write_edited_config
 
 CLI = SRC = None
 
@@ -41,15 +41,17 @@ def asan_instrumented():
         return b"__asan_init" in f.read()
 
 
-class OutputFilesTest(OneLineErrorAssertions, unittest.TestCase):
+class PreprocessTest(OneLineErrorAssertions, TempFolder, unittest.TestCase):
+    """A temp folder, a sample JPEG and the bundled CLIP config (no tests of its own)."""
+
     def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="pixelflow_out_")
-        self.out = os.path.join(self.tmp, "out")
+        super().setUp()
         self.sample = os.path.join(SRC, "pipelines/samples/happy_fish.jpg")
         self.clip = os.path.join(SRC, "pipelines/models/openai__clip-vit-base-patch32")
 
-    def tearDown(self):
-        shutil.rmtree(self.tmp)
+
+class OutputFilesTest(PreprocessTest):
+    tmp_prefix = "pixelflow_out_"
 
     def preprocess(self, *args):
         return run("preprocess", "--config", self.clip, "--out", self.out, "--quiet", *args)
@@ -160,15 +162,8 @@ class OutputFilesTest(OneLineErrorAssertions, unittest.TestCase):
             self.assertTrue(npy_is_complete(final))
 
 
-class SizesAndMemoryTest(OneLineErrorAssertions, unittest.TestCase):
-    def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="pixelflow_mem_")
-        self.out = os.path.join(self.tmp, "out")
-        self.sample = os.path.join(SRC, "pipelines/samples/happy_fish.jpg")
-        self.clip = os.path.join(SRC, "pipelines/models/openai__clip-vit-base-patch32")
-
-    def tearDown(self):
-        shutil.rmtree(self.tmp)
+class SizesAndMemoryTest(PreprocessTest):
+    tmp_prefix = "pixelflow_mem_"
 
     def assert_nothing_written(self):
         self.assertFalse(os.path.exists(self.out) and os.listdir(self.out), "outputs written on failure")
@@ -183,12 +178,8 @@ class SizesAndMemoryTest(OneLineErrorAssertions, unittest.TestCase):
         self.assert_one_line_error(r, "crop_size: center_crop to 200000 x 200000")
         self.assert_nothing_written()
         # In a preprocessor_config.json ...
-        config = os.path.join(self.tmp, "preprocessor_config.json")
-        with open(os.path.join(self.clip, "preprocessor_config.json")) as f:
-            cfg = json.load(f)
-        cfg["size"] = {"shortest_edge": 100000}
-        with open(config, "w") as f:
-            json.dump(cfg, f)
+        config = write_edited_config(self.clip, os.path.join(self.tmp, "preprocessor_config.json"),
+                                     size={"shortest_edge": 100000})
         r = run("preprocess", "--config", config, "--out", self.out, self.sample)
         self.assert_one_line_error(r, "size.shortest_edge: resize to 100000 x 100000")
         self.assert_nothing_written()

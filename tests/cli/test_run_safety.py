@@ -7,6 +7,8 @@ Usage: test_run_safety.py <path to pixelflow> <source dir> [TestClass]
 """
 import json, os, shutil, subprocess, sys, tempfile, unittest
 
+from cli_util import tree
+
 CLI = SRC = None
 
 SMALL = ["--set", 'size={"shortest_edge":32}', "--set", 'crop_size={"height":32,"width":32}']
@@ -14,19 +16,6 @@ SMALL = ["--set", 'size={"shortest_edge":32}', "--set", 'crop_size={"height":32,
 
 def run(*args):
     return subprocess.run([CLI, *args], capture_output=True, text=True, timeout=120)
-
-
-def tree(root):
-    """Every file and folder under root: relative path (bytes) -> contents (folders -> None)."""
-    out = {}
-    root = os.fsencode(root)
-    for dirpath, dirnames, filenames in os.walk(root):
-        for d in dirnames:
-            out[os.path.relpath(os.path.join(dirpath, d), root)] = None
-        for f in filenames:
-            with open(os.path.join(dirpath, f), "rb") as fh:
-                out[os.path.relpath(os.path.join(dirpath, f), root)] = fh.read()
-    return out
 
 
 def write(path, data=b"x"):

@@ -1,5 +1,6 @@
 // Helpers shared by the JPEG decoding tests (test_region_decode.cpp, test_stream_decode.cpp):
-// fixtures, JPEGs encoded here with libjpeg's compressor in every layout, rectangle clipping.
+// fixtures, JPEGs encoded here with libjpeg's compressor in every layout, damaged copies,
+// rectangle clipping, and bundled processors and their outputs compared byte for byte.
 #pragma once
 
 #include <jpeglib.h>
@@ -9,15 +10,22 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
+#include <initializer_list>
 #include <iterator>
+#include <optional>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <catch2/catch.hpp>
 
+#include "base/errors.h"
 #include "ops/decode_image/decode_image.h"
+#include "ops/load_input/load_input.h"
+#include "pipelines/image_processor.h"
 
 namespace pixelflow::test {
 
@@ -27,6 +35,32 @@ inline std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   REQUIRE(in);
   return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// `bytes` decoded as "test.jpg", with a plan when a region or a row consumer is given.
+inline ops::DecodedImage decode(const std::string& bytes, std::optional<Rect> region = std::nullopt,
+                                RowConsumer* rows = nullptr) {
+  ops::DecodeOptions o;
+  if (region || rows) {
+    o.plan = [region, rows](const ops::ImageInfo&) {
+      ops::DecodePlan p;
+      p.region = region;
+      p.rows = rows;
+      return p;
+    };
+  }
+  return ops::decode_image(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), "test.jpg", o);
+}
+
+// What `f` did: "ok", or the message of the error it raised.
+template <class F>
+std::string outcome(F&& f) {
+  try {
+    f();
+    return "ok";
+  } catch (const Error& e) {
+    return e.what();
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -108,12 +142,123 @@ inline std::string encode_jpeg(const EncodeSpec& e, uint32_t seed) {
   return bytes;
 }
 
+// The layouts libjpeg encodes with these first-component samplings (h, v): grey at 1x1, then
+// 3 and 4 components (at most 10 blocks per MCU), in that order.
+inline std::vector<EncodeSpec> jpeg_layouts(std::initializer_list<std::pair<int, int>> samplings) {
+  std::vector<EncodeSpec> layouts;
+  for (int components : {1, 3, 4})
+    for (const auto& [h, v] : samplings) {
+      if (components == 1 && (h != 1 || v != 1)) continue;
+      if (h * v + components - 1 > 10) continue;  // libjpeg: at most 10 blocks per MCU
+      EncodeSpec e;
+      e.components = components;
+      e.h = h;
+      e.v = v;
+      layouts.push_back(e);
+    }
+  return layouts;
+}
+
+// JPEGs of these shapes (width, height), each named by describe(): the first-component sampling
+// cycles through 2x2, 2x1, 1x1, 1x2, the eighth is grey, and code(e, k) sets the k-th one's coding.
+// The encoder's seeds come from mt19937(3).
+template <class F>
+std::vector<std::pair<std::string, std::string>> shaped_jpegs(std::initializer_list<std::pair<int, int>> shapes,
+                                                              F&& code) {
+  std::vector<std::pair<std::string, std::string>> files;
+  std::mt19937 rng(3);
+  const int samplings[][2] = {{2, 2}, {2, 1}, {1, 1}, {1, 2}};
+  int k = 0;
+  for (const auto& [width, height] : shapes) {
+    EncodeSpec e;
+    e.width = width;
+    e.height = height;
+    e.h = samplings[k % 4][0];
+    e.v = samplings[k % 4][1];
+    e.components = k == 7 ? 1 : 3;
+    code(e, k);
+    ++k;
+    files.emplace_back(describe(e), encode_jpeg(e, rng()));
+  }
+  return files;
+}
+
+// A JPEG larger than several 64 KiB read windows, with restart markers (for the damaged-file tests).
+inline EncodeSpec multi_window_spec() {
+  EncodeSpec big;
+  big.width = 520;
+  big.height = 400;
+  big.quality = 97;
+  big.restart = 7;
+  return big;
+}
+
+// `bytes` and copies of it cut short: by each of `tail_cuts` bytes, at half and nine tenths, at
+// `window_offsets` either side of every 64 KiB read window and at `random_cuts` random places.
+inline std::vector<std::string> truncated_variants(const std::string& bytes, std::mt19937& rng,
+                                                   std::initializer_list<size_t> tail_cuts,
+                                                   std::initializer_list<size_t> window_offsets, int random_cuts) {
+  std::vector<std::string> variants{bytes};
+  std::vector<size_t> cuts;
+  for (size_t t : tail_cuts) cuts.push_back(bytes.size() - t);
+  cuts.push_back(bytes.size() / 2);
+  cuts.push_back(bytes.size() * 9 / 10);
+  for (size_t window = 65536; window < bytes.size(); window += 65536)
+    for (size_t d : window_offsets) cuts.push_back(window + d), cuts.push_back(window - d - 1);
+  for (int k = 0; k < random_cuts; ++k) cuts.push_back(size_t(rng() % bytes.size()));
+  for (size_t cut : cuts)
+    if (cut > 0 && cut < bytes.size()) variants.push_back(bytes.substr(0, cut));
+  return variants;
+}
+
 // r clipped to a w x h image (sides that overflow int64 saturate).
 inline Rect clip(const Rect& r, int64_t w, int64_t h) {
   auto end = [](int64_t a, int64_t b) { return int64_t(std::min<__int128>(__int128(a) + b, INT64_MAX)); };
   int64_t x0 = std::clamp<int64_t>(r.x, 0, w), y0 = std::clamp<int64_t>(r.y, 0, h);
   int64_t x1 = std::clamp<int64_t>(end(r.x, r.width), x0, w), y1 = std::clamp<int64_t>(end(r.y, r.height), y0, h);
   return {x0, y0, x1 - x0, y1 - y0};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pipelines
+
+inline pipelines::ImageProcessor processor(const std::string& model) {
+  return pipelines::ImageProcessor::from_pretrained(std::string(PIXELFLOW_SOURCE_DIR) + "/pipelines/models/" + model);
+}
+
+inline bool same_tensor(const Tensor& x, const Tensor& y) {
+  return x.defined() == y.defined() &&
+         (!x.defined() || (x.shape() == y.shape() && x.dtype() == y.dtype() &&
+                           std::memcmp(x.raw_data(), y.raw_data(), x.nbytes()) == 0));
+}
+
+inline bool same_bytes(const BatchFeature& a, const BatchFeature& b) {
+  if (a.keys() != b.keys()) return false;
+  for (const auto& k : a.keys()) {
+    const std::vector<Tensor> xs = a.list(k), ys = b.list(k);
+    if (xs.size() != ys.size()) return false;
+    for (size_t i = 0; i < xs.size(); ++i)
+      if (!same_tensor(xs[i], ys[i])) return false;
+  }
+  return true;
+}
+
+inline std::vector<ops::InputItem> items_of(const std::vector<std::pair<std::string, std::string>>& files) {
+  std::vector<ops::InputItem> items;
+  for (const auto& [name, bytes] : files) items.push_back(ops::InputItem::borrow_bytes(bytes, name));
+  return items;
+}
+
+// What a run gave: its outputs, or the error it raised.
+struct Outcome {
+  std::optional<BatchFeature> out;
+  std::string error;
+};
+
+// The same outputs to the byte, or the same error.
+inline bool same_outcome(const Outcome& a, const Outcome& b) {
+  if (a.out.has_value() != b.out.has_value()) return false;
+  return a.out ? same_bytes(*a.out, *b.out) : a.error == b.error;
 }
 
 }  // namespace pixelflow::test

@@ -3,10 +3,16 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <optional>
 #include <sstream>
 #include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "base/errors.h"
+#include "pipelines/processor_config.h"
 
 namespace pixelflow::test_config {
 
@@ -68,5 +74,24 @@ class EnvGuard {
   std::string name_;
   std::optional<std::string> old_;
 };
+
+
+// A config parsed from JSON text, as if read from cfg.json.
+inline pipelines::ProcessorConfig from_text(const std::string& text, const pipelines::LoadOptions& opts = {}) {
+  return pipelines::processor_config_from_json_text(text, "cfg.json", opts);
+}
+
+// The message of the ConfigError f raises, or "<no ConfigError>".
+inline std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "<no ConfigError>";
+}
+
+inline nlohmann::json hw(int h, int w) { return {{"height", h}, {"width", w}}; }
+inline nlohmann::json se(int s) { return {{"shortest_edge", s}}; }
 
 }  // namespace pixelflow::test_config

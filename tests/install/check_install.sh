@@ -25,6 +25,8 @@ fail() {
   exit 2
 }
 SRC_DIR="$(cd "$(dirname "$0")/../.." && pwd)"
+# shellcheck source=tests/common/tmpdir.sh
+source "$SRC_DIR/tests/common/tmpdir.sh"
 [ -d "$1" ] || fail "build directory $1 does not exist"
 BUILD_DIR="$(cd "$1" && pwd)"
 [ -f "$BUILD_DIR/CMakeCache.txt" ] || fail "$BUILD_DIR is not a configured CMake build directory"
@@ -34,16 +36,7 @@ command -v cmake >/dev/null || fail "no cmake on PATH"
 command -v ninja >/dev/null || fail "no ninja on PATH (Debian: ninja-build)"
 
 start=$(date +%s)
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/pixelflow-install-check.XXXXXX")"
-cleanup() {
-  if [ "${PIXELFLOW_KEEP_INSTALL_CHECK:-0}" = 1 ]; then
-    echo "check_install: kept $WORK" >&2
-  else
-    rm -rf "$WORK"
-  fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM  # cleanup on interruption too
+make_work_dir install-check PIXELFLOW_KEEP_INSTALL_CHECK check_install
 PREFIX="$WORK/prefix"
 # Nothing from the environment may point the consumer elsewhere.
 unset PIXELFLOW_MODELS_DIR LD_LIBRARY_PATH CMAKE_PREFIX_PATH pixelflow_DIR CPATH CPLUS_INCLUDE_PATH LIBRARY_PATH

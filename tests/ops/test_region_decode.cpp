@@ -42,20 +42,6 @@ namespace {
 
 // ---------------------------------------------------------------------------------------------
 
-ops::DecodedImage decode(const std::string& bytes, std::optional<Rect> region = std::nullopt,
-                         int* plan_calls = nullptr, BufferPool* pool = nullptr) {
-  ops::DecodeOptions o;
-  if (region || plan_calls) {
-    o.plan = [region, plan_calls](const ops::ImageInfo&) {
-      if (plan_calls) ++*plan_calls;
-      ops::DecodePlan p;
-      p.region = region;
-      return p;
-    };
-  }
-  return ops::decode_image(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), "test.jpg", o, pool);
-}
-
 
 // Index of the first byte of `r` in `a` that differs from `b`, or -1.
 int64_t first_difference(const Tensor& a, const Tensor& b, const Rect& r) {
@@ -89,60 +75,42 @@ Rect random_rect(std::mt19937& rng, int64_t w, int64_t h) {
   return r;
 }
 
-// Pillow-exact decode of `bytes` with and without a region: both refuse with the same message
-// or both decode, equal inside the region.
-std::string outcome(const std::string& bytes, std::optional<Rect> region, ops::DecodedImage* img) {
-  try {
-    *img = decode(bytes, region);
-    return "ok";
-  } catch (const Error& e) {
-    return e.what();
-  }
-}
 
 }  // namespace
 
 TEST_CASE("region decode: every pixel inside the region equals the full decode", "[decode_region]") {
-  const int samplings[][2] = {{1, 1}, {2, 1}, {2, 2}, {1, 2}, {4, 1}, {4, 2}, {1, 4}, {2, 4}, {3, 1}};
   std::mt19937 rng(2024);
   int images = 0, regions = 0, honoured = 0;
-  for (int components : {1, 3, 4}) {
-    for (const auto& s : samplings) {
-      if (components == 1 && (s[0] != 1 || s[1] != 1)) continue;
-      if (s[0] * s[1] + components - 1 > 10) continue;  // libjpeg: at most 10 blocks per MCU
-      for (int variant = 0; variant < 6; ++variant) {
-        EncodeSpec e;
-        e.components = components;
-        e.h = s[0];
-        e.v = s[1];
-        e.progressive = variant % 3 == 1 ? 1 : 0;
-        e.restart = variant % 3 == 2 ? 1 + int(rng() % 4) : 0;
-        e.arithmetic = variant == 4;  // progressive arithmetic: every scan read before the rows
-        if (variant == 4) e.progressive = 1;
-        e.quality = variant == 5 ? 100 : 80;
-        e.width = 1 + int(rng() % (variant < 2 ? 40 : 260));
-        e.height = 1 + int(rng() % (variant < 2 ? 40 : 200));
-        const std::string bytes = encode_jpeg(e, rng());
-        INFO(describe(e));
-        const ops::DecodedImage full = decode(bytes);
-        REQUIRE(!full.valid);
-        ++images;
-        for (int t = 0; t < 25; ++t) {
-          const Rect want = random_rect(rng, e.width, e.height);
-          INFO("region x " << want.x << " y " << want.y << " w " << want.width << " h " << want.height);
-          const ops::DecodedImage part = decode(bytes, want);
-          const Rect c = clip(want, e.width, e.height);
-          REQUIRE(part.pixels.shape() == full.pixels.shape());
-          CHECK(part.mode == full.mode);
-          const bool whole = c.width == e.width && c.height == e.height;
-          CHECK(bool(part.valid) == !whole);
-          if (part.valid) {
-            CHECK(*part.valid == c);
-            ++honoured;
-          }
-          CHECK(first_difference(part.pixels, full.pixels, c) == -1);
-          ++regions;
+  for (const EncodeSpec& layout : jpeg_layouts({{1, 1}, {2, 1}, {2, 2}, {1, 2}, {4, 1}, {4, 2}, {1, 4}, {2, 4}, {3, 1}})) {
+    for (int variant = 0; variant < 6; ++variant) {
+      EncodeSpec e = layout;
+      e.progressive = variant % 3 == 1 ? 1 : 0;
+      e.restart = variant % 3 == 2 ? 1 + int(rng() % 4) : 0;
+      e.arithmetic = variant == 4;  // progressive arithmetic: every scan read before the rows
+      if (variant == 4) e.progressive = 1;
+      e.quality = variant == 5 ? 100 : 80;
+      e.width = 1 + int(rng() % (variant < 2 ? 40 : 260));
+      e.height = 1 + int(rng() % (variant < 2 ? 40 : 200));
+      const std::string bytes = encode_jpeg(e, rng());
+      INFO(describe(e));
+      const ops::DecodedImage full = decode(bytes);
+      REQUIRE(!full.valid);
+      ++images;
+      for (int t = 0; t < 25; ++t) {
+        const Rect want = random_rect(rng, e.width, e.height);
+        INFO("region x " << want.x << " y " << want.y << " w " << want.width << " h " << want.height);
+        const ops::DecodedImage part = decode(bytes, want);
+        const Rect c = clip(want, e.width, e.height);
+        REQUIRE(part.pixels.shape() == full.pixels.shape());
+        CHECK(part.mode == full.mode);
+        const bool whole = c.width == e.width && c.height == e.height;
+        CHECK(bool(part.valid) == !whole);
+        if (part.valid) {
+          CHECK(*part.valid == c);
+          ++honoured;
         }
+        CHECK(first_difference(part.pixels, full.pixels, c) == -1);
+        ++regions;
       }
     }
   }
@@ -243,11 +211,7 @@ TEST_CASE("region decode of the JPEG fixtures equals their full decode", "[decod
 
 TEST_CASE("region decode accepts and refuses exactly the damaged files a full decode does", "[decode_region]") {
   std::mt19937 rng(5);
-  EncodeSpec big;  // several 64 KiB read windows, restart markers
-  big.width = 520;
-  big.height = 400;
-  big.quality = 97;
-  big.restart = 7;
+  const EncodeSpec big = multi_window_spec();
   std::vector<std::pair<std::string, std::string>> files{{"synthetic 520x400 q97", encode_jpeg(big, 11)}};
   for (const char* name : {"decode/jpeg_rgb_420.jpg", "decode/jpeg_rgb_422_progressive.jpg",
                            "decode/jpeg_440_restart.jpg", "decode/jpeg_missing_eoi.jpg",
@@ -259,18 +223,10 @@ TEST_CASE("region decode accepts and refuses exactly the damaged files a full de
   int refused = 0, accepted = 0;
   for (const auto& [name, bytes] : files) {
     INFO(name << " (" << bytes.size() << " bytes)");
-    std::vector<std::string> variants;
     const ops::ImageInfo info = ops::probe_image(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), name);
     const int64_t w = info.width, h = info.height;
-    variants.push_back(bytes);
     const Rect centre{w / 4, h / 4, std::max<int64_t>(1, w / 2), std::max<int64_t>(1, h / 2)};
-    std::vector<size_t> cuts{bytes.size() - 1, bytes.size() - 2, bytes.size() - 3, bytes.size() / 2,
-                             bytes.size() * 9 / 10};
-    for (size_t window = 65536; window < bytes.size(); window += 65536)
-      for (size_t d : {0, 1, 2, 5, 64, 700}) cuts.push_back(window + d), cuts.push_back(window - d - 1);
-    for (int k = 0; k < 12; ++k) cuts.push_back(size_t(rng() % bytes.size()));
-    for (size_t cut : cuts)
-      if (cut > 0 && cut < bytes.size()) variants.push_back(bytes.substr(0, cut));
+    std::vector<std::string> variants = truncated_variants(bytes, rng, {1, 2, 3}, {0, 1, 2, 5, 64, 700}, 12);
     for (int k = 0; k < 25; ++k) {  // corrupted scan data (and sometimes headers)
       std::string v = bytes;
       const size_t at = bytes.size() / 8 + size_t(rng() % (bytes.size() - bytes.size() / 8));
@@ -280,8 +236,8 @@ TEST_CASE("region decode accepts and refuses exactly the damaged files a full de
     for (const std::string& v : variants) {
       INFO("variant of " << v.size() << " bytes");
       ops::DecodedImage a, b;
-      const std::string full_outcome = outcome(v, std::nullopt, &a);
-      const std::string region_outcome = outcome(v, centre, &b);
+      const std::string full_outcome = outcome([&] { a = decode(v); });
+      const std::string region_outcome = outcome([&] { b = decode(v, centre); });
       CHECK(region_outcome == full_outcome);
       if (full_outcome == "ok" && region_outcome == "ok") {
         ++accepted;
@@ -401,30 +357,7 @@ TEST_CASE("ResizeOp::input_region is where Pillow's taps fall, and resize reads 
 
 namespace {
 
-pipelines::ImageProcessor processor(const std::string& model) {
-  return pipelines::ImageProcessor::from_pretrained(std::string(PIXELFLOW_SOURCE_DIR) + "/pipelines/models/" + model);
-}
-
-bool same_bytes(const BatchFeature& a, const BatchFeature& b) {
-  if (a.keys() != b.keys()) return false;
-  for (const auto& k : a.keys()) {
-    const std::vector<Tensor> xs = a.list(k), ys = b.list(k);
-    if (xs.size() != ys.size()) return false;
-    for (size_t i = 0; i < xs.size(); ++i) {
-      const Tensor& x = xs[i];
-      const Tensor& y = ys[i];
-      if (x.shape() != y.shape() || x.dtype() != y.dtype() || std::memcmp(x.raw_data(), y.raw_data(), x.nbytes()) != 0)
-        return false;
-    }
-  }
-  return true;
-}
-
 // One input through a call: its outputs, or the error it raises.
-struct Outcome {
-  std::optional<BatchFeature> out;
-  std::string error;
-};
 Outcome run_one(const pipelines::PreparedCall& call, const std::string& name, const std::string& bytes) {
   Outcome o;
   try {
@@ -434,37 +367,14 @@ Outcome run_one(const pipelines::PreparedCall& call, const std::string& name, co
   }
   return o;
 }
-bool same_outcome(const Outcome& a, const Outcome& b) {
-  if (a.out.has_value() != b.out.has_value()) return false;
-  return a.out ? same_bytes(*a.out, *b.out) : a.error == b.error;
-}
-
-std::vector<ops::InputItem> items_of(const std::vector<std::pair<std::string, std::string>>& files) {
-  std::vector<ops::InputItem> items;
-  for (const auto& [name, bytes] : files) items.push_back(ops::InputItem::borrow_bytes(bytes, name));
-  return items;
-}
 
 // JPEGs of many shapes (landscape, portrait, tiny, extreme aspect ratios) and fixtures, EXIF
 // orientations included.
 std::vector<std::pair<std::string, std::string>> pipeline_inputs() {
-  std::vector<std::pair<std::string, std::string>> files;
-  std::mt19937 rng(3);
-  const int shapes[][2] = {{640, 480}, {480, 640}, {300, 200}, {233, 517}, {1000, 90}, {60, 700},
-                           {225, 225}, {31, 17}, {448, 450}, {801, 601}};
-  const int samplings[][2] = {{2, 2}, {2, 1}, {1, 1}, {1, 2}};
-  int k = 0;
-  for (const auto& s : shapes) {
-    EncodeSpec e;
-    e.width = s[0];
-    e.height = s[1];
-    e.h = samplings[k % 4][0];
-    e.v = samplings[k % 4][1];
-    e.progressive = k % 3 == 1;
-    e.components = k == 7 ? 1 : 3;
-    ++k;
-    files.emplace_back(describe(e), encode_jpeg(e, rng()));
-  }
+  std::vector<std::pair<std::string, std::string>> files =
+      shaped_jpegs({{640, 480}, {480, 640}, {300, 200}, {233, 517}, {1000, 90}, {60, 700}, {225, 225}, {31, 17},
+                    {448, 450}, {801, 601}},
+                   [](EncodeSpec& e, int k) { e.progressive = k % 3 == 1; });
   for (const char* name : {"decode/jpeg_orientation_2.jpg", "decode/jpeg_orientation_3.jpg",
                            "decode/jpeg_orientation_5.jpg", "decode/jpeg_orientation_6.jpg",
                            "decode/jpeg_orientation_7.jpg", "decode/jpeg_orientation_8.jpg",

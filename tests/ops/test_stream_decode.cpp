@@ -95,82 +95,50 @@ class RecordingConsumer final : public RowConsumer {
   int64_t x_ = 0, width_ = 0, last_row_ = -1, done_ = 0, rows_ = 0;
 };
 
-ops::DecodedImage decode(const std::string& bytes, std::optional<Rect> region = std::nullopt,
-                         RowConsumer* rows = nullptr) {
-  ops::DecodeOptions o;
-  if (region || rows) {
-    o.plan = [region, rows](const ops::ImageInfo&) {
-      ops::DecodePlan p;
-      p.region = region;
-      p.rows = rows;
-      return p;
-    };
-  }
-  return ops::decode_image(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), "test.jpg", o);
-}
-
-// The decode's outcome: "ok" or its error message.
-template <class F>
-std::string outcome(F&& f) {
-  try {
-    f();
-    return "ok";
-  } catch (const Error& e) {
-    return e.what();
-  }
-}
 
 
 }  // namespace
 
 TEST_CASE("streamed decode delivers the decoded image's rows, in order, through the protocol", "[stream_decode]") {
-  const int samplings[][2] = {{1, 1}, {2, 1}, {2, 2}, {1, 2}, {4, 1}, {2, 4}};
   std::mt19937 rng(31);
   int images = 0, streams = 0, cropped = 0;
-  for (int components : {1, 3, 4}) {
-    for (const auto& s : samplings) {
-      if (components == 1 && (s[0] != 1 || s[1] != 1)) continue;
-      if (s[0] * s[1] + components - 1 > 10) continue;  // libjpeg: at most 10 blocks per MCU
-      for (int variant = 0; variant < 6; ++variant) {
-        EncodeSpec e;
-        e.components = components;
-        e.h = s[0];
-        e.v = s[1];
-        e.progressive = variant == 1 ? 1 : variant == 2 ? 2 : 0;  // complete and incomplete progressions
-        e.restart = variant == 3 ? 1 + int(rng() % 4) : 0;
-        e.arithmetic = variant == 4;                               // single-scan arithmetic: all rows
-        e.quality = variant == 5 ? 100 : 80;
-        e.width = 1 + int(rng() % (variant == 0 ? 40 : 300));
-        e.height = 1 + int(rng() % (variant == 0 ? 40 : 240));
-        const std::string bytes = encode_jpeg(e, rng());
-        INFO(describe(e));
-        const ops::DecodedImage full = decode(bytes);
-        const int64_t w = e.width, h = e.height, c = components;
-        ++images;
-        for (int t = 0; t < 8; ++t) {
-          // No region, the whole image, or a random one; the consumer refuses rows outside it.
-          std::optional<Rect> region;
-          if (t > 0) {
-            const int64_t x = int64_t(rng() % uint32_t(w)), y = int64_t(rng() % uint32_t(h));
-            region = t == 1 ? Rect{0, 0, w, h}
-                            : Rect{x, y, 1 + int64_t(rng() % uint32_t(w - x)), 1 + int64_t(rng() % uint32_t(h - y))};
-          }
-          const Rect want = region ? clip(*region, w, h) : Rect{0, 0, w, h};
-          INFO("region " << want.x << "," << want.y << " " << want.width << "x" << want.height);
-          RecordingConsumer consumer(h, w, c, want.y, want.y + want.height);
-          const ops::DecodedImage got = decode(bytes, region, &consumer);
-          CHECK(got.streamed);
-          CHECK(!got.pixels.defined());
-          CHECK(got.mode == full.mode);
-          CHECK(got.format == full.format);
-          CHECK(consumer.protocol_ok());
-          CHECK(consumer.rows() == want.height);
-          CHECK(consumer.x() <= want.x);
-          CHECK(consumer.x() + consumer.width() >= want.x + want.width);
-          CHECK(consumer.first_difference(full.pixels, want) == -1);
-          cropped += consumer.width() < w;
-          ++streams;
+  for (const EncodeSpec& layout : jpeg_layouts({{1, 1}, {2, 1}, {2, 2}, {1, 2}, {4, 1}, {2, 4}})) {
+    for (int variant = 0; variant < 6; ++variant) {
+      EncodeSpec e = layout;
+      e.progressive = variant == 1 ? 1 : variant == 2 ? 2 : 0;  // complete and incomplete progressions
+      e.restart = variant == 3 ? 1 + int(rng() % 4) : 0;
+      e.arithmetic = variant == 4;                               // single-scan arithmetic: all rows
+      e.quality = variant == 5 ? 100 : 80;
+      e.width = 1 + int(rng() % (variant == 0 ? 40 : 300));
+      e.height = 1 + int(rng() % (variant == 0 ? 40 : 240));
+      const std::string bytes = encode_jpeg(e, rng());
+      INFO(describe(e));
+      const ops::DecodedImage full = decode(bytes);
+      const int64_t w = e.width, h = e.height, c = e.components;
+      ++images;
+      for (int t = 0; t < 8; ++t) {
+        // No region, the whole image, or a random one; the consumer refuses rows outside it.
+        std::optional<Rect> region;
+        if (t > 0) {
+          const int64_t x = int64_t(rng() % uint32_t(w)), y = int64_t(rng() % uint32_t(h));
+          region = t == 1 ? Rect{0, 0, w, h}
+                          : Rect{x, y, 1 + int64_t(rng() % uint32_t(w - x)), 1 + int64_t(rng() % uint32_t(h - y))};
         }
+        const Rect want = region ? clip(*region, w, h) : Rect{0, 0, w, h};
+        INFO("region " << want.x << "," << want.y << " " << want.width << "x" << want.height);
+        RecordingConsumer consumer(h, w, c, want.y, want.y + want.height);
+        const ops::DecodedImage got = decode(bytes, region, &consumer);
+        CHECK(got.streamed);
+        CHECK(!got.pixels.defined());
+        CHECK(got.mode == full.mode);
+        CHECK(got.format == full.format);
+        CHECK(consumer.protocol_ok());
+        CHECK(consumer.rows() == want.height);
+        CHECK(consumer.x() <= want.x);
+        CHECK(consumer.x() + consumer.width() >= want.x + want.width);
+        CHECK(consumer.first_difference(full.pixels, want) == -1);
+        cropped += consumer.width() < w;
+        ++streams;
       }
     }
   }
@@ -212,11 +180,7 @@ TEST_CASE("streamed decode of the JPEG fixtures equals their decode", "[stream_d
 
 TEST_CASE("streamed decode accepts and refuses exactly the damaged files the image decode does", "[stream_decode]") {
   std::mt19937 rng(12);
-  EncodeSpec big;  // several 64 KiB read windows, restart markers
-  big.width = 520;
-  big.height = 400;
-  big.quality = 97;
-  big.restart = 7;
+  const EncodeSpec big = multi_window_spec();
   EncodeSpec prog = big;
   prog.progressive = 1;
   prog.restart = 0;
@@ -231,13 +195,7 @@ TEST_CASE("streamed decode accepts and refuses exactly the damaged files the ima
     INFO(name << " (" << bytes.size() << " bytes)");
     const ops::ImageInfo info = ops::probe_image(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), name);
     const int64_t w = info.width, h = info.height, c = info.mode == "L" ? 1 : info.mode == "CMYK" ? 4 : 3;
-    std::vector<std::string> variants{bytes};
-    std::vector<size_t> cuts{bytes.size() - 1, bytes.size() - 2, bytes.size() / 2, bytes.size() * 9 / 10};
-    for (size_t window = 65536; window < bytes.size(); window += 65536)
-      for (size_t d : {0, 1, 5, 700}) cuts.push_back(window + d), cuts.push_back(window - d - 1);
-    for (int k = 0; k < 8; ++k) cuts.push_back(size_t(rng() % bytes.size()));
-    for (size_t cut : cuts)
-      if (cut > 0 && cut < bytes.size()) variants.push_back(bytes.substr(0, cut));
+    std::vector<std::string> variants = truncated_variants(bytes, rng, {1, 2}, {0, 1, 5, 700}, 8);
     for (int k = 0; k < 12; ++k) {  // corrupted scan data (and sometimes headers)
       std::string v = bytes;
       v[bytes.size() / 8 + size_t(rng() % (bytes.size() - bytes.size() / 8))] = char(rng() % 256);
@@ -404,53 +362,15 @@ TEST_CASE("ResizeStream: what cannot stream, and misuse", "[stream_decode]") {
 
 namespace {
 
-pipelines::ImageProcessor processor(const std::string& model) {
-  return pipelines::ImageProcessor::from_pretrained(std::string(PIXELFLOW_SOURCE_DIR) + "/pipelines/models/" + model);
-}
-
-bool same_tensor(const Tensor& x, const Tensor& y) {
-  return x.defined() == y.defined() &&
-         (!x.defined() || (x.shape() == y.shape() && x.dtype() == y.dtype() &&
-                           std::memcmp(x.raw_data(), y.raw_data(), x.nbytes()) == 0));
-}
-
-bool same_bytes(const BatchFeature& a, const BatchFeature& b) {
-  if (a.keys() != b.keys()) return false;
-  for (const auto& k : a.keys()) {
-    const std::vector<Tensor> xs = a.list(k), ys = b.list(k);
-    if (xs.size() != ys.size()) return false;
-    for (size_t i = 0; i < xs.size(); ++i)
-      if (!same_tensor(xs[i], ys[i])) return false;
-  }
-  return true;
-}
-
-std::vector<ops::InputItem> items_of(const std::vector<std::pair<std::string, std::string>>& files) {
-  std::vector<ops::InputItem> items;
-  for (const auto& [name, bytes] : files) items.push_back(ops::InputItem::borrow_bytes(bytes, name));
-  return items;
-}
-
 // JPEGs of many shapes, samplings and codings, and fixtures (EXIF orientations, grey, CMYK).
 std::vector<std::pair<std::string, std::string>> pipeline_inputs() {
-  std::vector<std::pair<std::string, std::string>> files;
-  std::mt19937 rng(3);
-  const int shapes[][2] = {{640, 480}, {480, 640}, {300, 200}, {233, 517}, {1000, 90}, {60, 700},
-                           {225, 225}, {31, 17}, {448, 450}, {801, 601}, {224, 300}, {250, 224}};
-  const int samplings[][2] = {{2, 2}, {2, 1}, {1, 1}, {1, 2}};
-  int k = 0;
-  for (const auto& s : shapes) {
-    EncodeSpec e;
-    e.width = s[0];
-    e.height = s[1];
-    e.h = samplings[k % 4][0];
-    e.v = samplings[k % 4][1];
-    e.progressive = k % 4 == 1 ? 1 : k % 4 == 3 ? 2 : 0;
-    e.restart = k % 5 == 2 ? 3 : 0;
-    e.components = k == 7 ? 1 : 3;
-    ++k;
-    files.emplace_back(describe(e), encode_jpeg(e, rng()));
-  }
+  std::vector<std::pair<std::string, std::string>> files =
+      shaped_jpegs({{640, 480}, {480, 640}, {300, 200}, {233, 517}, {1000, 90}, {60, 700}, {225, 225}, {31, 17},
+                    {448, 450}, {801, 601}, {224, 300}, {250, 224}},
+                   [](EncodeSpec& e, int k) {
+                     e.progressive = k % 4 == 1 ? 1 : k % 4 == 3 ? 2 : 0;
+                     e.restart = k % 5 == 2 ? 3 : 0;
+                   });
   for (const char* name : {"decode/jpeg_orientation_1.jpg", "decode/jpeg_orientation_3.jpg",
                            "decode/jpeg_orientation_6.jpg", "decode/jpeg_gray_orientation_5.jpg", "decode/jpeg_gray.jpg",
                            "decode/jpeg_cmyk_adobe.jpg", "decode/jpeg_rgb_422_progressive.jpg",
@@ -462,10 +382,6 @@ std::vector<std::pair<std::string, std::string>> pipeline_inputs() {
 
 // One call of a built pipeline on `files`, with or without the fused load: its outputs, or the
 // error it raises.
-struct Outcome {
-  std::optional<BatchFeature> out;
-  std::string error;
-};
 Outcome run_pipeline(const Pipeline& p, const Plan& plan, const std::vector<std::pair<std::string, std::string>>& files,
                      bool fuse_load, int threads, bool region = true) {
   RunOptions run;
@@ -482,10 +398,6 @@ Outcome run_pipeline(const Pipeline& p, const Plan& plan, const std::vector<std:
     o.error = e.what();
   }
   return o;
-}
-bool same_outcome(const Outcome& a, const Outcome& b) {
-  if (a.out.has_value() != b.out.has_value()) return false;
-  return a.out ? same_bytes(*a.out, *b.out) : a.error == b.error;
 }
 
 // How many of `files` the loader streams into the plan's first op (load_through directly).

@@ -14,19 +14,6 @@ using nlohmann::json;
 namespace {
 
 ProcessorConfig bundled(const std::string& folder) { return load_processor_config(models_dir() + "/" + folder); }
-ProcessorConfig from_text(const std::string& text, const LoadOptions& opts = {}) {
-  return processor_config_from_json_text(text, "cfg.json", opts);
-}
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "<no ConfigError>";
-}
-json hw(int h, int w) { return {{"height", h}, {"width", w}}; }
-json se(int s) { return {{"shortest_edge", s}}; }
 
 }  // namespace
 

@@ -15,17 +15,11 @@ using nlohmann::json;
 
 namespace {
 
-ProcessorConfig from_text(const std::string& text, const LoadOptions& opts = {}) {
-  return processor_config_from_json_text(text, "test_config.json", opts);
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "<no ConfigError>";
+// The ConfigError of loading the folder `tmp` with `body` as its preprocessor_config.json
+// ("<no ConfigError>" where it loads).
+std::string load_error(const TempDir& tmp, const std::string& body) {
+  write_file(tmp.path() / "preprocessor_config.json", body);
+  return error_of([&] { load_processor_config(tmp.str()); });
 }
 
 const json kRescale = 1.0 / 255.0;
@@ -34,8 +28,6 @@ const json kImagenetMean = json::array({0.485, 0.456, 0.406});
 const json kImagenetStd = json::array({0.229, 0.224, 0.225});
 const json kClipMean = json::array({0.48145466, 0.4578275, 0.40821073});
 const json kClipStd = json::array({0.26862954, 0.26130258, 0.27577711});
-json hw(int h, int w) { return {{"height", h}, {"width", w}}; }
-json se(int s) { return {{"shortest_edge", s}}; }
 
 }  // namespace
 
@@ -84,7 +76,7 @@ TEST_CASE("class resolution: image_processor_type, Fast names, feature_extractor
 
   // Unknown class: the error lists what is supported.
   const std::string msg = error_of([] { from_text(R"({"image_processor_type": "DetrImageProcessor"})"); });
-  CHECK_THAT(msg, Catch::Contains("test_config.json: image_processor_type"));
+  CHECK_THAT(msg, Catch::Contains("cfg.json: image_processor_type"));
   CHECK_THAT(msg, Catch::Contains("DetrImageProcessor"));
   CHECK_THAT(msg, Catch::Contains("CLIPImageProcessor"));
   CHECK_THAT(msg, Catch::Contains("VideoMAEImageProcessor"));
@@ -301,7 +293,7 @@ TEST_CASE("non-boolean flags are accepted with Python truthiness and a note", "[
   const ProcessorConfig cfg = from_text(R"({"image_processor_type": "ViTImageProcessor", "do_resize": "yes"})");
   CHECK(cfg.attributes["do_resize"] == "yes");  // kept (and saved) as transformers keeps it
   REQUIRE(cfg.warnings.size() == 1);
-  CHECK_THAT(cfg.warnings[0], Catch::StartsWith("pixelflow: test_config.json: do_resize:"));
+  CHECK_THAT(cfg.warnings[0], Catch::StartsWith("pixelflow: cfg.json: do_resize:"));
   CHECK_THAT(cfg.warnings[0], Catch::Contains("true"));
 }
 
@@ -434,10 +426,7 @@ TEST_CASE("paths: directory, json file, and clear errors", "[config][load]") {
 
 TEST_CASE("wrong types and values name the file and the key", "[config][load][errors]") {
   TempDir tmp;
-  auto load_with = [&](const std::string& body) {
-    write_file(tmp.path() / "preprocessor_config.json", body);
-    return error_of([&] { load_processor_config(tmp.str()); });
-  };
+  auto load_with = [&](const std::string& body) { return load_error(tmp, body); };
   const std::string file = (tmp.path() / "preprocessor_config.json").string();
   CHECK(load_with(R"({"image_processor_type": "CLIPImageProcessor", "image_std": [0.5, 0, 0.5]})") ==
         file + ": image_std[1]: must be > 0, got 0");
@@ -504,10 +493,7 @@ TEST_CASE("from_pretrained's loader kwargs in overrides are consumed, not report
 
 TEST_CASE("malformed JSON and absurd nesting: one line naming the file", "[config][load][errors]") {
   TempDir tmp;
-  auto load_with = [&](const std::string& body) {
-    write_file(tmp.path() / "preprocessor_config.json", body);
-    return error_of([&] { load_processor_config(tmp.str()); });
-  };
+  auto load_with = [&](const std::string& body) { return load_error(tmp, body); };
   const std::string file = (tmp.path() / "preprocessor_config.json").string();
   for (const std::string& body : {std::string(""), std::string("{\"size\": 224,"), std::string("{'size': 224}"),
                                   std::string("{\"a\": 1}\n{\"b\": 2}"), std::string("\xff\xfe{}"),
@@ -546,5 +532,5 @@ TEST_CASE("fuzz regression: a number beyond double's range is a ConfigError nami
   const std::string err = error_of([] {
     from_text(R"({"image_processor_type": "ViTImageProcessor", "crop_size": 222e222222222222224})");
   });
-  CHECK_THAT(err, Catch::StartsWith("test_config.json: not a valid JSON file: ") && Catch::Contains("number overflow"));
+  CHECK_THAT(err, Catch::StartsWith("cfg.json: not a valid JSON file: ") && Catch::Contains("number overflow"));
 }

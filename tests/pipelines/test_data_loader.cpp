@@ -28,8 +28,10 @@
 #include "base/errors.h"
 #include "pipelines/data_loader.h"
 #include "pipelines/input_source.h"
+#include "tests/common/temp_dir.h"
 
 using namespace pixelflow;
+using namespace pixelflow::test;
 using namespace pixelflow::pipelines;
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
@@ -39,31 +41,6 @@ namespace {
 bool same_bytes(const Tensor& a, const Tensor& b) {
   return a.dtype() == b.dtype() && a.shape() == b.shape() &&
          std::memcmp(a.raw_data(), b.raw_data(), a.nbytes()) == 0;
-}
-
-// A fresh folder under the system temp folder, removed at the end of the test.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "pixelflow_loader_XXXXXX").string();
-    REQUIRE(mkdtemp(tmpl.data()) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string file(const std::string& name, const std::string& bytes) const {
-    fs::path p = path / name;
-    fs::create_directories(p.parent_path());
-    std::ofstream(p, std::ios::binary) << bytes;
-    return p.string();
-  }
-};
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
 }
 
 // Real images of several formats, modes and sizes (the bundled samples and test fixtures).
@@ -119,7 +96,7 @@ int64_t rss_kb() {
 
 TEST_CASE("folder source: image files sorted by name, hidden and other files skipped, recursive on request",
           "[loader][source]") {
-  TempDir d;
+  TempDir d("pixelflow_loader_");
   d.file("b.jpg", "x");
   d.file("a.PNG", "x");
   d.file("c.npy", "x");
@@ -141,7 +118,7 @@ TEST_CASE("folder source: image files sorted by name, hidden and other files ski
 }
 
 TEST_CASE("glob source: *, ?, [...] within a component, ** for any depth, sorted", "[loader][source]") {
-  TempDir d;
+  TempDir d("pixelflow_loader_");
   for (const char* f : {"a1.jpg", "a2.jpg", "b1.jpg", "a1.png", ".a3.jpg", "x/a4.jpg", "x/y/a5.jpg", "x/y/z.png",
                         ".h/a6.jpg"})
     d.file(f, "x");
@@ -164,7 +141,7 @@ TEST_CASE("glob source: *, ?, [...] within a component, ** for any depth, sorted
 
 TEST_CASE("list file: one path per line, relative to the list's folder, comments and blanks ignored, order kept",
           "[loader][source]") {
-  TempDir d;
+  TempDir d("pixelflow_loader_");
   std::string list = d.file("lists/inputs.txt", "# header\nz.jpg\n\n  sub/a.jpg  \n/abs/b.png\r\n#c.jpg\nz.jpg\n");
   const std::string base = (d.path / "lists").string() + "/";
   REQUIRE(list_inputs({SourceSpec::Kind::kList, list}) ==
@@ -357,7 +334,7 @@ TEST_CASE("drop_last, epochs and start_batch", "[loader]") {
 }
 
 TEST_CASE("on_error: skip leaves damaged files out of their batch and lists them; fail stops at the first", "[loader]") {
-  TempDir d;
+  TempDir d("pixelflow_loader_");
   const auto good = real_images();
   std::string fish = read_bytes(good[0]);
   std::vector<std::string> inputs;

@@ -22,39 +22,19 @@
 #include "base/sha256.h"
 #include "pipelines/dataset_writer.h"
 #include "pipelines/input_source.h"
+#include "tests/common/temp_dir.h"
 
 namespace fs = std::filesystem;
 using namespace pixelflow;
+using namespace pixelflow::test;
 using namespace pixelflow::pipelines;
 
 namespace {
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static std::atomic<int> counter{0};
-    std::random_device rd;
-    path = fs::temp_directory_path() /
-           ("pixelflow_dataset_writer_" + std::to_string(::getpid()) + "_" +
-            std::to_string(counter++) + "_" + std::to_string(rd()));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
 
 std::string read_file(const fs::path& p) {
   std::ifstream f(p, std::ios::binary);
   REQUIRE(f);
   return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-}
-
-void write_text(const fs::path& p, const std::string& text) {
-  std::ofstream f(p, std::ios::binary | std::ios::trunc);
-  f << text;
 }
 
 // A tensor whose bytes are a deterministic function of `seed`.
@@ -202,7 +182,7 @@ TEST_CASE("safetensors bytes of a small BatchFeature, computed by hand", "[datas
                                std::string("\x01\x02\x03\xff", 4);
   CHECK(safetensors_bytes(bf) == expected);
 
-  TempDir tmp;
+  TempDir tmp("pixelflow_dataset_writer_");
   write_safetensors(tmp / "a.safetensors", bf);
   CHECK(read_file(tmp / "a.safetensors") == expected);
 
@@ -218,7 +198,7 @@ TEST_CASE("safetensors bytes of a small BatchFeature, computed by hand", "[datas
 }
 
 TEST_CASE("safetensors round trip of every dtype, aligned data", "[dataset_writer]") {
-  TempDir tmp;
+  TempDir tmp("pixelflow_dataset_writer_");
   BatchFeature bf;
   bf.set("b", pattern(DType::kBool, {3}, 1));
   bf.set("u8", pattern(DType::kUInt8, {2, 3, 5}, 2));
@@ -263,13 +243,13 @@ TEST_CASE("safetensors round trip of every dtype, aligned data", "[dataset_write
 }
 
 TEST_CASE("safetensors: malformed files, clashing names and I/O failures", "[dataset_writer]") {
-  TempDir tmp;
+  TempDir tmp("pixelflow_dataset_writer_");
   BatchFeature bf;
   bf.set("x", values<float>({2}, {1, 2}));
   std::string good = safetensors_bytes(bf);
   auto rejects = [&](const std::string& bytes, const std::string& needle) {
     const std::string path = tmp / "bad.safetensors";
-    write_text(path, bytes);
+    write_bytes(path, bytes);
     try {
       read_safetensors(path);
       FAIL("read_safetensors accepted a malformed file expecting: " << needle);
@@ -299,7 +279,7 @@ TEST_CASE("safetensors: malformed files, clashing names and I/O failures", "[dat
   CHECK_THROWS_AS(safetensors_bytes(clash), InputError);
 
   // Not writable: the folder is a regular file.
-  write_text(tmp / "plain", "x");
+  write_bytes(tmp / "plain", "x");
   const std::string inside = tmp / "plain/x.safetensors";
   CHECK_THROWS_WITH(write_safetensors(inside, bf),
                     Catch::Contains(inside) && Catch::Contains("Not a directory"));
@@ -312,7 +292,7 @@ TEST_CASE("safetensors: malformed files, clashing names and I/O failures", "[dat
 }
 
 TEST_CASE("DatasetWriter npy: shard folders, manifest text, all-failed batch", "[dataset_writer]") {
-  TempDir tmp;
+  TempDir tmp("pixelflow_dataset_writer_");
   const std::string dir = tmp / "out";
   // 5 inputs in batches of 2: img0 fails, img3 fails; batch 2 = {img4}.
   {
@@ -376,7 +356,7 @@ TEST_CASE("DatasetWriter npy: shard folders, manifest text, all-failed batch", "
 }
 
 TEST_CASE("DatasetWriter safetensors: one file per batch, rows in the caller's order", "[dataset_writer]") {
-  TempDir tmp;
+  TempDir tmp("pixelflow_dataset_writer_");
   const std::string dir = tmp / "out";
   DatasetWriter w(dir, SinkSpec::Format::kSafetensors, key_for(3, 3, SinkSpec::Format::kSafetensors));
   CHECK(w.shard_name(0) == "shard-000000.safetensors");
@@ -402,7 +382,7 @@ TEST_CASE("DatasetWriter resumes after a crash with the same final folder", "[da
   const auto format = GENERATE(SinkSpec::Format::kNpy, SinkSpec::Format::kSafetensors);
   INFO(format_name(format));
   {
-    TempDir tmp;
+    TempDir tmp("pixelflow_dataset_writer_");
     const int64_t total = 7, bs = 2;  // batches {0,1} {2,3} {4,5} {6}
     const std::string ref = tmp / "uninterrupted";
     write_run(ref, format, total, bs);
@@ -427,11 +407,11 @@ TEST_CASE("DatasetWriter resumes after a crash with the same final folder", "[da
       const std::string records_ref = read_file(fs::path(ref) / "shards.jsonl");
       REQUIRE(records_ref.compare(0, records.size(), records) == 0);
       REQUIRE(records_ref.size() > records.size());
-      write_text(fs::path(dir) / "shards.jsonl", records_ref);
+      write_bytes(fs::path(dir) / "shards.jsonl", records_ref);
       fs::copy(fs::path(ref) / shard2, fs::path(dir) / shard2, fs::copy_options::recursive);
-      write_text(fs::path(dir) / temporary(dir, shard3), "partial");
+      write_bytes(fs::path(dir) / temporary(dir, shard3), "partial");
       std::string manifest = manifest_ref.substr(0, line_end(5) + 10);
-      write_text(fs::path(dir) / "manifest.jsonl", manifest);
+      write_bytes(fs::path(dir) / "manifest.jsonl", manifest);
       {
         DatasetWriter w(dir, format, key_for(total, bs, format));
         CHECK(w.completed_batches() == 2);
@@ -447,7 +427,7 @@ TEST_CASE("DatasetWriter resumes after a crash with the same final folder", "[da
       const std::string dir = tmp / "crashed";
       write_run(dir, format, total, bs, 0, 3);
       // Batch 3 = {img6} only has one input; take batch 2 back to its first line instead.
-      write_text(fs::path(dir) / "manifest.jsonl", manifest_ref.substr(0, line_end(5)));
+      write_bytes(fs::path(dir) / "manifest.jsonl", manifest_ref.substr(0, line_end(5)));
       {
         DatasetWriter w(dir, format, key_for(total, bs, format));
         CHECK(w.completed_batches() == 2);
@@ -460,7 +440,7 @@ TEST_CASE("DatasetWriter resumes after a crash with the same final folder", "[da
       const std::string dir = tmp / "crashed";
       fs::create_directories(dir);
       // Its run.json temporary: named after the run.json it was to become (the reference's).
-      write_text(fs::path(dir) / temporary(ref, "run.json"), "{\"tot");
+      write_bytes(fs::path(dir) / temporary(ref, "run.json"), "{\"tot");
       write_run(dir, format, total, bs);
       CHECK(snapshot(dir) == expected);
     }
@@ -487,7 +467,7 @@ TEST_CASE("DatasetWriter resumes after a crash with the same final folder", "[da
 }
 
 TEST_CASE("DatasetWriter refuses another run's folder, one line naming it and what differs", "[dataset_writer]") {
-  TempDir tmp;
+  TempDir tmp("pixelflow_dataset_writer_");
   const std::string dir = tmp / "out";
   const auto npy = SinkSpec::Format::kNpy;
   write_run(dir, npy, 7, 2, 0, 2);
@@ -511,7 +491,7 @@ TEST_CASE("DatasetWriter refuses another run's folder, one line naming it and wh
   CHECK(names_in(dir).count("shard-000001") == 1);  // left alone
 
   // overwrite: the other run's files go, unrelated files stay.
-  write_text(fs::path(dir) / "README.txt", "mine");
+  write_bytes(fs::path(dir) / "README.txt", "mine");
   {
     DatasetWriterOptions options;
     options.overwrite = true;
@@ -527,13 +507,13 @@ TEST_CASE("DatasetWriter refuses another run's folder, one line naming it and wh
   // Not JSON.
   const std::string garbage = tmp / "garbage";
   fs::create_directories(garbage);
-  write_text(fs::path(garbage) / "run.json", "not json");
+  write_bytes(fs::path(garbage) / "run.json", "not json");
   CHECK_THROWS_WITH(DatasetWriter(garbage, npy, key_for(3, 3, npy)),
                     Catch::Contains(garbage) && Catch::Contains("not JSON"));
 }
 
 TEST_CASE("DatasetWriter: misuse, locking and unwritable folders", "[dataset_writer]") {
-  TempDir tmp;
+  TempDir tmp("pixelflow_dataset_writer_");
   const std::string dir = tmp / "out";
   const auto npy = SinkSpec::Format::kNpy;
   DatasetWriter w(dir, npy, key_for(4, 2, npy));
@@ -563,14 +543,14 @@ TEST_CASE("DatasetWriter: misuse, locking and unwritable folders", "[dataset_wri
   CHECK_THROWS_AS(DatasetWriter(tmp / "k", npy, key_for(3, 1, SinkSpec::Format::kSafetensors)),
                   std::invalid_argument);
 
-  write_text(tmp / "file", "x");
+  write_bytes(tmp / "file", "x");
   const std::string under_file = tmp / "file/out";
   CHECK_THROWS_WITH(DatasetWriter(under_file, npy, key_for(3, 1, npy)),
                     Catch::Contains(under_file) && Catch::Contains("cannot create output folder"));
 }
 
 TEST_CASE("DatasetWriter without fsync writes the same folder", "[dataset_writer]") {
-  TempDir tmp;
+  TempDir tmp("pixelflow_dataset_writer_");
   const auto st = SinkSpec::Format::kSafetensors;
   write_run(tmp / "synced", st, 5, 2);
   DatasetWriterOptions options;
@@ -610,7 +590,7 @@ struct FileSizeLimit {
 TEST_CASE("DatasetWriter: a failed write leaves the folder as it was, and may be retried", "[dataset_writer]") {
   const auto format = GENERATE(SinkSpec::Format::kNpy, SinkSpec::Format::kSafetensors);
   INFO(format_name(format));
-  TempDir tmp;
+  TempDir tmp("pixelflow_dataset_writer_");
   // Batches of 8 inputs with one key: a batch's manifest lines outweigh its shards.jsonl record,
   // so that a file size limit can let the record through and stop the lines.
   const int64_t total = 48, bs = 8, next = 2;
@@ -698,16 +678,16 @@ void check_kept(const std::map<std::string, std::string>& user, const std::map<s
 }  // namespace
 
 TEST_CASE("DatasetWriter deletes no file that is not its run's", "[dataset_writer]") {
-  TempDir tmp;
+  TempDir tmp("pixelflow_dataset_writer_");
   const auto npy = SinkSpec::Format::kNpy;
   const std::string dir = tmp / "mine";
   // A user's folder: a *.tmp folder and file, a folder named like a shard, a note.
   fs::create_directories(fs::path(dir) / "my_experiment.tmp");
-  write_text(fs::path(dir) / "my_experiment.tmp/weights.bin", "keep 1");
-  write_text(fs::path(dir) / "notes.tmp", "keep 2");
+  write_bytes(fs::path(dir) / "my_experiment.tmp/weights.bin", "keep 1");
+  write_bytes(fs::path(dir) / "notes.tmp", "keep 2");
   fs::create_directories(fs::path(dir) / "shard-000001");
-  write_text(fs::path(dir) / "shard-000001/mine.txt", "keep 3");
-  write_text(fs::path(dir) / "shard-000000.tmp", "keep 4");
+  write_bytes(fs::path(dir) / "shard-000001/mine.txt", "keep 3");
+  write_bytes(fs::path(dir) / "shard-000000.tmp", "keep 4");
   const auto user = snapshot(dir);
 
   // A fresh run: refused, one line naming the folder and a file; nothing touched.
@@ -739,7 +719,7 @@ TEST_CASE("DatasetWriter deletes no file that is not its run's", "[dataset_write
   CHECK(snapshot(dir) == after);
 
   // Resuming the run deletes its own temporaries only.
-  write_text(fs::path(dir) / temporary(dir, "shard-000000"), "partial");
+  write_bytes(fs::path(dir) / temporary(dir, "shard-000000"), "partial");
   {
     DatasetWriter w(dir, npy, key_for(2, 2, npy));
     CHECK(w.completed_batches() == 1);
@@ -748,7 +728,7 @@ TEST_CASE("DatasetWriter deletes no file that is not its run's", "[dataset_write
 
   // Overwriting it with another run deletes its files (run.json, manifest, shards.jsonl, its
   // shard, its temporaries) and nothing else.
-  write_text(fs::path(dir) / temporary(dir, "shard-000001"), "partial");
+  write_bytes(fs::path(dir) / temporary(dir, "shard-000001"), "partial");
   {
     DatasetWriter w(dir, npy, key_for(1, 1, npy, {{"other", true}}), overwrite);
     CHECK(w.completed_batches() == 0);
@@ -762,7 +742,7 @@ TEST_CASE("DatasetWriter deletes no file that is not its run's", "[dataset_write
   // Without run.json, manifest.jsonl is not taken for a run's: refused, also with overwrite.
   const std::string orphan = tmp / "orphan";
   fs::create_directories(orphan);
-  write_text(fs::path(orphan) / "manifest.jsonl", "mine\n");
+  write_bytes(fs::path(orphan) / "manifest.jsonl", "mine\n");
   CHECK_THROWS_WITH(DatasetWriter(orphan, npy, key_for(3, 3, npy)),
                     Catch::Contains(orphan + ": holds manifest.jsonl but no run.json"));
   CHECK_THROWS_WITH(DatasetWriter(orphan, npy, key_for(3, 3, npy), overwrite),
@@ -774,7 +754,7 @@ TEST_CASE("DatasetWriter redoes a shard that does not match its record, and ever
           "[dataset_writer]") {
   const auto format = GENERATE(SinkSpec::Format::kNpy, SinkSpec::Format::kSafetensors);
   INFO(format_name(format));
-  TempDir tmp;
+  TempDir tmp("pixelflow_dataset_writer_");
   const int64_t total = 7, bs = 2;  // batches {0,1} {2,3} {4,5} {6}; batch 3 has no shard
   const std::string ref = tmp / "uninterrupted";
   write_run(ref, format, total, bs);
@@ -788,22 +768,22 @@ TEST_CASE("DatasetWriter redoes a shard that does not match its record, and ever
   const std::string manifest = read_file(fs::path(dir) / "manifest.jsonl");
   const std::string records = read_file(fs::path(dir) / "shards.jsonl");
 
-  SECTION("truncated") { write_text(file1, bytes.substr(0, bytes.size() / 2)); }
+  SECTION("truncated") { write_bytes(file1, bytes.substr(0, bytes.size() / 2)); }
   SECTION("rewritten with other bytes of the same size") {
     std::string other = bytes;
     other.back() = static_cast<char>(other.back() ^ 0x5a);
-    write_text(file1, other);
+    write_bytes(file1, other);
   }
-  SECTION("its record is gone") { write_text(fs::path(dir) / "shards.jsonl", records.substr(0, records.find('\n') + 1)); }
+  SECTION("its record is gone") { write_bytes(fs::path(dir) / "shards.jsonl", records.substr(0, records.find('\n') + 1)); }
   SECTION("its record is damaged") {
     std::string damaged = records;
     const size_t second = records.find('\n') + 1;
     const size_t sha = records.find("\"sha256\":\"", second) + 10;
     damaged[sha] = damaged[sha] == '0' ? '1' : '0';
-    write_text(fs::path(dir) / "shards.jsonl", damaged);
+    write_bytes(fs::path(dir) / "shards.jsonl", damaged);
   }
   if (format == SinkSpec::Format::kNpy) {
-    SECTION("npy: a file more") { write_text(shard1 / "extra.npy", "x"); }
+    SECTION("npy: a file more") { write_bytes(shard1 / "extra.npy", "x"); }
     SECTION("npy: a file less") { fs::remove(shard1 / "original_sizes.0.npy"); }
   }
   {
@@ -821,7 +801,7 @@ TEST_CASE("DatasetWriter redoes a shard that does not match its record, and ever
 }
 
 TEST_CASE("DatasetWriter: the records in shards.jsonl", "[dataset_writer]") {
-  TempDir tmp;
+  TempDir tmp("pixelflow_dataset_writer_");
   const auto st = SinkSpec::Format::kSafetensors, npy = SinkSpec::Format::kNpy;
   write_run(tmp / "st", st, 3, 2);
   write_run(tmp / "npy", npy, 3, 2);
@@ -846,7 +826,7 @@ TEST_CASE("DatasetWriter: the records in shards.jsonl", "[dataset_writer]") {
 }
 
 TEST_CASE("manifest.jsonl keeps bytes that are not UTF-8, as \\udcNN escapes", "[dataset_writer]") {
-  TempDir tmp;
+  TempDir tmp("pixelflow_dataset_writer_");
   const auto npy = SinkSpec::Format::kNpy;
   const std::vector<std::string> inputs = {
       "imgs/caf\xe9.png",                         // Latin-1
@@ -923,7 +903,7 @@ TEST_CASE("manifest.jsonl keeps bytes that are not UTF-8, as \\udcNN escapes", "
   // escape one byte.
   const std::string other = tmp / "other";
   fs::create_directories(other);
-  write_text(fs::path(other) / "manifest.jsonl",
+  write_bytes(fs::path(other) / "manifest.jsonl",
              "{\"input\": \"\\ud83d\\udc80\\uDCE9\", \"status\": \"error\", \"error\": \"x\"}\n");
   back = read_manifest(other);
   REQUIRE(back.size() == 1);
@@ -931,11 +911,11 @@ TEST_CASE("manifest.jsonl keeps bytes that are not UTF-8, as \\udcNN escapes", "
 }
 
 TEST_CASE("list_inputs leaves out the output folder inside the input folder", "[dataset_writer][input_source]") {
-  TempDir tmp;
+  TempDir tmp("pixelflow_dataset_writer_");
   const fs::path data = tmp.path / "data";
   for (const char* f : {"a.png", "sub/b.jpg", "out/shard-000000/pixel_values.npy", "out/c.png", "out/deeper/d.png"}) {
     fs::create_directories((data / f).parent_path());
-    write_text(data / f, "x");
+    write_bytes(data / f, "x");
   }
   const std::vector<std::string> all = {(data / "a.png").string(), (data / "out/c.png").string(),
                                         (data / "out/deeper/d.png").string(),

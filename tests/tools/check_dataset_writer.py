@@ -16,6 +16,9 @@ except ImportError:
     print("numpy is not installed: skipped")
     sys.exit(77)
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cli"))
+from cli_util import tree  # noqa: E402
+
 SAMPLE = None
 TOTAL, BATCH = 5, 2
 ST_DTYPES = {"BOOL": np.bool_, "U8": np.uint8, "U16": "<u2", "I32": "<i4", "I64": "<i8",
@@ -158,18 +161,6 @@ class DatasetWriterOutput(unittest.TestCase):
             save_file(loaded, again, metadata={"format": "pt"})
             with open(again, "rb") as a, open(path, "rb") as b:
                 self.assertEqual(a.read(), b.read(), shard)
-
-
-def tree(root):
-    """Every file under root: relative path -> bytes (folders -> None)."""
-    out = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        for d in dirnames:
-            out[os.path.relpath(os.path.join(dirpath, d), root)] = None
-        for f in filenames:
-            with open(os.path.join(dirpath, f), "rb") as fh:
-                out[os.path.relpath(os.path.join(dirpath, f), root)] = fh.read()
-    return out
 
 
 class KilledAndResumed(unittest.TestCase):
