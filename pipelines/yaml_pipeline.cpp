@@ -660,21 +660,12 @@ nlohmann::ordered_json ops_json(const std::vector<OpSpec>& ops) {
 }  // namespace
 
 const std::map<std::string, std::vector<std::string>>& yaml_op_params() {
-  // The keys each op's constructor reads (see ops/<op>/), as processor_plans.cpp passes them.
-  static const std::map<std::string, std::vector<std::string>> m = {
-      {"resize", {"size", "size.height", "size.width", "size.shortest_edge", "size.longest_edge", "resample",
-                  "size_divisor", "keep_aspect_ratio", "ensure_multiple_of"}},
-      {"center_crop", {"crop_size", "crop_size.height", "crop_size.width", "size", "size.height", "size.width"}},
-      {"rescale", {"rescale_factor", "offset"}},
-      {"normalize", {"image_mean", "image_std"}},
-      {"flip_channel_order", {}},
-      {"to_channel_dimension_format", {"data_format"}},
-      {"pad", {"size_divisor"}},
-      {"reduce_label", {}},
-      {"astype", {"dtype"}},
-      {"color_quantize", {"clusters"}},
-      {"post_process_semantic_segmentation", {"target_size"}},
-  };
+  // The keys each op's constructor reads, declared next to the op (kParamKeys; registry/op_list.def).
+  static const std::map<std::string, std::vector<std::string>> m = [] {
+    std::map<std::string, std::vector<std::string>> keys;
+    for (const auto& name : registered_ops()) keys[name] = pixelflow::op_param_keys(name);
+    return keys;
+  }();
   return m;
 }
 

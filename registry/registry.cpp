@@ -5,23 +5,18 @@
 
 #include "base/errors.h"
 #include "base/text.h"
-#include "ops/astype/astype.h"
-#include "ops/center_crop/center_crop.h"
-#include "ops/color_quantize/color_quantize.h"
-#include "ops/flip_channel_order/flip_channel_order.h"
-#include "ops/normalize/normalize.h"
-#include "ops/pad/pad.h"
-#include "ops/post_process_semantic_segmentation/post_process_semantic_segmentation.h"
-#include "ops/reduce_label/reduce_label.h"
-#include "ops/rescale/rescale.h"
-#include "ops/resize/resize_op.h"
-#include "ops/to_channel_dimension_format/to_channel_dimension_format.h"
+#define PIXELFLOW_OP_HEADERS
+#include "registry/op_list.def"
+#undef PIXELFLOW_OP_HEADERS
 
 namespace pixelflow {
 
 namespace {
 
-using Factory = std::function<OpPtr(const nlohmann::json&, Target)>;
+struct Entry {
+  std::function<OpPtr(const nlohmann::json&, Target)> make;
+  const std::vector<std::string>* param_keys;
+};
 
 template <class T>
 OpPtr construct(const nlohmann::json& params, Target target) {
@@ -33,15 +28,21 @@ OpPtr construct(const nlohmann::json& params, Target target) {
   }
 }
 
-const std::map<std::string, Factory>& registry() {
-  static const std::map<std::string, Factory> r = [] {
-    std::map<std::string, Factory> m;
-#define PIXELFLOW_OP(name, cls) m.emplace(#name, &construct<cls>);
+const std::map<std::string, Entry>& registry() {
+  static const std::map<std::string, Entry> r = [] {
+    std::map<std::string, Entry> m;
+#define PIXELFLOW_OP(name, cls) m.emplace(#name, Entry{&construct<cls>, &cls::kParamKeys});
 #include "registry/op_list.def"
 #undef PIXELFLOW_OP
     return m;
   }();
   return r;
+}
+
+const Entry& entry(const std::string& name) {
+  auto it = registry().find(name);
+  if (it == registry().end()) throw ConfigError(name, "unknown op (known ops: " + join(registered_ops()) + ")");
+  return it->second;
 }
 
 }  // namespace
@@ -52,18 +53,17 @@ std::vector<std::string> registered_ops() {
   return names;
 }
 
+const std::vector<std::string>& op_param_keys(const std::string& name) { return *entry(name).param_keys; }
+
 OpPtr make_op(const OpSpec& spec) {
-  auto it = registry().find(spec.name);
-  if (it == registry().end()) {
-    throw ConfigError(spec.name, "unknown op (known ops: " + join(registered_ops()) + ")");
-  }
+  const Entry& e = entry(spec.name);
   try {
-    return it->second(spec.params, spec.target);
-  } catch (ConfigError& e) {
-    e.add_key_prefix(spec.name);  // "size" -> "resize.size"
+    return e.make(spec.params, spec.target);
+  } catch (ConfigError& err) {
+    err.add_key_prefix(spec.name);  // "size" -> "resize.size"
     throw;
-  } catch (Error& e) {
-    e.add_op(spec.name);
+  } catch (Error& err) {
+    err.add_op(spec.name);
     throw;
   }
 }

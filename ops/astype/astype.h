@@ -1,6 +1,9 @@
 // astype: NumPy's astype on the array of a sample, e.g. segmentation maps to int64 labels.
 #pragma once
 
+#include <string>
+#include <vector>
+
 #include "graph/op.h"
 
 namespace pixelflow::ops {
@@ -12,6 +15,9 @@ void astype_into(const Tensor& t, Tensor& out);
 
 class AsTypeOp : public Op {
  public:
+  // The parameter keys the constructor reads (its schema: YAML pipelines check keys against it;
+  // "a.b" is key b of the dict-valued parameter a).
+  static inline const std::vector<std::string> kParamKeys = {"dtype"};
   // params: {"dtype": "int64" | "float32" | ...}
   AsTypeOp(const nlohmann::json& params, Target target = Target::kImage);
   std::string name() const override { return "astype"; }

@@ -4,6 +4,9 @@
 // pad-then-crop.
 #pragma once
 
+#include <string>
+#include <vector>
+
 #include "graph/op.h"
 
 namespace pixelflow::ops {
@@ -17,6 +20,9 @@ Tensor crop_reference(const Tensor& in, const Rect& window, BufferPool* pool = n
 
 class CenterCropOp : public Op {
  public:
+  // The parameter keys the constructor reads (its schema: YAML pipelines check keys against it;
+  // "a.b" is key b of the dict-valued parameter a).
+  static inline const std::vector<std::string> kParamKeys = {"crop_size", "crop_size.height", "crop_size.width", "size", "size.height", "size.width"};
   // params: {"crop_size": {"height": h, "width": w}}, and optionally "size": {"height", "width"}
   // for Perceiver's center_crop, whose crop is
   //   (int(size.height / crop_size.height * min(H, W)), int(size.width / crop_size.width * min(H, W))).

@@ -13,6 +13,9 @@ namespace pixelflow::ops {
 
 class ColorQuantizeOp : public Op {
  public:
+  // The parameter keys the constructor reads (its schema: YAML pipelines check keys against it;
+  // "a.b" is key b of the dict-valued parameter a).
+  static inline const std::vector<std::string> kParamKeys = {"clusters"};
   // params: {"clusters": [[r, g, b], ...]}
   explicit ColorQuantizeOp(const nlohmann::json& params);
   std::string name() const override { return "color_quantize"; }

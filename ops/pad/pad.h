@@ -3,6 +3,9 @@
 // the smaller half before (top, left).
 #pragma once
 
+#include <string>
+#include <vector>
+
 #include "graph/op.h"
 
 namespace pixelflow::ops {
@@ -12,6 +15,9 @@ Rect pad_window(int64_t h, int64_t w, int64_t size_divisor);
 
 class PadOp : public Op {
  public:
+  // The parameter keys the constructor reads (its schema: YAML pipelines check keys against it;
+  // "a.b" is key b of the dict-valued parameter a).
+  static inline const std::vector<std::string> kParamKeys = {"size_divisor"};
   // params: {"size_divisor": n}
   explicit PadOp(const nlohmann::json& params);
   std::string name() const override { return "pad"; }

@@ -114,6 +114,9 @@ std::vector<Tensor> post_process_semantic_segmentation_reference(
 // it becomes the int64 class map.
 class PostProcessSemanticSegmentationOp : public Op {
  public:
+  // The parameter keys the constructor reads (its schema: YAML pipelines check keys against it;
+  // "a.b" is key b of the dict-valued parameter a).
+  static inline const std::vector<std::string> kParamKeys = {"target_size"};
   // params: {"target_size": [height, width]} (optional; absent or null: the sample's own
   // target_size if it has one, else no resizing).
   explicit PostProcessSemanticSegmentationOp(const nlohmann::json& params);

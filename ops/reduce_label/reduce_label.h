@@ -4,6 +4,9 @@
 // (label[label == 0] = 255; label = label - 1; label[label == 254] = 255).
 #pragma once
 
+#include <string>
+#include <vector>
+
 #include "graph/op.h"
 
 namespace pixelflow::ops {
@@ -12,6 +15,9 @@ Tensor reduce_label(const Tensor& labels, BufferPool* pool = nullptr);
 
 class ReduceLabelOp : public Op {
  public:
+  // The parameter keys the constructor reads (its schema: YAML pipelines check keys against it;
+  // "a.b" is key b of the dict-valued parameter a).
+  static inline const std::vector<std::string> kParamKeys = {};
   explicit ReduceLabelOp(const nlohmann::json& = {}, Target target = Target::kLabels) : target_(target) {}
   std::string name() const override { return "reduce_label"; }
   Target target() const override { return target_; }

@@ -4,6 +4,9 @@
 // larger than the resized image).
 #pragma once
 
+#include <string>
+#include <vector>
+
 #include <optional>
 
 #include "graph/op.h"
@@ -33,6 +36,10 @@ struct ResizeRule {
 
 class ResizeOp : public Op {
  public:
+  // The parameter keys the constructor reads (its schema: YAML pipelines check keys against it;
+  // "a.b" is key b of the dict-valued parameter a).
+  static inline const std::vector<std::string> kParamKeys = {"size", "size.height", "size.width", "size.shortest_edge", "size.longest_edge", "resample",
+                                                     "size_divisor", "keep_aspect_ratio", "ensure_multiple_of"};
   struct Crop {
     int64_t height, width;
   };

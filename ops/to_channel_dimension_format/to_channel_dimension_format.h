@@ -2,12 +2,18 @@
 // graph channels-last (H, W, C); this op writes them as data_format asks.
 #pragma once
 
+#include <string>
+#include <vector>
+
 #include "graph/op.h"
 
 namespace pixelflow::ops {
 
 class ToChannelDimensionFormatOp : public Op {
  public:
+  // The parameter keys the constructor reads (its schema: YAML pipelines check keys against it;
+  // "a.b" is key b of the dict-valued parameter a).
+  static inline const std::vector<std::string> kParamKeys = {"data_format"};
   // params: {"data_format": "channels_first" | "channels_last"}
   explicit ToChannelDimensionFormatOp(const nlohmann::json& params);
   explicit ToChannelDimensionFormatOp(Layout layout) : layout_(layout) {}
