@@ -358,11 +358,9 @@ void raise_error(const py::handle& type, const pf::Error& e,
   PyErr_SetObject(type.ptr(), exc.ptr());
 }
 
-}  // namespace
-
-PYBIND11_MODULE(_core, m) {
-  m.doc() = "pixelflow's C++ core (use the pixelflow package, not this module)";
-
+// pixelflow's exceptions (pixelflow.Error, a ValueError, and its subclasses) and the translator
+// from the C++ errors.
+void bind_errors(py::module_& m) {
   static py::exception<pf::Error> error(m, "Error", PyExc_ValueError);
   static py::exception<pf::ConfigError> config_error(m, "ConfigError", error.ptr());
   static py::exception<pf::DecodeError> decode_error(m, "DecodeError", error.ptr());
@@ -393,6 +391,10 @@ PYBIND11_MODULE(_core, m) {
     }
   });
 
+}
+
+// Processor configs: the supported classes, from_pretrained and from_dict.
+void bind_configs(py::module_& m) {
   m.def("supported_classes", &pp::supported_processor_classes);
   m.def("set_bundled_models_dir", &pp::set_bundled_models_dir, py::arg("dir"));
   m.def("has_semantic_segmentation", &pp::has_semantic_segmentation, py::arg("class_name"));
@@ -418,6 +420,10 @@ PYBIND11_MODULE(_core, m) {
         return config_tuple(pp::processor_config_from_json_text(text, source, load_options(overrides, cls, {})));
       },
       py::arg("text"), py::arg("source"), py::arg("overrides_json") = "{}", py::arg("processor_class") = py::none());
+}
+
+// Preprocessing calls and the DataLoader.
+void bind_calls(py::module_& m) {
   py::class_<CallOptionsIn>(m, "CallOptions")
       .def(py::init<>())
       .def_readwrite("return_tensors", &CallOptionsIn::return_tensors)
@@ -442,15 +448,10 @@ PYBIND11_MODULE(_core, m) {
       .def("next", &Loader::next)
       .def("close", &Loader::close);
 
-  m.def("list_inputs", [](const std::string& arg, bool recursive) {
-    std::vector<std::string> files;
-    {
-      py::gil_scoped_release nogil;
-      files = pp::list_inputs(pp::source_from_argument(arg, recursive));
-    }
-    return files;
-  }, py::arg("source"), py::arg("recursive") = false);
+}
 
+// post_process_semantic_segmentation.
+void bind_post_processing(py::module_& m) {
   m.def(
       "post_process_semantic_segmentation",
       [](const std::string& class_name, const std::string& attributes_json, const py::array& logits,
@@ -473,5 +474,30 @@ PYBIND11_MODULE(_core, m) {
       py::arg("class_name"), py::arg("attributes_json"), py::arg("logits"), py::arg("target_sizes"),
       py::arg("threads") = 0);
 
+}
+
+// Inputs: folder listing and image loading.
+void bind_inputs(py::module_& m) {
+  m.def("list_inputs", [](const std::string& arg, bool recursive) {
+    std::vector<std::string> files;
+    {
+      py::gil_scoped_release nogil;
+      files = pp::list_inputs(pp::source_from_argument(arg, recursive));
+    }
+    return files;
+  }, py::arg("source"), py::arg("recursive") = false);
+
   m.def("load_image_rgb", &load_image_rgb, py::arg("source"), py::arg("name"));
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "pixelflow's C++ core (use the pixelflow package, not this module)";
+
+  bind_errors(m);
+  bind_configs(m);
+  bind_calls(m);
+  bind_post_processing(m);
+  bind_inputs(m);
 }
