@@ -42,7 +42,10 @@ using namespace pixelflow::test;
 namespace {
 
 // ---------------------------------------------------------------------------------------------
-// A consumer that records the rows into a full-size image and checks the protocol.
+// A consumer that records the rows into a full-size image and checks the protocol. It is sized
+// for an h x w x c image: a decode that hands it columns or rows outside that (a damaged header
+// giving another size than the one it was made for) fails the test (FAIL) before anything is
+// written outside its memory.
 
 class RecordingConsumer final : public RowConsumer {
  public:
@@ -51,6 +54,8 @@ class RecordingConsumer final : public RowConsumer {
       : h_(h), w_(w), c_(c), want_y0_(want_y0), want_y1_(want_y1), image_(size_t(h * w * c), 0x5A) {}
   void begin(int64_t x, int64_t width) override {
     if (begun_ || x < 0 || width < 1 || x + width > w_) protocol_ok_ = false;
+    if (x < 0 || width < 1 || x + width > w_)
+      FAIL("begin(" << x << ", " << width << ") for an image " << w_ << " wide");
     begun_ = true;
     x_ = x;
     width_ = width;
@@ -59,6 +64,7 @@ class RecordingConsumer final : public RowConsumer {
     if (!begun_ || y <= last_row_ || y < 0 || y >= h_ || y < done_) protocol_ok_ = false;
     last_row_ = y;
     if (y < want_y0_ || y >= want_y1_) return nullptr;
+    if (y < 0 || y >= h_) FAIL("row(" << y << ") for an image " << h_ << " high");
     ++rows_;
     pending_.assign(size_t(width_ * c_), 0xA5);
     pending_y_ = y;
@@ -68,7 +74,11 @@ class RecordingConsumer final : public RowConsumer {
     if (y_end < done_ || y_end > last_row_ + 1) protocol_ok_ = false;
     done_ = y_end;
     if (pending_y_ >= 0 && pending_y_ < y_end) {  // copied only once handed over
-      std::memcpy(&image_[size_t((pending_y_ * w_ + x_) * c_)], pending_.data(), pending_.size());
+      const size_t at = size_t((pending_y_ * w_ + x_) * c_);
+      if (x_ < 0 || x_ + width_ > w_ || pending_y_ >= h_ || at + pending_.size() > image_.size())
+        FAIL("row " << pending_y_ << ", columns [" << x_ << ", " << x_ + width_ << ") outside the " << w_ << "x" << h_
+                    << " image");
+      std::memcpy(&image_[at], pending_.data(), pending_.size());
       pending_y_ = -1;
     }
   }
@@ -80,6 +90,9 @@ class RecordingConsumer final : public RowConsumer {
   int64_t rows() const { return rows_; }
   // Index of the first byte of rectangle r that differs from `full` (an (h, w[, c]) image), or -1.
   int64_t first_difference(const Tensor& full, const Rect& r) const {
+    REQUIRE(full.numel() == h_ * w_ * c_);
+    REQUIRE((full.dim(0) == h_ && full.dim(1) == w_));
+    REQUIRE((r.x >= 0 && r.y >= 0 && r.x + r.width <= w_ && r.y + r.height <= h_));
     const uint8_t* f = full.data<uint8_t>();
     for (int64_t y = r.y; y < r.y + r.height; ++y)
       for (int64_t i = (y * w_ + r.x) * c_; i < (y * w_ + r.x + r.width) * c_; ++i)
@@ -96,6 +109,22 @@ class RecordingConsumer final : public RowConsumer {
 };
 
 
+
+// `bytes` with the frame header (the first SOFn segment) saying width x height instead.
+std::string with_frame_size(std::string bytes, int64_t width, int64_t height) {
+  auto at = [&](size_t i) { return uint8_t(bytes.at(i)); };
+  for (size_t pos = 2; pos + 9 <= bytes.size(); pos += 2 + size_t(at(pos + 2) << 8 | at(pos + 3))) {
+    REQUIRE(at(pos) == 0xFF);
+    const uint8_t m = at(pos + 1);
+    if (m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC) {
+      bytes[pos + 5] = char(height >> 8), bytes[pos + 6] = char(height & 0xFF);
+      bytes[pos + 7] = char(width >> 8), bytes[pos + 8] = char(width & 0xFF);
+      return bytes;
+    }
+  }
+  FAIL("no frame header");
+  return bytes;
+}
 
 }  // namespace
 
@@ -201,14 +230,25 @@ TEST_CASE("streamed decode accepts and refuses exactly the damaged files the ima
       v[bytes.size() / 8 + size_t(rng() % (bytes.size() - bytes.size() / 8))] = char(rng() % 256);
       variants.push_back(std::move(v));
     }
+    // Frame headers giving another size than the scan data's (a corrupted byte there does that):
+    // the decode, and so the consumer, follow the header's size.
+    for (const auto& [fw, fh] : {std::pair{w + 37, h}, {w / 2 + 1, h}, {w, h / 2 + 1}, {w, h + 9}})
+      variants.push_back(with_frame_size(bytes, fw, fh));
     const Rect centre{w / 4, h / 4, std::max<int64_t>(1, w / 2), std::max<int64_t>(1, h / 2)};
     for (const std::string& v : variants) {
-      INFO("variant of " << v.size() << " bytes");
+      // The consumer is sized as the variant's own header says (the decoder delivers that size;
+      // where the header cannot be read, neither decode gets as far as a row).
+      int64_t vw = w, vh = h, vc = c;
+      outcome([&] {
+        const ops::ImageInfo vi = ops::probe_image(reinterpret_cast<const uint8_t*>(v.data()), v.size(), name);
+        vw = vi.width, vh = vi.height, vc = vi.mode == "L" ? 1 : vi.mode == "CMYK" ? 4 : 3;
+      });
+      INFO("variant of " << v.size() << " bytes, " << vw << "x" << vh << "x" << vc);
       for (const std::optional<Rect>& region : {std::optional<Rect>(), std::optional(centre)}) {
         ops::DecodedImage image;
         const std::string want = outcome([&] { image = decode(v, region); });
-        const Rect r = region ? *region : Rect{0, 0, w, h};
-        RecordingConsumer consumer(h, w, c, r.y, r.y + r.height);
+        const Rect r = clip(region ? *region : Rect{0, 0, vw, vh}, vw, vh);
+        RecordingConsumer consumer(vh, vw, vc, r.y, r.y + r.height);
         const std::string got = outcome([&] { decode(v, region, &consumer); });
         CHECK(got == want);
         if (want == "ok" && got == "ok") {
