@@ -46,47 +46,89 @@ struct BmpHeader {
 
 constexpr uint32_t kRaw = 0, kRle8 = 1, kRle4 = 2, kBitfields = 3;
 
-BmpHeader read_bmp_header(const uint8_t* d, size_t n, const std::string& name) {
-  auto fail = [&name](const std::string& why) { throw_decode_error(name, why); };
-  if (n < 18) fail("cannot identify image file: BMP header is truncated");
-  BmpHeader h;
-  uint64_t offset = load_u32le(d + 10);
-  uint32_t header_size = load_u32le(d + 14);
-  if (header_size < 4 || uint64_t(header_size) - 4 > n - 18) fail("broken BMP file: truncated info header");
-  const uint8_t* hd = d + 18;
-  size_t hd_len = header_size - 4;
-  uint64_t pos = 14 + uint64_t(header_size);  // file position after the info header
+// What the parts of read_bmp_header pass between them while the header is read.
+struct BmpHeaderReader {
+  const uint8_t* d;
+  size_t n;
+  const std::string& name;
+  uint64_t offset = 0;          // the file header's pixel data offset
+  uint32_t header_size = 0;     // the info header's size field
+  const uint8_t* hd = nullptr;  // the info header after its size field
+  size_t hd_len = 0;
+  uint64_t pos = 0;  // file position of what follows (masks, palette)
   uint64_t colors = 0;
   size_t palette_padding = 4;
   uint32_t masks[4] = {0, 0, 0, 0};
+
+  [[noreturn]] void fail(const std::string& why) const { throw_decode_error(name, why); }
+
+  void read_file_header();
+  void read_info_header(BmpHeader& h);
+  void read_core_header(BmpHeader& h);
+  void read_windows_header(BmpHeader& h);
+  void read_bitfield_masks();
+  void set_mode_for_depth(BmpHeader& h) const;
+  void apply_compression(BmpHeader& h) const;
+  void read_palette(BmpHeader& h);
+  void finish(BmpHeader& h) const;
+};
+
+// BITMAPFILEHEADER and the info header's size field.
+void BmpHeaderReader::read_file_header() {
+  if (n < 18) fail("cannot identify image file: BMP header is truncated");
+  offset = load_u32le(d + 10);
+  header_size = load_u32le(d + 14);
+  if (header_size < 4 || uint64_t(header_size) - 4 > n - 18) fail("broken BMP file: truncated info header");
+  hd = d + 18;
+  hd_len = header_size - 4;
+  pos = 14 + uint64_t(header_size);  // file position after the info header
+}
+
+// The info header by version, then the colour count and the palette's share of the offset.
+void BmpHeaderReader::read_info_header(BmpHeader& h) {
   if (header_size == 12) {
-    h.width = load_u16le(hd);
-    h.height = load_u16le(hd + 2);
-    h.bits = load_u16le(hd + 6);
-    h.compression = kRaw;
-    palette_padding = 3;
+    read_core_header(h);
   } else if (header_size == 40 || header_size == 64 || header_size == 108 || header_size == 124) {
-    h.top_down = hd[7] == 0xFF;
-    h.width = load_u32le(hd);
-    h.height = h.top_down ? int64_t(4294967296LL - load_u32le(hd + 4)) : int64_t(load_u32le(hd + 4));
-    h.bits = load_u16le(hd + 10);
-    h.compression = load_u32le(hd + 12);
-    colors = load_u32le(hd + 28);
-    if (h.compression == kBitfields) {
-      if (hd_len >= 52) {
-        for (int i = 0; i < 4; ++i) masks[i] = load_u32le(hd + 36 + 4 * i);
-      } else {  // 40-byte header: three masks follow it in the file
-        if (pos + 12 > n) fail("broken BMP file: truncated bitfield masks");
-        for (int i = 0; i < 3; ++i) masks[i] = load_u32le(d + pos + 4 * i);
-        pos += 12;
-      }
-    }
+    read_windows_header(h);
   } else {
     fail("unsupported BMP header type (" + std::to_string(header_size) + ")");
   }
   if (colors == 0) colors = h.bits < 63 ? (uint64_t(1) << h.bits) : ~uint64_t(0);
   if (offset == 14 + uint64_t(header_size) && h.bits <= 8) offset += 4 * colors;
+}
 
+// BITMAPCOREHEADER (OS/2 1.x): 16-bit sizes, 3-byte palette entries.
+void BmpHeaderReader::read_core_header(BmpHeader& h) {
+  h.width = load_u16le(hd);
+  h.height = load_u16le(hd + 2);
+  h.bits = load_u16le(hd + 6);
+  h.compression = kRaw;
+  palette_padding = 3;
+}
+
+// BITMAPINFOHEADER and its V2..V5 extensions.
+void BmpHeaderReader::read_windows_header(BmpHeader& h) {
+  h.top_down = hd[7] == 0xFF;
+  h.width = load_u32le(hd);
+  h.height = h.top_down ? int64_t(4294967296LL - load_u32le(hd + 4)) : int64_t(load_u32le(hd + 4));
+  h.bits = load_u16le(hd + 10);
+  h.compression = load_u32le(hd + 12);
+  colors = load_u32le(hd + 28);
+  if (h.compression == kBitfields) read_bitfield_masks();
+}
+
+void BmpHeaderReader::read_bitfield_masks() {
+  if (hd_len >= 52) {
+    for (int i = 0; i < 4; ++i) masks[i] = load_u32le(hd + 36 + 4 * i);
+  } else {  // 40-byte header: three masks follow it in the file
+    if (pos + 12 > n) fail("broken BMP file: truncated bitfield masks");
+    for (int i = 0; i < 3; ++i) masks[i] = load_u32le(d + pos + 4 * i);
+    pos += 12;
+  }
+}
+
+// Mode and raw mode by bit depth, before compression and palette have their say.
+void BmpHeaderReader::set_mode_for_depth(BmpHeader& h) const {
   switch (h.bits) {
     case 1: h.mode = "P"; h.raw = RawMode::kIndex1; break;
     case 4: h.mode = "P"; h.raw = RawMode::kIndex4; break;
@@ -96,25 +138,34 @@ BmpHeader read_bmp_header(const uint8_t* d, size_t n, const std::string& name) {
     case 32: h.mode = "RGB"; h.raw = RawMode::kBgrx; break;
     default: fail("unsupported BMP pixel depth (" + std::to_string(h.bits) + ")");
   }
+}
 
+// The raw mode Pillow's BmpImagePlugin knows for these masks at this depth, if any; an alpha
+// layout turns the mode into "RGBA".
+std::optional<RawMode> bitfield_raw_mode(const uint32_t masks[4], BmpHeader& h) {
+  auto rgb_is = [&](uint32_t r, uint32_t g, uint32_t b) { return masks[0] == r && masks[1] == g && masks[2] == b; };
+  auto rgba_is = [&](uint32_t r, uint32_t g, uint32_t b, uint32_t a) { return rgb_is(r, g, b) && masks[3] == a; };
+  std::optional<RawMode> raw;
+  if (h.bits == 32) {
+    if (rgba_is(0xFF0000, 0xFF00, 0xFF, 0)) raw = RawMode::kBgrx;
+    else if (rgba_is(0xFF000000, 0xFF0000, 0xFF00, 0)) raw = RawMode::kXbgr;
+    else if (rgba_is(0xFF000000, 0xFF0000, 0xFF00, 0xFF)) raw = RawMode::kAbgr;
+    else if (rgba_is(0xFF, 0xFF00, 0xFF0000, 0xFF000000)) raw = RawMode::kRgba;
+    else if (rgba_is(0xFF0000, 0xFF00, 0xFF, 0xFF000000)) raw = RawMode::kBgra;
+    else if (rgba_is(0, 0, 0, 0)) raw = RawMode::kBgra;
+    if (raw && (*raw == RawMode::kAbgr || *raw == RawMode::kRgba || *raw == RawMode::kBgra)) h.mode = "RGBA";
+  } else if (h.bits == 24) {
+    if (rgb_is(0xFF0000, 0xFF00, 0xFF)) raw = RawMode::kBgr;
+  } else if (h.bits == 16) {
+    if (rgb_is(0xF800, 0x7E0, 0x1F)) raw = RawMode::kBgr16;
+    else if (rgb_is(0x7C00, 0x3E0, 0x1F)) raw = RawMode::kBgr15;
+  }
+  return raw;
+}
+
+void BmpHeaderReader::apply_compression(BmpHeader& h) const {
   if (h.compression == kBitfields) {
-    auto rgb_is = [&](uint32_t r, uint32_t g, uint32_t b) { return masks[0] == r && masks[1] == g && masks[2] == b; };
-    auto rgba_is = [&](uint32_t r, uint32_t g, uint32_t b, uint32_t a) { return rgb_is(r, g, b) && masks[3] == a; };
-    std::optional<RawMode> raw;
-    if (h.bits == 32) {
-      if (rgba_is(0xFF0000, 0xFF00, 0xFF, 0)) raw = RawMode::kBgrx;
-      else if (rgba_is(0xFF000000, 0xFF0000, 0xFF00, 0)) raw = RawMode::kXbgr;
-      else if (rgba_is(0xFF000000, 0xFF0000, 0xFF00, 0xFF)) raw = RawMode::kAbgr;
-      else if (rgba_is(0xFF, 0xFF00, 0xFF0000, 0xFF000000)) raw = RawMode::kRgba;
-      else if (rgba_is(0xFF0000, 0xFF00, 0xFF, 0xFF000000)) raw = RawMode::kBgra;
-      else if (rgba_is(0, 0, 0, 0)) raw = RawMode::kBgra;
-      if (raw && (*raw == RawMode::kAbgr || *raw == RawMode::kRgba || *raw == RawMode::kBgra)) h.mode = "RGBA";
-    } else if (h.bits == 24) {
-      if (rgb_is(0xFF0000, 0xFF00, 0xFF)) raw = RawMode::kBgr;
-    } else if (h.bits == 16) {
-      if (rgb_is(0xF800, 0x7E0, 0x1F)) raw = RawMode::kBgr16;
-      else if (rgb_is(0x7C00, 0x3E0, 0x1F)) raw = RawMode::kBgr15;
-    }
+    std::optional<RawMode> raw = bitfield_raw_mode(masks, h);
     if (!raw) fail("unsupported BMP bitfields layout");
     h.raw = *raw;
   } else if (h.compression == kRle8 || h.compression == kRle4) {
@@ -123,38 +174,58 @@ BmpHeader read_bmp_header(const uint8_t* d, size_t n, const std::string& name) {
   } else if (h.compression != kRaw) {
     fail("unsupported BMP compression (" + std::to_string(h.compression) + ")");
   }
+}
 
-  if (h.mode == "P") {
-    if (colors == 0 || colors > 65536) fail("unsupported BMP palette size (" + std::to_string(colors) + ")");
-    uint64_t want = palette_padding * colors;
-    size_t got = pos < n ? size_t(std::min<uint64_t>(want, n - pos)) : 0;
-    const uint8_t* pal = d + std::min<uint64_t>(pos, n);
-    pos += got;
-    // A palette that is exactly the grey ramp (or black, white for two colours) is dropped.
-    bool greyscale = true;
-    for (uint64_t i = 0; i < colors && greyscale; ++i) {
-      uint8_t v = colors == 2 ? (i ? 255 : 0) : uint8_t(i & 255);
-      uint64_t at = i * palette_padding;
-      greyscale = at + 3 <= got && pal[at] == v && pal[at + 1] == v && pal[at + 2] == v;
-    }
-    if (greyscale) {
-      h.mode = colors == 2 ? "1" : "L";
-      h.raw = colors == 2 ? RawMode::kBit1 : RawMode::kByte;
-    } else {
-      size_t entries = got / palette_padding;  // Pillow unpacks "BGR"/"BGRX" palettes
-      if (entries > 256) fail("invalid palette size (" + std::to_string(entries) + " entries)");
-      h.palette = default_palette();
-      for (size_t i = 0; i < entries; ++i) {
-        const uint8_t* e = pal + i * palette_padding;
-        h.palette[3 * i] = e[2];
-        h.palette[3 * i + 1] = e[1];
-        h.palette[3 * i + 2] = e[0];
-      }
+// Whether the `got` palette bytes are exactly the grey ramp (or black, white for two colours).
+bool is_grey_palette(const uint8_t* pal, size_t got, uint64_t colors, size_t palette_padding) {
+  bool greyscale = true;
+  for (uint64_t i = 0; i < colors && greyscale; ++i) {
+    uint8_t v = colors == 2 ? (i ? 255 : 0) : uint8_t(i & 255);
+    uint64_t at = i * palette_padding;
+    greyscale = at + 3 <= got && pal[at] == v && pal[at + 1] == v && pal[at + 2] == v;
+  }
+  return greyscale;
+}
+
+// The palette of a "P" image: a grey one is dropped (mode "1"/"L"), any other becomes h.palette.
+void BmpHeaderReader::read_palette(BmpHeader& h) {
+  if (colors == 0 || colors > 65536) fail("unsupported BMP palette size (" + std::to_string(colors) + ")");
+  uint64_t want = palette_padding * colors;
+  size_t got = pos < n ? size_t(std::min<uint64_t>(want, n - pos)) : 0;
+  const uint8_t* pal = d + std::min<uint64_t>(pos, n);
+  pos += got;
+  if (is_grey_palette(pal, got, colors, palette_padding)) {
+    h.mode = colors == 2 ? "1" : "L";
+    h.raw = colors == 2 ? RawMode::kBit1 : RawMode::kByte;
+  } else {
+    size_t entries = got / palette_padding;  // Pillow unpacks "BGR"/"BGRX" palettes
+    if (entries > 256) fail("invalid palette size (" + std::to_string(entries) + " entries)");
+    h.palette = default_palette();
+    for (size_t i = 0; i < entries; ++i) {
+      const uint8_t* e = pal + i * palette_padding;
+      h.palette[3 * i] = e[2];
+      h.palette[3 * i + 1] = e[1];
+      h.palette[3 * i + 2] = e[0];
     }
   }
+}
+
+// Data offset and row stride; an image without pixels is rejected last, as Pillow does.
+void BmpHeaderReader::finish(BmpHeader& h) const {
   h.data_offset = offset ? offset : pos;
   h.stride = int64_t(((uint64_t(h.width) * uint64_t(h.bits) + 31) >> 3) & ~uint64_t(3));
   if (h.width <= 0 || h.height <= 0) fail("cannot identify image file: BMP image has no pixels");
+}
+
+BmpHeader read_bmp_header(const uint8_t* d, size_t n, const std::string& name) {
+  BmpHeaderReader r{d, n, name};
+  r.read_file_header();
+  BmpHeader h;
+  r.read_info_header(h);
+  r.set_mode_for_depth(h);
+  r.apply_compression(h);
+  if (h.mode == "P") r.read_palette(h);
+  r.finish(h);
   return h;
 }
 

@@ -71,13 +71,69 @@ bool is_standalone_marker(int marker) {
   throw DecodeError(name, "cannot identify image file: broken JPEG header: " + why);
 }
 
+std::string hex(size_t v) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "0x%zX", v);
+  return std::string(buf);
+}
+
+// SOFn: image size, sample precision and layer count.
+void read_frame_header(const uint8_t* s, size_t len, JpegHeader& h, const std::string& name) {
+  if (len < 6) throw_header_error(name, "frame header (SOF) too short");
+  h.height = load_u16be(s + 1);
+  h.width = load_u16be(s + 3);
+  if (s[0] != 8) throw_header_error(name, "cannot handle " + std::to_string(s[0]) + "-bit layers");
+  h.layers = s[5];
+  if (h.layers == 1) {
+    h.mode = "L";
+  } else if (h.layers == 3) {
+    h.mode = "RGB";
+  } else if (h.layers == 4) {
+    h.mode = "CMYK";
+  } else {
+    throw_header_error(name, "cannot handle " + std::to_string(h.layers) + "-layer images");
+  }
+}
+
+// DQT: Pillow validates the table lengths.
+void check_quant_tables(const uint8_t* s, size_t len, const std::string& name) {
+  size_t q = 0;
+  while (q < len) {
+    size_t table = 1 + (s[q] / 16 == 0 ? 64 : 128);
+    if (len - q < table) throw_header_error(name, "bad quantization table marker");
+    q += table;
+  }
+}
+
+// One marker segment's payload `s` of `len` bytes: frame header, quantization tables, Exif, MPF.
+void read_segment(int marker, const uint8_t* s, size_t len, JpegHeader& h, bool& have_exif, const std::string& name) {
+  if (is_sof_marker(marker)) {
+    read_frame_header(s, len, h, name);
+  } else if (marker == 0xFFDB) {
+    check_quant_tables(s, len, name);
+  } else if (marker == 0xFFE1 && len >= 5 && std::memcmp(s, "Exif\0", 5) == 0) {
+    if (!have_exif) {
+      have_exif = true;
+      h.exif = s;
+      h.exif_size = len;
+    }
+  } else if (marker == 0xFFE2 && len >= 4 && std::memcmp(s, "MPF\0", 4) == 0) {
+    h.mpf = s + 4;
+    h.mpf_size = len - 4;
+  }
+}
+
+// After the scan starts: a frame header was seen and gave a non-empty size.
+void check_frame(const JpegHeader& h, const std::string& name) {
+  if (!h.mode) throw_header_error(name, "no frame header (SOF) before the scan");
+  if (h.width <= 0 || h.height <= 0) {
+    throw_header_error(name, "image size " + std::to_string(h.width) + "x" + std::to_string(h.height) +
+                                 " is empty (DNL height is not supported)");
+  }
+}
+
 JpegHeader parse_jpeg_header(const uint8_t* d, size_t n, const std::string& name) {
   auto fail = [&name](const std::string& why) { throw_header_error(name, why); };
-  auto hex = [](size_t v) {
-    char buf[32];
-    std::snprintf(buf, sizeof(buf), "0x%zX", v);
-    return std::string(buf);
-  };
   JpegHeader h;
   bool have_exif = false;
   size_t pos = 3;  // after FF D8 FF; the last FF starts the first marker
@@ -109,48 +165,13 @@ JpegHeader parse_jpeg_header(const uint8_t* d, size_t n, const std::string& name
       const uint8_t* s = d + pos;
       size_t len = size_t(length);
       pos += len;
-      if (is_sof_marker(marker)) {
-        if (len < 6) fail("frame header (SOF) too short");
-        h.height = load_u16be(s + 1);
-        h.width = load_u16be(s + 3);
-        if (s[0] != 8) fail("cannot handle " + std::to_string(s[0]) + "-bit layers");
-        h.layers = s[5];
-        if (h.layers == 1) {
-          h.mode = "L";
-        } else if (h.layers == 3) {
-          h.mode = "RGB";
-        } else if (h.layers == 4) {
-          h.mode = "CMYK";
-        } else {
-          fail("cannot handle " + std::to_string(h.layers) + "-layer images");
-        }
-      } else if (marker == 0xFFDB) {  // DQT: Pillow validates the table lengths
-        size_t q = 0;
-        while (q < len) {
-          size_t table = 1 + (s[q] / 16 == 0 ? 64 : 128);
-          if (len - q < table) fail("bad quantization table marker");
-          q += table;
-        }
-      } else if (marker == 0xFFE1 && len >= 5 && std::memcmp(s, "Exif\0", 5) == 0) {
-        if (!have_exif) {
-          have_exif = true;
-          h.exif = s;
-          h.exif_size = len;
-        }
-      } else if (marker == 0xFFE2 && len >= 4 && std::memcmp(s, "MPF\0", 4) == 0) {
-        h.mpf = s + 4;
-        h.mpf_size = len - 4;
-      }
+      read_segment(marker, s, len, h, have_exif, name);
       if (marker == 0xFFDA) break;  // start of scan: the header ends here
     }
     if (pos >= n) fail("data ends before the start of scan (SOS)");
     current = d[pos++];
   }
-  if (!h.mode) fail("no frame header (SOF) before the scan");
-  if (h.width <= 0 || h.height <= 0) {
-    fail("image size " + std::to_string(h.width) + "x" + std::to_string(h.height) +
-         " is empty (DNL height is not supported)");
-  }
+  check_frame(h, name);
   return h;
 }
 

@@ -204,121 +204,181 @@ struct PngStream {
 
   // One chunk handler of PngStream (not IDAT/IEND/fdAT). Unknown chunks are ignored.
   void handle(const uint8_t* type, const uint8_t* s, size_t len);
+
+  // Per-chunk handlers, as Pillow's PngStream.chunk_<type>; `s` is the chunk data of `len` bytes.
+  void chunk_IHDR(const uint8_t* s, size_t len);
+  void chunk_PLTE(const uint8_t* s, size_t len);
+  void chunk_tRNS(const uint8_t* s, size_t len);
+  void chunk_gAMA(const uint8_t* s, size_t len);
+  void chunk_cHRM(const uint8_t* s, size_t len);
+  void chunk_sRGB(const uint8_t* s, size_t len);
+  void chunk_pHYs(const uint8_t* s, size_t len);
+  void chunk_iCCP(const uint8_t* s, size_t len);
+  void chunk_tEXt(const uint8_t* s, size_t len);
+  void chunk_zTXt(const uint8_t* s, size_t len);
+  void chunk_iTXt(const uint8_t* s, size_t len);
+  void chunk_eXIf(const uint8_t* s, size_t len);
+  void chunk_acTL(const uint8_t* s, size_t len);
+  void chunk_fcTL(const uint8_t* s, size_t len);
 };
 
+// The first `end` bytes of a text chunk: its keyword.
+std::string text_key(const uint8_t* s, size_t end) { return std::string(reinterpret_cast<const char*>(s), end); }
+
 void PngStream::handle(const uint8_t* type, const uint8_t* s, size_t len) {
-  auto text_key = [&](size_t end) { return std::string(reinterpret_cast<const char*>(s), end); };
-  if (chunk_is(type, "IHDR")) {
-    if (len < 13) fail("broken PNG file: truncated IHDR chunk");
-    width = load_u32be(s);
-    height = load_u32be(s + 4);
-    // As Pillow's chunk_IHDR: an unknown colour type/bit depth leaves the mode as it was (none for
-    // the first IHDR; a later one, e.g. after the image data, cannot unset it).
-    if (std::optional<ModeSpec> m = mode_for(s[8], s[9])) spec = m;
-    have_header = true;
-    if (s[12]) interlaced = true;
-    if (s[11]) fail("broken PNG file: unknown filter category " + std::to_string(s[11]));
-  } else if (chunk_is(type, "PLTE")) {
-    if (spec && std::strcmp(spec->mode, "P") == 0) {
-      palette = s;
-      palette_size = len;
-      have_palette = true;
-    }
-  } else if (chunk_is(type, "tRNS")) {
-    if (spec) {
-      std::string mode = spec->mode;
-      if ((mode == "1" || mode == "L" || mode == "I") && len < 2) fail("broken PNG file: truncated tRNS chunk");
-      if (mode == "RGB" && len < 6) fail("broken PNG file: truncated tRNS chunk");
-    }
-  } else if (chunk_is(type, "gAMA")) {
-    if (len < 4) fail("broken PNG file: truncated gAMA chunk");
-  } else if (chunk_is(type, "cHRM")) {
-    if (len % 4) fail("broken PNG file: bad cHRM chunk length");
-  } else if (chunk_is(type, "sRGB")) {
-    if (len < 1) fail("broken PNG file: truncated sRGB chunk");
-  } else if (chunk_is(type, "pHYs")) {
-    if (len < 9) fail("broken PNG file: truncated pHYs chunk");
-  } else if (chunk_is(type, "iCCP")) {
-    if (len == 0) fail("broken PNG file: empty iCCP chunk");
-    const uint8_t* nul = static_cast<const uint8_t*>(std::memchr(s, 0, len));
-    // Pillow reads the compression method at the separator itself (or the last byte if none).
-    uint8_t method = nul ? 0 : s[len - 1];
-    if (method != 0) fail("broken PNG file: unknown compression method in iCCP chunk");
-    size_t start = nul ? size_t(nul - s) + 2 : len + 1;
-    std::string profile;
-    if (start <= len && inflate_text(s + start, len - start, &profile) == InflateStatus::kTooLarge) {
-      fail("broken PNG file: iCCP chunk decompresses to more than 1 MiB");
-    }
-  } else if (chunk_is(type, "tEXt")) {
-    const uint8_t* nul = static_cast<const uint8_t*>(std::memchr(s, 0, len));
-    size_t key_end = nul ? size_t(nul - s) : len;
-    if (key_end > 0) {
-      std::string value = nul ? std::string(reinterpret_cast<const char*>(s) + key_end + 1, len - key_end - 1) : "";
-      meta.set(text_key(key_end), std::move(value), /*is_bytes=*/true);
-    }
-  } else if (chunk_is(type, "zTXt")) {
-    const uint8_t* nul = static_cast<const uint8_t*>(std::memchr(s, 0, len));
-    size_t key_end = nul ? size_t(nul - s) : len;
-    const uint8_t* v = nul ? nul + 1 : s + len;
-    size_t v_len = size_t(s + len - v);
-    if (v_len > 0 && v[0] != 0) fail("broken PNG file: unknown compression method in zTXt chunk");
-    std::string text;
-    InflateStatus st = v_len > 0 ? inflate_text(v + 1, v_len - 1, &text) : InflateStatus::kOk;
-    if (st == InflateStatus::kTooLarge) fail("broken PNG file: zTXt chunk decompresses to more than 1 MiB");
-    if (st == InflateStatus::kError) text.clear();
-    if (key_end > 0) meta.set(text_key(key_end), std::move(text), /*is_bytes=*/false);
-  } else if (chunk_is(type, "iTXt")) {
-    const uint8_t* nul = static_cast<const uint8_t*>(std::memchr(s, 0, len));
-    if (!nul) return;
-    size_t key_end = size_t(nul - s);
-    const uint8_t* r = nul + 1;
-    size_t r_len = size_t(s + len - r);
-    if (r_len < 2) return;
-    uint8_t compressed = r[0], method = r[1];
-    r += 2;
-    r_len -= 2;
-    const uint8_t* lang_end = static_cast<const uint8_t*>(std::memchr(r, 0, r_len));
-    if (!lang_end) return;
-    const uint8_t* tk = lang_end + 1;
-    const uint8_t* tk_end = static_cast<const uint8_t*>(std::memchr(tk, 0, size_t(r + r_len - tk)));
-    if (!tk_end) return;
-    const uint8_t* v = tk_end + 1;
-    std::string text(reinterpret_cast<const char*>(v), size_t(r + r_len - v));
-    if (compressed != 0) {
-      if (method != 0) return;
-      std::string plain;
-      InflateStatus st = inflate_text(v, text.size(), &plain);
-      if (st == InflateStatus::kTooLarge) fail("broken PNG file: iTXt chunk decompresses to more than 1 MiB");
-      if (st == InflateStatus::kError) return;
-      text = std::move(plain);
-    }
-    meta.set(text_key(key_end), std::move(text), /*is_bytes=*/false);
-  } else if (chunk_is(type, "eXIf")) {
-    meta.set("exif", std::string("Exif\0\0", 6) + std::string(reinterpret_cast<const char*>(s), len), true);
-  } else if (chunk_is(type, "acTL")) {
-    if (len < 8) fail("broken PNG file: APNG contains truncated acTL chunk");
-    if (animated_header) {
-      animated_header = false;  // a second acTL: Pillow falls back to the default image
-      return;
-    }
-    uint32_t n = load_u32be(s);
-    if (n == 0 || n > 0x80000000u) return;
-    animated_header = true;
-    frame_count = n;
-  } else if (chunk_is(type, "fcTL")) {
-    if (len < 26) fail("broken PNG file: APNG contains truncated fcTL chunk");
-    uint32_t n = load_u32be(s);
-    if ((!have_seq && n != 0) || (have_seq && seq != n - 1)) fail("broken PNG file: APNG contains frame sequence errors");
-    have_seq = true;
-    seq = n;
-    int64_t w = load_u32be(s + 4), h = load_u32be(s + 8), x = load_u32be(s + 12), y = load_u32be(s + 16);
-    if (x + w > width || y + h > height) fail("broken PNG file: APNG contains invalid frames");
-    have_bbox = true;
-    bbox[0] = x;
-    bbox[1] = y;
-    bbox[2] = x + w;
-    bbox[3] = y + h;
+  using Handler = void (PngStream::*)(const uint8_t*, size_t);
+  struct Entry {
+    const char* id;
+    Handler fn;
+  };
+  static constexpr Entry kHandlers[] = {
+      {"IHDR", &PngStream::chunk_IHDR}, {"PLTE", &PngStream::chunk_PLTE}, {"tRNS", &PngStream::chunk_tRNS},
+      {"gAMA", &PngStream::chunk_gAMA}, {"cHRM", &PngStream::chunk_cHRM}, {"sRGB", &PngStream::chunk_sRGB},
+      {"pHYs", &PngStream::chunk_pHYs}, {"iCCP", &PngStream::chunk_iCCP}, {"tEXt", &PngStream::chunk_tEXt},
+      {"zTXt", &PngStream::chunk_zTXt}, {"iTXt", &PngStream::chunk_iTXt}, {"eXIf", &PngStream::chunk_eXIf},
+      {"acTL", &PngStream::chunk_acTL}, {"fcTL", &PngStream::chunk_fcTL},
+  };
+  for (const Entry& e : kHandlers) {
+    if (chunk_is(type, e.id)) return (this->*e.fn)(s, len);
   }
+}
+
+void PngStream::chunk_IHDR(const uint8_t* s, size_t len) {
+  if (len < 13) fail("broken PNG file: truncated IHDR chunk");
+  width = load_u32be(s);
+  height = load_u32be(s + 4);
+  // As Pillow's chunk_IHDR: an unknown colour type/bit depth leaves the mode as it was (none for
+  // the first IHDR; a later one, e.g. after the image data, cannot unset it).
+  if (std::optional<ModeSpec> m = mode_for(s[8], s[9])) spec = m;
+  have_header = true;
+  if (s[12]) interlaced = true;
+  if (s[11]) fail("broken PNG file: unknown filter category " + std::to_string(s[11]));
+}
+
+void PngStream::chunk_PLTE(const uint8_t* s, size_t len) {
+  if (spec && std::strcmp(spec->mode, "P") == 0) {
+    palette = s;
+    palette_size = len;
+    have_palette = true;
+  }
+}
+
+void PngStream::chunk_tRNS(const uint8_t*, size_t len) {
+  if (spec) {
+    std::string mode = spec->mode;
+    if ((mode == "1" || mode == "L" || mode == "I") && len < 2) fail("broken PNG file: truncated tRNS chunk");
+    if (mode == "RGB" && len < 6) fail("broken PNG file: truncated tRNS chunk");
+  }
+}
+
+void PngStream::chunk_gAMA(const uint8_t*, size_t len) {
+  if (len < 4) fail("broken PNG file: truncated gAMA chunk");
+}
+
+void PngStream::chunk_cHRM(const uint8_t*, size_t len) {
+  if (len % 4) fail("broken PNG file: bad cHRM chunk length");
+}
+
+void PngStream::chunk_sRGB(const uint8_t*, size_t len) {
+  if (len < 1) fail("broken PNG file: truncated sRGB chunk");
+}
+
+void PngStream::chunk_pHYs(const uint8_t*, size_t len) {
+  if (len < 9) fail("broken PNG file: truncated pHYs chunk");
+}
+
+void PngStream::chunk_iCCP(const uint8_t* s, size_t len) {
+  if (len == 0) fail("broken PNG file: empty iCCP chunk");
+  const uint8_t* nul = static_cast<const uint8_t*>(std::memchr(s, 0, len));
+  // Pillow reads the compression method at the separator itself (or the last byte if none).
+  uint8_t method = nul ? 0 : s[len - 1];
+  if (method != 0) fail("broken PNG file: unknown compression method in iCCP chunk");
+  size_t start = nul ? size_t(nul - s) + 2 : len + 1;
+  std::string profile;
+  if (start <= len && inflate_text(s + start, len - start, &profile) == InflateStatus::kTooLarge) {
+    fail("broken PNG file: iCCP chunk decompresses to more than 1 MiB");
+  }
+}
+
+void PngStream::chunk_tEXt(const uint8_t* s, size_t len) {
+  const uint8_t* nul = static_cast<const uint8_t*>(std::memchr(s, 0, len));
+  size_t key_end = nul ? size_t(nul - s) : len;
+  if (key_end > 0) {
+    std::string value = nul ? std::string(reinterpret_cast<const char*>(s) + key_end + 1, len - key_end - 1) : "";
+    meta.set(text_key(s, key_end), std::move(value), /*is_bytes=*/true);
+  }
+}
+
+void PngStream::chunk_zTXt(const uint8_t* s, size_t len) {
+  const uint8_t* nul = static_cast<const uint8_t*>(std::memchr(s, 0, len));
+  size_t key_end = nul ? size_t(nul - s) : len;
+  const uint8_t* v = nul ? nul + 1 : s + len;
+  size_t v_len = size_t(s + len - v);
+  if (v_len > 0 && v[0] != 0) fail("broken PNG file: unknown compression method in zTXt chunk");
+  std::string text;
+  InflateStatus st = v_len > 0 ? inflate_text(v + 1, v_len - 1, &text) : InflateStatus::kOk;
+  if (st == InflateStatus::kTooLarge) fail("broken PNG file: zTXt chunk decompresses to more than 1 MiB");
+  if (st == InflateStatus::kError) text.clear();
+  if (key_end > 0) meta.set(text_key(s, key_end), std::move(text), /*is_bytes=*/false);
+}
+
+void PngStream::chunk_iTXt(const uint8_t* s, size_t len) {
+  const uint8_t* nul = static_cast<const uint8_t*>(std::memchr(s, 0, len));
+  if (!nul) return;
+  size_t key_end = size_t(nul - s);
+  const uint8_t* r = nul + 1;
+  size_t r_len = size_t(s + len - r);
+  if (r_len < 2) return;
+  uint8_t compressed = r[0], method = r[1];
+  r += 2;
+  r_len -= 2;
+  const uint8_t* lang_end = static_cast<const uint8_t*>(std::memchr(r, 0, r_len));
+  if (!lang_end) return;
+  const uint8_t* tk = lang_end + 1;
+  const uint8_t* tk_end = static_cast<const uint8_t*>(std::memchr(tk, 0, size_t(r + r_len - tk)));
+  if (!tk_end) return;
+  const uint8_t* v = tk_end + 1;
+  std::string text(reinterpret_cast<const char*>(v), size_t(r + r_len - v));
+  if (compressed != 0) {
+    if (method != 0) return;
+    std::string plain;
+    InflateStatus st = inflate_text(v, text.size(), &plain);
+    if (st == InflateStatus::kTooLarge) fail("broken PNG file: iTXt chunk decompresses to more than 1 MiB");
+    if (st == InflateStatus::kError) return;
+    text = std::move(plain);
+  }
+  meta.set(text_key(s, key_end), std::move(text), /*is_bytes=*/false);
+}
+
+void PngStream::chunk_eXIf(const uint8_t* s, size_t len) {
+  meta.set("exif", std::string("Exif\0\0", 6) + std::string(reinterpret_cast<const char*>(s), len), true);
+}
+
+void PngStream::chunk_acTL(const uint8_t* s, size_t len) {
+  if (len < 8) fail("broken PNG file: APNG contains truncated acTL chunk");
+  if (animated_header) {
+    animated_header = false;  // a second acTL: Pillow falls back to the default image
+    return;
+  }
+  uint32_t n = load_u32be(s);
+  if (n == 0 || n > 0x80000000u) return;
+  animated_header = true;
+  frame_count = n;
+}
+
+void PngStream::chunk_fcTL(const uint8_t* s, size_t len) {
+  if (len < 26) fail("broken PNG file: APNG contains truncated fcTL chunk");
+  uint32_t n = load_u32be(s);
+  if ((!have_seq && n != 0) || (have_seq && seq != n - 1)) fail("broken PNG file: APNG contains frame sequence errors");
+  have_seq = true;
+  seq = n;
+  int64_t w = load_u32be(s + 4), h = load_u32be(s + 8), x = load_u32be(s + 12), y = load_u32be(s + 16);
+  if (x + w > width || y + h > height) fail("broken PNG file: APNG contains invalid frames");
+  have_bbox = true;
+  bbox[0] = x;
+  bbox[1] = y;
+  bbox[2] = x + w;
+  bbox[3] = y + h;
 }
 
 // ---------------------------------------------------------------------------------------------
