@@ -65,7 +65,8 @@ std::vector<OpCase> op_cases() {
   std::vector<OpCase> cases;
   for (int f = 0; f <= 5; ++f) {
     const auto filter = static_cast<ops::Resample>(f);
-    for (auto [oh, ow] : {std::pair<int64_t, int64_t>{9, 14}, {1, 1}, {40, 3}}) {
+    for (const auto& size : {std::pair<int64_t, int64_t>{9, 14}, {1, 1}, {40, 3}}) {
+      const int64_t oh = size.first, ow = size.second;  // not a structured binding: clang 14 cannot capture those
       cases.push_back({"resize uint8 " + std::string(ops::resample_name(filter)) + " to " + std::to_string(oh) + "x" +
                            std::to_string(ow),
                        {"resize", {{"size", {{"height", oh}, {"width", ow}}}, {"resample", f}}},
@@ -93,7 +94,8 @@ std::vector<OpCase> op_cases() {
                      0.999,
                      [=](const Tensor& in) { return resize_float01_oracle(in, 11, 6, filter); }});
   }
-  for (auto [ch, cw] : {std::pair<int64_t, int64_t>{5, 6}, {1, 1}, {30, 2}}) {
+  for (const auto& size : {std::pair<int64_t, int64_t>{5, 6}, {1, 1}, {30, 2}}) {
+    const int64_t ch = size.first, cw = size.second;
     cases.push_back({"center_crop " + std::to_string(ch) + "x" + std::to_string(cw),
                      {"center_crop", {{"crop_size", {{"height", ch}, {"width", cw}}}}},
                      kAllDTypes,

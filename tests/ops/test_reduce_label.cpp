@@ -45,7 +45,8 @@ TEST_CASE("reduce_label equals BEiT's reduce_label for every dtype and size", "[
   std::mt19937 rng(21);
   const DType dtype = GENERATE(DType::kUInt8, DType::kUInt16, DType::kInt32, DType::kInt64, DType::kFloat32,
                                DType::kFloat64);
-  for (auto [h, w] : {std::pair<int64_t, int64_t>{1, 1}, {1, 13}, {13, 1}, {5, 7}, {64, 65}}) {
+  for (const auto& size : {std::pair<int64_t, int64_t>{1, 1}, {1, 13}, {13, 1}, {5, 7}, {64, 65}}) {
+    const int64_t h = size.first, w = size.second;  // not a structured binding: clang 14 cannot capture those
     // Classes 0..151 and 255 (ADE20k-like), with many zeros.
     Tensor in = random_tensor(rng, dtype, {h, w}, 0, 151);
     with_dtype(dtype, [&](auto tag) {

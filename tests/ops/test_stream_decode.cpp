@@ -220,7 +220,9 @@ TEST_CASE("streamed decode accepts and refuses exactly the damaged files the ima
                            "decode_region/photo_640x480.jpg"})
     files.emplace_back(name, read_file(data_file(name)));
   int refused = 0, accepted = 0;
-  for (const auto& [name, bytes] : files) {
+  for (const auto& file : files) {
+    const std::string& name = file.first;  // not a structured binding: clang 14 cannot capture those
+    const auto& bytes = file.second;
     INFO(name << " (" << bytes.size() << " bytes)");
     const ops::ImageInfo info = ops::probe_image(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), name);
     const int64_t w = info.width, h = info.height, c = info.mode == "L" ? 1 : info.mode == "CMYK" ? 4 : 3;
