@@ -178,9 +178,9 @@ int run(int argc, char** argv) {
                         throw std::runtime_error(tjGetErrorStr2(tj));
                     }
                   }, {}, {}});
-    for (auto [impl, call] : {std::pair{"full_decode", &call_full}, std::pair{"region_decode", &call_region},
-                              std::pair{"approximate", &call_approx}})
-      ms.push_back({s.name, impl, [&items, sp, batch, call](int64_t k) {
+    for (const auto& mode : {std::pair{"full_decode", &call_full}, std::pair{"region_decode", &call_region},
+                             std::pair{"approximate", &call_approx}})
+      ms.push_back({s.name, mode.first, [&items, sp, batch, call = mode.second](int64_t k) {
                       BatchFeature out = call->run(items(*sp, k, batch));
                       (void)out;
                     }, {}, {}});
