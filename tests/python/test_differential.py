@@ -764,7 +764,7 @@ def run_both(cls, config, images, kwargs, report=None, excuse_b4=None):
 # visible and the excuse must go once the bug is fixed. PIXELFLOW_DIFF_NO_EXCUSES=1 disables them.
 
 KNOWN_ISSUES = {
-    "B1": "fixed (kept as a regression test): pixelflow bug (C++, pipelines/processor_specs.cpp): EfficientNetImageProcessor's default resample is "
+    "B1": "fixed (kept as a regression test): pixelflow bug (C++, pipelines/processors/vit.cpp): EfficientNetImageProcessor's default resample is "
           "NEAREST (transformers 4.x); transformers 5.0.0's is BICUBIC (excused only where resample=3 agrees)",
     "B2": "fixed (kept as a regression test): pixelflow bug (C++, pipelines/processor_plans.cpp): MobileNetV2, Beit, Segformer, DPT and MobileViT infer "
           "the channel layout of every image separately (in _preprocess_image); pixelflow applies the first "
