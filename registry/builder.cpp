@@ -21,38 +21,60 @@ constexpr FusionRule kFusionRules[] = {
 #include "registry/fusion_rules.def"
 };
 
-}  // namespace
-
-void check_output_sizes(const Plan& plan) {
-  if (plan.load.max_pixels <= 0) return;  // no limit asked for
-  const int64_t limit = std::max(plan.load.max_pixels, LoadSpec{}.max_pixels);
-  for (const auto* specs : {&plan.image_ops, &plan.label_ops}) {
-    for (const auto& spec : *specs) {
-      const std::optional<OutputFloor> f = make_op(spec)->output_floor();
-      int64_t pixels = 0;
-      if (!f || (!__builtin_mul_overflow(f->height, f->width, &pixels) && pixels <= limit)) continue;
-      throw ConfigError(f->key, spec.name + " to " + std::to_string(f->height) + " x " + std::to_string(f->width) +
-                                    (pixels > 0 ? " = " + std::to_string(pixels) : std::string()) +
-                                    " pixels per image, more than the limit of " + std::to_string(limit) +
-                                    " (the pixel limit of --max-image-pixels, PIXELFLOW_MAX_IMAGE_PIXELS or "
-                                    "load.max_image_pixels, at least 178956970; 0: no limit)");
-    }
-  }
+// The pixel limit check_output_sizes applies for `plan`; 0: none.
+int64_t pixel_limit(const Plan& plan) {
+  return plan.load.max_pixels <= 0 ? 0 : std::max(plan.load.max_pixels, LoadSpec{}.max_pixels);
 }
 
-std::vector<OpPtr> build_ops(const std::vector<OpSpec>& specs, const BuildOptions& opts) {
-  std::vector<OpPtr> logical;
-  for (const auto& spec : specs) logical.push_back(make_op(spec));
+// Throws ConfigError (naming the key) when every output of `op` has more pixels than `limit`.
+void check_output_floor(const OpSpec& spec, const Op& op, int64_t limit) {
+  const std::optional<OutputFloor> f = op.output_floor();
+  int64_t pixels = 0;
+  if (!f || (!__builtin_mul_overflow(f->height, f->width, &pixels) && pixels <= limit)) return;
+  throw ConfigError(f->key, spec.name + " to " + std::to_string(f->height) + " x " + std::to_string(f->width) +
+                                (pixels > 0 ? " = " + std::to_string(pixels) : std::string()) +
+                                " pixels per image, more than the limit of " + std::to_string(limit) +
+                                " (the pixel limit of --max-image-pixels, PIXELFLOW_MAX_IMAGE_PIXELS or "
+                                "load.max_image_pixels, at least 178956970; 0: no limit)");
+}
+
+// The logical ops of `specs`, each checked against `limit` (0: no check) as soon as it is built.
+std::vector<OpPtr> make_ops(const std::vector<OpSpec>& specs, int64_t limit) {
+  std::vector<OpPtr> ops;
+  for (const auto& spec : specs) {
+    ops.push_back(make_op(spec));
+    if (limit > 0) check_output_floor(spec, *ops.back(), limit);
+  }
+  return ops;
+}
+
+std::vector<OpPtr> fuse(std::vector<OpPtr> logical, const BuildOptions& opts) {
   if (!opts.fuse) return logical;
   return apply_fusion(std::move(logical), kRewrites, kFusionRules);
 }
 
+}  // namespace
+
+void check_output_sizes(const Plan& plan) {
+  const int64_t limit = pixel_limit(plan);
+  if (limit <= 0) return;  // no limit asked for
+  make_ops(plan.image_ops, limit);
+  make_ops(plan.label_ops, limit);
+}
+
+std::vector<OpPtr> build_ops(const std::vector<OpSpec>& specs, const BuildOptions& opts) {
+  return fuse(make_ops(specs, 0), opts);
+}
+
+// Each op is built once: checked (as check_output_sizes does, image chain first), then fused.
 Pipeline build_pipeline(const Plan& plan, const BuildOptions& opts) {
-  check_output_sizes(plan);
-  Pipeline p(build_ops(plan.image_ops, opts), build_ops(plan.label_ops, opts));
+  const int64_t limit = pixel_limit(plan);
+  std::vector<OpPtr> image = make_ops(plan.image_ops, limit);
+  std::vector<OpPtr> labels = make_ops(plan.label_ops, limit);
+  Pipeline p(fuse(std::move(image), opts), fuse(std::move(labels), opts));
   // Per input, what check_output_sizes checks per plan: no array of a sample beyond the pixel
   // limit (at least its default), with up to 4 channels.
-  if (plan.load.max_pixels > 0) p.set_max_sample_values(4 * std::max(plan.load.max_pixels, LoadSpec{}.max_pixels));
+  if (limit > 0) p.set_max_sample_values(4 * limit);
   return p;
 }
 

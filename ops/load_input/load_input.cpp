@@ -319,7 +319,7 @@ void InputLoader::finish_load(Sample& s, const InputItem& item, Tensor raw, cons
   if (spec_.infer_layout_per_input && !spec_.input_data_format)
     layout = infer_channel_dimension_format(raw.shape());
   s.image = to_channels_last(raw, layout, ctx.pool);
-  if (!item.labels_path.empty() || item.labels_array.defined()) s.labels = read_labels(item, ctx);
+  if (item.has_labels()) s.labels = read_labels(item, ctx);
 }
 
 void InputLoader::load(Sample& s, const ExecContext& ctx) const {
@@ -344,7 +344,7 @@ bool InputLoader::load_through(Sample& s, const Op& first, const ExecContext& ct
     return false;
   }
   stream->finish(s, ctx, last);
-  if (!item.labels_path.empty() || item.labels_array.defined()) s.labels = read_labels(item, ctx);
+  if (item.has_labels()) s.labels = read_labels(item, ctx);
   return true;
 }
 

@@ -54,6 +54,7 @@ struct InputItem {
   std::string name;    // shown in errors; defaults to path
   std::string labels_path;  // segmentation map for this input (file or .npy), optional
   Tensor labels_array;
+  bool has_labels() const { return !labels_path.empty() || labels_array.defined(); }
 
   static InputItem file(std::string path) { InputItem i; i.name = i.path = std::move(path); return i; }
   static InputItem from_array(Tensor t, std::string name) {
