@@ -40,6 +40,7 @@ class Resolver : public processors::CallContext {
   void run() {
     report_unknown_kwargs();
     for (const auto& p : decl_.preprocess_params) values_[p] = initial_value(p);
+    if (t_.resolve_args) t_.resolve_args(*this);
     for (const auto& p : decl_.preprocess_params)
       if (detail::is_flag_param(p)) flags_[p] = flag_of(p);
     normalize_sizes();
@@ -58,6 +59,18 @@ class Resolver : public processors::CallContext {
   ConfigError err(const std::string& key, const std::string& problem) const override {
     auto it = values_.find(key);
     return config_error(it == values_.end() ? cfg_.source : it->second.source, key, problem);
+  }
+
+  const json* call_arg(const std::string& key) const override {
+    auto it = call_.find(key);
+    return it == call_.end() || it->is_null() ? nullptr : &*it;
+  }
+  const json& attribute(const std::string& key) const override {
+    static const json null;
+    return cfg_.attributes.contains(key) ? cfg_.attributes.at(key) : null;
+  }
+  void set(const std::string& key, json value, bool from_call) override {
+    values_[key] = {std::move(value), from_call ? kCallSource : cfg_.source};
   }
 
   void positive_int_entry(const std::string& key, const json& dict, const std::string& sub) const override {

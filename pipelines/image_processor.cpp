@@ -5,6 +5,7 @@
 
 #include "base/errors.h"
 #include "graph/kernels.h"
+#include "ops/patchify/patchify.h"
 #include "pipelines/processor_plans.h"
 
 namespace pixelflow::pipelines {
@@ -24,6 +25,18 @@ Plan with_input_layout(Plan plan, Layout layout) {
     if (op.name == "to_channel_dimension_format" && op.params.value("data_format", "") == "input")
       op.params["data_format"] = layout == Layout::kChannelsFirst ? "channels_first" : "channels_last";
   return plan;
+}
+
+// Qwen2-VL: transformers concatenates the images' patch rows and lists their grids, as arrays
+// whatever return_tensors says.
+BatchFeature batch_patches(BatchFeature per_image, const std::string& key) {
+  BatchFeature out;
+  std::vector<Tensor> images;
+  if (per_image.contains(key)) images = per_image.list(key);
+  ops::PatchBatch b = ops::collate_patches(images);
+  out.set(key, std::move(b.pixel_values));
+  out.set("image_grid_thw", std::move(b.image_grid_thw));
+  return out;
 }
 
 }  // namespace
@@ -123,7 +136,8 @@ BatchFeature PreparedCall::run_flat(std::vector<ops::InputItem> inputs, RunRepor
   run.skip_failed = opts_.skip_failed;
   run.ordered = opts_.ordered;
   OutputOptions out;
-  out.stacked = opts_.return_tensors;
+  // Patch batches are built from the per-image arrays (below), with or without return_tensors.
+  out.stacked = opts_.return_tensors && plan_.batching == Batching::kStack;
   out.image_key = plan_.image_key;
   out.labels_key = plan_.labels_key;
   std::optional<Pipeline> built;
@@ -132,7 +146,8 @@ BatchFeature PreparedCall::run_flat(std::vector<ops::InputItem> inputs, RunRepor
   if (!p.image_ops().empty()) loader.set_first_op(p.image_ops().front(), opts_.decode_region, opts_.approximate);
   RunReport local;
   if (opts_.skip_failed && !report) report = &local;
-  return p.run(loader, run, out, report);
+  BatchFeature bf = p.run(loader, run, out, report);
+  return plan_.batching == Batching::kStack ? bf : batch_patches(std::move(bf), plan_.image_key);
 }
 
 ImageProcessor ImageProcessor::from_pretrained(const std::string& path_or_model_id, const LoadOptions& opts) {

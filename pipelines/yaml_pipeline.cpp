@@ -554,6 +554,8 @@ Plan plan_from_ops(const Document& d, const LoadSpec& load) {
       r.fail(e->value, "outputs", "image_key and labels_key must differ, both are \"" + plan.image_key + "\"");
   }
   if (const Entry* e = d.get("video")) plan.video = r.get_bool(e->value, "video");
+  // patchify's arrays make Qwen2-VL's batch: concatenated rows and image_grid_thw.
+  if (!plan.image_ops.empty() && plan.image_ops.back().name == "patchify") plan.batching = Batching::kPatches;
   // As VideoMAE (each frame) and the classes that infer each image's layout on their own: unless
   // input_data_format is set.
   plan.load.infer_layout_per_input =

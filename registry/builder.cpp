@@ -4,6 +4,7 @@
 
 #include "base/errors.h"
 #include "graph/fusion.h"
+#include "ops/patchify/patchify_fusion.h"
 #include "ops/pointwise/pointwise_fusion.h"
 #include "ops/resize/resize_fusion.h"
 #include "registry/registry.h"

@@ -12,11 +12,18 @@
 
 namespace pixelflow {
 
+// How a call's per-image outputs become the batch.
+enum class Batching {
+  kStack,    // stacked (N, ...) per key with tensors, else a list per image (most processors)
+  kPatches,  // patchify's arrays: rows concatenated + image_grid_thw (ops::collate_patches), always arrays
+};
+
 struct Plan {
   std::string processor_class;
   LoadSpec load;
   std::vector<OpSpec> image_ops;
   std::vector<OpSpec> label_ops;
+  Batching batching = Batching::kStack;
   bool video = false;  // inputs are videos: the image output is (N, T, ...) (VideoMAE)
   std::string image_key = "pixel_values";
   std::string labels_key = "labels";

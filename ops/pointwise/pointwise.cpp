@@ -83,14 +83,14 @@ void write_value(void* data, DType t, int64_t i, double v) {
     static_cast<double*>(data)[i] = v;
 }
 
+}  // namespace
+
 std::vector<float> channel_values(const std::vector<double>& v, int64_t channels) {
   std::vector<float> out(static_cast<size_t>(channels));
   for (int64_t c = 0; c < channels; ++c) out[c] = static_cast<float>(per_channel(v, c));
   return out;
 }
 
-// Whether `steps` is [rescale]? [normalize]? (at most one of each, in that order), the shape
-// the rescale_normalize kernel computes.
 bool kernel_shaped(const std::vector<PointwiseStep>& steps) {
   if (steps.size() > 2) return false;
   if (steps.size() == 2)
@@ -98,6 +98,8 @@ bool kernel_shaped(const std::vector<PointwiseStep>& steps) {
            steps[1].kind == PointwiseStep::Kind::kNormalize;
   return true;
 }
+
+namespace {
 
 // The kernel families, typed from their generated entry points (graph/kernels.h): every
 // rescale_normalize_<type> family has the signature of the uint8 one (buffers differ in element
@@ -155,6 +157,7 @@ void run_rescale_normalize(const Tensor& in, const Rect& win,
 }
 
 }  // namespace
+
 
 DType pointwise_dtype(const std::vector<PointwiseStep>& steps, DType in) {
   DType st = in;

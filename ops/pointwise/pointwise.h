@@ -58,6 +58,12 @@ void pointwise_fused_reference(const Tensor& in, const Rect& win,
                                const std::vector<PointwiseStep>& steps, bool flip_channels,
                                bool channels_first_out, Tensor& out);
 
+// Whether `steps` is [rescale]? [normalize]? (at most one of each, in that order): the shape the
+// rescale_normalize (and patchify) kernels compute.
+bool kernel_shaped(const std::vector<PointwiseStep>& steps);
+// A step's mean or std as float32, one value per channel (a scalar repeated).
+std::vector<float> channel_values(const std::vector<double>& v, int64_t channels);
+
 // Unfused: one step on an (H, W, C) tensor through the Halide kernel where one exists.
 Tensor pointwise_step(const Tensor& in, const PointwiseStep& step, BufferPool* pool = nullptr);
 

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "base/errors.h"
+#include "base/py_float.h"
 #include "ops/center_crop/center_crop.h"
 #include "ops/common/params.h"
 #include "ops/remap/remap.h"
@@ -15,6 +16,18 @@ namespace pixelflow::ops {
 
 ResizeRule ResizeRule::from_params(const nlohmann::json& params) {
   ResizeRule r;
+  if (params.contains("smart_resize")) {
+    const auto& sr = params.at("smart_resize");
+    if (!sr.is_object()) throw ConfigError("smart_resize", "must be a dict with factor, min_pixels and max_pixels, got " + sr.dump());
+    r.kind = Kind::kSmartResize;
+    r.multiple = param_side(sr, "factor", "smart_resize");
+    r.min_pixels = param_int(sr, "min_pixels", "smart_resize");
+    r.max_pixels = param_int(sr, "max_pixels", "smart_resize");
+    if (r.max_pixels <= 0)
+      throw ConfigError("smart_resize.max_pixels",
+                        "must be a positive number of pixels (transformers divides by it), got " + std::to_string(r.max_pixels));
+    return r;
+  }
   if (!params.contains("size") && params.contains("size_divisor")) {
     r.kind = Kind::kSizeDivisor;
     r.multiple = param_side(params, "size_divisor");
@@ -128,6 +141,35 @@ Tensor integers_as_float64(const Tensor& in, BufferPool* pool) {
   return out;
 }
 
+// Qwen2-VL's smart_resize(height, width, factor, min_pixels, max_pixels), in Python's float
+// arithmetic: both sides multiples of `factor`, about h * w pixels kept within the bounds.
+std::pair<int64_t, int64_t> smart_resize_size(int64_t h, int64_t w, int64_t factor, int64_t min_pixels,
+                                              int64_t max_pixels) {
+  check_divisible_input(h, w, "smart_resize");
+  const double ratio = static_cast<double>(std::max(h, w)) / static_cast<double>(std::min(h, w));
+  if (ratio > 200) throw InputError("absolute aspect ratio must be smaller than 200, got " + python_float_repr(ratio));
+  // Python: round(), math.floor and math.ceil return ints, so the products are exact integers.
+  const double f = static_cast<double>(factor);
+  const double hd = static_cast<double>(h), wd = static_cast<double>(w);
+  const double pixels = static_cast<double>(h * w);  // exact: both sides < 2^31
+  const auto side = [&](double multiples) { return checked_side(multiples, h, w, "smart_resize") * factor; };
+  const auto area = [](int64_t a, int64_t b) { return static_cast<__int128>(a) * b; };
+  int64_t h_bar = side(round_half_even(hd / f)), w_bar = side(round_half_even(wd / f));
+  if (area(h_bar, w_bar) > max_pixels) {
+    const double beta = std::sqrt(pixels / static_cast<double>(max_pixels));
+    h_bar = std::max(factor, side(std::floor(hd / beta / f)));
+    w_bar = std::max(factor, side(std::floor(wd / beta / f)));
+  } else if (area(h_bar, w_bar) < min_pixels) {
+    const double beta = std::sqrt(static_cast<double>(min_pixels) / pixels);
+    h_bar = side(std::ceil(hd * beta / f));
+    w_bar = side(std::ceil(wd * beta / f));
+  }
+  if (h_bar > kMaxSide || w_bar > kMaxSide)
+    throw InputError("resize (smart_resize) from " + size_text(h, w) + ": output side exceeds " +
+                     std::to_string(kMaxSide) + " pixels");
+  return {h_bar, w_bar};
+}
+
 }  // namespace
 
 std::pair<int64_t, int64_t> ResizeRule::output_size(int64_t in_h, int64_t in_w) const {
@@ -152,6 +194,7 @@ std::pair<int64_t, int64_t> ResizeRule::output_size(int64_t in_h, int64_t in_w) 
     }
     case Kind::kSizeDivisor:
       return {in_h / multiple * multiple, in_w / multiple * multiple};
+    case Kind::kSmartResize: return smart_resize_size(in_h, in_w, multiple, min_pixels, max_pixels);
   }
   return {height, width};
 }

@@ -21,14 +21,17 @@ struct ResizeRule {
     kShortestEdge,   // size {"shortest_edge"}: get_resize_output_image_size(default_to_square=False)
     kKeepAspect,     // DPT: size {"height","width"} + keep_aspect_ratio + ensure_multiple_of
     kSizeDivisor,    // GLPN: floor both sides to a multiple of size_divisor
+    kSmartResize,    // Qwen2-VL's smart_resize: multiples of `multiple`, pixels in [min_pixels, max_pixels]
   };
   Kind kind = Kind::kExact;
   int64_t height = 0, width = 0, shortest_edge = 0;
   std::optional<int64_t> max_size;  // shortest-edge rule: cap on the long side (HF max_size)
   bool keep_aspect_ratio = false;
-  int64_t multiple = 1;  // ensure_multiple_of / size_divisor
+  int64_t multiple = 1;  // ensure_multiple_of / size_divisor / smart_resize's factor
+  int64_t min_pixels = 0, max_pixels = 0;  // smart_resize
 
   // params: {"size": {...}, "keep_aspect_ratio": b, "ensure_multiple_of": n, "size_divisor": n}
+  // or {"smart_resize": {"factor": n, "min_pixels": n, "max_pixels": n}}
   static ResizeRule from_params(const nlohmann::json& params);
   // (out_h, out_w) for an input of (in_h, in_w).
   std::pair<int64_t, int64_t> output_size(int64_t in_h, int64_t in_w) const;
@@ -39,7 +42,9 @@ class ResizeOp : public Op {
   // The parameter keys the constructor reads (its schema: YAML pipelines check keys against it;
   // "a.b" is key b of the dict-valued parameter a).
   static inline const std::vector<std::string> kParamKeys = {"size", "size.height", "size.width", "size.shortest_edge", "size.longest_edge", "resample",
-                                                     "size_divisor", "keep_aspect_ratio", "ensure_multiple_of"};
+                                                     "size_divisor", "keep_aspect_ratio", "ensure_multiple_of",
+                                                     "smart_resize", "smart_resize.factor", "smart_resize.min_pixels",
+                                                     "smart_resize.max_pixels"};
   struct Crop {
     int64_t height, width;
   };

@@ -59,17 +59,28 @@ class CallContext {
   virtual void positive_int_entry(const std::string& key, const nlohmann::json& dict, const std::string& sub) const = 0;
   // image_mean / image_std: numbers (std > 0), or non-empty lists of them.
   virtual void check_mean_std(const std::string& key, bool is_std) const = 0;
+
+  // For CallTraits::resolve_args: the keyword argument as the caller passed it (nullptr when
+  // absent or None), the processor's attribute (null when it has none), and replacing a value.
+  virtual const nlohmann::json* call_arg(const std::string& key) const = 0;
+  virtual const nlohmann::json& attribute(const std::string& key) const = 0;
+  // `from_call`: errors about the value point at the call rather than the config.
+  virtual void set(const std::string& key, nlohmann::json value, bool from_call) = 0;
 };
 
 // "{a, b}": the keys of a size dict, for error messages.
 std::string keys_of(const nlohmann::json& dict);
 
 using CallCheck = void (*)(const CallContext& call);
+using ArgsHook = void (*)(CallContext& call);
 using SizeCheck = void (*)(const CallContext& call, const nlohmann::json& size);
 using CropCheck = void (*)(const CallContext& call, const nlohmann::json& crop, const nlohmann::json& size);
 
 // The argument handling at the top of preprocess() (see resolve_call), as named traits and checks.
 struct CallTraits {
+  // Argument handling the class does first, on the raw arguments (Qwen2-VL's min_pixels /
+  // max_pixels / size), before the generic steps below.
+  ArgsHook resolve_args = nullptr;
   SizeNorm size_norm = SizeNorm::kSquare;
   ResizeNeeds resize_needs = ResizeNeeds::kHeightWidth;
   // validate_preprocess_arguments(do_rescale=..., do_normalize=...) is passed these.

@@ -8,6 +8,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstring>
 #include <functional>
 #include <random>
 #include <set>
@@ -149,6 +150,33 @@ std::vector<OpCase> op_cases() {
     }
     cases.push_back({"color_quantize", {"color_quantize", {{"clusters", c}}}, {DType::kFloat32, DType::kFloat64}, {3},
                      -1, 1, [=](const Tensor& in) { return imagegpt_color_quantize(in, clusters); }});
+  }
+  // patchify: a (C, 2h, 2w) image; the oracle cuts patches as transformers' reshape/transpose does.
+  for (int64_t p : {1, 2}) {
+    const int64_t m = 3 - p, t = p + 1;  // (P, M, T) = (1, 2, 2) and (2, 1, 3): blocks of 2 pixels
+    OpCase c{"patchify P" + std::to_string(p), {"patchify", {{"patch_size", p}, {"temporal_patch_size", t}, {"merge_size", m}}},
+             kAllDTypes, {1, 3}, -9, 9,
+             [=](const Tensor& in) {
+               const int64_t ch = in.dim(0), h = in.dim(1), w = in.dim(2);
+               Tensor out = Tensor::empty(in.dtype(), {1, h / (m * p), w / (m * p), m, m, ch, t, p, p});
+               const size_t es = dtype_size(in.dtype());
+               size_t k = 0;
+               for (int64_t a = 0; a < h / (m * p); ++a)
+                 for (int64_t b = 0; b < w / (m * p); ++b)
+                   for (int64_t mh = 0; mh < m; ++mh)
+                     for (int64_t mw = 0; mw < m; ++mw)
+                       for (int64_t cc = 0; cc < ch; ++cc)
+                         for (int64_t ti = 0; ti < t; ++ti)
+                           for (int64_t py = 0; py < p; ++py)
+                             for (int64_t px = 0; px < p; ++px, ++k)
+                               std::memcpy(static_cast<char*>(out.raw_data()) + k * es,
+                                           static_cast<const char*>(in.raw_data()) +
+                                               static_cast<size_t>((cc * h + (a * m + mh) * p + py) * w + (b * m + mw) * p + px) * es,
+                                           es);
+               return out;
+             }};
+    c.shape = [](int64_t h, int64_t w, int64_t ch) { return Shape{ch, 2 * h, 2 * w}; };
+    cases.push_back(c);
   }
   // post_process_semantic_segmentation: the array is one item's logits (C, h, w).
   auto logits_shape = [](int64_t h, int64_t w, int64_t c) { return Shape{c, h, w}; };

@@ -33,10 +33,10 @@ const json kClipStd = json::array({0.26862954, 0.26130258, 0.27577711});
 
 TEST_CASE("supported classes", "[config][load]") {
   const auto& names = supported_processor_classes();
-  CHECK(names.size() == 18);
+  CHECK(names.size() == 19);
   for (const char* n :
        {"CLIPImageProcessor", "ViTImageProcessor", "DeiTImageProcessor", "ConvNextImageProcessor",
-        "SiglipImageProcessor", "BitImageProcessor", "LevitImageProcessor", "PoolFormerImageProcessor",
+        "SiglipImageProcessor", "BitImageProcessor", "LevitImageProcessor", "PoolFormerImageProcessor", "Qwen2VLImageProcessor",
         "MobileNetV2ImageProcessor", "EfficientNetImageProcessor", "BeitImageProcessor", "SegformerImageProcessor",
         "DPTImageProcessor", "GLPNImageProcessor", "MobileViTImageProcessor", "PerceiverImageProcessor",
         "ImageGPTImageProcessor", "VideoMAEImageProcessor"})
@@ -172,6 +172,11 @@ TEST_CASE("defaults for missing keys, for every class", "[config][load]") {
        {{"do_resize", true}, {"size", se(224)}, {"resample", 2}, {"do_center_crop", true}, {"crop_size", hw(224, 224)},
         {"do_rescale", true}, {"rescale_factor", kRescale}, {"do_normalize", true}, {"image_mean", kStd05},
         {"image_std", kStd05}}},
+      {"Qwen2VLImageProcessor",
+       {{"do_resize", true}, {"size", {{"shortest_edge", 3136}, {"longest_edge", 1003520}}}, {"resample", 3},
+        {"do_rescale", true}, {"rescale_factor", kRescale}, {"do_normalize", true}, {"image_mean", kClipMean},
+        {"image_std", kClipStd}, {"do_convert_rgb", true}, {"min_pixels", 3136}, {"max_pixels", 1003520},
+        {"patch_size", 14}, {"temporal_patch_size", 2}, {"merge_size", 2}}},
   };
   REQUIRE(expected.size() == supported_processor_classes().size());
   for (const auto& [cls, attrs] : expected) {
@@ -386,7 +391,7 @@ TEST_CASE("model ids: local Hugging Face cache first, then bundled copies", "[co
     CHECK_THAT(clip_b.source, Catch::Contains("openai__clip-vit-base-patch32"));
     CHECK(load_processor_config("openai/imagegpt-small__SYNTHETIC-clusters").attributes["clusters"].size() == 512);
     const auto ids = bundled_model_ids();
-    CHECK(ids.size() == 20);
+    CHECK(ids.size() == 21);
     CHECK(std::find(ids.begin(), ids.end(), "facebook/dinov2-small") != ids.end());
     const std::string msg = error_of([] { load_processor_config("acme/unknown-model"); });
     CHECK_THAT(msg, Catch::StartsWith("acme/unknown-model: model id not found"));

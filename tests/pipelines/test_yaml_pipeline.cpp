@@ -70,6 +70,7 @@ void check_same_plan(const Plan& got, const Plan& want) {
   check_same_ops(got.image_ops, want.image_ops);
   check_same_ops(got.label_ops, want.label_ops);
   CHECK(got.video == want.video);
+  CHECK(got.batching == want.batching);
   CHECK(got.image_key == want.image_key);
   CHECK(got.labels_key == want.labels_key);
 }
@@ -291,7 +292,7 @@ TEST_CASE("yaml: errors are one line, FILE:LINE:COLUMN: KEY.PATH: problem", "[ya
       {"ops:\n  - center_crop: {crop_size: {height: 2, widht: 2}}\n", "t.yaml:2:42", "ops[0].center_crop.crop_size.widht",
        "unknown key \"widht\" (allowed: height, width)"},
       {"ops:\n  - resize:\n      size: {height: 2, width: 2}\n      filter: 2\n", "t.yaml:4:7", "ops[0].resize.filter",
-       "unknown key \"filter\" (allowed: size, resample, size_divisor, keep_aspect_ratio, ensure_multiple_of)"},
+       "unknown key \"filter\" (allowed: size, resample, size_divisor, keep_aspect_ratio, ensure_multiple_of, smart_resize)"},
       {"ops:\n  - resize: {size: {height: 2, width: 2}, resample: cubic}\n", "t.yaml:2:53", "ops[0].resize.resample",
        "unknown filter \"cubic\""},
       // An image-only op among the label ops.

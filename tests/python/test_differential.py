@@ -114,6 +114,7 @@ CLASS_CONFIGS = {
     "PerceiverImageProcessor": ["deepmind__vision-perceiver-learned"],
     "ImageGPTImageProcessor": ["openai__imagegpt-small__SYNTHETIC-clusters"],
     "VideoMAEImageProcessor": ["MCG-NJU__videomae-base"],
+    "Qwen2VLImageProcessor": ["Qwen__Qwen2-VL-7B-Instruct"],
 }
 CLASSES = list(pixelflow.SUPPORTED_CLASSES)
 
