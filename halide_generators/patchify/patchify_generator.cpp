@@ -19,6 +19,9 @@ class Patchify : public Generator<Patchify> {
  public:
   GeneratorParam<int> vector_width{"vector_width", 0};     // 0: natural width of the target
   GeneratorParam<bool> parallel_blocks{"parallel_blocks", false};  // rows of merge blocks over the pool
+  // 3: the input is interleaved RGB (c, x, y) with strides (1, 3, 3 * width), all channels of a
+  // pixel computed together from dense loads; 0: any channel count and strides.
+  GeneratorParam<int> channels{"channels", 0};
 
   Input<Buffer<void, 3>> input{"input"};  // (c, x, y); element type: generator param input.type
   Input<bool> do_rescale{"do_rescale"};
@@ -53,19 +56,31 @@ class Patchify : public Generator<Patchify> {
     // Dense output: the flattened (patches, C*T*P*P) array.
     output.dim(0).set_stride(1);
     Expr p = patch_size;
-    // One patch (all channels) at a time: its values computed once into a small buffer, then
-    // stored for every t.
+    // One row of merge blocks (M * P image rows) at a time: its values are computed once, row by
+    // row over the whole width as rescale_normalize does (dense loads, all channels of a pixel
+    // together for interleaved RGB), into a buffer the size of L2, then stored into the patches
+    // once per t.
     output.reorder(px, py, t, c, mw, mh, gw, gh);
     if (parallel_blocks) output.parallel(gh);
-    val.compute_at(output, mw).reorder(x, y, c);
+    val.compute_at(output, gh);
+    if (channels == 3) {
+      input.dim(0).set_bounds(0, 3).set_stride(1);
+      input.dim(1).set_stride(3);
+      output.dim(3).set_bounds(0, 3);
+      val.bound(c, 0, 3);
+    }
     for (bool r : {true, false})
       for (bool n : {true, false}) {
         Expr cond = (do_rescale == r) && (do_normalize == n);
-        val.specialize(cond && p >= vw).vectorize(x, vw, TailStrategy::ShiftInwards);
-        val.specialize(cond);
+        if (channels == 3)
+          val.specialize(cond).reorder(c, x, y).unroll(c).vectorize(x, vw, TailStrategy::GuardWithIf);
+        else
+          val.specialize(cond).reorder(x, y, c).vectorize(x, vw, TailStrategy::GuardWithIf);
       }
     val.specialize_fail("unreachable");
-    output.specialize(p >= vw).vectorize(px, vw, TailStrategy::ShiftInwards);
+    // Patch rows are P values long: whole vectors where P allows (overlapping at the end).
+    for (int w : {vw, vw / 2, vw / 4})
+      if (w >= 4) output.specialize(p >= w).vectorize(px, w, TailStrategy::ShiftInwards);
   }
 };
 

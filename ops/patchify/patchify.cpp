@@ -173,12 +173,14 @@ void patchify_pointwise(const Tensor& hwc, const std::vector<PointwiseStep>& ste
   const DType out_t = steps.empty() ? hwc.dtype() : pointwise_dtype(steps, hwc.dtype());
   check_out(out, out_t, shape);
   if (kernel_computes(steps, hwc.dtype()) && fits_int32(hwc) && hwc.numel() > 0) {
-    if (hwc.dtype() == DType::kUInt8) {
+    if (hwc.dtype() == DType::kFloat32) {
+      auto src = hwc_buffer<float>(hwc);
+      return run_kernel<float>(src, steps, c, grid, out);
+    }
+    if (c == 3) {  // the uint8 kernel is built for interleaved RGB
       auto src = hwc_buffer<uint8_t>(hwc);
       return run_kernel<uint8_t>(src, steps, c, grid, out);
     }
-    auto src = hwc_buffer<float>(hwc);
-    return run_kernel<float>(src, steps, c, grid, out);
   }
   // Step by step: the chain, the channels-first layout, then the patches.
   Tensor computed = steps.empty() ? hwc : pointwise_reference(hwc, steps, pool);
