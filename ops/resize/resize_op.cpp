@@ -3,6 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <tuple>
+
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+#include <tbb/task_arena.h>
 #include <vector>
 
 #include "base/errors.h"
@@ -334,6 +338,32 @@ std::unique_ptr<RowConsumer> ResizeOp::row_consumer(const TensorSpec& in) const 
   return std::make_unique<ResizeRowConsumer>(in, out_h, out_w, filter_, win, target_);
 }
 
+namespace {
+
+// resize_u8 of a large output in bands of rows run in parallel on the TBB pool (a single large
+// image, e.g. a VLM's, otherwise runs on one core). Each band computes only its output rows and
+// the input rows they need, so the bytes are resize_u8's.
+void resize_u8_banded(const Tensor& in, int64_t out_h, int64_t out_w, Resample filter, const Rect& win,
+                      Tensor& out) {
+  constexpr int64_t kMinBandPixels = int64_t(1) << 17;
+  const int64_t threads = tbb::this_task_arena::max_concurrency();
+  const int64_t bands =
+      std::min<int64_t>(2 * threads, win.height * win.width / kMinBandPixels);
+  if (threads < 2 || bands < 2) return resize_u8(in, out_h, out_w, filter, win, out);
+  const int64_t rows = (win.height + bands - 1) / bands, c = out.dim(2);
+  tbb::parallel_for(tbb::blocked_range<int64_t>(0, bands, 1), [&](const auto& r) {
+    for (int64_t b = r.begin(); b < r.end(); ++b) {
+      const int64_t y0 = b * rows, h = std::min(rows, win.height - y0);
+      if (h <= 0) continue;
+      Tensor band = Tensor::wrap(static_cast<uint8_t*>(out.raw_data()) + y0 * win.width * c, DType::kUInt8,
+                                 {h, win.width, c}, out.storage());
+      resize_u8(in, out_h, out_w, filter, Rect{win.x, win.y + y0, win.width, h}, band);
+    }
+  });
+}
+
+}  // namespace
+
 void ResizeOp::run(Sample& s, const ExecContext& ctx, bool last) const {
   Tensor& t = target_ == Target::kImage ? s.image : s.labels;
   const int64_t in_h = t.dim(0), in_w = t.dim(1);
@@ -359,7 +389,7 @@ void ResizeOp::run(Sample& s, const ExecContext& ctx, bool last) const {
     Shape shape = planar2d ? Shape{win.height, win.width} : Shape{win.height, win.width, c};
     out = last ? ctx.output_for(s, DType::kUInt8, shape, target_) : ctx.new_tensor(DType::kUInt8, shape);
     Tensor out3 = planar2d ? out.reshape({win.height, win.width, 1}) : out;
-    resize_u8(in3, out_h, out_w, filter_, win, out3);
+    resize_u8_banded(in3, out_h, out_w, filter_, win, out3);
   } else {
     const bool is_float = in3.dtype() == DType::kFloat32 || in3.dtype() == DType::kFloat64;
     const Tensor src = is_float ? in3 : integers_as_float64(in3, ctx.pool);

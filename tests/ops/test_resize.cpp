@@ -2,6 +2,8 @@
 // against the scalar reference over generated sizes, Hugging Face's float path, argument checks.
 #include <catch2/catch.hpp>
 
+#include <tbb/task_arena.h>
+
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -419,5 +421,26 @@ TEST_CASE("resize refuses an output too large to hold, from the sizes alone", "[
     FAIL("no error");
   } catch (const InputError& e) {
     CHECK_THAT(std::string(e.what()), Catch::Contains("too large"));
+  }
+}
+
+TEST_CASE("ResizeOp splits a large output into bands of rows run in parallel, same bytes", "[resize]") {
+  std::mt19937 rng(21);
+  Tensor in = Tensor::empty(DType::kUInt8, {1365, 2048, 3});
+  for (int64_t i = 0; i < in.numel(); ++i) in.data<uint8_t>()[i] = static_cast<uint8_t>(rng());
+  for (int filter : {1, 2, 3}) {
+    const ops::ResizeOp op({{"smart_resize", {{"factor", 28}, {"min_pixels", 3136}, {"max_pixels", 1003520}}},
+                            {"resample", filter}});
+    Tensor want = Tensor::empty(DType::kUInt8, {812, 1204, 3});
+    ops::resize_u8(in, 812, 1204, static_cast<ops::Resample>(filter), Rect::full(812, 1204), want);
+    for (int threads : {1, 2}) {  // 2: four bands (the machine may have no more cores)
+      INFO("filter " << filter << ", " << threads << " threads");
+      tbb::task_arena arena(threads);
+      Sample s;
+      s.image = in;
+      arena.execute([&] { op.run(s, ExecContext{}, false); });
+      REQUIRE(s.image.shape() == want.shape());
+      CHECK(std::memcmp(s.image.raw_data(), want.raw_data(), want.nbytes()) == 0);
+    }
   }
 }
