@@ -306,6 +306,7 @@ int run_spec(const pipelines::PipelineSpec& spec, const RunFlags& flags) {
   pipelines::DatasetWriterOptions wo;
   wo.overwrite = flags.overwrite;
   wo.sync = flags.sync;
+  if (spec.plan.batching == Batching::kPatches) wo.concatenated_keys = {spec.plan.image_key};
   pipelines::DatasetWriter writer(
       out, spec.sink->format, pipelines::make_run_key(plan_identity(spec), inputs, spec.batch_size, spec.sink->format),
       wo);

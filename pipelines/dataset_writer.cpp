@@ -136,8 +136,10 @@ int64_t check_entries(const std::string& where, const std::vector<ManifestEntry>
 }
 
 // Every key of `batch` must hold `rows` rows (a stacked tensor's dim 0, a list's length).
-void check_rows(const std::string& where, const BatchFeature& batch, int64_t rows) {
+void check_rows(const std::string& where, const BatchFeature& batch, int64_t rows,
+                const std::vector<std::string>& concatenated) {
   for (const auto& key : batch.keys()) {
+    if (std::find(concatenated.begin(), concatenated.end(), key) != concatenated.end()) continue;
     const BatchFeature::Value& v = batch.at(key);
     int64_t n = -1;
     if (const Tensor* t = std::get_if<Tensor>(&v))
@@ -177,6 +179,7 @@ struct DatasetWriter::Impl {
   int64_t batch_size = 1;
   int64_t committed = 0;
   bool sync = true;
+  std::vector<std::string> concatenated_keys;
   std::string run_id;   // run_id_of(run.json)
   posix::Fd dir_lock;   // DIR opened and flock'ed: one writer per folder
   posix::Fd manifest;   // manifest.jsonl, O_APPEND
@@ -568,6 +571,7 @@ DatasetWriter::DatasetWriter(const std::string& out_dir, SinkSpec::Format format
   impl_->dir = out_dir;
   impl_->format = format;
   impl_->sync = options.sync;
+  impl_->concatenated_keys = options.concatenated_keys;
   nlohmann::ordered_json key = nlohmann::ordered_json::parse(run_key, nullptr, false);
   read_run_key(key, format, &impl_->total, &impl_->batch_size);
   impl_->open_folder(key, options.overwrite);
@@ -603,7 +607,7 @@ void DatasetWriter::write_batch(int64_t b, const BatchFeature& batch,
     throw std::logic_error(where + std::to_string(entries.size()) + " entries for a batch of " +
                            std::to_string(m.batch_inputs(b)) + " inputs");
   const int64_t rows = check_entries(where, entries);
-  check_rows(where, batch, rows);
+  check_rows(where, batch, rows, m.concatenated_keys);
 
   std::string lines;
   const std::string shard = m.shard_name(b);

@@ -111,6 +111,9 @@ struct DatasetWriterOptions {
   // fsync files and folders at each step of the invariant. false: the folder still survives a
   // crash of the process (kill, OOM, an exception), but not of the machine (power loss).
   bool sync = true;
+  // Keys whose rows are not one per input (Qwen2-VL's pixel_values: every image's patch rows one
+  // after the other, located by image_grid_thw): not checked against the batch's inputs.
+  std::vector<std::string> concatenated_keys;
 };
 
 // Not thread-safe: one thread (the run's serial sink) calls write_batch.

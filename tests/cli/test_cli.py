@@ -316,6 +316,40 @@ class CliTest(unittest.TestCase):
         self.assertEqual(saved, read(os.path.join(self.tmp, "again", "preprocessor_config.json")))
         self.assertEqual(json.loads(saved)["image_processor_type"], "CLIPImageProcessor")
 
+    def test_qwen2vl_patch_batches(self):
+        # Qwen2-VL: pixel_values holds every image's patch rows one after the other and
+        # image_grid_thw one row per image, in preprocess (also --unbatched) and in run shards.
+        qwen = os.path.join(SRC, "pipelines/models/Qwen__Qwen2-VL-7B-Instruct")
+        r = run("preprocess", "--quiet", "--config", qwen, "--set", "max_pixels=20000", "--out", self.out, *self.samples)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        pv = np.load(os.path.join(self.out, "pixel_values.npy"))
+        grid = np.load(os.path.join(self.out, "image_grid_thw.npy"))
+        self.assertEqual(grid.dtype, np.int64)
+        self.assertEqual(grid.shape, (len(self.samples), 3))
+        self.assertEqual(pv.shape, (int(grid.prod(axis=1).sum()), 3 * 2 * 14 * 14))
+        self.assertTrue((grid[:, 0] == 1).all() and (grid[:, 1:] % 2 == 0).all())
+        unbatched = os.path.join(self.tmp, "unbatched")
+        r = run("preprocess", "--quiet", "--unbatched", "--config", qwen, "--set", "max_pixels=20000", "--out", unbatched,
+                *self.samples)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(sorted(os.listdir(unbatched)), ["image_grid_thw.npy", "pixel_values.npy"])
+        # pixelflow run: each shard is the batch preprocess gives for its inputs.
+        inputs = os.path.join(self.tmp, "inputs.txt")
+        with open(inputs, "w") as f:
+            f.write("\n".join(self.samples) + "\n")
+        out = os.path.join(self.tmp, "run")
+        r = run("run", "--config", qwen, "--set", "max_pixels=20000", "--input", inputs, "--out", out, "--batch-size", "2")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        rows = 0
+        for b, start in enumerate(range(0, len(self.samples), 2)):
+            shard = os.path.join(out, "shard-%06d" % b)
+            g = np.load(os.path.join(shard, "image_grid_thw.npy"))
+            p = np.load(os.path.join(shard, "pixel_values.npy"))
+            np.testing.assert_array_equal(g, grid[start:start + 2])
+            np.testing.assert_array_equal(p, pv[rows:rows + len(p)])
+            rows += len(p)
+        self.assertEqual(rows, len(pv))
+
     def test_preprocess_with_yaml_pipeline(self):
         # Every bundled model's pipeline.yaml gives the bytes of its preprocessor_config.json.
         models = os.path.join(SRC, "pipelines/models")
