@@ -106,6 +106,10 @@ nlohmann::json plan_identity(const pipelines::PipelineSpec& spec) {
   };
   // Only post-processing runs carry it, so that image runs keep the run key they had.
   if (!spec.post_process.empty()) id["post_process"] = ops_json(spec.post_process);
+  // Likewise only for the plans that have them (tiling, patch batches, the tile counts).
+  if (!spec.plan.tile_ops.empty()) id["tile_ops"] = ops_json(spec.plan.tile_ops);
+  if (spec.plan.batching == Batching::kPatches) id["batching"] = "patches";
+  if (!spec.plan.tiles_key.empty()) id["tiles_key"] = spec.plan.tiles_key;
   return nlohmann::json::parse(id.dump());
 }
 

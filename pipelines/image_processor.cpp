@@ -45,6 +45,12 @@ PreparedCall::PreparedCall(Plan plan, CallOptions opts) : plan_(std::move(plan))
   ensure_tuning_loaded();
   if (!layout_follows_input(plan_))
     pipeline_ = std::make_shared<Pipeline>(build_pipeline(plan_, BuildOptions{opts_.fuse}));
+  if (!plan_.tile_ops.empty()) {
+    Plan tiles;
+    tiles.load = plan_.load;
+    tiles.image_ops = plan_.tile_ops;
+    tile_pipeline_ = std::make_shared<Pipeline>(build_pipeline(tiles, BuildOptions{opts_.fuse}));
+  }
 }
 
 std::string PreparedCall::describe() const {
@@ -115,7 +121,53 @@ BatchFeature PreparedCall::run_frames(std::vector<std::vector<ops::InputItem>> v
   return run_flat(std::move(frames));
 }
 
+BatchFeature PreparedCall::run_tiled(std::vector<ops::InputItem> inputs) const {
+  if (opts_.skip_failed) throw InputError("on_error=skip is not supported for processors that cut images into tiles");
+  if (!opts_.ordered) throw InputError("ordered=false is not supported for processors that cut images into tiles");
+  // Stage 1: each input's tiles, (n, h, w, C) channels-last.
+  ops::InputLoader loader(inputs, plan_.load);
+  const Layout input_layout = loader.layout();
+  RunOptions run{opts_.threads, opts_.max_in_flight};
+  run.fuse_load = opts_.fuse;
+  OutputOptions per_image;
+  per_image.stacked = false;
+  per_image.image_key = "tiles";
+  if (!tile_pipeline_->image_ops().empty())
+    loader.set_first_op(tile_pipeline_->image_ops().front(), opts_.decode_region, opts_.approximate);
+  BatchFeature staged = tile_pipeline_->run(loader, run, per_image);
+  const std::vector<Tensor> stacks = staged.contains("tiles") ? staged.list("tiles") : std::vector<Tensor>{};
+  // Stage 2: the plan's chain on every tile, each an image of its own (already converted, in
+  // the layout transformers inferred from the first input: the tiles keep it).
+  Tensor counts = Tensor::empty(DType::kInt64, {static_cast<int64_t>(stacks.size())});
+  std::vector<ops::InputItem> tiles;
+  for (size_t i = 0; i < stacks.size(); ++i) {
+    const Tensor& t = stacks[i];
+    counts.data<int64_t>()[i] = t.dim(0);
+    for (int64_t k = 0; k < t.dim(0); ++k)
+      tiles.push_back(ops::InputItem::from_array(t[k], inputs[i].display_name() + " (tile " + std::to_string(k) + ")"));
+  }
+  Plan per_tile = plan_;
+  per_tile.tile_ops.clear();
+  per_tile.load = LoadSpec{};
+  per_tile.load.input_data_format = Layout::kChannelsLast;
+  per_tile.load.max_pixels = plan_.load.max_pixels;
+  if (layout_follows_input(per_tile)) per_tile = with_input_layout(std::move(per_tile), input_layout);
+  ops::InputLoader tile_loader(std::move(tiles), per_tile.load);
+  OutputOptions out;
+  out.stacked = opts_.return_tensors;
+  out.image_key = plan_.image_key;
+  out.labels_key = plan_.labels_key;
+  std::optional<Pipeline> built;
+  if (!pipeline_ || layout_follows_input(plan_)) built.emplace(build_pipeline(per_tile, BuildOptions{opts_.fuse}));
+  const Pipeline& p = built ? *built : *pipeline_;
+  if (!p.image_ops().empty()) tile_loader.set_first_op(p.image_ops().front(), opts_.decode_region, false);
+  BatchFeature bf = stacks.empty() ? BatchFeature() : p.run(tile_loader, run, out);
+  if (!plan_.tiles_key.empty()) bf.set(plan_.tiles_key, std::move(counts));
+  return bf;
+}
+
 BatchFeature PreparedCall::run_flat(std::vector<ops::InputItem> inputs, RunReport* report) const {
+  if (tile_pipeline_) return run_tiled(std::move(inputs));
   LoadSpec load = plan_.load;
   if (opts_.skip_failed && !load.input_data_format && !load.infer_layout_per_input) {
     // The layout HF infers from images[0]: with on_error=skip, from the first input whose header
@@ -146,7 +198,14 @@ BatchFeature PreparedCall::run_flat(std::vector<ops::InputItem> inputs, RunRepor
   if (!p.image_ops().empty()) loader.set_first_op(p.image_ops().front(), opts_.decode_region, opts_.approximate);
   RunReport local;
   if (opts_.skip_failed && !report) report = &local;
+  const int64_t n = loader.size();
   BatchFeature bf = p.run(loader, run, out, report);
+  if (!plan_.tiles_key.empty()) {  // one tile per input
+    const int64_t kept = report ? n - static_cast<int64_t>(report->failed.size()) : n;
+    Tensor ones = Tensor::empty(DType::kInt64, {kept});
+    for (int64_t i = 0; i < kept; ++i) ones.data<int64_t>()[i] = 1;
+    bf.set(plan_.tiles_key, std::move(ones));
+  }
   return plan_.batching == Batching::kStack ? bf : batch_patches(std::move(bf), plan_.image_key);
 }
 

@@ -72,10 +72,13 @@ class PreparedCall {
 
  private:
   BatchFeature run_flat(std::vector<ops::InputItem> inputs, RunReport* report = nullptr) const;
+  // Tiling plans: the tile ops per input, then the plan's chain per tile (Plan::tile_ops).
+  BatchFeature run_tiled(std::vector<ops::InputItem> inputs) const;
 
   Plan plan_;
   CallOptions opts_;
   std::shared_ptr<Pipeline> pipeline_;  // null when the layout depends on the inputs
+  std::shared_ptr<Pipeline> tile_pipeline_;  // Plan::tile_ops, when the plan has them
 };
 
 class ImageProcessor {

@@ -439,7 +439,7 @@ std::vector<OpSpec> parse_ops(const Reader& r, const YAML::Node& n, const std::s
 // The document
 
 const std::vector<std::string> kTopKeys = {
-    "processor", "load",    "ops",           "labels", "outputs",  "video",   "config",
+    "processor", "load",    "ops",           "labels", "outputs",  "video",   "config",   "tiles",
     "kwargs",    "input",   "batch_size",    "threads", "max_in_flight", "ordered", "on_error",
     "output",    "fuse",    "post_process"};
 
@@ -471,12 +471,12 @@ void check_top_keys(const Document& d, const YAML::Node& root) {
                      "or `post_process:` (ops run on model outputs)");
   if (!config && !ops) {
     // A post-processing pipeline: its inputs are model outputs, not images.
-    for (const char* k : {"load", "labels", "outputs", "video"})
+    for (const char* k : {"load", "labels", "outputs", "video", "tiles"})
       if (const Entry* e = d.get(k))
         r.fail(e->key_node, k, "describes images; a pipeline with `post_process` and no `ops` reads model outputs (logits .npy files)");
   }
   if (config) {
-    for (const char* k : {"processor", "labels", "outputs", "video"})
+    for (const char* k : {"processor", "labels", "outputs", "video", "tiles"})
       if (const Entry* e = d.get(k))
         r.fail(e->key_node, k, "comes from the processor config when `config` is used; spell the ops out under `ops` to set it");
   } else if (const Entry* e = d.get("kwargs")) {
@@ -545,10 +545,11 @@ Plan plan_from_ops(const Document& d, const LoadSpec& load) {
   plan.load = load;
   if (const Entry* ops = d.get("ops")) plan.image_ops = parse_ops(r, ops->value, "ops", Section::kOps);
   if (const Entry* e = d.get("labels")) plan.label_ops = parse_ops(r, e->value, "labels", Section::kLabels);
+  if (const Entry* e = d.get("tiles")) plan.tile_ops = parse_ops(r, e->value, "tiles", Section::kOps);
   if (const Entry* e = d.get("outputs")) {
-    for (const auto& f : r.entries(e->value, "outputs", {"image_key", "labels_key"})) {
+    for (const auto& f : r.entries(e->value, "outputs", {"image_key", "labels_key", "tiles_key"})) {
       std::string v = r.get_string(f.value, join_key("outputs", f.key));
-      (f.key == "image_key" ? plan.image_key : plan.labels_key) = v;
+      (f.key == "image_key" ? plan.image_key : f.key == "labels_key" ? plan.labels_key : plan.tiles_key) = v;
     }
     if (plan.image_key == plan.labels_key)
       r.fail(e->value, "outputs", "image_key and labels_key must differ, both are \"" + plan.image_key + "\"");
@@ -752,6 +753,8 @@ nlohmann::ordered_json describe_pipeline(const PipelineSpec& spec) {
                {"outputs", {{"image_key", p.image_key}, {"labels_key", p.labels_key}}},
                {"video", p.video},
                {"warnings", p.warnings}};
+  if (!p.tile_ops.empty()) out["tiles"] = ops_json(p.tile_ops);
+  if (!p.tiles_key.empty()) out["outputs"]["tiles_key"] = p.tiles_key;
   if (spec.source) {
     const char* kind = spec.source->kind == SourceSpec::Kind::kFolder ? "folder"
                        : spec.source->kind == SourceSpec::Kind::kGlob ? "glob" : "list";

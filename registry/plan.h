@@ -21,6 +21,12 @@ enum class Batching {
 struct Plan {
   std::string processor_class;
   LoadSpec load;
+  // Tiling processors (GOT-OCR2): ops run on each input image whose result stacks its tiles
+  // (n, h, w, C); image_ops then run on every tile as an image of its own. Empty for the others.
+  std::vector<OpSpec> tile_ops;
+  // When set (GOT-OCR2's "num_patches"): an int64 array with each input's number of tiles (1
+  // each without tile_ops).
+  std::string tiles_key;
   std::vector<OpSpec> image_ops;
   std::vector<OpSpec> label_ops;
   Batching batching = Batching::kStack;

@@ -40,7 +40,8 @@ bool is_number(const json& v) { return v.is_number(); }  // nlohmann: booleans a
 bool is_integer(const json& v) { return v.is_number_integer(); }
 
 bool is_flag_param(const std::string& name) {
-  return name.starts_with("do_") || name == "keep_aspect_ratio" || name == "include_top" || name == "rescale_offset";
+  return name.starts_with("do_") || name == "keep_aspect_ratio" || name == "include_top" || name == "rescale_offset" ||
+         name == "crop_to_patches";
 }
 
 std::string truthiness_note(const std::string& where, const std::string& key, const json& v) {

@@ -21,7 +21,7 @@ bool is_py_int(const nlohmann::json& v);   // isinstance(v, int): JSON integers 
 bool is_number(const nlohmann::json& v);   // int or float, booleans excluded
 bool is_integer(const nlohmann::json& v);  // JSON integer, booleans excluded
 
-// The true/false parameters: do_* and keep_aspect_ratio, include_top, rescale_offset.
+// The true/false parameters: do_* and keep_aspect_ratio, include_top, rescale_offset, crop_to_patches.
 bool is_flag_param(const std::string& name);
 // The note for a non-boolean flag value: "pixelflow: <where>: <key>: expected true/false, got ...".
 std::string truthiness_note(const std::string& where, const std::string& key, const nlohmann::json& v);

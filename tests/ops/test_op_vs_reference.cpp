@@ -13,6 +13,7 @@
 #include <random>
 #include <set>
 
+#include "ops/crop_to_patches/crop_to_patches.h"
 #include "ops/post_process_semantic_segmentation/post_process_semantic_segmentation.h"
 #include "ops/resize/resize.h"
 #include "tests/common/hf_reference.h"
@@ -176,6 +177,28 @@ std::vector<OpCase> op_cases() {
                return out;
              }};
     c.shape = [](int64_t h, int64_t w, int64_t ch) { return Shape{ch, 2 * h, 2 * w}; };
+    cases.push_back(c);
+  }
+  // crop_to_patches: exactly 2 tiles of 5 x 4 (a 2 x 1 or 1 x 2 grid, after the image's aspect
+  // ratio) and the thumbnail, each as Pillow resizes it.
+  {
+    OpCase c{"crop_to_patches", {"crop_to_patches", {{"min_patches", 2}, {"max_patches", 2},
+                                                     {"patch_size", {{"height", 5}, {"width", 4}}}, {"resample", 3}}},
+             {DType::kUInt8}, {1, 3}, 0, 1,
+             [](const Tensor& in) {
+               const auto grid = ops::optimal_tiled_canvas(in.dim(0), in.dim(1), 5, 4, 2, 2);
+               const int64_t columns = grid.first, rows = grid.second, ch = in.dim(2);
+               const Tensor canvas = resize_oracle(in, 5 * rows, 4 * columns, ops::Resample::kBicubic);
+               const Tensor thumb = resize_oracle(in, 5, 4, ops::Resample::kBicubic);
+               Tensor out = Tensor::empty(DType::kUInt8, {columns * rows + 1, 5, 4, ch});
+               for (int64_t i = 0; i < columns * rows; ++i)
+                 for (int64_t y = 0; y < 5; ++y)
+                   std::memcpy(static_cast<uint8_t*>(out[i].raw_data()) + y * 4 * ch,
+                               canvas.data<uint8_t>() + (((i / columns) * 5 + y) * 4 * columns + (i % columns) * 4) * ch,
+                               static_cast<size_t>(4 * ch));
+               std::memcpy(out[columns * rows].raw_data(), thumb.raw_data(), thumb.nbytes());
+               return out;
+             }};
     cases.push_back(c);
   }
   // post_process_semantic_segmentation: the array is one item's logits (C, h, w).

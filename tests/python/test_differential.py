@@ -115,6 +115,7 @@ CLASS_CONFIGS = {
     "ImageGPTImageProcessor": ["openai__imagegpt-small__SYNTHETIC-clusters"],
     "VideoMAEImageProcessor": ["MCG-NJU__videomae-base"],
     "Qwen2VLImageProcessor": ["Qwen__Qwen2-VL-7B-Instruct"],
+    "GotOcr2ImageProcessor": ["stepfun-ai__GOT-OCR-2.0-hf"],
 }
 CLASSES = list(pixelflow.SUPPORTED_CLASSES)
 
