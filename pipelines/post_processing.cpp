@@ -267,6 +267,14 @@ std::vector<DetectionResult> post_process_object_detection(const std::string& pr
       throw InputError(std::string("target_sizes: unsupported dtype ") + dtype_name(scale_dtype));
     for (const auto& hw : sizes) scales.push_back({hw.first, hw.second, scale_dtype});
   }
+  // Conditional/Deformable DETR: prob.view(batch_size, -1) refuses an empty batch (-1 is ambiguous).
+  if (takes_top_k && n == 0)
+    throw InputError("logits of shape " + shape_str(logits.shape()) + " hold an empty batch (torch: cannot reshape a "
+                     "tensor of 0 elements into (0, -1))");
+  // DETR, YOLOS, RT-DETR without focal loss: max over the classes but the last, even for no query.
+  if ((!takes_top_k && !(rt_detr && opts.use_focal_loss.value_or(true))) && logits.dim(2) < 2)
+    throw InputError("logits have " + std::to_string(logits.dim(2)) + " classes; with the last (\"no object\") "
+                     "class dropped none is left (torch: max() over an empty dimension)");
   if (n == 0) return {};
 
   nlohmann::json params = {{"threshold", opts.threshold}};
