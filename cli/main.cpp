@@ -3,16 +3,21 @@
 //   pixelflow preprocess --config PATH --out DIR [options] INPUT...
 //   pixelflow postprocess semantic-segmentation --config PATH --logits FILE.npy
 //                         [--target-size H,W]... --out DIR
+//   pixelflow postprocess object-detection --config PATH --logits FILE.npy --boxes FILE.npy
+//                         [--threshold T] [--target-sizes H,W[;H,W...]] [--top-k K]
+//                         [--use-focal-loss true|false] --out DIR
 //   pixelflow save-config --config PATH --out DIR [--set KEY=JSON]...
 //   pixelflow check-pipeline FILE.yaml
 //
 // Exit status: 0 on success, 1 when an input or the configuration is at fault (one line on
 // stderr naming it, no output files), 2 on a usage error.
 #include <cctype>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -27,6 +32,7 @@
 #include "graph/npy.h"
 #include "pipelines/image_processor.h"
 #include "pipelines/post_processing.h"
+#include "pipelines/processor_config.h"
 #include "pipelines/yaml_pipeline.h"
 
 namespace fs = std::filesystem;
@@ -42,6 +48,9 @@ Usage:
   pixelflow preprocess --config PATH --out DIR [options] INPUT...
   pixelflow postprocess semantic-segmentation --config PATH --logits FILE.npy
                         [--target-size H,W]... --out DIR
+  pixelflow postprocess object-detection --config PATH --logits FILE.npy --boxes FILE.npy
+                        [--threshold T] [--target-sizes H,W[;H,W...]] [--top-k K]
+                        [--use-focal-loss true|false] --out DIR
   pixelflow save-config --config PATH --out DIR [--set KEY=JSON]...
   pixelflow check-pipeline FILE.yaml
   pixelflow bench --config PATH --images DIR [--threads N] [--from decoded|jpeg]
@@ -54,7 +63,7 @@ Usage:
 
 Commands:
   preprocess    run a processor (preprocessor_config.json) over images, write the BatchFeature
-  postprocess   turn model outputs into results (semantic segmentation masks)
+  postprocess   turn model outputs into results (semantic segmentation masks, detected objects)
   save-config   write the processor's config as save_pretrained does
   check-pipeline  read a YAML pipeline (pipelines/PIPELINES.md), print what it resolves to as JSON
   bench         measure throughput (images/s) on a folder of images, one JSON line
@@ -112,15 +121,34 @@ a symlink at an output name is replaced, not followed.
 
 constexpr const char* kPostprocessHelp = R"(Usage: pixelflow postprocess semantic-segmentation --config PATH --logits FILE.npy
                              [--target-size H,W]... --out DIR
+       pixelflow postprocess object-detection --config PATH --logits FILE.npy --boxes FILE.npy
+                             [--threshold T] [--target-sizes H,W[;H,W...]] [--top-k K]
+                             [--use-focal-loss true|false] --out DIR
 
-Like processor.post_process_semantic_segmentation(outputs, target_sizes): bilinear upsampling of
-the logits (PyTorch, align_corners=False) to each target size, then argmax over classes; without
-target sizes, argmax at the logits' resolution.
+semantic-segmentation: like processor.post_process_semantic_segmentation(outputs, target_sizes):
+bilinear upsampling of the logits (PyTorch, align_corners=False) to each target size, then argmax
+over classes; without target sizes, argmax at the logits' resolution.
 
   FILE.npy            float32 (N, num_labels, h, w)
   --target-size H,W   one per batch item, in order (none: argmax at the logits' resolution)
   --threads N         worker threads (default: all cores; at most 256)
 Writes DIR/semantic_segmentation_<i>.npy (int64).
+
+object-detection: like processor.post_process_object_detection(outputs, threshold, target_sizes,
+...) of the DETR family (DetrImageProcessor, YolosImageProcessor, ConditionalDetrImageProcessor,
+DeformableDetrImageProcessor, RTDetrImageProcessor; the class is the config's
+image_processor_type, or feature_extractor_type).
+
+  --logits FILE.npy          float32 or float64 (N, num_queries, num_classes), model.logits
+  --boxes FILE.npy           float32 or float64 (N, num_queries, 4), model.pred_boxes (cx, cy, w, h)
+  --threshold T              keep scores > T (default 0.5)
+  --target-sizes H,W;H,W...  one (height, width) per image, in order (as a list: float32 scale);
+                             none: boxes stay relative, in [0, 1]
+  --top-k K                  ConditionalDetr/DeformableDetr only (default 100)
+  --use-focal-loss BOOL      RTDetr only (default true)
+  --threads N                worker threads (default: all cores; at most 256)
+Writes DIR/scores_<i>.npy (float32, (k,)), DIR/labels_<i>.npy (int64, (k,)) and DIR/boxes_<i>.npy
+(float32, (k, 4), x0 y0 x1 y1) per image i, in transformers' order.
 )";
 
 constexpr const char* kSaveConfigHelp = R"(Usage: pixelflow save-config --config PATH --out DIR [--set KEY=JSON]...
@@ -329,25 +357,52 @@ std::pair<int64_t, int64_t> parse_target_size(const std::string& v) {
   }
 }
 
-// The command line of `pixelflow postprocess semantic-segmentation`.
+// "H,W;H,W..." -> (H, W) pairs (positive numbers).
+std::vector<std::pair<double, double>> parse_target_sizes(const std::string& v) {
+  std::vector<std::pair<double, double>> sizes;
+  size_t start = 0;
+  while (true) {
+    const size_t end = v.find(';', start);
+    const std::string one = v.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    const size_t comma = one.find(',');
+    try {
+      if (comma == std::string::npos) throw std::invalid_argument("no comma");
+      size_t used_h = 0, used_w = 0;
+      const std::string hs = one.substr(0, comma), ws = one.substr(comma + 1);
+      const double h = std::stod(hs, &used_h), w = std::stod(ws, &used_w);
+      if (used_h != hs.size() || used_w != ws.size() || !(h > 0) || !(w > 0) || !std::isfinite(h) || !std::isfinite(w))
+        throw std::invalid_argument("bad");
+      sizes.emplace_back(h, w);
+    } catch (const std::exception&) {
+      throw UsageError("--target-sizes expects H,W[;H,W...] with positive numbers, got '" + v + "'");
+    }
+    if (end == std::string::npos) return sizes;
+    start = end + 1;
+  }
+}
+
+// The command line of `pixelflow postprocess semantic-segmentation` / `object-detection`.
 struct PostprocessArgs {
-  std::string config, out, logits_path, revision;
+  std::string task, config, out, logits_path, boxes_path, revision;
   std::vector<std::pair<int64_t, int64_t>> sizes;
+  pipelines::DetectionOptions detection;
   RunOptions run;
   bool quiet = false;
 };
 
 // The task and its options, checked; nullopt when they ask for help (printed).
 std::optional<PostprocessArgs> parse_postprocess_args(Args& args) {
-  if (args.done()) throw UsageError("postprocess needs a task: semantic-segmentation");
+  if (args.done()) throw UsageError("postprocess needs a task: semantic-segmentation or object-detection");
   std::string task = args.next();
   if (task == "-h" || task == "--help") {
     std::cout << kPostprocessHelp;
     return std::nullopt;
   }
-  if (task != "semantic-segmentation")
-    throw UsageError("unknown postprocess task '" + task + "' (known: semantic-segmentation)");
+  if (task != "semantic-segmentation" && task != "object-detection")
+    throw UsageError("unknown postprocess task '" + task + "' (known: semantic-segmentation, object-detection)");
+  const bool detection = task == "object-detection";
   PostprocessArgs p;
+  p.task = task;
   std::string value;
   while (!args.done()) {
     const std::string& a = args.peek();
@@ -358,20 +413,114 @@ std::optional<PostprocessArgs> parse_postprocess_args(Args& args) {
     if (args.take("--config", &p.config) || args.take("--out", &p.out) || args.take("--logits", &p.logits_path) ||
         args.take("--revision", &p.revision))
       continue;
-    if (args.take("--target-size", &value)) p.sizes.push_back(parse_target_size(value));
-    else if (args.take("--threads", &value)) p.run.threads = parse_threads(value);
-    else if (args.take_flag("--quiet")) p.quiet = true;
-    else throw UsageError("unknown argument '" + a + "'");
+    if (!detection && args.take("--target-size", &value)) {
+      p.sizes.push_back(parse_target_size(value));
+    } else if (detection && args.take("--boxes", &p.boxes_path)) {
+    } else if (detection && args.take("--target-sizes", &value)) {
+      p.detection.target_sizes = parse_target_sizes(value);
+    } else if (detection && args.take("--threshold", &value)) {
+      size_t used = 0;
+      try {
+        p.detection.threshold = std::stod(value, &used);
+      } catch (const std::exception&) {
+        used = 0;
+      }
+      if (used == 0 || used != value.size()) throw UsageError("--threshold expects a number, got '" + value + "'");
+    } else if (detection && args.take("--top-k", &value)) {
+      size_t used = 0;
+      long long k = -1;
+      try {
+        k = std::stoll(value, &used);
+      } catch (const std::exception&) {
+        used = 0;
+      }
+      if (used == 0 || used != value.size() || k < 0)
+        throw UsageError("--top-k expects a non-negative integer, got '" + value + "'");
+      p.detection.top_k = k;
+    } else if (detection && args.take("--use-focal-loss", &value)) {
+      if (value != "true" && value != "false")
+        throw UsageError("--use-focal-loss expects true or false, got '" + value + "'");
+      p.detection.use_focal_loss = value == "true";
+    } else if (args.take("--threads", &value)) {
+      p.run.threads = parse_threads(value);
+    } else if (args.take_flag("--quiet")) {
+      p.quiet = true;
+    } else {
+      throw UsageError("unknown argument '" + a + "'");
+    }
   }
   if (p.config.empty()) throw UsageError("postprocess needs --config PATH");
   if (p.logits_path.empty()) throw UsageError("postprocess needs --logits FILE.npy");
+  if (detection && p.boxes_path.empty()) throw UsageError("postprocess object-detection needs --boxes FILE.npy");
   if (p.out.empty()) throw UsageError("postprocess needs --out DIR");
   return p;
+}
+
+// The processor class a config names (image_processor_type, else feature_extractor_type), read
+// without requiring pixelflow to preprocess for it.
+std::string config_class(const std::string& config, const std::string& revision) {
+  const std::string path = pipelines::resolve_preprocessor_config_path(
+      config, revision.empty() ? std::nullopt : std::optional<std::string>(revision));
+  std::ifstream f(path);
+  if (!f) throw ConfigError(path, "cannot be read");
+  nlohmann::json dict;
+  try {
+    dict = nlohmann::json::parse(f);
+  } catch (const nlohmann::json::exception& e) {
+    throw ConfigError(path, std::string("is not valid JSON: ") + e.what());
+  }
+  auto cls = pipelines::processor_class_in_config(dict, path);
+  if (!cls) throw ConfigError(path, "image_processor_type", "missing (and no feature_extractor_type)");
+  return *cls;
+}
+
+// A float (N, Q, last) array from `path`, or InputError naming the file.
+Tensor load_detection_npy(const std::string& path, const char* what, int64_t last) {
+  Tensor t = load_npy(path);
+  if (t.dtype() != DType::kFloat32 && t.dtype() != DType::kFloat64)
+    throw InputError(path + ": " + what + " must be float32 or float64, got " + dtype_name(t.dtype()));
+  if (t.ndim() != 3 || (last >= 0 && t.dim(2) != last))
+    throw InputError(path + ": " + what + " must be (batch_size, num_queries, " +
+                     (last >= 0 ? std::to_string(last) : std::string("num_classes")) + "), got shape " +
+                     shape_str(t.shape()));
+  return t;
+}
+
+int cmd_object_detection(const PostprocessArgs& p) {
+  const std::string cls = config_class(p.config, p.revision);
+  Tensor logits = load_detection_npy(p.logits_path, "logits", -1);
+  Tensor boxes = load_detection_npy(p.boxes_path, "pred_boxes", 4);
+  if (boxes.dim(0) != logits.dim(0) || boxes.dim(1) != logits.dim(1))
+    throw InputError(p.boxes_path + ": pred_boxes " + shape_str(boxes.shape()) + " do not match the logits " +
+                     shape_str(logits.shape()) + " of " + p.logits_path + " (same batch_size and num_queries)");
+  std::vector<pipelines::DetectionResult> results;
+  try {
+    results = pipelines::post_process_object_detection(cls, logits, boxes, p.detection, p.run);
+  } catch (const InputError& e) {
+    throw InputError(p.logits_path + ": " + e.what());
+  }
+  BatchFeature bf;
+  std::vector<Tensor> scores, labels, out_boxes;
+  for (auto& r : results) {
+    scores.push_back(std::move(r.scores));
+    labels.push_back(std::move(r.labels));
+    out_boxes.push_back(std::move(r.boxes));
+  }
+  bf.set("scores", std::move(scores));
+  bf.set("labels", std::move(labels));
+  bf.set("boxes", std::move(out_boxes));
+  write_outputs(bf, p.out);
+  if (!p.quiet) {
+    std::cout << cls << ": post_process_object_detection\n";
+    print_outputs(bf, p.out);  // scores[i]: float32 (k) -> DIR/scores_i.npy, ...
+  }
+  return 0;
 }
 
 int cmd_postprocess(Args& args) {
   std::optional<PostprocessArgs> p = parse_postprocess_args(args);
   if (!p) return 0;  // --help
+  if (p->task == "object-detection") return cmd_object_detection(*p);
   pipelines::LoadOptions load;
   if (!p->revision.empty()) load.revision = p->revision;
   auto cfg = pipelines::load_processor_config(p->config, load);

@@ -1,8 +1,10 @@
 #include "pipelines/post_processing.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
+#include "ops/post_process_object_detection/post_process_object_detection.h"
 #include "ops/post_process_semantic_segmentation/post_process_semantic_segmentation.h"
 #include "registry/builder.h"
 #include "base/errors.h"
@@ -29,6 +31,25 @@ class LogitsLoader final : public Loader {
  private:
   const Tensor& logits_;
   const std::vector<std::pair<int64_t, int64_t>>& sizes_;
+};
+
+// Yields item i of a detection batch: its logits (Q, C), boxes and box scale.
+class DetectionLoader final : public Loader {
+ public:
+  DetectionLoader(const Tensor& logits, const Tensor& boxes, const std::vector<ops::ItemBoxScale>& scales)
+      : logits_(logits), boxes_(boxes), scales_(scales) {}
+  int64_t size() const override { return logits_.dim(0); }
+  void load(Sample& s, const ExecContext&) const override {
+    s.source = "logits[" + std::to_string(s.index) + "]";
+    s.image = logits_[s.index];
+    s.attributes.set(ops::ItemPredBoxes{boxes_[s.index]});
+    if (!scales_.empty()) s.attributes.set(scales_[static_cast<size_t>(s.index)]);
+  }
+
+ private:
+  const Tensor& logits_;
+  const Tensor& boxes_;
+  const std::vector<ops::ItemBoxScale>& scales_;
 };
 
 // Yields the logits file files[offset + i] as item i.
@@ -187,6 +208,121 @@ std::vector<Tensor> post_process_semantic_segmentation(
   out.stacked = false;
   out.image_key = "semantic_segmentation";
   return pipeline.run(loader, run, out).list("semantic_segmentation");
+}
+
+const std::vector<std::string>& object_detection_classes() {
+  static const std::vector<std::string> names = {"ConditionalDetrImageProcessor", "DeformableDetrImageProcessor",
+                                                 "DetrImageProcessor", "RTDetrImageProcessor", "YolosImageProcessor"};
+  return names;
+}
+
+bool has_object_detection(const std::string& processor_class) {
+  const std::string n = normalize_processor_class_name(processor_class);
+  const auto& names = object_detection_classes();
+  return std::find(names.begin(), names.end(), n) != names.end();
+}
+
+std::vector<DetectionResult> post_process_object_detection(const std::string& processor_class, const Tensor& logits,
+                                                           const Tensor& pred_boxes, const DetectionOptions& opts,
+                                                           const RunOptions& run) {
+  const std::string cls = normalize_processor_class_name(processor_class);
+  if (!has_object_detection(cls))
+    throw ConfigError("image_processor_type", processor_class + " has no post_process_object_detection (classes that do: " +
+                                                  join(object_detection_classes()) + ")");
+  const bool takes_top_k = cls == "ConditionalDetrImageProcessor" || cls == "DeformableDetrImageProcessor";
+  const bool rt_detr = cls == "RTDetrImageProcessor";
+  if (opts.top_k && !takes_top_k)
+    throw ConfigError("top_k", cls + ".post_process_object_detection takes no top_k (ConditionalDetrImageProcessor and "
+                                     "DeformableDetrImageProcessor do)");
+  if (opts.use_focal_loss && !rt_detr)
+    throw ConfigError("use_focal_loss", cls + ".post_process_object_detection takes no use_focal_loss "
+                                              "(RTDetrImageProcessor does)");
+  for (const auto& [t, what] : {std::pair<const Tensor*, const char*>{&logits, "logits"}, {&pred_boxes, "pred_boxes"}})
+    if (t->dtype() != DType::kFloat32 && t->dtype() != DType::kFloat64)
+      throw InputError(std::string(what) + " must be float32 (or float64), got " + dtype_name(t->dtype()));
+  if (logits.ndim() != 3)
+    throw InputError("logits must be (batch_size, num_queries, num_classes), got shape " + shape_str(logits.shape()));
+  if (pred_boxes.ndim() != 3 || pred_boxes.dim(2) != 4 || pred_boxes.dim(0) != logits.dim(0) ||
+      pred_boxes.dim(1) != logits.dim(1))
+    throw InputError("pred_boxes must be (batch_size, num_queries, 4) = (" + std::to_string(logits.dim(0)) + ", " +
+                     std::to_string(logits.dim(1)) + ", 4) as the logits " + shape_str(logits.shape()) + ", got " +
+                     shape_str(pred_boxes.shape()));
+  const int64_t n = logits.dim(0);
+  std::vector<ops::ItemBoxScale> scales;
+  DType scale_dtype = DType::kFloat32;
+  if (opts.target_sizes) {
+    const auto& sizes = *opts.target_sizes;
+    if (static_cast<int64_t>(sizes.size()) != n)
+      throw InputError("Make sure that you pass in as many target sizes as the batch dimension of the logits (got " +
+                       std::to_string(sizes.size()) + " target sizes for a batch of " + std::to_string(n) + ")");
+    if (opts.target_sizes_dtype) {
+      scale_dtype = *opts.target_sizes_dtype;
+    } else if (rt_detr) {
+      scale_dtype = DType::kInt64;
+      for (const auto& hw : sizes)
+        if (hw.first != std::floor(hw.first) || hw.second != std::floor(hw.second)) scale_dtype = DType::kFloat32;
+    }
+    if (scale_dtype != DType::kFloat32 && scale_dtype != DType::kFloat64 && scale_dtype != DType::kInt64 &&
+        scale_dtype != DType::kInt32)
+      throw InputError(std::string("target_sizes: unsupported dtype ") + dtype_name(scale_dtype));
+    for (const auto& hw : sizes) scales.push_back({hw.first, hw.second, scale_dtype});
+  }
+  // Conditional/Deformable DETR: prob.view(batch_size, -1) refuses an empty batch (-1 is ambiguous).
+  if (takes_top_k && n == 0)
+    throw InputError("logits of shape " + shape_str(logits.shape()) + " hold an empty batch (torch: cannot reshape a "
+                     "tensor of 0 elements into (0, -1))");
+  // DETR, YOLOS, RT-DETR without focal loss: max over the classes but the last, even for no query.
+  if ((!takes_top_k && !(rt_detr && opts.use_focal_loss.value_or(true))) && logits.dim(2) < 2)
+    throw InputError("logits have " + std::to_string(logits.dim(2)) + " classes; with the last (\"no object\") "
+                     "class dropped none is left (torch: max() over an empty dimension)");
+  if (n == 0) return {};
+
+  nlohmann::json params = {{"threshold", opts.threshold}};
+  Tensor scored = logits;
+  if (takes_top_k) {
+    params["scoring"] = "sigmoid_top_k";
+    params["top_k"] = opts.top_k.value_or(100);
+    if (opts.top_k && *opts.top_k < 0)
+      throw InputError("top_k must be >= 0, got " + std::to_string(*opts.top_k) +
+                       " (torch.topk: selected index k out of range)");
+  } else if (rt_detr && opts.use_focal_loss.value_or(true)) {
+    params["scoring"] = "sigmoid_top_k";
+    params["top_k"] = nullptr;  // k = num_queries
+  } else if (rt_detr) {
+    params["scoring"] = "max";  // softmax(logits) without dim: torch takes dim 0 for 3-D inputs
+    scored = ops::softmax_over_batch(logits);
+  } else {
+    params["scoring"] = "softmax";
+  }
+  Pipeline pipeline(build_ops({{"post_process_object_detection", params}}));
+  DetectionLoader loader(scored, pred_boxes, scales);
+  OutputOptions out;
+  out.stacked = false;
+  out.image_key = "detections";
+  const std::vector<Tensor> tables = pipeline.run(loader, run, out).list("detections");
+
+  const DType box_dtype =
+      pred_boxes.dtype() == DType::kFloat64 || (opts.target_sizes && scale_dtype == DType::kFloat64) ? DType::kFloat64
+                                                                                                      : DType::kFloat32;
+  std::vector<DetectionResult> results;
+  for (const Tensor& t : tables) {
+    const int64_t k = t.dim(0);
+    const double* row = t.data<double>();
+    DetectionResult r{Tensor::empty(logits.dtype(), {k}), Tensor::empty(DType::kInt64, {k}),
+                      Tensor::empty(box_dtype, {k, 4})};
+    for (int64_t i = 0; i < k; ++i) {
+      const double* d = row + i * 6;
+      if (logits.dtype() == DType::kFloat32) r.scores.data<float>()[i] = static_cast<float>(d[0]);
+      else r.scores.data<double>()[i] = d[0];
+      r.labels.data<int64_t>()[i] = static_cast<int64_t>(d[1]);
+      for (int64_t c = 0; c < 4; ++c) {
+        if (box_dtype == DType::kFloat32) r.boxes.data<float>()[i * 4 + c] = static_cast<float>(d[2 + c]);
+        else r.boxes.data<double>()[i * 4 + c] = d[2 + c];
+      }
+    }
+    results.push_back(std::move(r));
+  }
+  return results;
 }
 
 }  // namespace pixelflow::pipelines

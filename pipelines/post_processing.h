@@ -27,6 +27,50 @@ std::vector<Tensor> post_process_semantic_segmentation(
     const ProcessorConfig& cfg, const Tensor& logits,
     const std::vector<std::pair<int64_t, int64_t>>& target_sizes, const RunOptions& run = {});
 
+// ---- object detection (the DETR family) ------------------------------------------------------
+
+// Processor classes that have post_process_object_detection, sorted: ConditionalDetrImageProcessor,
+// DeformableDetrImageProcessor, DetrImageProcessor, RTDetrImageProcessor, YolosImageProcessor.
+// They need not be declared processors (pixelflow may not preprocess for them).
+const std::vector<std::string>& object_detection_classes();
+// Whether `processor_class` (normalized: "...Fast", "...Pil" accepted) is one of them.
+bool has_object_detection(const std::string& processor_class);
+
+// The arguments of post_process_object_detection(outputs, threshold, target_sizes, ...) other
+// than the outputs.
+struct DetectionOptions {
+  double threshold = 0.5;
+  // (height, width) per batch item; nullopt: None (boxes stay relative, in [0, 1]).
+  std::optional<std::vector<std::pair<double, double>>> target_sizes;
+  // The dtype of the target_sizes tensor torch scales by (ops::ItemBoxScale): unset, what the
+  // class builds from a list: float32 (torch.Tensor(list)); RTDetrImageProcessor's
+  // torch.as_tensor(list) gives int64 for whole numbers, float32 otherwise. kFloat64 (a float64
+  // tensor) makes the boxes float64, as torch's type promotion does.
+  std::optional<DType> target_sizes_dtype;
+  // ConditionalDetrImageProcessor, DeformableDetrImageProcessor only (default 100).
+  std::optional<int64_t> top_k;
+  // RTDetrImageProcessor only (default true).
+  std::optional<bool> use_focal_loss;
+};
+
+// One image's detections, in transformers' order: scores (k,) in the logits' dtype (float32),
+// labels int64 (k,), boxes (k, 4) (x0, y0, x1, y1) in the boxes' dtype promoted with the target
+// sizes' (float32).
+struct DetectionResult {
+  Tensor scores, labels, boxes;
+};
+
+// processor.post_process_object_detection(outputs, threshold, target_sizes[, top_k |
+// use_focal_loss]) of `processor_class`: logits (N, Q, C) and pred_boxes (N, Q, 4) (cx, cy, w,
+// h), float32 or float64. Runs one graph node per image (op post_process_object_detection).
+// Throws ConfigError (key image_processor_type) when the class has no such method, ConfigError
+// (top_k / use_focal_loss) for an argument the class's method does not take, InputError on bad
+// shapes, dtypes or target sizes (the message of transformers' ValueError for a count mismatch).
+std::vector<DetectionResult> post_process_object_detection(const std::string& processor_class, const Tensor& logits,
+                                                           const Tensor& pred_boxes,
+                                                           const DetectionOptions& opts = {},
+                                                           const RunOptions& run = {});
+
 // One image's logits from a .npy file, for post-processing runs: the file holds float32 or
 // float64 (num_labels, height, width), or (1, num_labels, height, width) (a batch of one, as a
 // model returns it), which comes back as (num_labels, height, width). A file that cannot be read,

@@ -387,12 +387,35 @@ const std::vector<std::string>& supported_processor_classes() {
   return names;
 }
 
-std::optional<std::string> canonical_processor_class(const std::string& name) {
+std::string normalize_processor_class_name(const std::string& name) {
   std::string n = name;
   if (n.ends_with("ImageProcessorFast")) n.resize(n.size() - 4);
   else if (n.ends_with("ImageProcessorPil")) n.resize(n.size() - 3);
   else if (n.ends_with("FeatureExtractor")) n = n.substr(0, n.size() - 16) + "ImageProcessor";
+  return n;
+}
+
+std::optional<std::string> canonical_processor_class(const std::string& name) {
+  std::string n = normalize_processor_class_name(name);
   if (processors::find_processor(n)) return n;
+  return std::nullopt;
+}
+
+std::optional<std::string> processor_class_in_config(const json& dict, const std::string& source) {
+  if (!dict.is_object()) throw config_error(source, "", "must hold a JSON object");
+  auto string_key = [&](const char* key) -> std::optional<std::string> {
+    auto it = dict.find(key);
+    if (it == dict.end() || it->is_null()) return std::nullopt;
+    if (!it->is_string()) throw config_error(source, key, "must be a class name string, got " + show(*it));
+    return it->get<std::string>();
+  };
+  if (auto t = string_key("image_processor_type")) return normalize_processor_class_name(*t);
+  if (auto fe = string_key("feature_extractor_type")) {
+    std::string name = *fe;
+    const std::string from = "FeatureExtractor";
+    if (auto pos = name.find(from); pos != std::string::npos) name.replace(pos, from.size(), "ImageProcessor");
+    return normalize_processor_class_name(name);
+  }
   return std::nullopt;
 }
 

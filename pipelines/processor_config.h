@@ -108,6 +108,16 @@ const std::vector<std::string>& supported_processor_classes();
 // Canonical class for a name as found in configs ("CLIPImageProcessorFast" -> "CLIPImageProcessor",
 // "ViTFeatureExtractor" -> "ViTImageProcessor"); std::nullopt when unsupported.
 std::optional<std::string> canonical_processor_class(const std::string& name);
+// The same normalization without requiring a supported (declared) class: "...ImageProcessorFast"
+// and "...ImageProcessorPil" -> "...ImageProcessor", "...FeatureExtractor" -> "...ImageProcessor";
+// other names unchanged.
+std::string normalize_processor_class_name(const std::string& name);
+// The class a preprocessor_config.json dict names, as AutoImageProcessor reads it:
+// image_processor_type, else feature_extractor_type (FeatureExtractor -> ImageProcessor), then
+// normalize_processor_class_name; nullopt when the dict has neither key. A key that is not a
+// string is a ConfigError naming `source` and the key. Needs no declared class (for
+// post-processing of classes pixelflow does not preprocess).
+std::optional<std::string> processor_class_in_config(const nlohmann::json& dict, const std::string& source);
 
 // Where a path or model id resolves to (the preprocessor_config.json that load_processor_config
 // reads). Throws ConfigError naming the path/id when nothing is found.

@@ -354,6 +354,10 @@ const std::vector<std::string>& op_param_keys(const Reader& r, const OpItem& op,
            "\"" + op.name + "\" is not a post-processing op (post_process_*); list it under ops or labels");
   if (section != Section::kPostProcess && post)
     r.fail(op.name_node, op.name_path, "\"" + op.name + "\" post-processes model outputs; list it under post_process");
+  if (op.name == "post_process_object_detection")
+    r.fail(op.name_node, op.name_path,
+           "post_process_object_detection reads logits and pred_boxes, and post-processing runs read one logits "
+           "file per input: use pixelflow postprocess object-detection (or the C++ / Python API)");
   return known->second;
 }
 

@@ -474,6 +474,46 @@ void bind_post_processing(py::module_& m) {
       py::arg("class_name"), py::arg("attributes_json"), py::arg("logits"), py::arg("target_sizes"),
       py::arg("threads") = 0);
 
+  m.def("object_detection_classes", &pp::object_detection_classes);
+  m.def("has_object_detection", &pp::has_object_detection, py::arg("class_name"));
+  // post_process_object_detection: one (scores, labels, boxes) tuple of arrays per image.
+  // target_sizes_dtype: "float32", "float64" or "int64" (the dtype of the tensor torch scales by).
+  m.def(
+      "post_process_object_detection",
+      [](const std::string& class_name, const py::array& logits, const py::array& pred_boxes, double threshold,
+         std::optional<std::vector<std::pair<double, double>>> target_sizes,
+         std::optional<std::string> target_sizes_dtype, std::optional<int64_t> top_k,
+         std::optional<bool> use_focal_loss, int threads) {
+        pp::DetectionOptions opts;
+        opts.threshold = threshold;
+        opts.target_sizes = std::move(target_sizes);
+        if (target_sizes_dtype) {
+          if (*target_sizes_dtype == "float32") opts.target_sizes_dtype = pf::DType::kFloat32;
+          else if (*target_sizes_dtype == "float64") opts.target_sizes_dtype = pf::DType::kFloat64;
+          else if (*target_sizes_dtype == "int64") opts.target_sizes_dtype = pf::DType::kInt64;
+          else throw pf::InputError("target_sizes: unsupported dtype " + *target_sizes_dtype);
+        }
+        opts.top_k = top_k;
+        opts.use_focal_loss = use_focal_loss;
+        pf::Tensor l = tensor_from_array(logits, "logits");
+        pf::Tensor b = tensor_from_array(pred_boxes, "pred_boxes");
+        std::vector<pp::DetectionResult> results;
+        {
+          py::gil_scoped_release nogil;
+          pf::RunOptions run;
+          run.threads = threads;
+          results = pp::post_process_object_detection(class_name, l, b, opts, run);
+        }
+        py::list out;
+        for (const auto& r : results)
+          out.append(py::make_tuple(array_from_tensor(r.scores), array_from_tensor(r.labels),
+                                    array_from_tensor(r.boxes)));
+        return out;
+      },
+      py::arg("class_name"), py::arg("logits"), py::arg("pred_boxes"), py::arg("threshold"),
+      py::arg("target_sizes"), py::arg("target_sizes_dtype"), py::arg("top_k"), py::arg("use_focal_loss"),
+      py::arg("threads") = 0);
+
 }
 
 // Inputs: folder listing and image loading.

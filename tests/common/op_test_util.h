@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -18,10 +19,13 @@ inline Tensor& target_array(Sample& s, Target t) { return t == Target::kImage ? 
 
 // Runs `ops` in order on a sample holding `in` (as its image or its labels, per each op's
 // target), the last op writing the final output, and returns the array of the last op's target.
-inline Tensor run_ops(const std::vector<OpPtr>& ops, const Tensor& in, Target in_target = Target::kImage) {
+// `prepare` may attach what the first op reads besides the array (sample attributes).
+inline Tensor run_ops(const std::vector<OpPtr>& ops, const Tensor& in, Target in_target = Target::kImage,
+                      const std::function<void(Sample&)>& prepare = {}) {
   Sample s;
   s.source = "test input";
   target_array(s, in_target) = in;
+  if (prepare) prepare(s);
   ExecContext ctx;
   Target last_target = in_target;
   for (size_t i = 0; i < ops.size(); ++i) {

@@ -14,6 +14,7 @@
 #include <set>
 
 #include "ops/crop_to_patches/crop_to_patches.h"
+#include "ops/post_process_object_detection/post_process_object_detection.h"
 #include "ops/post_process_semantic_segmentation/post_process_semantic_segmentation.h"
 #include "ops/resize/resize.h"
 #include "tests/common/hf_reference.h"
@@ -36,6 +37,8 @@ struct OpCase {
     return c == 0 ? Shape{h, w} : Shape{h, w, c};
   };
   bool integral = false;  // float inputs hold whole numbers (np.floor of the range)
+  // Attaches what the op reads besides the array (sample attributes), if anything.
+  std::function<void(Sample&)> prepare;
 };
 
 const std::vector<DType> kAllDTypes = {DType::kUInt8, DType::kUInt16, DType::kInt32, DType::kInt64,
@@ -222,6 +225,43 @@ std::vector<OpCase> op_cases() {
     c.shape = logits_shape;
     cases.push_back(c);
   }
+  // post_process_object_detection: the array is one item's logits (Q, C) (Q = h, C = w + 1); its
+  // boxes (Q, 4) follow from Q (ItemPredBoxes). threshold -1e30 keeps every candidate, so that the
+  // output has the rows infer() announces; the selection is tested in
+  // test_post_process_object_detection.cpp.
+  auto boxes_for = [](const Tensor& logits) {
+    std::mt19937 box_rng(static_cast<uint32_t>(logits.dim(0)));
+    return random_tensor(box_rng, DType::kFloat32, Shape{logits.dim(0), 4}, 0, 1);
+  };
+  for (const char* scoring : {"softmax", "max", "sigmoid_top_k"}) {
+    for (bool scaled : {false, true}) {
+      json params = {{"scoring", scoring}, {"threshold", -1e30}};
+      if (scaled) params["target_size"] = {480, 641};
+      ops::DetectionParams p;
+      p.scoring = std::string(scoring) == "softmax" ? ops::DetectionScoring::kSoftmax
+                  : std::string(scoring) == "max"   ? ops::DetectionScoring::kMax
+                                                    : ops::DetectionScoring::kSigmoidTopK;
+      p.threshold = -1e30;
+      if (p.scoring == ops::DetectionScoring::kSigmoidTopK) p.top_k = 100;
+      std::optional<ops::ItemBoxScale> scale;
+      if (scaled) scale = ops::ItemBoxScale{480, 641, DType::kFloat32};
+      OpCase c{"post_process_object_detection " + params.dump(),
+               {"post_process_object_detection", params},
+               {DType::kFloat32, DType::kFloat64},
+               {0},
+               -6,
+               6,
+               [=](const Tensor& logits) {
+                 const ops::Detections d = ops::detect_objects_reference(logits, boxes_for(logits), scale, p);
+                 Tensor out = Tensor::empty(DType::kFloat64, {d.size(), 6});
+                 ops::fill_detections_table(d, out);
+                 return out;
+               }};
+      c.shape = [](int64_t h, int64_t w, int64_t) { return Shape{h, w + 1}; };
+      c.prepare = [=](Sample& s) { s.attributes.set(ops::ItemPredBoxes{boxes_for(s.image)}); };
+      cases.push_back(c);
+    }
+  }
   return cases;
 }
 
@@ -246,7 +286,7 @@ TEST_CASE("every op equals its oracle over sizes, channel counts and dtypes", "[
           for (int64_t k = 0; k < in.numel(); ++k) in.data<double>()[k] = std::floor(in.data<double>()[k]);
         INFO(c.label << ": " << dtype_name(dtype) << " " << shape_str(shape));
         Tensor want = c.oracle(in);
-        Tensor got = run_ops({op}, in, c.spec.target);
+        Tensor got = run_ops({op}, in, c.spec.target, c.prepare);
         REQUIRE(std::string(dtype_name(got.dtype())) == dtype_name(want.dtype()));
         REQUIRE(shape_str(got.shape()) == shape_str(want.shape()));
         // infer() sees no values: for float images of whole numbers resize's output is uint8
