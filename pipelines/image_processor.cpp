@@ -1,10 +1,12 @@
 #include "pipelines/image_processor.h"
 
+#include <algorithm>
 #include <cstring>
 #include <optional>
 
 #include "base/errors.h"
 #include "graph/kernels.h"
+#include "ops/pan_and_scan/pan_and_scan.h"
 #include "ops/patchify/patchify.h"
 #include "pipelines/processor_plans.h"
 
@@ -140,11 +142,32 @@ BatchFeature PreparedCall::run_tiled(std::vector<ops::InputItem> inputs) const {
   // the layout transformers inferred from the first input: the tiles keep it).
   Tensor counts = Tensor::empty(DType::kInt64, {static_cast<int64_t>(stacks.size())});
   std::vector<ops::InputItem> tiles;
+  const auto* pan_and_scan = dynamic_cast<const ops::PanAndScanOp*>(tile_pipeline_->image_ops().back().get());
   for (size_t i = 0; i < stacks.size(); ++i) {
     const Tensor& t = stacks[i];
+    const std::string name = inputs[i].display_name();
+    if (pan_and_scan) {  // the image, then its crops (copied windows)
+      const std::vector<Rect> crops = pan_and_scan->crops(t.dim(0), t.dim(1));
+      counts.data<int64_t>()[i] = static_cast<int64_t>(crops.size());
+      tiles.push_back(ops::InputItem::from_array(t, name));
+      for (size_t k = 0; k < crops.size(); ++k) {
+        const Rect& r = crops[k];
+        Shape shape = t.shape();
+        shape[0] = r.height;
+        shape[1] = r.width;
+        Tensor crop = Tensor::empty(t.dtype(), shape);
+        const size_t px = t.nbytes() / static_cast<size_t>(std::max<int64_t>(1, t.dim(0) * t.dim(1)));
+        for (int64_t y = 0; y < r.height; ++y)
+          std::memcpy(static_cast<char*>(crop.raw_data()) + static_cast<size_t>(y * r.width) * px,
+                      static_cast<const char*>(t.raw_data()) + static_cast<size_t>((r.y + y) * t.dim(1) + r.x) * px,
+                      static_cast<size_t>(r.width) * px);
+        tiles.push_back(ops::InputItem::from_array(std::move(crop), name + " (crop " + std::to_string(k) + ")"));
+      }
+      continue;
+    }
     counts.data<int64_t>()[i] = t.dim(0);
     for (int64_t k = 0; k < t.dim(0); ++k)
-      tiles.push_back(ops::InputItem::from_array(t[k], inputs[i].display_name() + " (tile " + std::to_string(k) + ")"));
+      tiles.push_back(ops::InputItem::from_array(t[k], name + " (tile " + std::to_string(k) + ")"));
   }
   Plan per_tile = plan_;
   per_tile.tile_ops.clear();
@@ -200,11 +223,11 @@ BatchFeature PreparedCall::run_flat(std::vector<ops::InputItem> inputs, RunRepor
   if (opts_.skip_failed && !report) report = &local;
   const int64_t n = loader.size();
   BatchFeature bf = p.run(loader, run, out, report);
-  if (!plan_.tiles_key.empty()) {  // one tile per input
+  if (!plan_.tiles_key.empty()) {  // no tiling: the same count for every input
     const int64_t kept = report ? n - static_cast<int64_t>(report->failed.size()) : n;
-    Tensor ones = Tensor::empty(DType::kInt64, {kept});
-    for (int64_t i = 0; i < kept; ++i) ones.data<int64_t>()[i] = 1;
-    bf.set(plan_.tiles_key, std::move(ones));
+    Tensor counts = Tensor::empty(DType::kInt64, {kept});
+    for (int64_t i = 0; i < kept; ++i) counts.data<int64_t>()[i] = plan_.tiles_without_tile_ops;
+    bf.set(plan_.tiles_key, std::move(counts));
   }
   return plan_.batching == Batching::kStack ? bf : batch_patches(std::move(bf), plan_.image_key);
 }

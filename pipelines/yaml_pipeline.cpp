@@ -551,7 +551,11 @@ Plan plan_from_ops(const Document& d, const LoadSpec& load) {
   if (const Entry* e = d.get("labels")) plan.label_ops = parse_ops(r, e->value, "labels", Section::kLabels);
   if (const Entry* e = d.get("tiles")) plan.tile_ops = parse_ops(r, e->value, "tiles", Section::kOps);
   if (const Entry* e = d.get("outputs")) {
-    for (const auto& f : r.entries(e->value, "outputs", {"image_key", "labels_key", "tiles_key"})) {
+    for (const auto& f : r.entries(e->value, "outputs", {"image_key", "labels_key", "tiles_key", "untiled_count"})) {
+      if (f.key == "untiled_count") {
+        plan.tiles_without_tile_ops = r.get_int_at_least(f.value, join_key("outputs", f.key), 0);
+        continue;
+      }
       std::string v = r.get_string(f.value, join_key("outputs", f.key));
       (f.key == "image_key" ? plan.image_key : f.key == "labels_key" ? plan.labels_key : plan.tiles_key) = v;
     }
@@ -758,7 +762,10 @@ nlohmann::ordered_json describe_pipeline(const PipelineSpec& spec) {
                {"video", p.video},
                {"warnings", p.warnings}};
   if (!p.tile_ops.empty()) out["tiles"] = ops_json(p.tile_ops);
-  if (!p.tiles_key.empty()) out["outputs"]["tiles_key"] = p.tiles_key;
+  if (!p.tiles_key.empty()) {
+    out["outputs"]["tiles_key"] = p.tiles_key;
+    out["outputs"]["untiled_count"] = p.tiles_without_tile_ops;
+  }
   if (spec.source) {
     const char* kind = spec.source->kind == SourceSpec::Kind::kFolder ? "folder"
                        : spec.source->kind == SourceSpec::Kind::kGlob ? "glob" : "list";

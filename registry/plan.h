@@ -21,12 +21,14 @@ enum class Batching {
 struct Plan {
   std::string processor_class;
   LoadSpec load;
-  // Tiling processors (GOT-OCR2): ops run on each input image whose result stacks its tiles
-  // (n, h, w, C); image_ops then run on every tile as an image of its own. Empty for the others.
+  // Tiling processors: ops run on each input image whose result stacks its tiles (n, h, w, C)
+  // (GOT-OCR2's crop_to_patches), or, when the last is pan_and_scan (Gemma 3), the image followed
+  // by its crops; image_ops then run on every tile as an image of its own. Empty for the others.
   std::vector<OpSpec> tile_ops;
-  // When set (GOT-OCR2's "num_patches"): an int64 array with each input's number of tiles (1
-  // each without tile_ops).
+  // When set (GOT-OCR2's "num_patches", Gemma 3's "num_crops"): an int64 array with each input's
+  // number of tiles (tiles_without_tile_ops each when the plan has no tile_ops).
   std::string tiles_key;
+  int64_t tiles_without_tile_ops = 1;
   std::vector<OpSpec> image_ops;
   std::vector<OpSpec> label_ops;
   Batching batching = Batching::kStack;

@@ -261,7 +261,13 @@ class BaseImageProcessor:
             # BatchFeature (NumPy's rules: an object array when the first axes differ, type
             # promotion, or its ValueError); so does pixelflow, from the per-image outputs.
             call = self._pf_call(kwargs, return_tensors=False)
-        return BatchFeature(self._pf_run(call, specs, video, stacked=False), tensor_type=kind)
+        data = self._pf_run(call, specs, video, stacked=False)
+        if kind is None:
+            # Counts transformers keeps as a Python list of ints (Gemma 3's num_crops).
+            for key in _INT_LIST_KEYS.get(self._class_name, ()):
+                if key in data:
+                    data[key] = [int(v) for v in data[key]]
+        return BatchFeature(data, tensor_type=kind)
 
     @staticmethod
     def _pf_run(call, specs, video, stacked):
@@ -313,6 +319,10 @@ class BaseImageProcessor:
             import torch
             return [torch.from_numpy(m) for m in maps]
         return maps
+
+
+# Outputs that transformers returns as a list of Python ints with return_tensors=None.
+_INT_LIST_KEYS = {"Gemma3ImageProcessor": ("num_crops",)}
 
 
 def _check_backend(kwargs):

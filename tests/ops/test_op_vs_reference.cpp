@@ -204,6 +204,11 @@ std::vector<OpCase> op_cases() {
              }};
     cases.push_back(c);
   }
+  // pan_and_scan passes the image through (its crops are cut by PreparedCall; tests/ops/test_pan_and_scan.cpp).
+  cases.push_back({"pan_and_scan",
+                   {"pan_and_scan", {{"pan_and_scan_min_crop_size", 2}, {"pan_and_scan_max_num_crops", 3},
+                                     {"pan_and_scan_min_ratio_to_activate", 1.2}}},
+                   kAllDTypes, {0, 1, 3}, -9, 9, [](const Tensor& in) { return in; }});
   // post_process_semantic_segmentation: the array is one item's logits (C, h, w).
   auto logits_shape = [](int64_t h, int64_t w, int64_t c) { return Shape{c, h, w}; };
   for (auto target : {std::optional<ops::TargetSize>{}, std::optional<ops::TargetSize>{{37, 70}},

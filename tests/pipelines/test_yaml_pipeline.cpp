@@ -71,6 +71,9 @@ void check_same_plan(const Plan& got, const Plan& want) {
   check_same_ops(got.label_ops, want.label_ops);
   CHECK(got.video == want.video);
   CHECK(got.batching == want.batching);
+  check_same_ops(got.tile_ops, want.tile_ops);
+  CHECK(got.tiles_key == want.tiles_key);
+  CHECK(got.tiles_without_tile_ops == want.tiles_without_tile_ops);
   CHECK(got.image_key == want.image_key);
   CHECK(got.labels_key == want.labels_key);
 }

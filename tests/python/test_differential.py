@@ -116,6 +116,7 @@ CLASS_CONFIGS = {
     "VideoMAEImageProcessor": ["MCG-NJU__videomae-base"],
     "Qwen2VLImageProcessor": ["Qwen__Qwen2-VL-7B-Instruct"],
     "GotOcr2ImageProcessor": ["stepfun-ai__GOT-OCR-2.0-hf"],
+    "Gemma3ImageProcessor": ["google__gemma-3-4b-it"],
 }
 CLASSES = list(pixelflow.SUPPORTED_CLASSES)
 
