@@ -33,13 +33,14 @@ const json kClipStd = json::array({0.26862954, 0.26130258, 0.27577711});
 
 TEST_CASE("supported classes", "[config][load]") {
   const auto& names = supported_processor_classes();
-  CHECK(names.size() == 19);
+  CHECK(names.size() == 24);
   for (const char* n :
        {"CLIPImageProcessor", "ViTImageProcessor", "DeiTImageProcessor", "ConvNextImageProcessor",
         "SiglipImageProcessor", "BitImageProcessor", "LevitImageProcessor", "PoolFormerImageProcessor", "Qwen2VLImageProcessor",
         "MobileNetV2ImageProcessor", "EfficientNetImageProcessor", "BeitImageProcessor", "SegformerImageProcessor",
         "DPTImageProcessor", "GLPNImageProcessor", "MobileViTImageProcessor", "PerceiverImageProcessor",
-        "ImageGPTImageProcessor", "VideoMAEImageProcessor"})
+        "ImageGPTImageProcessor", "VideoMAEImageProcessor", "DetrImageProcessor", "ConditionalDetrImageProcessor",
+        "DeformableDetrImageProcessor", "YolosImageProcessor", "RTDetrImageProcessor"})
     CHECK(std::find(names.begin(), names.end(), n) != names.end());
 }
 
@@ -177,6 +178,27 @@ TEST_CASE("defaults for missing keys, for every class", "[config][load]") {
         {"do_rescale", true}, {"rescale_factor", kRescale}, {"do_normalize", true}, {"image_mean", kClipMean},
         {"image_std", kClipStd}, {"do_convert_rgb", true}, {"min_pixels", 3136}, {"max_pixels", 1003520},
         {"patch_size", 14}, {"temporal_patch_size", 2}, {"merge_size", 2}}},
+      {"DetrImageProcessor", {{"format", "coco_detection"}, {"do_resize", true}, {"size", {{"shortest_edge", 800}, {"longest_edge", 1333}}},
+        {"resample", 2}, {"do_rescale", true}, {"rescale_factor", kRescale}, {"do_normalize", true},
+        {"image_mean", json::array({0.485, 0.456, 0.406})}, {"image_std", json::array({0.229, 0.224, 0.225})},
+        {"do_convert_annotations", true}, {"do_pad", true}, {"pad_size", nullptr}}},
+      {"ConditionalDetrImageProcessor", {{"format", "coco_detection"}, {"do_resize", true}, {"size", {{"shortest_edge", 800}, {"longest_edge", 1333}}},
+        {"resample", 2}, {"do_rescale", true}, {"rescale_factor", kRescale}, {"do_normalize", true},
+        {"image_mean", json::array({0.485, 0.456, 0.406})}, {"image_std", json::array({0.229, 0.224, 0.225})},
+        {"do_convert_annotations", true}, {"do_pad", true}, {"pad_size", nullptr}}},
+      {"DeformableDetrImageProcessor", {{"format", "coco_detection"}, {"do_resize", true}, {"size", {{"shortest_edge", 800}, {"longest_edge", 1333}}},
+        {"resample", 2}, {"do_rescale", true}, {"rescale_factor", kRescale}, {"do_normalize", true},
+        {"image_mean", json::array({0.485, 0.456, 0.406})}, {"image_std", json::array({0.229, 0.224, 0.225})},
+        {"do_convert_annotations", true}, {"do_pad", true}, {"pad_size", nullptr}}},
+      {"YolosImageProcessor", {{"format", "coco_detection"}, {"do_resize", true}, {"size", {{"shortest_edge", 800}, {"longest_edge", 1333}}},
+        {"resample", 2}, {"do_rescale", true}, {"rescale_factor", kRescale}, {"do_normalize", true},
+        {"image_mean", json::array({0.485, 0.456, 0.406})}, {"image_std", json::array({0.229, 0.224, 0.225})},
+        {"do_convert_annotations", true}, {"do_pad", true}, {"pad_size", nullptr}}},
+      {"RTDetrImageProcessor",
+       {{"format", "coco_detection"}, {"do_resize", true}, {"size", hw(640, 640)}, {"resample", 2}, {"do_rescale", true},
+        {"rescale_factor", kRescale}, {"do_normalize", false}, {"image_mean", json::array({0.485, 0.456, 0.406})},
+        {"image_std", json::array({0.229, 0.224, 0.225})}, {"do_convert_annotations", true}, {"do_pad", false},
+        {"pad_size", nullptr}}},
   };
   REQUIRE(expected.size() == supported_processor_classes().size());
   for (const auto& [cls, attrs] : expected) {
@@ -391,7 +413,7 @@ TEST_CASE("model ids: local Hugging Face cache first, then bundled copies", "[co
     CHECK_THAT(clip_b.source, Catch::Contains("openai__clip-vit-base-patch32"));
     CHECK(load_processor_config("openai/imagegpt-small__SYNTHETIC-clusters").attributes["clusters"].size() == 512);
     const auto ids = bundled_model_ids();
-    CHECK(ids.size() == 21);
+    CHECK(ids.size() == 26);
     CHECK(std::find(ids.begin(), ids.end(), "facebook/dinov2-small") != ids.end());
     const std::string msg = error_of([] { load_processor_config("acme/unknown-model"); });
     CHECK_THAT(msg, Catch::StartsWith("acme/unknown-model: model id not found"));

@@ -71,6 +71,8 @@ void check_same_plan(const Plan& got, const Plan& want) {
   check_same_ops(got.label_ops, want.label_ops);
   CHECK(got.video == want.video);
   CHECK(got.batching == want.batching);
+  CHECK(got.pad.pixel_mask == want.pad.pixel_mask);
+  CHECK(got.pad.size == want.pad.size);
   CHECK(got.image_key == want.image_key);
   CHECK(got.labels_key == want.labels_key);
 }

@@ -115,6 +115,11 @@ CLASS_CONFIGS = {
     "ImageGPTImageProcessor": ["openai__imagegpt-small__SYNTHETIC-clusters"],
     "VideoMAEImageProcessor": ["MCG-NJU__videomae-base"],
     "Qwen2VLImageProcessor": ["Qwen__Qwen2-VL-7B-Instruct"],
+    "DetrImageProcessor": ["facebook__detr-resnet-50"],
+    "ConditionalDetrImageProcessor": ["microsoft__conditional-detr-resnet-50"],
+    "DeformableDetrImageProcessor": ["SenseTime__deformable-detr"],
+    "YolosImageProcessor": ["hustvl__yolos-small"],
+    "RTDetrImageProcessor": ["PekingU__rtdetr_r50vd"],
 }
 CLASSES = list(pixelflow.SUPPORTED_CLASSES)
 
