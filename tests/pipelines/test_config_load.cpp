@@ -48,7 +48,7 @@ TEST_CASE("class resolution: image_processor_type, Fast names, feature_extractor
   CHECK(canonical_processor_class("CLIPImageProcessorFast") == std::optional<std::string>("CLIPImageProcessor"));
   CHECK(canonical_processor_class("ViTFeatureExtractor") == std::optional<std::string>("ViTImageProcessor"));
   CHECK(canonical_processor_class("DPTImageProcessorPil") == std::optional<std::string>("DPTImageProcessor"));
-  CHECK_FALSE(canonical_processor_class("DetrImageProcessor").has_value());
+  CHECK_FALSE(canonical_processor_class("OwlViTImageProcessor").has_value());
 
   // A Fast name loads the slow class; what is saved is the slow class.
   ProcessorConfig fast = from_text(R"({"image_processor_type": "SegformerImageProcessorFast", "size": 64})");
@@ -76,9 +76,9 @@ TEST_CASE("class resolution: image_processor_type, Fast names, feature_extractor
   CHECK(from_text(R"({"image_processor_type": "CLIPImageProcessor"})", forced).class_name == "ViTImageProcessor");
 
   // Unknown class: the error lists what is supported.
-  const std::string msg = error_of([] { from_text(R"({"image_processor_type": "DetrImageProcessor"})"); });
+  const std::string msg = error_of([] { from_text(R"({"image_processor_type": "OwlViTImageProcessor"})"); });
   CHECK_THAT(msg, Catch::Contains("cfg.json: image_processor_type"));
-  CHECK_THAT(msg, Catch::Contains("DetrImageProcessor"));
+  CHECK_THAT(msg, Catch::Contains("OwlViTImageProcessor"));
   CHECK_THAT(msg, Catch::Contains("CLIPImageProcessor"));
   CHECK_THAT(msg, Catch::Contains("VideoMAEImageProcessor"));
   CHECK_THAT(error_of([] { from_text(R"({"feature_extractor_type": "WhisperFeatureExtractor"})"); }),
@@ -99,7 +99,7 @@ TEST_CASE("class resolution without a type key uses config.json's model_type, as
   const ProcessorConfig cfg = load_processor_config(tmp.str());
   CHECK(cfg.class_name == "BitImageProcessor");
   CHECK(cfg.attributes["size"] == se(300));
-  write_file(tmp.path() / "config.json", R"({"model_type": "detr"})");
+  write_file(tmp.path() / "config.json", R"({"model_type": "owlvit"})");
   CHECK_THAT(error_of([&] { load_processor_config(tmp.str()); }), Catch::Contains("model_type"));
 }
 
