@@ -294,7 +294,7 @@ TEST_CASE("yaml: errors are one line, FILE:LINE:COLUMN: KEY.PATH: problem", "[ya
       {"ops:\n  - center_crop: {crop_size: {height: 2, widht: 2}}\n", "t.yaml:2:42", "ops[0].center_crop.crop_size.widht",
        "unknown key \"widht\" (allowed: height, width)"},
       {"ops:\n  - resize:\n      size: {height: 2, width: 2}\n      filter: 2\n", "t.yaml:4:7", "ops[0].resize.filter",
-       "unknown key \"filter\" (allowed: size, resample, size_divisor, keep_aspect_ratio, ensure_multiple_of, smart_resize)"},
+       "unknown key \"filter\" (allowed: size, resample, size_divisor, keep_aspect_ratio, ensure_multiple_of, smart_resize, detr_resize)"},
       {"ops:\n  - resize: {size: {height: 2, width: 2}, resample: cubic}\n", "t.yaml:2:53", "ops[0].resize.resample",
        "unknown filter \"cubic\""},
       // An image-only op among the label ops.
