@@ -95,6 +95,12 @@ Options:
   --load-image            decode like transformers.image_utils.load_image (EXIF orientation
                           applied, then converted to RGB) instead of like PIL.Image.open
   --segmentation-map F    one per INPUT, in order (.npy or image file); produces `labels`
+  --annotations FILE.json detection processors (DETR family): a JSON list with one COCO-detection
+                          dict {"image_id": N, "annotations": [{"bbox": [x, y, w, h],
+                          "category_id": N, "area": X, "iscrowd": 0}, ...]} per INPUT, in order;
+                          writes DIR/labels_<i>_<field>.npy per image (size, image_id,
+                          class_labels, boxes, area, iscrowd, orig_size), as transformers'
+                          `labels` (boxes relative (cx, cy, w, h) with do_convert_annotations)
   --video                 each INPUT is one video: its frame files joined by commas
   --threads N             worker threads (default: all cores; at most 256)
   --no-fuse               run one graph node per transform (same bytes, slower)
@@ -157,9 +163,51 @@ Loads the processor (with --set applied as from_pretrained(**kwargs) overrides) 
 DIR/preprocessor_config.json exactly as save_pretrained does.
 )";
 
+// Detection labels ("labels.<field>", a list per image) as files: labels_<i>_<field>.npy.
+BatchFeature as_files(const BatchFeature& bf) {
+  const std::string prefix = "labels.";
+  bool any = false;
+  for (const auto& key : bf.keys()) any = any || key.rfind(prefix, 0) == 0;
+  if (!any) return bf;
+  std::vector<std::string> label_keys;
+  for (const auto& key : bf.keys())
+    if (key.rfind(prefix, 0) == 0) label_keys.push_back(key);
+  // The other keys as they were (stacked or a list).
+  BatchFeature keep;
+  for (const auto& key : bf.keys()) {
+    if (key.rfind(prefix, 0) == 0) continue;
+    const auto& v = bf.at(key);
+    if (const Tensor* t = std::get_if<Tensor>(&v)) keep.set(key, *t);
+    else keep.set(key, std::get<std::vector<Tensor>>(v));
+  }
+  const size_t n = label_keys.empty() ? 0 : bf.list(label_keys[0]).size();
+  for (size_t i = 0; i < n; ++i)
+    for (const auto& key : label_keys)
+      keep.set("labels_" + std::to_string(i) + "_" + key.substr(prefix.size()), bf.list(key)[i]);
+  return keep;
+}
+
 // Writes the BatchFeature into `dir` (all or nothing: temporaries, then renames).
 std::vector<std::string> write_outputs(const BatchFeature& bf, const std::string& dir) {
-  return bf.save_npy(dir);
+  return as_files(bf).save_npy(dir);
+}
+
+// --annotations FILE.json: one COCO-detection dict per INPUT.
+std::vector<json> read_annotations(const std::string& path, size_t inputs) {
+  std::ifstream f(path);
+  if (!f) throw InputError(path + ": cannot read the annotations file");
+  json a;
+  try {
+    a = json::parse(f);
+  } catch (const json::exception& e) {
+    throw InputError(path + ": not valid JSON: " + e.what());
+  }
+  if (a.is_object()) a = json::array({a});
+  if (!a.is_array()) throw InputError(path + ": annotations must be a JSON list with one dict per INPUT");
+  if (a.size() != inputs)
+    throw InputError(path + ": The number of images (" + std::to_string(inputs) + ") and annotations (" +
+                     std::to_string(a.size()) + ") do not match.");
+  return a.get<std::vector<json>>();
 }
 
 void print_warnings(const std::vector<std::string>& warnings) {
@@ -182,6 +230,7 @@ struct PreprocessArgs {
   std::string config, out, revision, tuning;
   json kwargs = json::object();
   std::vector<std::string> inputs, seg_maps;
+  std::string annotations;  // --annotations FILE.json
   pipelines::CallOptions opts;
   bool video = false, quiet = false, threads_given = false;
 };
@@ -197,6 +246,7 @@ void take_preprocess_arg(Args& args, PreprocessArgs& p) {
     parse_set(value, p.kwargs);
     return;
   }
+  if (args.take("--annotations", &p.annotations)) return;
   if (args.take("--segmentation-map", &value)) {
     p.seg_maps.push_back(value);
     return;
@@ -239,6 +289,7 @@ std::optional<PreprocessArgs> parse_preprocess_args(Args& args) {
     throw UsageError("--segmentation-map must be given once per INPUT (" + std::to_string(p.inputs.size()) +
                      " inputs, " + std::to_string(p.seg_maps.size()) + " maps)");
   if (!p.seg_maps.empty() && p.video) throw UsageError("--segmentation-map cannot be combined with --video");
+  if (!p.annotations.empty() && p.video) throw UsageError("--annotations cannot be combined with --video");
   // return_tensors given through --set: None means per-image arrays.
   if (p.kwargs.contains("return_tensors")) {
     if (p.kwargs["return_tensors"].is_null()) p.opts.return_tensors = false;
@@ -300,9 +351,12 @@ std::vector<std::vector<ops::InputItem>> video_inputs(const std::vector<std::str
 BatchFeature run_preprocess(const PreprocessArgs& p, pipelines::PreparedCall& call) {
   if (p.video) return call.run_videos(video_inputs(p.inputs));
   std::vector<ops::InputItem> items;
+  std::vector<json> annotations;
+  if (!p.annotations.empty()) annotations = read_annotations(p.annotations, p.inputs.size());
   for (size_t i = 0; i < p.inputs.size(); ++i) {
     items.push_back(ops::InputItem::file(p.inputs[i]));
     if (!p.seg_maps.empty()) items.back().labels_path = p.seg_maps[i];
+    if (!annotations.empty()) items.back().annotation = std::make_shared<const json>(std::move(annotations[i]));
   }
   return call.run(std::move(items));
 }
@@ -337,7 +391,7 @@ int cmd_preprocess(Args& args) {
   if (!p->quiet) {
     std::cout << (pre.processor ? pre.processor->class_name() : call.plan().processor_class) << ": "
               << call.describe() << "\n";
-    print_outputs(bf, p->out);
+    print_outputs(as_files(bf), p->out);
   }
   return 0;
 }

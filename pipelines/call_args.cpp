@@ -178,7 +178,8 @@ class Resolver : public processors::CallContext {
     std::vector<std::string> unknown;
     for (auto it = call_.begin(); it != call_.end(); ++it) {
       const std::string& k = it.key();
-      if (k == decl_.data_arg || (decl_.segmentation_maps && k == "segmentation_maps")) {
+      if (k == decl_.data_arg || (decl_.segmentation_maps && k == "segmentation_maps") ||
+          (decl_.detection_annotations && k == "annotations")) {
         out_.unused_kwargs.push_back(k);  // data, not a parameter: pass it to the pipeline instead
         continue;
       }

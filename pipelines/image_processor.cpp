@@ -8,7 +8,11 @@
 #include "graph/kernels.h"
 #include "ops/pan_and_scan/pan_and_scan.h"
 #include "ops/patchify/patchify.h"
+#include "pipelines/detection_labels.h"
 #include "pipelines/processor_plans.h"
+
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
 
 namespace pixelflow::pipelines {
 
@@ -38,6 +42,141 @@ BatchFeature batch_patches(BatchFeature per_image, const std::string& key) {
   ops::PatchBatch b = ops::collate_patches(images);
   out.set(key, std::move(b.pixel_values));
   out.set("image_grid_thw", std::move(b.image_grid_thw));
+  return out;
+}
+
+// The layout of the plan's output (after with_input_layout): channels first unless the final
+// to_channel_dimension_format says channels_last.
+bool output_channels_first(const Plan& plan, Layout input) {
+  bool first = input == Layout::kChannelsFirst;
+  for (const auto& op : plan.image_ops)
+    if (op.name == "to_channel_dimension_format") {
+      const std::string f = op.params.value("data_format", "");
+      first = f == "input" ? input == Layout::kChannelsFirst : f == "channels_first";
+    }
+  return first;
+}
+
+std::pair<int64_t, int64_t> hw_of(const Shape& s, bool channels_first) {
+  if (s.size() == 2) return {s[0], s[1]};
+  if (s.size() != 3) throw InputError("pad: expected a 3-D image, got shape " + shape_str(s));
+  return channels_first ? std::make_pair(s[1], s[2]) : std::make_pair(s[0], s[1]);
+}
+
+// Copies `img` (C, h, w) / (h, w, C) into the top-left corner of `dst` (C, H, W) / (H, W, C),
+// zeroing the rest: rows in parallel, each written once.
+void pad_copy(const Tensor& img, Tensor& dst, bool channels_first) {
+  const size_t elt = dtype_size(img.dtype());
+  const Shape& s = img.shape();
+  const Shape& d = dst.shape();
+  const bool two_d = s.size() == 2;
+  const int64_t C = two_d ? 1 : (channels_first ? s[0] : s[2]);
+  const auto [h, w] = hw_of(s, channels_first);
+  const auto [H, W] = hw_of(d, channels_first);
+  const char* src = static_cast<const char*>(img.raw_data());
+  char* out = static_cast<char*>(dst.raw_data());
+  // One "row" is a row of one channel (channels first) or a row of pixels (channels last).
+  const int64_t planes = (two_d || !channels_first) ? 1 : C;
+  const size_t pix = (two_d || channels_first) ? elt : elt * static_cast<size_t>(C);
+  const size_t in_row = pix * static_cast<size_t>(w), out_row = pix * static_cast<size_t>(W);
+  tbb::parallel_for(tbb::blocked_range<int64_t>(0, planes * H, 64), [&](const tbb::blocked_range<int64_t>& r) {
+    for (int64_t i = r.begin(); i < r.end(); ++i) {
+      const int64_t c = i / H, y = i % H;
+      char* o = out + static_cast<size_t>(i) * out_row;
+      if (y < h) {
+        std::memcpy(o, src + (static_cast<size_t>(c * h + y)) * in_row, in_row);
+        std::memset(o + in_row, 0, out_row - in_row);
+      } else {
+        std::memset(o, 0, out_row);
+      }
+    }
+  });
+}
+
+// DETR's pad(): every image padded at the bottom / right to the batch's largest (or pad_size),
+// with pixel_mask; stacked with return_tensors, else one array per image (unpadded ones kept as
+// they are, without a copy).
+BatchFeature batch_pad(BatchFeature per_image, const Plan& plan, bool stacked, bool channels_first,
+                       std::vector<std::pair<int64_t, int64_t>>* resized, std::pair<int64_t, int64_t>* padded) {
+  const std::string& key = plan.image_key;
+  std::vector<Tensor> images = per_image.contains(key) ? per_image.list(key) : std::vector<Tensor>{};
+  BatchFeature out;
+  if (images.empty()) return out;
+  int64_t H = 0, W = 0;
+  resized->clear();
+  for (const Tensor& t : images) {
+    resized->push_back(hw_of(t.shape(), channels_first));
+    H = std::max(H, resized->back().first);
+    W = std::max(W, resized->back().second);
+  }
+  if (plan.pad.size) {
+    for (size_t i = 0; i < images.size(); ++i)
+      if ((*resized)[i].first > plan.pad.size->first || (*resized)[i].second > plan.pad.size->second)
+        throw InputError("pad_size (" + std::to_string(plan.pad.size->first) + ", " +
+                         std::to_string(plan.pad.size->second) + ") is smaller than image " + std::to_string(i) +
+                         " after resizing (" + std::to_string((*resized)[i].first) + ", " +
+                         std::to_string((*resized)[i].second) + ") (transformers raises ValueError in np.pad)");
+    H = plan.pad.size->first, W = plan.pad.size->second;
+  }
+  *padded = {H, W};
+  const auto padded_shape = [&](const Tensor& t) {
+    const Shape& s = t.shape();
+    if (s.size() == 2) return Shape{H, W};
+    return channels_first ? Shape{s[0], H, W} : Shape{H, W, s[2]};
+  };
+  const int64_t n = static_cast<int64_t>(images.size());
+  std::vector<Tensor> masks;
+  if (stacked) {
+    const Shape one = padded_shape(images[0]);
+    for (size_t i = 1; i < images.size(); ++i)
+      if (padded_shape(images[i]) != one || images[i].dtype() != images[0].dtype())
+        throw InputError(key + ": images of " + dtype_name(images[0].dtype()) + " " + shape_str(one) + " and " +
+                         dtype_name(images[i].dtype()) + " " + shape_str(padded_shape(images[i])) +
+                         " after padding cannot be stacked (use return_tensors=None / --unbatched)");
+    Shape shape{n};
+    shape.insert(shape.end(), one.begin(), one.end());
+    Tensor batch = Tensor::empty(images[0].dtype(), shape);
+    for (int64_t i = 0; i < n; ++i) {
+      Tensor slot = batch[i];
+      pad_copy(images[i], slot, channels_first);
+    }
+    out.set(key, std::move(batch));
+  } else {
+    std::vector<Tensor> list;
+    for (const Tensor& t : images) {
+      const auto [h, w] = hw_of(t.shape(), channels_first);
+      if (h == H && w == W) {
+        list.push_back(t);
+        continue;
+      }
+      Tensor p = Tensor::empty(t.dtype(), padded_shape(t));
+      pad_copy(t, p, channels_first);
+      list.push_back(std::move(p));
+    }
+    out.set(key, std::move(list));
+  }
+  if (plan.pad.pixel_mask) {
+    Tensor mask = Tensor::empty(DType::kInt64, {n, H, W});
+    int64_t* m = mask.data<int64_t>();
+    tbb::parallel_for(tbb::blocked_range<int64_t>(0, n * H, 256), [&](const tbb::blocked_range<int64_t>& r) {
+      for (int64_t i = r.begin(); i < r.end(); ++i) {
+        const auto [h, w] = (*resized)[static_cast<size_t>(i / H)];
+        int64_t* row = m + i * W;
+        const int64_t ones = (i % H) < h ? w : 0;
+        std::fill(row, row + ones, int64_t{1});
+        std::fill(row + ones, row + W, int64_t{0});
+      }
+    });
+    if (stacked) {
+      out.set("pixel_mask", std::move(mask));
+    } else {
+      std::vector<Tensor> rows;
+      for (int64_t i = 0; i < n; ++i) rows.push_back(mask[i]);
+      out.set("pixel_mask", std::move(rows));
+    }
+  }
+  for (const auto& k : per_image.keys())
+    if (k != key) out.set(k, per_image.list(k));
   return out;
 }
 
@@ -191,6 +330,32 @@ BatchFeature PreparedCall::run_tiled(std::vector<ops::InputItem> inputs) const {
 
 BatchFeature PreparedCall::run_flat(std::vector<ops::InputItem> inputs, RunReport* report) const {
   if (tile_pipeline_) return run_tiled(std::move(inputs));
+  // Detection annotations: checked first (as transformers validates them before any image), kept
+  // aside with each input's size as loaded (only needed when resizing).
+  std::vector<std::shared_ptr<const nlohmann::json>> annotations;
+  size_t annotated = 0;
+  for (const auto& item : inputs) {
+    annotations.push_back(item.annotation);
+    if (item.annotation) ++annotated;
+  }
+  if (annotated != 0 && !plan_.annotations.accepted)
+    throw ConfigError("annotations", plan_.processor_class + " does not take annotations");
+  if (annotated != 0 && annotated != inputs.size())
+    throw ConfigError("annotations", "The number of images (" + std::to_string(inputs.size()) + ") and annotations (" +
+                                         std::to_string(annotated) + ") do not match.");
+  if (annotated != 0)
+    for (size_t i = 0; i < inputs.size(); ++i)
+      check_detection_annotation(*annotations[i], plan_.annotations, inputs[i].display_name());
+  std::vector<Shape> input_shapes;
+  if (annotated != 0 && plan_.annotations.resized) {
+    for (const auto& item : inputs) {
+      try {
+        input_shapes.push_back(ops::input_shape(item, plan_.load));
+      } catch (const std::exception&) {
+        input_shapes.push_back({});  // fails again, naming the input, when loaded
+      }
+    }
+  }
   LoadSpec load = plan_.load;
   if (opts_.skip_failed && !load.input_data_format && !load.infer_layout_per_input) {
     // The layout HF infers from images[0]: with on_error=skip, from the first input whose header
@@ -220,7 +385,9 @@ BatchFeature PreparedCall::run_flat(std::vector<ops::InputItem> inputs, RunRepor
   const Pipeline& p = pipeline_ ? *pipeline_ : *built;
   if (!p.image_ops().empty()) loader.set_first_op(p.image_ops().front(), opts_.decode_region, opts_.approximate);
   RunReport local;
-  if (opts_.skip_failed && !report) report = &local;
+  if ((opts_.skip_failed || annotated != 0) && !report) report = &local;
+  const Layout input_layout = loader.layout();
+  if (plan_.batching == Batching::kPad || annotated != 0) out.stacked = false;
   const int64_t n = loader.size();
   BatchFeature bf = p.run(loader, run, out, report);
   if (!plan_.tiles_key.empty()) {  // no tiling: the same count for every input
@@ -229,7 +396,45 @@ BatchFeature PreparedCall::run_flat(std::vector<ops::InputItem> inputs, RunRepor
     for (int64_t i = 0; i < kept; ++i) counts.data<int64_t>()[i] = plan_.tiles_without_tile_ops;
     bf.set(plan_.tiles_key, std::move(counts));
   }
-  return plan_.batching == Batching::kStack ? bf : batch_patches(std::move(bf), plan_.image_key);
+  if (plan_.batching == Batching::kPatches) return batch_patches(std::move(bf), plan_.image_key);
+  if (plan_.batching == Batching::kStack && annotated == 0) return bf;
+  // Padding and / or labels: from the per-image arrays.
+  const bool channels_first = output_channels_first(with_input_layout(plan_, input_layout), input_layout);
+  std::vector<std::pair<int64_t, int64_t>> resized;
+  std::optional<std::pair<int64_t, int64_t>> padded;
+  if (plan_.batching == Batching::kPad) {
+    std::pair<int64_t, int64_t> size;
+    bf = batch_pad(std::move(bf), plan_, opts_.return_tensors, channels_first, &resized, &size);
+    padded = size;
+  } else {
+    std::vector<Tensor> images = bf.contains(plan_.image_key) ? bf.list(plan_.image_key) : std::vector<Tensor>{};
+    for (const Tensor& t : images) resized.push_back(hw_of(t.shape(), channels_first));
+    if (opts_.return_tensors && !images.empty()) {
+      // Stack as Pipeline::run would have.
+      Shape shape{static_cast<int64_t>(images.size())};
+      shape.insert(shape.end(), images[0].shape().begin(), images[0].shape().end());
+      for (const Tensor& t : images)
+        if (t.shape() != images[0].shape() || t.dtype() != images[0].dtype())
+          throw InputError(plan_.image_key + ": images of " + shape_str(images[0].shape()) + " and " +
+                           shape_str(t.shape()) + " cannot be stacked (use return_tensors=None / --unbatched)");
+      Tensor batch = Tensor::empty(images[0].dtype(), shape);
+      for (size_t i = 0; i < images.size(); ++i)
+        std::memcpy(batch[static_cast<int64_t>(i)].raw_data(), images[i].raw_data(), images[i].nbytes());
+      bf.set(plan_.image_key, std::move(batch));
+    }
+  }
+  if (annotated != 0) {
+    std::vector<DetectionLabels> labels;
+    for (size_t row = 0; row < resized.size(); ++row) {
+      const size_t i = static_cast<size_t>(report->kept[row]);
+      std::pair<int64_t, int64_t> orig = resized[row];
+      if (plan_.annotations.resized) orig = hw_of(input_shapes[i], input_layout == Layout::kChannelsFirst);
+      labels.push_back(make_detection_labels(*annotations[i], plan_.annotations, orig, resized[row], padded,
+                                             "annotation " + std::to_string(i)));
+    }
+    set_detection_labels(bf, labels);
+  }
+  return bf;
 }
 
 ImageProcessor ImageProcessor::from_pretrained(const std::string& path_or_model_id, const LoadOptions& opts) {

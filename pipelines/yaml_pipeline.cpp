@@ -445,7 +445,7 @@ std::vector<OpSpec> parse_ops(const Reader& r, const YAML::Node& n, const std::s
 const std::vector<std::string> kTopKeys = {
     "processor", "load",    "ops",           "labels", "outputs",  "video",   "config",   "tiles",
     "kwargs",    "input",   "batch_size",    "threads", "max_in_flight", "ordered", "on_error",
-    "output",    "fuse",    "post_process"};
+    "output",    "fuse",    "post_process", "pad"};
 
 // `value` relative to `base` (the YAML file's folder) unless absolute.
 std::string relative_to(const fs::path& base, const std::string& value) {
@@ -475,12 +475,12 @@ void check_top_keys(const Document& d, const YAML::Node& root) {
                      "or `post_process:` (ops run on model outputs)");
   if (!config && !ops) {
     // A post-processing pipeline: its inputs are model outputs, not images.
-    for (const char* k : {"load", "labels", "outputs", "video", "tiles"})
+    for (const char* k : {"load", "labels", "outputs", "video", "tiles", "pad"})
       if (const Entry* e = d.get(k))
         r.fail(e->key_node, k, "describes images; a pipeline with `post_process` and no `ops` reads model outputs (logits .npy files)");
   }
   if (config) {
-    for (const char* k : {"processor", "labels", "outputs", "video", "tiles"})
+    for (const char* k : {"processor", "labels", "outputs", "video", "tiles", "pad"})
       if (const Entry* e = d.get(k))
         r.fail(e->key_node, k, "comes from the processor config when `config` is used; spell the ops out under `ops` to set it");
   } else if (const Entry* e = d.get("kwargs")) {
@@ -563,6 +563,23 @@ Plan plan_from_ops(const Document& d, const LoadSpec& load) {
       r.fail(e->value, "outputs", "image_key and labels_key must differ, both are \"" + plan.image_key + "\"");
   }
   if (const Entry* e = d.get("video")) plan.video = r.get_bool(e->value, "video");
+  // DETR's pad(): every image padded at the bottom / right to the batch's largest (or size), with
+  // pixel_mask unless pixel_mask: false (Yolos).
+  if (const Entry* e = d.get("pad")) {
+    plan.batching = Batching::kPad;
+    for (const auto& f : r.entries(e->value, "pad", {"pixel_mask", "size"})) {
+      const std::string path = join_key("pad", f.key);
+      if (f.key == "pixel_mask") {
+        plan.pad.pixel_mask = r.get_bool(f.value, path);
+      } else {
+        int64_t h = 0, w = 0;
+        for (const auto& g : r.entries(f.value, path, {"height", "width"}))
+          (g.key == "height" ? h : w) = r.get_int_at_least(g.value, join_key(path, g.key), 1);
+        if (h == 0 || w == 0) r.fail(f.value, path, "needs height and width");
+        plan.pad.size = std::make_pair(h, w);
+      }
+    }
+  }
   // patchify's arrays make Qwen2-VL's batch: concatenated rows and image_grid_thw.
   if (!plan.image_ops.empty() && plan.image_ops.back().name == "patchify") plan.batching = Batching::kPatches;
   // As VideoMAE (each frame) and the classes that infer each image's layout on their own: unless

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <optional>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,27 @@ namespace pixelflow {
 enum class Batching {
   kStack,    // stacked (N, ...) per key with tensors, else a list per image (most processors)
   kPatches,  // patchify's arrays: rows concatenated + image_grid_thw (ops::collate_patches), always arrays
+  kPad,      // DETR family's pad(): every image zero-padded at the bottom / right to the batch's
+             // largest height and width (or PadSpec::size), then stacked (or a list per image);
+             // with PadSpec::pixel_mask also `pixel_mask`, int64 (N, H, W), 1 on the image's pixels
+};
+
+// Batching::kPad's settings.
+struct PadSpec {
+  bool pixel_mask = true;  // Yolos: false
+  // pad_size {"height", "width"}: every image padded to it (it must not be smaller than any image).
+  std::optional<std::pair<int64_t, int64_t>> size;
+};
+
+// Detection annotations (DETR family): the COCO-detection dicts attached to the inputs
+// (InputItem::annotation) become per-image labels (pipelines/detection_labels.h).
+struct AnnotationSpec {
+  bool accepted = false;  // the class takes annotations
+  bool resized = false;   // do_resize: boxes and area scaled to the resized image, "size" set
+  bool convert = false;   // do_convert_annotations: boxes to relative (cx, cy, w, h)
+  bool padded = false;    // do_pad: "size" is the padded size, converted boxes rescaled to it
+  std::string format = "coco_detection";
+  bool segmentation_masks = false;  // return_segmentation_masks (refused)
 };
 
 struct Plan {
@@ -32,6 +54,8 @@ struct Plan {
   std::vector<OpSpec> image_ops;
   std::vector<OpSpec> label_ops;
   Batching batching = Batching::kStack;
+  PadSpec pad;
+  AnnotationSpec annotations;
   bool video = false;  // inputs are videos: the image output is (N, T, ...) (VideoMAE)
   std::string image_key = "pixel_values";
   std::string labels_key = "labels";

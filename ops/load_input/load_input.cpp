@@ -121,6 +121,10 @@ Tensor to_channels_last(const Tensor& t, Layout layout, BufferPool* pool) {
 }
 
 Layout infer_input_layout(const InputItem& item, const LoadSpec& spec) {
+  return infer_channel_dimension_format(input_shape(item, spec));
+}
+
+Shape input_shape(const InputItem& item, const LoadSpec& spec) {
   Shape shape;
   if (item.array.defined()) {
     shape = item.array.shape();
@@ -141,7 +145,7 @@ Layout infer_input_layout(const InputItem& item, const LoadSpec& spec) {
       shape = mode_shape(info.mode, info.height, info.width);
     }
   }
-  return infer_channel_dimension_format(shape);
+  return shape;
 }
 
 InputLoader::InputLoader(std::vector<InputItem> items, LoadSpec spec)

@@ -26,6 +26,8 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "graph/pipeline.h"
 #include "ops/load_input/load_spec.h"
 #include "ops/decode_image/decode_image.h"
@@ -54,6 +56,10 @@ struct InputItem {
   std::string name;    // shown in errors; defaults to path
   std::string labels_path;  // segmentation map for this input (file or .npy), optional
   Tensor labels_array;
+  // Detection processors (DETR family): this image's COCO-detection annotation dict
+  // ({"image_id": ..., "annotations": [...]}), turned into its `labels` by the pipelines layer
+  // (pipelines/detection_labels.h); the graph never reads it.
+  std::shared_ptr<const nlohmann::json> annotation;
   bool has_labels() const { return !labels_path.empty() || labels_array.defined(); }
 
   static InputItem file(std::string path) { InputItem i; i.name = i.path = std::move(path); return i; }
@@ -143,6 +149,8 @@ Layout infer_channel_dimension_format(const Shape& shape);
 // The same from an input's header only (image header or .npy header), as the array HF would
 // see after decoding with `spec`'s conversions.
 Layout infer_input_layout(const InputItem& item, const LoadSpec& spec);
+// The shape of the array HF would see for `item` (from its header only), as infer_input_layout reads it.
+Shape input_shape(const InputItem& item, const LoadSpec& spec);
 
 // (C, H, W) or (H, W, C) -> (H, W, C); 2-D arrays become (H, W, 1).
 Tensor to_channels_last(const Tensor& t, Layout layout, BufferPool* pool);

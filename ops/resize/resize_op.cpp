@@ -32,6 +32,28 @@ ResizeRule ResizeRule::from_params(const nlohmann::json& params) {
                         "must be a positive number of pixels (transformers divides by it), got " + std::to_string(r.max_pixels));
     return r;
   }
+  if (params.contains("detr_resize")) {
+    const auto& d = params.at("detr_resize");
+    if (!d.is_object())
+      throw ConfigError("detr_resize", "must be a dict with shortest_edge and longest_edge, got " + d.dump());
+    r.kind = Kind::kDetr;
+    r.shortest_edge = param_int(d, "shortest_edge", "detr_resize");
+    if (r.shortest_edge < 0 || r.shortest_edge > kMaxSide)
+      throw ConfigError("detr_resize.shortest_edge", "must be a size in pixels, got " + std::to_string(r.shortest_edge));
+    if (d.contains("longest_edge") && !d.at("longest_edge").is_null())
+      r.max_size = param_side(d, "longest_edge", "detr_resize");
+    r.yolos = param_bool_or(d, "yolos", false);
+    r.mod_size = r.yolos ? 16 : 0;
+    if (d.contains("mod_size") && !d.at("mod_size").is_null()) r.mod_size = param_side(d, "mod_size", "detr_resize");
+    return r;
+  }
+  if (params.contains("size") && params.at("size").is_object() && params.at("size").contains("max_height") &&
+      params.at("size").contains("max_width")) {
+    r.kind = Kind::kMaxHeightWidth;
+    r.max_height = param_side(params.at("size"), "max_height", "size");
+    r.max_width = param_side(params.at("size"), "max_width", "size");
+    return r;
+  }
   if (!params.contains("size") && params.contains("size_divisor")) {
     r.kind = Kind::kSizeDivisor;
     r.multiple = param_side(params, "size_divisor");
@@ -174,6 +196,53 @@ std::pair<int64_t, int64_t> smart_resize_size(int64_t h, int64_t w, int64_t fact
   return {h_bar, w_bar};
 }
 
+// transformers.image_transforms.get_size_with_aspect_ratio(image_size, size, max_size) (DETR,
+// Conditional / Deformable DETR, RT-DETR), or Yolos's copy of it (the width < height branch
+// first, then both sides floored to a multiple of mod_size). Python floats are doubles; int()
+// truncates; round() is half to even; int / int is a correctly rounded true division.
+std::pair<int64_t, int64_t> detr_size(int64_t h, int64_t w, int64_t size, std::optional<int64_t> max_size, bool yolos,
+                                      int64_t mod_size) {
+  check_divisible_input(h, w, "shortest_edge/longest_edge");
+  std::optional<double> raw_size;
+  if (max_size) {
+    const double mn = static_cast<double>(std::min(h, w)), mx = static_cast<double>(std::max(h, w));
+    if (mx / mn * static_cast<double>(size) > static_cast<double>(*max_size)) {
+      raw_size = static_cast<double>(*max_size) * mn / mx;
+      size = static_cast<int64_t>(std::nearbyint(*raw_size));
+    }
+  }
+  const auto scaled = [&](int64_t num, int64_t den) {
+    double v = raw_size ? *raw_size * static_cast<double>(num) / static_cast<double>(den)
+                        : static_cast<double>(size * num) / static_cast<double>(den);
+    return checked_side(v, h, w, "shortest_edge/longest_edge");
+  };
+  const bool same = (h <= w && h == size) || (w <= h && w == size);
+  int64_t oh = 0, ow = 0;
+  if (!yolos && same) {
+    oh = h, ow = w;
+  } else if (w < h) {
+    ow = size, oh = scaled(h, w);
+  } else if (yolos && same) {
+    oh = h, ow = w;
+  } else {
+    oh = size, ow = scaled(w, h);
+  }
+  if (mod_size > 0) {
+    ow -= ((ow % mod_size) + mod_size) % mod_size;  // np.mod: the sign of the divisor
+    oh -= ((oh % mod_size) + mod_size) % mod_size;
+  }
+  return {oh, ow};
+}
+
+// DETR's get_image_size_for_max_height_width.
+std::pair<int64_t, int64_t> max_height_width_size(int64_t h, int64_t w, int64_t max_h, int64_t max_w) {
+  check_divisible_input(h, w, "max_height/max_width");
+  const double min_scale = std::min(static_cast<double>(max_h) / static_cast<double>(h),
+                                    static_cast<double>(max_w) / static_cast<double>(w));
+  return {checked_side(static_cast<double>(h) * min_scale, h, w, "max_height/max_width"),
+          checked_side(static_cast<double>(w) * min_scale, h, w, "max_height/max_width")};
+}
+
 }  // namespace
 
 std::pair<int64_t, int64_t> ResizeRule::output_size(int64_t in_h, int64_t in_w) const {
@@ -199,6 +268,8 @@ std::pair<int64_t, int64_t> ResizeRule::output_size(int64_t in_h, int64_t in_w) 
     case Kind::kSizeDivisor:
       return {in_h / multiple * multiple, in_w / multiple * multiple};
     case Kind::kSmartResize: return smart_resize_size(in_h, in_w, multiple, min_pixels, max_pixels);
+    case Kind::kDetr: return detr_size(in_h, in_w, shortest_edge, max_size, yolos, mod_size);
+    case Kind::kMaxHeightWidth: return max_height_width_size(in_h, in_w, max_height, max_width);
   }
   return {height, width};
 }

@@ -22,6 +22,10 @@ struct ResizeRule {
     kKeepAspect,     // DPT: size {"height","width"} + keep_aspect_ratio + ensure_multiple_of
     kSizeDivisor,    // GLPN: floor both sides to a multiple of size_divisor
     kSmartResize,    // Qwen2-VL's smart_resize: multiples of `multiple`, pixels in [min_pixels, max_pixels]
+    kDetr,           // DETR family's get_size_with_aspect_ratio(size=shortest_edge, max_size=longest_edge):
+                     // round() of the capped short side; Yolos's variant (yolos) tests width < height
+                     // first and floors both sides to a multiple of mod_size (16)
+    kMaxHeightWidth, // size {"max_height", "max_width"}: int(side * min(max_h / h, max_w / w))
   };
   Kind kind = Kind::kExact;
   int64_t height = 0, width = 0, shortest_edge = 0;
@@ -29,9 +33,14 @@ struct ResizeRule {
   bool keep_aspect_ratio = false;
   int64_t multiple = 1;  // ensure_multiple_of / size_divisor / smart_resize's factor
   int64_t min_pixels = 0, max_pixels = 0;  // smart_resize
+  bool yolos = false;                       // kDetr: Yolos's branch order and mod_size
+  int64_t mod_size = 0;                     // kDetr with yolos: floor to a multiple (0: none)
+  int64_t max_height = 0, max_width = 0;    // kMaxHeightWidth
 
   // params: {"size": {...}, "keep_aspect_ratio": b, "ensure_multiple_of": n, "size_divisor": n}
   // or {"smart_resize": {"factor": n, "min_pixels": n, "max_pixels": n}}
+  // or {"detr_resize": {"shortest_edge": n, "longest_edge": n|null, "yolos": b, "mod_size": n}}
+  // or {"size": {"max_height": n, "max_width": n}}
   static ResizeRule from_params(const nlohmann::json& params);
   // (out_h, out_w) for an input of (in_h, in_w).
   std::pair<int64_t, int64_t> output_size(int64_t in_h, int64_t in_w) const;
@@ -44,7 +53,10 @@ class ResizeOp : public Op {
   static inline const std::vector<std::string> kParamKeys = {"size", "size.height", "size.width", "size.shortest_edge", "size.longest_edge", "resample",
                                                      "size_divisor", "keep_aspect_ratio", "ensure_multiple_of",
                                                      "smart_resize", "smart_resize.factor", "smart_resize.min_pixels",
-                                                     "smart_resize.max_pixels"};
+                                                     "smart_resize.max_pixels",
+                                                     "detr_resize", "detr_resize.shortest_edge",
+                                                     "detr_resize.longest_edge", "detr_resize.yolos",
+                                                     "detr_resize.mod_size", "size.max_height", "size.max_width"};
   struct Crop {
     int64_t height, width;
   };

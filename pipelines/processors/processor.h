@@ -127,6 +127,7 @@ struct ProcessorDecl {
   std::vector<std::string> preprocess_params{};
   std::string data_arg = "images";      // VideoMAE: "videos"
   bool segmentation_maps = false;       // preprocess also takes segmentation_maps
+  bool detection_annotations = false;   // preprocess also takes annotations (COCO detection; DETR family)
   bool validate_kwargs_style = false;   // CLIP: **kwargs + validate_kwargs() instead of the filter
   CallTraits call{};
   PlanFn plan = nullptr;

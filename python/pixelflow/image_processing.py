@@ -227,6 +227,9 @@ class BaseImageProcessor:
         """transformers' ``preprocess(images, **kwargs)``: every keyword the class's preprocess
         takes, plus ``return_tensors`` (None, "np" or "pt")."""
         kind = _tensor_type(kwargs.pop("return_tensors", None))
+        annotations = None
+        if _core.takes_detection_annotations(self._class_name):
+            annotations = kwargs.pop("annotations", None)
         kwargs = {k: _to_plain(v) for k, v in kwargs.items()}
         if images is None:
             raise _core.InputError("images: expected an image, a list of images or a batch, got None")
@@ -251,6 +254,10 @@ class BaseImageProcessor:
                 if len(maps) != len(specs):
                     raise _core.InputError(f"segmentation_maps: {len(maps)} maps for {len(specs)} images")
                 specs = [s + (_inputs.label_spec(m, i),) for i, (s, m) in enumerate(zip(specs, maps))]
+            if annotations is not None:
+                specs = self._pf_annotated(specs, annotations)
+        if annotations is not None:
+            return self._pf_detection(self._pf_run(call, specs, video, stacked=False), kind)
         if kind is not None:
             try:
                 return BatchFeature(self._pf_run(call, specs, video, stacked=True), tensor_type=kind)
@@ -268,6 +275,37 @@ class BaseImageProcessor:
                 if key in data:
                     data[key] = [int(v) for v in data[key]]
         return BatchFeature(data, tensor_type=kind)
+
+    @staticmethod
+    def _pf_annotated(specs, annotations):
+        """The input specs with each image's COCO-detection annotation (JSON text) attached."""
+        if isinstance(annotations, dict):
+            annotations = [annotations]
+        if not isinstance(annotations, (list, tuple)) or len(annotations) != len(specs):
+            n = len(annotations) if isinstance(annotations, (list, tuple)) else 1
+            raise _core.ConfigError(
+                f"annotations: The number of images ({len(specs)}) and annotations ({n}) do not match.")
+        out = []
+        for s, a in zip(specs, annotations):
+            s = tuple(s) + (None,) * (4 - len(s))
+            out.append(s + (_dumps(a),))
+        return out
+
+    @staticmethod
+    def _pf_detection(data, kind):
+        """The outputs of an annotated DETR-family call: ``labels.<field>`` lists become
+        transformers' ``labels``, a list of per-image BatchFeatures (``size`` a tuple when
+        return_tensors is None)."""
+        fields = [k for k in data if k.startswith("labels.")]
+        labels = [dict() for _ in range(len(data[fields[0]]) if fields else 0)]
+        for k in fields:
+            name = k[len("labels."):]
+            for i, v in enumerate(data[k]):
+                labels[i][name] = tuple(int(x) for x in v) if (name == "size" and kind is None) else v
+        rest = {k: v for k, v in data.items() if not k.startswith("labels.")}
+        out = BatchFeature(rest, tensor_type=kind)
+        out["labels"] = [BatchFeature(d, tensor_type=kind) for d in labels]
+        return out
 
     @staticmethod
     def _pf_run(call, specs, video, stacked):
@@ -351,8 +389,11 @@ def _class_for(class_name, requested):
 def _make_classes():
     made = {}
     for name in _core.supported_classes():
-        cls = type(name, (BaseImageProcessor,), {"_class_name": name, "__module__": "pixelflow",
-                                                "__doc__": f"transformers' {name} (PIL backend), exact."})
+        body = {"_class_name": name, "__module__": "pixelflow", "__doc__": f"transformers' {name} (PIL backend), exact."}
+        if _core.has_object_detection(name):  # the DETR family: with each class's own signature
+            from .post_processing import post_process_object_detection_for
+            body["post_process_object_detection"] = post_process_object_detection_for(name)
+        cls = type(name, (BaseImageProcessor,), body)
         pil = type(name + "Pil", (cls,), {"_class_name": name, "__module__": "pixelflow",
                                           "__doc__": f"transformers 5.x's {name}Pil: the same as {name}."})
         _CLASSES[name] = cls

@@ -30,6 +30,7 @@
 #include "ops/decode_image/decode_image.h"
 #include "ops/load_input/load_input.h"
 #include "pipelines/data_loader.h"
+#include "pipelines/detection_labels.h"
 #include "pipelines/image_processor.h"
 #include "pipelines/input_source.h"
 #include "pipelines/post_processing.h"
@@ -128,7 +129,8 @@ py::dict dict_from_batch_feature(const pf::BatchFeature& bf) {
 // ---- inputs -------------------------------------------------------------------------------
 // One input from the Python layer: a tuple (kind, value, name[, label]) where kind is "path"
 // (value: str), "bytes" (value: a bytes object, kept alive by the item) or "array" (value: a
-// C-contiguous ndarray); label, when present, is the segmentation map as ("path"|"array", value).
+// C-contiguous ndarray); label, when present, is the segmentation map as ("path"|"array", value);
+// a fifth element, when not None, is the image's COCO-detection annotation as JSON text.
 
 pf::ops::InputItem make_item(const py::handle& spec) {
   auto t = spec.cast<py::tuple>();
@@ -168,6 +170,14 @@ pf::ops::InputItem make_item(const py::handle& spec) {
       item.labels_path = label[1].cast<std::string>();
     else
       item.labels_array = tensor_from_array(label[1].cast<py::array>(), name + " (segmentation map)");
+  }
+  if (t.size() > 4 && !t[4].is_none()) {
+    // A detection annotation (DETR family), as JSON text written by the Python layer.
+    try {
+      item.annotation = std::make_shared<const nlohmann::json>(nlohmann::json::parse(t[4].cast<std::string>()));
+    } catch (const nlohmann::json::exception& e) {
+      throw pf::ConfigError("annotations", name + ": " + e.what());
+    }
   }
   return item;
 }
@@ -398,6 +408,7 @@ void bind_configs(py::module_& m) {
   m.def("supported_classes", &pp::supported_processor_classes);
   m.def("set_bundled_models_dir", &pp::set_bundled_models_dir, py::arg("dir"));
   m.def("has_semantic_segmentation", &pp::has_semantic_segmentation, py::arg("class_name"));
+  m.def("takes_detection_annotations", &pp::takes_detection_annotations, py::arg("class_name"));
 
   m.def(
       "load_config",

@@ -33,13 +33,14 @@ const json kClipStd = json::array({0.26862954, 0.26130258, 0.27577711});
 
 TEST_CASE("supported classes", "[config][load]") {
   const auto& names = supported_processor_classes();
-  CHECK(names.size() == 21);
+  CHECK(names.size() == 26);
   for (const char* n :
        {"CLIPImageProcessor", "ViTImageProcessor", "DeiTImageProcessor", "ConvNextImageProcessor",
         "SiglipImageProcessor", "BitImageProcessor", "LevitImageProcessor", "PoolFormerImageProcessor", "Qwen2VLImageProcessor", "GotOcr2ImageProcessor", "Gemma3ImageProcessor",
         "MobileNetV2ImageProcessor", "EfficientNetImageProcessor", "BeitImageProcessor", "SegformerImageProcessor",
         "DPTImageProcessor", "GLPNImageProcessor", "MobileViTImageProcessor", "PerceiverImageProcessor",
-        "ImageGPTImageProcessor", "VideoMAEImageProcessor"})
+        "ImageGPTImageProcessor", "VideoMAEImageProcessor", "DetrImageProcessor", "ConditionalDetrImageProcessor",
+        "DeformableDetrImageProcessor", "YolosImageProcessor", "RTDetrImageProcessor"})
     CHECK(std::find(names.begin(), names.end(), n) != names.end());
 }
 
@@ -47,7 +48,7 @@ TEST_CASE("class resolution: image_processor_type, Fast names, feature_extractor
   CHECK(canonical_processor_class("CLIPImageProcessorFast") == std::optional<std::string>("CLIPImageProcessor"));
   CHECK(canonical_processor_class("ViTFeatureExtractor") == std::optional<std::string>("ViTImageProcessor"));
   CHECK(canonical_processor_class("DPTImageProcessorPil") == std::optional<std::string>("DPTImageProcessor"));
-  CHECK_FALSE(canonical_processor_class("DetrImageProcessor").has_value());
+  CHECK_FALSE(canonical_processor_class("OwlViTImageProcessor").has_value());
 
   // A Fast name loads the slow class; what is saved is the slow class.
   ProcessorConfig fast = from_text(R"({"image_processor_type": "SegformerImageProcessorFast", "size": 64})");
@@ -75,9 +76,9 @@ TEST_CASE("class resolution: image_processor_type, Fast names, feature_extractor
   CHECK(from_text(R"({"image_processor_type": "CLIPImageProcessor"})", forced).class_name == "ViTImageProcessor");
 
   // Unknown class: the error lists what is supported.
-  const std::string msg = error_of([] { from_text(R"({"image_processor_type": "DetrImageProcessor"})"); });
+  const std::string msg = error_of([] { from_text(R"({"image_processor_type": "OwlViTImageProcessor"})"); });
   CHECK_THAT(msg, Catch::Contains("cfg.json: image_processor_type"));
-  CHECK_THAT(msg, Catch::Contains("DetrImageProcessor"));
+  CHECK_THAT(msg, Catch::Contains("OwlViTImageProcessor"));
   CHECK_THAT(msg, Catch::Contains("CLIPImageProcessor"));
   CHECK_THAT(msg, Catch::Contains("VideoMAEImageProcessor"));
   CHECK_THAT(error_of([] { from_text(R"({"feature_extractor_type": "WhisperFeatureExtractor"})"); }),
@@ -98,7 +99,7 @@ TEST_CASE("class resolution without a type key uses config.json's model_type, as
   const ProcessorConfig cfg = load_processor_config(tmp.str());
   CHECK(cfg.class_name == "BitImageProcessor");
   CHECK(cfg.attributes["size"] == se(300));
-  write_file(tmp.path() / "config.json", R"({"model_type": "detr"})");
+  write_file(tmp.path() / "config.json", R"({"model_type": "owlvit"})");
   CHECK_THAT(error_of([&] { load_processor_config(tmp.str()); }), Catch::Contains("model_type"));
 }
 
@@ -186,6 +187,27 @@ TEST_CASE("defaults for missing keys, for every class", "[config][load]") {
         {"do_normalize", true}, {"image_mean", kStd05}, {"image_std", kStd05}, {"do_convert_rgb", true},
         {"do_pan_and_scan", nullptr}, {"pan_and_scan_min_crop_size", nullptr}, {"pan_and_scan_max_num_crops", nullptr},
         {"pan_and_scan_min_ratio_to_activate", nullptr}}},
+      {"DetrImageProcessor", {{"format", "coco_detection"}, {"do_resize", true}, {"size", {{"shortest_edge", 800}, {"longest_edge", 1333}}},
+        {"resample", 2}, {"do_rescale", true}, {"rescale_factor", kRescale}, {"do_normalize", true},
+        {"image_mean", json::array({0.485, 0.456, 0.406})}, {"image_std", json::array({0.229, 0.224, 0.225})},
+        {"do_convert_annotations", true}, {"do_pad", true}, {"pad_size", nullptr}}},
+      {"ConditionalDetrImageProcessor", {{"format", "coco_detection"}, {"do_resize", true}, {"size", {{"shortest_edge", 800}, {"longest_edge", 1333}}},
+        {"resample", 2}, {"do_rescale", true}, {"rescale_factor", kRescale}, {"do_normalize", true},
+        {"image_mean", json::array({0.485, 0.456, 0.406})}, {"image_std", json::array({0.229, 0.224, 0.225})},
+        {"do_convert_annotations", true}, {"do_pad", true}, {"pad_size", nullptr}}},
+      {"DeformableDetrImageProcessor", {{"format", "coco_detection"}, {"do_resize", true}, {"size", {{"shortest_edge", 800}, {"longest_edge", 1333}}},
+        {"resample", 2}, {"do_rescale", true}, {"rescale_factor", kRescale}, {"do_normalize", true},
+        {"image_mean", json::array({0.485, 0.456, 0.406})}, {"image_std", json::array({0.229, 0.224, 0.225})},
+        {"do_convert_annotations", true}, {"do_pad", true}, {"pad_size", nullptr}}},
+      {"YolosImageProcessor", {{"format", "coco_detection"}, {"do_resize", true}, {"size", {{"shortest_edge", 800}, {"longest_edge", 1333}}},
+        {"resample", 2}, {"do_rescale", true}, {"rescale_factor", kRescale}, {"do_normalize", true},
+        {"image_mean", json::array({0.485, 0.456, 0.406})}, {"image_std", json::array({0.229, 0.224, 0.225})},
+        {"do_convert_annotations", true}, {"do_pad", true}, {"pad_size", nullptr}}},
+      {"RTDetrImageProcessor",
+       {{"format", "coco_detection"}, {"do_resize", true}, {"size", hw(640, 640)}, {"resample", 2}, {"do_rescale", true},
+        {"rescale_factor", kRescale}, {"do_normalize", false}, {"image_mean", json::array({0.485, 0.456, 0.406})},
+        {"image_std", json::array({0.229, 0.224, 0.225})}, {"do_convert_annotations", true}, {"do_pad", false},
+        {"pad_size", nullptr}}},
   };
   REQUIRE(expected.size() == supported_processor_classes().size());
   for (const auto& [cls, attrs] : expected) {
@@ -400,7 +422,7 @@ TEST_CASE("model ids: local Hugging Face cache first, then bundled copies", "[co
     CHECK_THAT(clip_b.source, Catch::Contains("openai__clip-vit-base-patch32"));
     CHECK(load_processor_config("openai/imagegpt-small__SYNTHETIC-clusters").attributes["clusters"].size() == 512);
     const auto ids = bundled_model_ids();
-    CHECK(ids.size() == 23);
+    CHECK(ids.size() == 28);
     CHECK(std::find(ids.begin(), ids.end(), "facebook/dinov2-small") != ids.end());
     const std::string msg = error_of([] { load_processor_config("acme/unknown-model"); });
     CHECK_THAT(msg, Catch::StartsWith("acme/unknown-model: model id not found"));

@@ -74,6 +74,8 @@ void check_same_plan(const Plan& got, const Plan& want) {
   check_same_ops(got.tile_ops, want.tile_ops);
   CHECK(got.tiles_key == want.tiles_key);
   CHECK(got.tiles_without_tile_ops == want.tiles_without_tile_ops);
+  CHECK(got.pad.pixel_mask == want.pad.pixel_mask);
+  CHECK(got.pad.size == want.pad.size);
   CHECK(got.image_key == want.image_key);
   CHECK(got.labels_key == want.labels_key);
 }
@@ -295,7 +297,7 @@ TEST_CASE("yaml: errors are one line, FILE:LINE:COLUMN: KEY.PATH: problem", "[ya
       {"ops:\n  - center_crop: {crop_size: {height: 2, widht: 2}}\n", "t.yaml:2:42", "ops[0].center_crop.crop_size.widht",
        "unknown key \"widht\" (allowed: height, width)"},
       {"ops:\n  - resize:\n      size: {height: 2, width: 2}\n      filter: 2\n", "t.yaml:4:7", "ops[0].resize.filter",
-       "unknown key \"filter\" (allowed: size, resample, size_divisor, keep_aspect_ratio, ensure_multiple_of, smart_resize)"},
+       "unknown key \"filter\" (allowed: size, resample, size_divisor, keep_aspect_ratio, ensure_multiple_of, smart_resize, detr_resize)"},
       {"ops:\n  - resize: {size: {height: 2, width: 2}, resample: cubic}\n", "t.yaml:2:53", "ops[0].resize.resample",
        "unknown filter \"cubic\""},
       // An image-only op among the label ops.

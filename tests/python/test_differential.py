@@ -117,6 +117,11 @@ CLASS_CONFIGS = {
     "Qwen2VLImageProcessor": ["Qwen__Qwen2-VL-7B-Instruct"],
     "GotOcr2ImageProcessor": ["stepfun-ai__GOT-OCR-2.0-hf"],
     "Gemma3ImageProcessor": ["google__gemma-3-4b-it"],
+    "DetrImageProcessor": ["facebook__detr-resnet-50"],
+    "ConditionalDetrImageProcessor": ["microsoft__conditional-detr-resnet-50"],
+    "DeformableDetrImageProcessor": ["SenseTime__deformable-detr"],
+    "YolosImageProcessor": ["hustvl__yolos-small"],
+    "RTDetrImageProcessor": ["PekingU__rtdetr_r50vd"],
 }
 CLASSES = list(pixelflow.SUPPORTED_CLASSES)
 
