@@ -47,6 +47,7 @@ import copy
 import json
 import logging
 import os
+import re
 import warnings
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -961,6 +962,13 @@ KNOWN_ISSUES = {
           "checking shapes only; frames of different dtypes (uint8 and float frames with rescale and normalize "
           "off) overflow the buffer (heap corruption, abort) or come back as reinterpreted garbage. Not "
           "generated; test_known_issue_b8_video_frame_dtypes runs it in a subprocess",
+    "B9": "pixelflow bug (C++, Qwen2VL config and call checks): min_pixels / max_pixels / size's shortest_edge "
+          "and longest_edge that are floats (even 3136.0) or 0 are refused (ConfigError from from_dict or the call); "
+          "transformers takes them: smart_resize computes with floats, min_pixels 0 only skips the upscaling, and it "
+          "divides by max_pixels only when the rounded area exceeds it (a rounded area of 0 does not)",
+    "B10": "pixelflow bug (C++, Qwen2VL config check): a size dict with both shortest_edge and longest_edge and "
+           "another key is refused ('must have one of the key sets'); transformers' Qwen2VL only checks that the two "
+           "keys are there",
     "Q1": "transformers quirk: a 2-D image (PIL L / 1 / I / F / I;16 / P without do_convert_rgb, a 2-D array in a "
           "nested list) whose layout is given (input_data_format) or taken from another image stays 2-D in "
           "transformers, which then crashes (IndexError in get_image_size for channels_last), fails in numpy "
@@ -1060,6 +1068,18 @@ def known_issues(case, kwargs, ref, got):
             ids.append("Q1")
     elif any(a.ndim == 2 for a in seen) and (idf is not None or seen[0].ndim != 2):
         ids.append("Q1")
+    if case.cls in PATCH_CLASSES and isinstance(got, Raised) and not isinstance(ref, Raised) and \
+            isinstance(got.exc, pixelflow.ConfigError):
+        msg = str(got.exc)
+        values = [v for d in (case.config, case.kwargs) for k in ("min_pixels", "max_pixels", "size")
+                  for v in ([d.get(k)] if k != "size" else list(d[k].values()) if isinstance(d.get(k), dict) else [])]
+        if re.search(r"(shortest|longest)_edge.*must be (a positive integer|an integer number of pixels|positive)",
+                     msg) and any(isinstance(v, float) or v == 0 for v in values):
+            ids.append("B9")
+        if "must have one of the key sets" in msg and any(
+                isinstance(d.get("size"), dict) and {"shortest_edge", "longest_edge"} < set(d["size"])
+                for d in (case.config, case.kwargs)):
+            ids.append("B10")
     if case.cls == "ImageGPTImageProcessor" and case.structure == "batches":
         ids.append("Q3")
     if case.cls == "ImageGPTImageProcessor" and isinstance(got, Raised) and \
@@ -1475,7 +1495,7 @@ class TestQwen2VLFixed:
         pytest.param({"size": {"shortest_edge": 28 * 28, "longest_edge": 28 * 28 * 9}, "max_pixels": 28 * 28 * 100},
                      id="size-wins-over-max-pixels"),
         pytest.param({"max_pixels": 1000}, id="max-pixels-below-factor-squared"),  # still one 28 x 28 block
-        pytest.param({"min_pixels": 0, "max_pixels": 12544.0}, id="float-max-pixels"),
+        pytest.param({"min_pixels": 0}, id="min-pixels-0"),
     ])
     def test_pixel_count_keywords(self, kwargs):
         images = [_rgb(300, 200, 11), _rgb(17, 90, 12)]
@@ -1537,9 +1557,26 @@ class TestQwen2VLFixed:
     def test_errors(self, config, images, kwargs):
         _qwen_bit_identical(config, images, kwargs, raises=True)
 
+    @pytest.mark.parametrize("config,kwargs,image", [
+        pytest.param(_qwen_config(min_pixels=0), {}, (30, 40), id="config-min-pixels-0"),
+        pytest.param(_qwen_config(max_pixels=12544.0), {}, (300, 200), id="config-max-pixels-float"),
+        pytest.param({"size": {"shortest_edge": 3136.0, "longest_edge": 1003520}}, {}, (30, 40),
+                     id="config-size-float"),
+        pytest.param(_qwen_config(), {"min_pixels": 3136.0}, (30, 40), id="call-min-pixels-float"),
+        pytest.param(_qwen_config(), {"max_pixels": 100.5}, (300, 200), id="call-max-pixels-float"),
+        pytest.param(_qwen_config(), {"max_pixels": 0}, (10, 10), id="call-max-pixels-0-rounded-area-0"),
+    ])
+    @_xfail("B9")
+    def test_known_issue_b9_pixel_counts(self, config, kwargs, image):
+        _qwen_bit_identical(config, _rgb(*image, 71), dict(kwargs, return_tensors="np"))
+
+    @_xfail("B10")
+    def test_known_issue_b10_size_extra_key(self):
+        cfg = {"size": {"shortest_edge": 3136, "longest_edge": 28 * 28 * 16, "height": 3}}
+        _qwen_bit_identical(cfg, _rgb(300, 200, 72), {"return_tensors": "np"})
+
     @pytest.mark.parametrize("config", [
         pytest.param({}, id="defaults"),
-        pytest.param({"size": {"shortest_edge": 1, "longest_edge": 2, "height": 3}}, id="size-extra-key"),
         pytest.param({"min_pixels": 100, "max_pixels": 200}, id="min-max"),
         pytest.param(QWEN3_STYLE, id="qwen3-style"),
     ])
