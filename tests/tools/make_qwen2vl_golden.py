@@ -10,7 +10,7 @@ use small max_pixels so that the outputs (and the folder, under 1.5 MB) stay sma
 
 Usage (from the project root, with the venv that has transformers 5.0.0 and Pillow):
     build/venv/bin/python tests/tools/make_qwen2vl_golden.py
-Re-running it rewrites the folder; with the same transformers / Pillow / NumPy versions the
+Re-running it rewrites the folder (README.md stays); with the same transformers / Pillow / NumPy versions the
 outputs are identical (check with git diff).
 """
 import copy
@@ -174,7 +174,8 @@ def _raises(cfg, file, kwargs):
 
 def main():
     transformers.utils.logging.set_verbosity_error()
-    shutil.rmtree(OUT, ignore_errors=True)
+    for sub in ("images", "configs", "arrays"):  # README.md stays
+        shutil.rmtree(os.path.join(OUT, sub), ignore_errors=True)
     os.makedirs(os.path.join(OUT, "configs"))
     os.makedirs(os.path.join(OUT, "arrays"))
     write_images()
