@@ -963,12 +963,24 @@ KNOWN_ISSUES = {
           "off) overflow the buffer (heap corruption, abort) or come back as reinterpreted garbage. Not "
           "generated; test_known_issue_b8_video_frame_dtypes runs it in a subprocess",
     "B9": "pixelflow bug (C++, Qwen2VL config and call checks): min_pixels / max_pixels / size's shortest_edge "
-          "and longest_edge that are floats (even 3136.0) or 0 are refused (ConfigError from from_dict or the call); "
-          "transformers takes them: smart_resize computes with floats, min_pixels 0 only skips the upscaling, and it "
-          "divides by max_pixels only when the rounded area exceeds it (a rounded area of 0 does not)",
+          "and longest_edge that are floats (even 3136.0), bools, 0 or negative are refused (ConfigError from "
+          "from_dict; floats also from the call); transformers takes them: smart_resize computes with floats, a "
+          "min_pixels <= 0 only skips the upscaling, and it divides by max_pixels only when the rounded area "
+          "exceeds it (a rounded area of 0 does not)",
     "B10": "pixelflow bug (C++, Qwen2VL config check): a size dict with both shortest_edge and longest_edge and "
            "another key is refused ('must have one of the key sets'); transformers' Qwen2VL only checks that the two "
            "keys are there",
+    "B11": "pixelflow bug (C++, Qwen2VL patch rows): images whose outputs differ in dtype in one call (uint8 / "
+           "float32 / float64 images with rescale and normalize off, the float one first) are refused ('cannot be "
+           "concatenated'); transformers' np.array of all rows promotes them (NumPy's rules), as B6 was for the "
+           "stacked classes (excused only where pixelflow's per-image outputs, concatenated that way, agree)",
+    "B12": "pixelflow bug (Python, preprocess): an empty list of images raises InputError; transformers' Qwen2VL "
+           "returns empty float64 arrays (pixel_values and image_grid_thw of shape (0,))",
+    "B13": "pixelflow bug (call keywords): transformers' Qwen2VL preprocess has no **kwargs, so an unknown keyword "
+           "(do_pad=True, a typo) raises TypeError; pixelflow ignores it",
+    "B14": "pixelflow bug (Python API): Qwen2VLImageProcessor has no get_number_of_image_patches(height, width, "
+           "images_kwargs), which transformers' Qwen2-VL / Qwen2.5-VL / Qwen3-VL / ColQwen2 processors call to count "
+           "image tokens",
     "Q1": "transformers quirk: a 2-D image (PIL L / 1 / I / F / I;16 / P without do_convert_rgb, a 2-D array in a "
           "nested list) whose layout is given (input_data_format) or taken from another image stays 2-D in "
           "transformers, which then crashes (IndexError in get_image_size for channels_last), fails in numpy "
@@ -1045,6 +1057,33 @@ def _restacked_agrees(case, kwargs, ref):
     return set(stacked) == set(ref) and not any(compare_values(k, ref[k], stacked[k], report) for k in ref)
 
 
+def _flat_images(case):
+    """The call's images one by one, as make_flat_list_of_images lists them."""
+    out = []
+    for group in ([case.images()] if case.structure == "single" else
+                  [case.images()] if case.structure in ("list", "batch") else case.images()):
+        if case.structure == "single" or (case.structure == "list" and not isinstance(group, list)):
+            out.append(group)
+        else:
+            out.extend(list(group))
+    return out
+
+
+def _patch_rows_agree(case, kwargs, ref):
+    """Whether pixelflow, called on each image alone, gives transformers' outputs once all rows are
+    put in one np.array as transformers does (then only pixelflow's concatenation differs: B11)."""
+    rows, grids = [], []
+    for img in _flat_images(case):
+        got = _call(pixelflow, case.cls, case.config, img, dict(kwargs, return_tensors=None))
+        if isinstance(got, Raised):
+            return False
+        rows.extend(np.asarray(got["pixel_values"]))
+        grids.extend(np.asarray(got["image_grid_thw"]).tolist())
+    report = new_report()
+    ours = {"pixel_values": np.array(rows), "image_grid_thw": np.array(grids)}
+    return not any(compare_values(k, np.asarray(_as_numpy_leaf(ref[k])[1]), ours[k], report) for k in ours)
+
+
 def known_issues(case, kwargs, ref, got):
     """The KNOWN_ISSUES that apply to this example."""
     if NO_EXCUSES:
@@ -1074,12 +1113,15 @@ def known_issues(case, kwargs, ref, got):
         values = [v for d in (case.config, case.kwargs) for k in ("min_pixels", "max_pixels", "size")
                   for v in ([d.get(k)] if k != "size" else list(d[k].values()) if isinstance(d.get(k), dict) else [])]
         if re.search(r"(shortest|longest)_edge.*must be (a positive integer|an integer number of pixels|positive)",
-                     msg) and any(isinstance(v, float) or v == 0 for v in values):
+                     msg) and any(isinstance(v, (float, bool)) or (isinstance(v, int) and v <= 0) for v in values):
             ids.append("B9")
         if "must have one of the key sets" in msg and any(
                 isinstance(d.get("size"), dict) and {"shortest_edge", "longest_edge"} < set(d["size"])
                 for d in (case.config, case.kwargs)):
             ids.append("B10")
+    if case.cls in PATCH_CLASSES and isinstance(got, Raised) and not isinstance(ref, Raised) and \
+            "cannot be concatenated" in str(got.exc) and _patch_rows_agree(case, kwargs, ref):
+        ids.append("B11")
     if case.cls == "ImageGPTImageProcessor" and case.structure == "batches":
         ids.append("Q3")
     if case.cls == "ImageGPTImageProcessor" and isinstance(got, Raised) and \
@@ -1574,6 +1616,37 @@ class TestQwen2VLFixed:
     def test_known_issue_b10_size_extra_key(self):
         cfg = {"size": {"shortest_edge": 3136, "longest_edge": 28 * 28 * 16, "height": 3}}
         _qwen_bit_identical(cfg, _rgb(300, 200, 72), {"return_tensors": "np"})
+
+    @pytest.mark.parametrize("first,second", [("f32_hwc", "u8_hwc"), ("u8_hwc", "f64_hwc"), ("f64_hwc", "u8_hwc")])
+    @_xfail("B11")
+    def test_known_issue_b11_mixed_dtypes(self, first, second):
+        images = [make_image(first, 40, 50, 1), make_image(second, 30, 20, 2)]
+        _qwen_bit_identical(_qwen_config(do_rescale=False, do_normalize=False), images, {"return_tensors": "np"})
+
+    def test_mixed_dtypes_same_after_resize(self):
+        """uint8 first, a float32 image of values 0..255 second: PIL's resize gives uint8 back."""
+        images = [make_image("u8_hwc", 40, 50, 1), make_image("f32_hwc_int", 30, 20, 2)]
+        ref = _qwen_bit_identical(_qwen_config(do_rescale=False, do_normalize=False), images, {})
+        assert ref["pixel_values"].dtype == np.uint8
+
+    @_xfail("B12")
+    def test_known_issue_b12_empty_list(self):
+        _qwen_bit_identical(_qwen_config(), [], {"return_tensors": "np"})
+
+    @pytest.mark.parametrize("kwargs", [{"do_pad": True}, {"max_pixel": 3136}, {"videos": None}])
+    @_xfail("B13")
+    def test_known_issue_b13_unknown_keywords(self, kwargs):
+        ref = _qwen_bit_identical(_qwen_config(), _rgb(40, 50, 73), kwargs, raises=True)
+        assert isinstance(ref.exc, TypeError)
+
+    @_xfail("B14")
+    def test_known_issue_b14_get_number_of_image_patches(self):
+        ref_proc = transformers.Qwen2VLImageProcessor.from_dict(_qwen_config())
+        proc = pixelflow.Qwen2VLImageProcessor.from_dict(_qwen_config())
+        for h, w in [(1, 1), (27, 29), (1365, 2048), (3000, 4000), (100, 2000)]:
+            for kw in [{}, {"max_pixels": 28 * 28 * 16}, {"min_pixels": 28 * 28 * 64, "patch_size": 16, "merge_size": 1}]:
+                assert proc.get_number_of_image_patches(h, w, dict(kw)) == \
+                    ref_proc.get_number_of_image_patches(h, w, dict(kw)), (h, w, kw)
 
     @pytest.mark.parametrize("config", [
         pytest.param({}, id="defaults"),
