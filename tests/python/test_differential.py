@@ -6,14 +6,17 @@ For every class in ``pixelflow.SUPPORTED_CLASSES`` hypothesis generates
     with keys overridden or deleted (size / crop_size in the dict forms the class takes, plus a
     few it does not, resample 0..5, every ``do_*`` flag, image_mean / image_std, rescale_factor
     and the class's own keys: crop_pct, size_divisor, keep_aspect_ratio, ensure_multiple_of,
-    do_pad, do_reduce_labels, include_top, rescale_offset, clusters, ...);
+    do_pad, do_reduce_labels, include_top, rescale_offset, clusters, Qwen2-VL's min_pixels /
+    max_pixels / patch_size / temporal_patch_size / merge_size, ...);
   * inputs: PIL images in modes 1 / L / LA / P / RGB / RGBA / CMYK / I;16 / I / F, NumPy arrays
     (uint8 HWC / CHW / HW / HW1 / HW4, float32 and float64 in [0, 1], integer-valued floats,
     uint16, int64, bool, non-contiguous views) and torch tensors, 1 to 2000 pixels a side (mostly
-    small), as a single image, a list, a nested list or a stacked batch (videos for VideoMAE),
-    with segmentation maps for the classes that take them;
-  * call keywords: overrides of the same keys, return_tensors None / "np" / "pt",
-    input_data_format and data_format,
+    small; Qwen2-VL: up to 4000, aspect ratios up to 1:20, a few beyond smart_resize's 200, lists
+    of different sizes, multiples of the patch factor without resizing), as a single image, a
+    list, a nested list or a stacked batch (videos for VideoMAE), with segmentation maps for the
+    classes that take them;
+  * call keywords: overrides of the same keys (Qwen2-VL: min_pixels or max_pixels alone, both, or
+    size), return_tensors None / "np" / "pt", input_data_format and data_format,
 
 builds ``transformers.<Name>.from_dict(config)`` and ``pixelflow.<Name>.from_dict(config)``,
 calls both, and demands either the same keys with equal arrays (same container, dtype and
