@@ -984,6 +984,10 @@ KNOWN_ISSUES = {
     "B14": "pixelflow bug (Python API): Qwen2VLImageProcessor has no get_number_of_image_patches(height, width, "
            "images_kwargs), which transformers' Qwen2-VL / Qwen2.5-VL / Qwen3-VL / ColQwen2 processors call to count "
            "image tokens",
+    "B15": "pixelflow bug (Python / C++ loading): from_pretrained / from_dict keywords (max_pixels=..., "
+           "min_pixels=..., size=...) are applied after __init__; transformers 5 passes them to __init__, which "
+           "writes min_pixels / max_pixels into size, so to_dict() / save_pretrained() keep the config's old size "
+           "(the outputs agree: preprocess reads the min_pixels / max_pixels attributes)",
     "Q1": "transformers quirk: a 2-D image (PIL L / 1 / I / F / I;16 / P without do_convert_rgb, a 2-D array in a "
           "nested list) whose layout is given (input_data_format) or taken from another image stays 2-D in "
           "transformers, which then crashes (IndexError in get_image_size for channels_last), fails in numpy "
@@ -1650,6 +1654,36 @@ class TestQwen2VLFixed:
             for kw in [{}, {"max_pixels": 28 * 28 * 16}, {"min_pixels": 28 * 28 * 64, "patch_size": 16, "merge_size": 1}]:
                 assert proc.get_number_of_image_patches(h, w, dict(kw)) == \
                     ref_proc.get_number_of_image_patches(h, w, dict(kw)), (h, w, kw)
+
+    @pytest.mark.parametrize("kwargs", [
+        pytest.param({"max_pixels": 28 * 28 * 16}, id="max-pixels"),
+        pytest.param({"min_pixels": 28 * 28 * 64, "max_pixels": 28 * 28 * 128}, id="min-max-pixels"),
+        pytest.param({"size": {"shortest_edge": 28 * 28, "longest_edge": 28 * 28 * 9}}, id="size"),
+    ])
+    @_xfail("B15")
+    def test_known_issue_b15_from_pretrained_keywords(self, kwargs):
+        path = os.path.join(MODELS, "Qwen__Qwen2-VL-7B-Instruct")
+        ours = pixelflow.Qwen2VLImageProcessor.from_pretrained(path, **copy.deepcopy(kwargs))
+        theirs = transformers.Qwen2VLImageProcessor.from_pretrained(path, **copy.deepcopy(kwargs))
+        image = _rgb(300, 200, 74)
+        assert np.array_equal(ours(image)["pixel_values"], theirs(image)["pixel_values"])  # holds today
+        assert _plain(ours.to_dict()) == _plain(theirs.to_dict())
+
+    def test_save_pretrained_round_trip(self, tmp_path):
+        """save_pretrained writes transformers' file; AutoImageProcessor reads it back (both libraries)."""
+        import pickle
+        cfg = _qwen_config(max_pixels=28 * 28 * 16, temporal_patch_size=1)
+        ours = pixelflow.Qwen2VLImageProcessor.from_dict(copy.deepcopy(cfg))
+        theirs = transformers.Qwen2VLImageProcessor.from_dict(copy.deepcopy(cfg))
+        ours.save_pretrained(str(tmp_path / "ours"))
+        theirs.save_pretrained(str(tmp_path / "theirs"))
+        text = [(tmp_path / d / "preprocessor_config.json").read_text() for d in ("ours", "theirs")]
+        assert text[0] == text[1]
+        back = pixelflow.AutoImageProcessor.from_pretrained(str(tmp_path / "ours"))
+        assert type(back).__name__ == QWEN and back.to_dict() == ours.to_dict()
+        assert pickle.loads(pickle.dumps(ours)).to_dict() == ours.to_dict()
+        image = _rgb(300, 200, 75)
+        assert np.array_equal(back(image)["pixel_values"], theirs(image)["pixel_values"])
 
     @pytest.mark.parametrize("config", [
         pytest.param({}, id="defaults"),
