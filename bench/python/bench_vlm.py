@@ -4,7 +4,8 @@ Qwen2-VL-7B-Instruct's bundled config (pipelines/models/Qwen__Qwen2-VL-7B-Instru
 to multiples of 28 within 3136 .. 12845056 pixels, bicubic, rescale, normalize, 14 x 14 patches,
 temporal_patch_size 2) on three JPEGs made at run time from the bench photos (a mosaic of
 shared/bench/images photos resized with PIL to 1024x1024, 2048x1365 and 4000x3000, saved at
-quality 90; deterministic, written to --data-dir, never committed), one image per call:
+quality 90; deterministic, written to --data-dir, never committed), one image per call (and one
+row of two 2048x1365 images in one call, as a list):
 
   - pixelflow from the file path (decoding included) and from the decoded PIL image;
   - transformers' PIL backend (transformers.Qwen2VLImageProcessor) from the PIL image, and from
@@ -126,6 +127,8 @@ def main():
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--no-detr", action="store_true")
+    ap.add_argument("--no-pair", action="store_true",
+                    help="leave out the row of two 2048x1365 images in one call (a list, as VLM prompts pass them)")
     ap.add_argument("--json", default="")
     a = ap.parse_args()
 
@@ -153,16 +156,19 @@ def main():
           f"Python {platform.python_version()}, transformers {transformers.__version__}, Pillow {PIL.__version__}, "
           f"torch {torch.__version__}, torchvision {torchvision.__version__ if have_tv else 'not installed'}, "
           f"pixelflow {pixelflow.__version__} ({os.path.dirname(pixelflow.__file__)})")
-    print(f"ms per image (one image per call), median of {a.repeats} interleaved calls after a warm-up; "
+    print(f"ms per call (one image a call but for the '2 x' row), median of {a.repeats} interleaved calls after a warm-up; "
           f"inputs in {data_dir}")
 
-    workloads = []  # (label, class name, config folder or None, path)
+    workloads = []  # (label, class name, config folder or None, path or list of paths)
     for spec in a.sizes.split(","):
         w, h = (int(v) for v in spec.lower().split("x"))
         path = os.path.join(data_dir, f"qwen2vl_{w}x{h}.jpg")
         digest = make_photo(photos, w, h, path)
         print(f"  {os.path.basename(path)}: {w}x{h}, {os.path.getsize(path):,} bytes, sha256 {digest}")
         workloads.append((f"Qwen2-VL {w}x{h}", "Qwen2VLImageProcessor", os.path.join(MODELS, QWEN_MODEL), path))
+        if (w, h) == (2048, 1365) and not a.no_pair:
+            workloads.append((f"Qwen2-VL 2 x {w}x{h} in one call", "Qwen2VLImageProcessor",
+                              os.path.join(MODELS, QWEN_MODEL), [path, path]))
     if not a.no_detr and hasattr(pixelflow, "DetrImageProcessor"):
         coco = next((p for p in photos if Image.open(p).size == (640, 480)), None)
         if coco is not None:
@@ -180,8 +186,9 @@ def main():
         pf = build(pixelflow, name, cfg)
         hf = build(transformers, name, cfg)
         tv = build(transformers, name + "Fast", cfg) if have_tv and hasattr(transformers, name + "Fast") else None
-        with Image.open(path) as im:
-            pil = im.convert("RGB")
+        def load(p):  # the file case of transformers: decoding inside the timed call
+            return [load(q) for q in p] if isinstance(p, list) else Image.open(p).convert("RGB")
+        pil = load(path)
         ref = hf(pil, return_tensors="np")
         checks = {"pixelflow_path": pf(path, return_tensors="np"), "pixelflow_pil": pf(pil, return_tensors="np")}
         same = all(set(out.keys()) == set(ref.keys()) and all(same_bytes(out[k], ref[k]) for k in ref)
@@ -201,11 +208,11 @@ def main():
             fns = {
                 "pixelflow_path": lambda: pf(path, return_tensors="pt"),
                 "pixelflow_pil": lambda: pf(pil, return_tensors="pt"),
-                "pil_backend_path": lambda: hf(Image.open(path).convert("RGB"), return_tensors="pt"),
+                "pil_backend_path": lambda: hf(load(path), return_tensors="pt"),
                 "pil_backend_pil": lambda: hf(pil, return_tensors="pt"),
             }
             if tv is not None:
-                fns["torchvision_path"] = lambda: tv(Image.open(path).convert("RGB"), return_tensors="pt")
+                fns["torchvision_path"] = lambda: tv(load(path), return_tensors="pt")
                 fns["torchvision_pil"] = lambda: tv(pil, return_tensors="pt")
             ms = median_ms(fns, a.repeats)
             results.append({"workload": label, "threads": n, "same_bytes_as_pil_backend": same,
