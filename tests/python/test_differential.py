@@ -1515,6 +1515,17 @@ class TestQwen2VLFixed:
         ref = _qwen_bit_identical(_qwen_config(), _rgb(1, 1, 1), {"input_data_format": "channels_last"})
         assert ref["image_grid_thw"].tolist() == [[1, 4, 4]]
 
+    @pytest.mark.parametrize("threads", [1, 2, 3])
+    def test_threads(self, threads):
+        """The same bytes whatever the thread count (large resizes are cut in bands of rows)."""
+        images = [_rgb(1365, 2048, 10), make_image("u8_hwc", 700, 350, 11)]
+        before = pixelflow.get_num_threads()
+        try:
+            pixelflow.set_num_threads(threads)
+            _qwen_bit_identical(_qwen_config(), images, {"return_tensors": "np"})
+        finally:
+            pixelflow.set_num_threads(before)
+
     def test_defaults_without_config(self):
         """The class defaults (max_pixels 28 * 28 * 1280), return_tensors absent: NumPy arrays."""
         ref = _qwen_bit_identical({}, _rgb(1365, 2048, 9), {})
