@@ -6,14 +6,17 @@ For every class in ``pixelflow.SUPPORTED_CLASSES`` hypothesis generates
     with keys overridden or deleted (size / crop_size in the dict forms the class takes, plus a
     few it does not, resample 0..5, every ``do_*`` flag, image_mean / image_std, rescale_factor
     and the class's own keys: crop_pct, size_divisor, keep_aspect_ratio, ensure_multiple_of,
-    do_pad, do_reduce_labels, include_top, rescale_offset, clusters, ...);
+    do_pad, do_reduce_labels, include_top, rescale_offset, clusters, Qwen2-VL's min_pixels /
+    max_pixels / patch_size / temporal_patch_size / merge_size, ...);
   * inputs: PIL images in modes 1 / L / LA / P / RGB / RGBA / CMYK / I;16 / I / F, NumPy arrays
     (uint8 HWC / CHW / HW / HW1 / HW4, float32 and float64 in [0, 1], integer-valued floats,
     uint16, int64, bool, non-contiguous views) and torch tensors, 1 to 2000 pixels a side (mostly
-    small), as a single image, a list, a nested list or a stacked batch (videos for VideoMAE),
-    with segmentation maps for the classes that take them;
-  * call keywords: overrides of the same keys, return_tensors None / "np" / "pt",
-    input_data_format and data_format,
+    small; Qwen2-VL: up to 4000, aspect ratios up to 1:20, a few beyond smart_resize's 200, lists
+    of different sizes, multiples of the patch factor without resizing), as a single image, a
+    list, a nested list or a stacked batch (videos for VideoMAE), with segmentation maps for the
+    classes that take them;
+  * call keywords: overrides of the same keys (Qwen2-VL: min_pixels or max_pixels alone, both, or
+    size), return_tensors None / "np" / "pt", input_data_format and data_format,
 
 builds ``transformers.<Name>.from_dict(config)`` and ``pixelflow.<Name>.from_dict(config)``,
 calls both, and demands either the same keys with equal arrays (same container, dtype and
@@ -47,6 +50,7 @@ import copy
 import json
 import logging
 import os
+import re
 import warnings
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -132,7 +136,12 @@ SHORTEST_EDGE_CLASSES = {"CLIPImageProcessor", "BitImageProcessor", "MobileNetV2
 SEGMENTATION_CLASSES = {"BeitImageProcessor", "SegformerImageProcessor", "MobileNetV2ImageProcessor",
                         "DPTImageProcessor", "MobileViTImageProcessor"}
 VIDEO_CLASSES = {"VideoMAEImageProcessor"}
-CONVERT_RGB_CLASSES = {"CLIPImageProcessor", "ViTImageProcessor", "SiglipImageProcessor", "BitImageProcessor"}
+CONVERT_RGB_CLASSES = {"CLIPImageProcessor", "ViTImageProcessor", "SiglipImageProcessor", "BitImageProcessor",
+                       "Qwen2VLImageProcessor"}
+# Vision-language patch processors: smart_resize (min_pixels / max_pixels, both sides multiples of
+# patch_size * merge_size), then each image's patches as rows of one 2-D pixel_values, with
+# image_grid_thw; every image is processed on its own (its own layout, size and temporal padding).
+PATCH_CLASSES = {"Qwen2VLImageProcessor"}
 # ImageGPT's color quantization allocates (pixels x clusters) float64: keep its images small.
 SMALL_IMAGE_CLASSES = {"ImageGPTImageProcessor"}
 
@@ -422,6 +431,78 @@ def clusters_values():
         lambda k: st.lists(st.lists(_floats(-1.0, 1.0), min_size=3, max_size=3), min_size=k, max_size=k))
 
 
+# ---- Qwen2-VL (PATCH_CLASSES): pixel counts, patch geometry, shapes --------------------------------
+
+QWEN_FACTOR_PIXELS = [56 * 56, 28 * 28 * 4, 28 * 28 * 16, 28 * 28 * 64, 28 * 28 * 256, 28 * 28 * 1280, 12845056,
+                      65536, 16 * 16 * 4 * 64, 16777216]
+
+
+def min_pixel_values():
+    """min_pixels / size["shortest_edge"]: mostly the usual values, some small and large, rarely a
+    float or 0 (transformers takes both)."""
+    return st.one_of(st.sampled_from(QWEN_FACTOR_PIXELS[:5] * 2 + [0, 1, 3136.0, 4000.5]), st.integers(1, 20_000),
+                     st.integers(1, 400_000))
+
+
+def max_pixel_values():
+    """max_pixels / size["longest_edge"]: mostly small (small outputs), some up to Qwen3-VL's
+    16777216, rarely 0 (ZeroDivisionError in smart_resize) or a float."""
+    return st.one_of(st.sampled_from(QWEN_FACTOR_PIXELS * 2 + [0, 12544.0, 100.5]), st.integers(1, 50_000),
+                     st.integers(1, 50_000), st.integers(1, 16_777_216))
+
+
+@st.composite
+def qwen_size_values(draw):
+    """size: {shortest_edge, longest_edge} (min / max pixels); rarely a form transformers refuses
+    (a key missing: ValueError; an int: TypeError) or one with an extra key (taken)."""
+    form = draw(st.sampled_from(["both"] * 7 + ["other"]))
+    if form == "both":
+        return {"shortest_edge": draw(min_pixel_values()), "longest_edge": draw(max_pixel_values())}
+    return draw(st.sampled_from([
+        {"shortest_edge": draw(min_pixel_values())},
+        {"longest_edge": draw(max_pixel_values())},
+        {"height": draw(st.integers(1, 520)), "width": draw(st.integers(1, 520))},
+        draw(st.integers(1, 520)),
+        [draw(min_pixel_values()), draw(max_pixel_values())],
+        {"shortest_edge": draw(min_pixel_values()), "longest_edge": draw(max_pixel_values()), "height": 7},
+    ]))
+
+
+# 0 (rarely): transformers raises ZeroDivisionError, pixelflow must raise too
+def patch_size_values():
+    return st.one_of(st.sampled_from([14] * 6 + [16] * 3 + [8, 1, 2, 7, 32, 0]), st.integers(1, 40))
+
+
+def temporal_patch_size_values():
+    return st.one_of(st.sampled_from([2] * 6 + [1] * 3 + [3, 4, 0]), st.integers(1, 4))
+
+
+def merge_size_values():
+    return st.one_of(st.sampled_from([2] * 6 + [1] * 3 + [3, 4, 0]), st.integers(1, 4))
+
+
+@st.composite
+def qwen_shapes(draw):
+    """(h, w) of one image: mostly small, some medium or multiples of a patch factor (valid with
+    do_resize false), a few large (up to 4000 a side; aspect ratios up to 1:20) and a few beyond
+    smart_resize's aspect-ratio limit of 200 (both libraries raise) or right at it."""
+    mode = draw(st.sampled_from(["small"] * 6 + ["medium"] * 3 + ["aligned"] * 2 + ["large", "extreme"]))
+    if mode == "small":  # sides 1 and 3 read as channels first (transformers infers the layout) less often
+        side = st.one_of(st.integers(4, 64), st.integers(1, 64))
+        return draw(side), draw(side)
+    if mode == "aligned":
+        m = draw(st.sampled_from([28, 28, 14, 32, 16, 56]))
+        return m * draw(st.integers(1, 12)), m * draw(st.integers(1, 12))
+    if mode == "extreme":
+        short = draw(st.integers(1, 3))
+        long = draw(st.one_of(st.just(200 * short), st.integers(200 * short + 1, 200 * short + 400)))
+    else:
+        long = draw(st.integers(1, 700) if mode == "medium" else st.integers(1000, 4000))
+        ratio = draw(st.one_of(st.floats(1.0, 2.0), st.floats(1.0, 20.0)))
+        short = max(1, round(long / ratio))
+    return (long, short) if draw(st.booleans()) else (short, long)
+
+
 BOOL_KEYS = {"do_resize", "do_center_crop", "do_rescale", "do_normalize", "do_convert_rgb", "do_reduce_labels",
              "do_pad", "keep_aspect_ratio", "do_flip_channel_order", "include_top", "rescale_offset",
              "do_color_quantize"}
@@ -431,7 +512,17 @@ def key_strategy(name, key):
     if key in BOOL_KEYS:
         return st.booleans()
     if key == "size":
-        return size_values(name)
+        return qwen_size_values() if name in PATCH_CLASSES else size_values(name)
+    if key == "min_pixels":
+        return st.one_of(st.none(), min_pixel_values(), min_pixel_values())
+    if key == "max_pixels":
+        return st.one_of(st.none(), max_pixel_values(), max_pixel_values())
+    if key == "patch_size":
+        return patch_size_values()
+    if key == "temporal_patch_size":
+        return temporal_patch_size_values()
+    if key == "merge_size":
+        return merge_size_values()
     if key == "crop_size":
         return crop_size_values()
     if key == "resample":
@@ -486,6 +577,16 @@ def call_kwargs(draw, name, first_kind):
             continue
         if draw(st.integers(0, 5)) == 5:
             kw[key] = draw(strat)
+    if name in PATCH_CLASSES:
+        # the pixel counts as a call takes them: min_pixels or max_pixels alone (the other from the
+        # processor), both, or size (which wins over both)
+        mode = draw(st.sampled_from(["generic"] * 4 + ["min", "max", "both", "size"]))
+        if mode in ("min", "both"):
+            kw["min_pixels"] = draw(min_pixel_values())
+        if mode in ("max", "both"):
+            kw["max_pixels"] = draw(max_pixel_values())
+        if mode == "size":
+            kw["size"] = draw(qwen_size_values())
     rt = draw(st.sampled_from([None, "np", "pt", "absent"]))
     if rt != "absent":
         kw["return_tensors"] = rt
@@ -508,6 +609,10 @@ def image_groups(draw, name, video):
     kinds = st.one_of(st.sampled_from(COMMON_KINDS), st.sampled_from(COMMON_KINDS), st.sampled_from(COMMON_KINDS),
                       st.sampled_from(PIL_KINDS), st.sampled_from(ARRAY_KINDS))
     homogeneous = draw(st.sampled_from([True, True, True, False]))
+    patch = name in PATCH_CLASSES
+    if patch:  # each image is processed on its own: lists of images of different sizes and kinds
+        homogeneous = draw(st.sampled_from([True, False, False]))
+        shape = qwen_shapes()
     n_groups = 1
     if video:
         # 4-D / 5-D arrays as videos: known issue Q2 (transformers' make_batched reads them as frames)
@@ -522,7 +627,7 @@ def image_groups(draw, name, video):
         homogeneous = True
     kind0 = draw(st.sampled_from(ARRAY_KINDS[:6] + ["pt_u8_chw"]) if structure in ("batch", "batches")
                  else kinds)
-    h0, w0 = draw(side), draw(side)
+    h0, w0 = draw(shape) if patch else (draw(side), draw(side))
     if structure in ("batch", "batches") and h0 * w0 > 400 * 400:
         h0, w0 = min(h0, 400), min(w0, 400)
     groups = []
@@ -535,7 +640,9 @@ def image_groups(draw, name, video):
             if homogeneous:
                 spec = ImgSpec(kind0, h0, w0, seed)
             else:
-                spec = ImgSpec(video_kind or draw(kinds), draw(side), draw(side), seed)
+                kind = video_kind or (kind0 if patch and draw(st.booleans()) else draw(kinds))
+                h, w = draw(shape) if patch else (draw(side), draw(side))
+                spec = ImgSpec(kind, h, w, seed)
             seed += 1
             group.append(spec)
         groups.append(group)
@@ -553,9 +660,56 @@ def _numbers(v):
     return [v] if isinstance(v, (int, float)) else []
 
 
+def _patch_call_params(config, kwargs):
+    """What a Qwen2-VL call resolves: (do_resize, min_pixels, max_pixels, patch_size,
+    temporal_patch_size, merge_size), as transformers' __init__ and preprocess take them (values
+    it would refuse are passed through: the caller catches what smart_resize raises)."""
+    def pick(key, default):
+        v = kwargs.get(key)
+        if v is None:
+            v = config.get(key)
+        return default if v is None else v
+    size = config.get("size")
+    size = dict(size) if isinstance(size, dict) else {"shortest_edge": 56 * 56, "longest_edge": 28 * 28 * 1280}
+    if config.get("min_pixels") is not None:
+        size["shortest_edge"] = config["min_pixels"]
+    if config.get("max_pixels") is not None:
+        size["longest_edge"] = config["max_pixels"]
+    lo, hi = size.get("shortest_edge"), size.get("longest_edge")
+    if isinstance(kwargs.get("size"), dict):
+        lo, hi = kwargs["size"].get("shortest_edge"), kwargs["size"].get("longest_edge")
+    else:
+        lo = kwargs["min_pixels"] if kwargs.get("min_pixels") is not None else lo
+        hi = kwargs["max_pixels"] if kwargs.get("max_pixels") is not None else hi
+    return (bool(pick("do_resize", True)), lo, hi, pick("patch_size", 14), pick("temporal_patch_size", 2),
+            pick("merge_size", 2))
+
+
+def _patch_estimate(case):
+    """Qwen2-VL: each image's smart_resize output times temporal_patch_size (the patch rows hold
+    that many copies of it), or a quarter of its input pixels where that is more (decoding and
+    resizing a large input to a small output is cheap next to the float outputs)."""
+    from transformers.models.qwen2_vl.image_processing_qwen2_vl import smart_resize
+    do_resize, lo, hi, p, t, m = _patch_call_params(case.config, case.kwargs)
+    total = 0
+    for spec in (s for g in case.groups for s in g):
+        out = spec.h * spec.w
+        if do_resize:
+            try:
+                rh, rw = smart_resize(spec.h, spec.w, factor=p * m, min_pixels=lo, max_pixels=hi)
+                out = rh * rw
+            except Exception:  # noqa: BLE001 - transformers raises too: no output
+                out = 0
+        tt = t if isinstance(t, int) and 0 < t < 16 else 1
+        total += max(out * tt, spec.h * spec.w / 4)
+    return total
+
+
 def estimated_pixels(case):
     """An upper bound of the output pixels: a shortest-edge resize (or DPT's keep_aspect_ratio)
     scales the longer side by the aspect ratio, and crop_pct / Levit's 256 / 224 enlarge it."""
+    if case.cls in PATCH_CLASSES:
+        return _patch_estimate(case)
     sizes = _numbers(case.config.get("size")) + _numbers(case.kwargs.get("size"))
     side = max(sizes + [520 if "size" not in case.config else 0, 1])
     pcts = [p for p in (case.config.get("crop_pct"), case.kwargs.get("crop_pct")) if isinstance(p, float) and p > 0]
@@ -568,6 +722,23 @@ def estimated_pixels(case):
         aspect = max(spec.h, spec.w) / min(spec.h, spec.w)
         total += max(side * side * aspect, spec.h * spec.w, (crop_factor * min(spec.h, spec.w)) ** 2)
     return total
+
+
+@st.composite
+def _aligned_without_resize(draw, config, kwargs, groups):
+    """Qwen2-VL without resizing takes only sides that are multiples of patch_size * merge_size
+    (else both libraries raise): with do_resize false, mostly make every image's sides such
+    multiples (images of one size keep one size: stacked batches)."""
+    do_resize, _, _, p, _, m = _patch_call_params(config, kwargs)
+    if do_resize or not (isinstance(p, int) and isinstance(m, int) and p > 0 and m > 0) or \
+            not draw(st.integers(0, 3)):
+        return groups
+    f = p * m
+    sides = st.integers(1, max(1, 320 // f))
+    new = {}
+    for hw in sorted({(s.h, s.w) for g in groups for s in g}):
+        new[hw] = (f * draw(sides), f * draw(sides))
+    return [[s._replace(h=new[s.h, s.w][0], w=new[s.h, s.w][1]) for s in g] for g in groups]
 
 
 @st.composite
@@ -586,6 +757,8 @@ def cases(draw, name):
             map_structure, map_groups = "single", [specs]
         else:
             map_structure, map_groups = "list", [specs]
+    if name in PATCH_CLASSES:
+        groups = draw(_aligned_without_resize(cfg, kwargs, groups))
     case = Case(name, cfg, structure, groups, kwargs, map_structure, map_groups)
     assume(estimated_pixels(case) <= PIXEL_BUDGET)
     return case
@@ -798,6 +971,34 @@ KNOWN_ISSUES = {
           "checking shapes only; frames of different dtypes (uint8 and float frames with rescale and normalize "
           "off) overflow the buffer (heap corruption, abort) or come back as reinterpreted garbage. Not "
           "generated; test_known_issue_b8_video_frame_dtypes runs it in a subprocess",
+    "B9": "pixelflow bug (C++, Qwen2VL config and call checks): min_pixels / max_pixels / size's shortest_edge "
+          "and longest_edge that are floats (even 3136.0), bools, 0 or negative are refused (ConfigError from "
+          "from_dict; floats also from the call); transformers takes them: smart_resize computes with floats, a "
+          "min_pixels <= 0 only skips the upscaling, and it divides by max_pixels only when the rounded area "
+          "exceeds it (a rounded area of 0 does not)",
+    "B10": "pixelflow bug (C++, Qwen2VL config check): a size dict with both shortest_edge and longest_edge and "
+           "another key is refused ('must have one of the key sets'); transformers' Qwen2VL only checks that the two "
+           "keys are there",
+    "B11": "pixelflow bug (C++, Qwen2VL patch rows): images whose outputs differ in dtype in one call (uint8 / "
+           "float32 / float64 images with rescale and normalize off, the float one first) are refused ('cannot be "
+           "concatenated'); transformers' np.array of all rows promotes them (NumPy's rules), as B6 was for the "
+           "stacked classes (excused only where pixelflow's per-image outputs, concatenated that way, agree)",
+    "B12": "pixelflow bug (Python, preprocess): an empty list of images raises InputError; transformers' Qwen2VL "
+           "returns empty float64 arrays (pixel_values and image_grid_thw of shape (0,))",
+    "B13": "pixelflow bug (call keywords): transformers' Qwen2VL preprocess has no **kwargs, so an unknown keyword "
+           "(do_pad=True, a typo) raises TypeError; pixelflow ignores it",
+    "B14": "pixelflow bug (Python API): Qwen2VLImageProcessor has no get_number_of_image_patches(height, width, "
+           "images_kwargs), which transformers' Qwen2-VL / Qwen2.5-VL / Qwen3-VL / ColQwen2 processors call to count "
+           "image tokens",
+    "B15": "pixelflow bug (Python / C++ loading): from_pretrained / from_dict keywords (max_pixels=..., "
+           "min_pixels=..., size=...) are applied after __init__; transformers 5 passes them to __init__, which "
+           "writes min_pixels / max_pixels into size, so to_dict() / save_pretrained() keep the config's old size "
+           "(the outputs agree: preprocess reads the min_pixels / max_pixels attributes)",
+    "B16": "pixelflow bug (Python inputs / C++ load): a path (str) given to a class whose preprocess calls "
+           "fetch_images (Qwen2VL; also CLIP and Siglip) is loaded by transformers with load_image (EXIF orientation "
+           "applied, then convert('RGB')); pixelflow decodes it as PIL.Image.open: EXIF-rotated photos come out "
+           "unrotated, and with do_convert_rgb false a grey / RGBA / CMYK file is refused instead of taken as RGB "
+           "(CallOptions::load_image is that decoding)",
     "Q1": "transformers quirk: a 2-D image (PIL L / 1 / I / F / I;16 / P without do_convert_rgb, a 2-D array in a "
           "nested list) whose layout is given (input_data_format) or taken from another image stays 2-D in "
           "transformers, which then crashes (IndexError in get_image_size for channels_last), fails in numpy "
@@ -874,6 +1075,33 @@ def _restacked_agrees(case, kwargs, ref):
     return set(stacked) == set(ref) and not any(compare_values(k, ref[k], stacked[k], report) for k in ref)
 
 
+def _flat_images(case):
+    """The call's images one by one, as make_flat_list_of_images lists them."""
+    out = []
+    for group in ([case.images()] if case.structure == "single" else
+                  [case.images()] if case.structure in ("list", "batch") else case.images()):
+        if case.structure == "single" or (case.structure == "list" and not isinstance(group, list)):
+            out.append(group)
+        else:
+            out.extend(list(group))
+    return out
+
+
+def _patch_rows_agree(case, kwargs, ref):
+    """Whether pixelflow, called on each image alone, gives transformers' outputs once all rows are
+    put in one np.array as transformers does (then only pixelflow's concatenation differs: B11)."""
+    rows, grids = [], []
+    for img in _flat_images(case):
+        got = _call(pixelflow, case.cls, case.config, img, dict(kwargs, return_tensors=None))
+        if isinstance(got, Raised):
+            return False
+        rows.extend(np.asarray(got["pixel_values"]))
+        grids.extend(np.asarray(got["image_grid_thw"]).tolist())
+    report = new_report()
+    ours = {"pixel_values": np.array(rows), "image_grid_thw": np.array(grids)}
+    return not any(compare_values(k, np.asarray(_as_numpy_leaf(ref[k])[1]), ours[k], report) for k in ours)
+
+
 def known_issues(case, kwargs, ref, got):
     """The KNOWN_ISSUES that apply to this example."""
     if NO_EXCUSES:
@@ -887,13 +1115,31 @@ def known_issues(case, kwargs, ref, got):
     ids = []
     layouts = [_layout(a) for a in seen]
     for a, lay in zip(seen, layouts):
-        lay = idf or (lay if case.cls in PER_IMAGE_LAYOUT_CLASSES or case.cls in VIDEO_CLASSES else layouts[0])
+        lay = idf or (lay if case.cls in PER_IMAGE_LAYOUT_CLASSES | VIDEO_CLASSES | PATCH_CLASSES else layouts[0])
         if a.ndim == 3 and lay in ("channels_first", "channels_last"):
             if (a.shape[0] if lay == "channels_first" else a.shape[-1]) in (2, 4):
                 ids.append("B3")
                 break
-    if any(a.ndim == 2 for a in seen) and (idf is not None or seen[0].ndim != 2):
+    if case.cls in PATCH_CLASSES:  # every image on its own: no layout taken from another image
+        if any(a.ndim == 2 for a in seen) and idf is not None:
+            ids.append("Q1")
+    elif any(a.ndim == 2 for a in seen) and (idf is not None or seen[0].ndim != 2):
         ids.append("Q1")
+    if case.cls in PATCH_CLASSES and isinstance(got, Raised) and not isinstance(ref, Raised) and \
+            isinstance(got.exc, pixelflow.ConfigError):
+        msg = str(got.exc)
+        values = [v for d in (case.config, case.kwargs) for k in ("min_pixels", "max_pixels", "size")
+                  for v in ([d.get(k)] if k != "size" else list(d[k].values()) if isinstance(d.get(k), dict) else [])]
+        if re.search(r"(shortest|longest)_edge.*must be (a positive integer|an integer number of pixels|positive)",
+                     msg) and any(isinstance(v, (float, bool)) or (isinstance(v, int) and v <= 0) for v in values):
+            ids.append("B9")
+        if "must have one of the key sets" in msg and any(
+                isinstance(d.get("size"), dict) and {"shortest_edge", "longest_edge"} < set(d["size"])
+                for d in (case.config, case.kwargs)):
+            ids.append("B10")
+    if case.cls in PATCH_CLASSES and isinstance(got, Raised) and not isinstance(ref, Raised) and \
+            "cannot be concatenated" in str(got.exc) and _patch_rows_agree(case, kwargs, ref):
+        ids.append("B11")
     if case.cls == "ImageGPTImageProcessor" and case.structure == "batches":
         ids.append("Q3")
     if case.cls == "ImageGPTImageProcessor" and isinstance(got, Raised) and \
@@ -1194,6 +1440,288 @@ def test_transformers_quirks(name, images, config, kwargs):
     else:
         assert ref["pixel_values"][0].shape == (2, 3, 7, 9)
         assert isinstance(got, Raised) and isinstance(got.exc, pixelflow.Error)
+
+
+# ---- Qwen2-VL: fixed cases ------------------------------------------------------------------------
+
+QWEN = "Qwen2VLImageProcessor"
+# Qwen3-VL's preprocessor_config.json, read by the Qwen2-VL class (as transformers' Qwen3-VL does)
+QWEN3_STYLE = {"patch_size": 16, "temporal_patch_size": 2, "merge_size": 2, "image_mean": [0.5, 0.5, 0.5],
+               "image_std": [0.5, 0.5, 0.5], "size": {"shortest_edge": 65536, "longest_edge": 16777216},
+               "do_convert_rgb": True}
+
+
+def _qwen_config(**overrides):
+    """The bundled Qwen2-VL-7B-Instruct config with keys overridden (None: deleted)."""
+    cfg = copy.deepcopy(_base_configs(QWEN)[0])
+    for k, v in overrides.items():
+        if v is None:
+            cfg.pop(k, None)
+        else:
+            cfg[k] = v
+    return cfg
+
+
+def _qwen_bit_identical(config, images, kwargs, raises=False):
+    """Both libraries on the same call: equal keys, containers, dtypes, shapes and bytes (or both
+    raise, pixelflow a ValueError or transformers' type). Returns transformers' result."""
+    report = new_report()
+    problems, ref, got = run_both(QWEN, config, images, kwargs, report)
+    assert not problems, "\n".join(problems)
+    if raises:
+        assert isinstance(ref, Raised), f"transformers no longer raises: {_brief(ref)}"
+        return ref
+    assert not isinstance(ref, Raised), f"transformers raised: {ref.exc!r}"
+    assert report["near"] == 0, f"not bit-identical: {report['near_cases']}"
+    assert report["bit_identical"] == len(ref), report
+    return ref
+
+
+def _rgb(h, w, seed=1):
+    return make_image("RGB", h, w, seed)
+
+
+def _expected_rows(images_hw, factor=28, patch=14, lo=56 * 56, hi=12845056):
+    from transformers.models.qwen2_vl.image_processing_qwen2_vl import smart_resize
+    grids = []
+    for h, w in images_hw:
+        rh, rw = smart_resize(h, w, factor=factor, min_pixels=lo, max_pixels=hi)
+        grids.append([1, rh // patch, rw // patch])
+    return grids
+
+
+_SAMPLE_JPEG = os.path.join(REPO, "pipelines", "samples", "grace_hopper.jpg")
+
+
+class TestQwen2VLFixed:
+    """Fixed Qwen2-VL cases, bit-identical to transformers' PIL backend: the sizes smart_resize
+    treats differently (upscaled to min_pixels, rounded, capped at max_pixels, aspect ratio 20),
+    the geometry keys, per-image processing of lists of different sizes and kinds, the pixel-count
+    keywords as a call takes them, and the errors both must raise."""
+
+    @pytest.mark.parametrize("h,w,seed", [
+        pytest.param(2, 2, 1, id="2x2"),               # round(2 / 28) = 0: scaled up to min_pixels
+        pytest.param(27, 29, 2, id="27x29"),
+        pytest.param(28, 28, 4, id="28x28-hard-edges"),  # seed % 4 == 0: 0 / 255 only (overshoot)
+        pytest.param(1365, 2048, 3, id="2048x1365"),
+        pytest.param(2000, 100, 5, id="100x2000"),       # aspect ratio 20, portrait
+        pytest.param(100, 2000, 6, id="2000x100"),
+        pytest.param(200, 1, 7, id="1x200-aspect-200"),  # exactly 200 is allowed
+        pytest.param(3000, 4000, 8, id="4000x3000"),     # about 12 Mpx: below max_pixels, rounded
+    ])
+    def test_default_config(self, h, w, seed):
+        ref = _qwen_bit_identical(_qwen_config(), _rgb(h, w, seed), {"return_tensors": "np"})
+        assert ref["image_grid_thw"].tolist() == _expected_rows([(h, w)])
+        assert ref["pixel_values"].shape[1] == 3 * 2 * 14 * 14
+
+    def test_1x1(self):
+        """A 1 x 1 RGB image is (1, 1, 3): transformers infers channels first (1 channel, 1 x 3)
+        and fails normalizing with 3 means; given its layout, it is scaled up to 56 x 56."""
+        _qwen_bit_identical(_qwen_config(), _rgb(1, 1, 1), {}, raises=True)
+        ref = _qwen_bit_identical(_qwen_config(), _rgb(1, 1, 1), {"input_data_format": "channels_last"})
+        assert ref["image_grid_thw"].tolist() == [[1, 4, 4]]
+
+    @pytest.mark.parametrize("threads", [1, 2, 3])
+    def test_threads(self, threads):
+        """The same bytes whatever the thread count (large resizes are cut in bands of rows)."""
+        images = [_rgb(1365, 2048, 10), make_image("u8_hwc", 700, 350, 11)]
+        before = pixelflow.get_num_threads()
+        try:
+            pixelflow.set_num_threads(threads)
+            _qwen_bit_identical(_qwen_config(), images, {"return_tensors": "np"})
+        finally:
+            pixelflow.set_num_threads(before)
+
+    def test_defaults_without_config(self):
+        """The class defaults (max_pixels 28 * 28 * 1280), return_tensors absent: NumPy arrays."""
+        ref = _qwen_bit_identical({}, _rgb(1365, 2048, 9), {})
+        assert ref["image_grid_thw"].tolist() == _expected_rows([(1365, 2048)], hi=28 * 28 * 1280)
+
+    @pytest.mark.parametrize("config,kwargs", [
+        pytest.param(QWEN3_STYLE, {}, id="qwen3-style"),
+        pytest.param(dict(QWEN3_STYLE, size={"shortest_edge": 65536, "longest_edge": 65536 * 4}), {},
+                     id="qwen3-style-capped"),
+        pytest.param(_qwen_config(temporal_patch_size=1), {}, id="temporal-1"),
+        pytest.param(_qwen_config(temporal_patch_size=3), {}, id="temporal-3"),
+        pytest.param(_qwen_config(merge_size=1), {}, id="merge-1"),
+        pytest.param(_qwen_config(patch_size=16, merge_size=1, temporal_patch_size=1), {}, id="patch16-merge1-t1"),
+        pytest.param(_qwen_config(), {"patch_size": 16, "temporal_patch_size": 3, "merge_size": 1},
+                     id="geometry-in-call"),
+        pytest.param(_qwen_config(resample=2), {}, id="bilinear"),
+        pytest.param(_qwen_config(), {"resample": 0}, id="nearest-in-call"),
+        pytest.param(_qwen_config(do_normalize=False), {"return_tensors": "pt"}, id="no-normalize-pt"),
+        pytest.param(_qwen_config(do_rescale=False, do_normalize=False), {}, id="uint8-values"),
+        pytest.param(_qwen_config(rescale_factor=1 / 127.5, image_mean=0.5, image_std=0.25), {}, id="scalar-mean-std"),
+        pytest.param(_qwen_config(), {"data_format": "channels_last"}, id="data-format-last"),
+    ])
+    @pytest.mark.parametrize("h,w", [(750, 1000), (31, 45)])
+    def test_configs(self, config, kwargs, h, w):
+        _qwen_bit_identical(config, _rgb(h, w, h + w), dict(kwargs))
+
+    @pytest.mark.parametrize("kwargs", [
+        pytest.param({"min_pixels": 28 * 28 * 64}, id="min-pixels-only"),   # max_pixels: the processor's
+        pytest.param({"max_pixels": 28 * 28 * 16}, id="max-pixels-only"),   # min_pixels: the processor's
+        pytest.param({"min_pixels": 28 * 28, "max_pixels": 28 * 28 * 4}, id="both"),
+        pytest.param({"size": {"shortest_edge": 28 * 28, "longest_edge": 28 * 28 * 9}}, id="size"),
+        pytest.param({"size": {"shortest_edge": 28 * 28, "longest_edge": 28 * 28 * 9}, "max_pixels": 28 * 28 * 100},
+                     id="size-wins-over-max-pixels"),
+        pytest.param({"max_pixels": 1000}, id="max-pixels-below-factor-squared"),  # still one 28 x 28 block
+        pytest.param({"min_pixels": 0}, id="min-pixels-0"),
+    ])
+    def test_pixel_count_keywords(self, kwargs):
+        images = [_rgb(300, 200, 11), _rgb(17, 90, 12)]
+        _qwen_bit_identical(_qwen_config(), images, dict(kwargs, return_tensors="np"))
+
+    @pytest.mark.parametrize("config", [
+        pytest.param({"size": {"shortest_edge": 100, "longest_edge": 28 * 28 * 20}, "min_pixels": 28 * 28 * 8},
+                     id="min-pixels-overrides-size"),
+        pytest.param({"size": {"shortest_edge": 100, "longest_edge": 28 * 28 * 20}}, id="size-only"),
+        pytest.param({"max_pixels": 28 * 28 * 2}, id="max-pixels-only"),
+    ])
+    def test_pixel_count_config(self, config):
+        _qwen_bit_identical(config, [_rgb(300, 200, 13), _rgb(64, 48, 14)], {"return_tensors": "np"})
+        test_attributes_match_transformers(QWEN, config)
+
+    @pytest.mark.parametrize("return_tensors", [None, "np", "pt"])
+    def test_list_of_sizes_and_kinds(self, return_tensors):
+        """Each image is resized, patchified and padded in time on its own; the rows of all
+        images are concatenated (also with return_tensors=None), image_grid_thw one row each."""
+        images = [_rgb(27, 29, 21), make_image("u8_hwc", 300, 200, 22), make_image("L", 64, 48, 23),
+                  make_image("pt_u8_chw", 50, 70, 24), make_image("RGBA", 90, 33, 25), make_image("u8_chw", 28, 56, 26),
+                  make_image("f32_hwc", 45, 45, 27)]
+        ref = _qwen_bit_identical(_qwen_config(max_pixels=28 * 28 * 64), images, {"return_tensors": return_tensors})
+        assert len(ref["image_grid_thw"]) == len(images)
+
+    def test_nested_and_batch(self):
+        batch = np.stack([make_image("u8_hwc", 40, 60, i) for i in range(3)])
+        _qwen_bit_identical(_qwen_config(), [[_rgb(33, 44, 31)], [batch[0], batch[1]]], {"return_tensors": "np"})
+        _qwen_bit_identical(_qwen_config(), batch, {"return_tensors": "np"})
+
+    def test_without_resize(self):
+        """do_resize false: sides that are multiples of patch_size * merge_size pass through."""
+        _qwen_bit_identical(_qwen_config(do_resize=False), [_rgb(56, 84, 41), _rgb(28, 28, 42)], {})
+        _qwen_bit_identical(_qwen_config(), _rgb(32, 64, 43), {"do_resize": False, "patch_size": 16})
+
+    def test_file_path(self):
+        """A path: transformers' fetch_images loads it with load_image; pixelflow decodes it."""
+        _qwen_bit_identical(_qwen_config(), _SAMPLE_JPEG, {"return_tensors": "np"})
+        _qwen_bit_identical(_qwen_config(), [_SAMPLE_JPEG, _rgb(40, 50, 44)], {"return_tensors": "np"})
+
+    @pytest.mark.parametrize("name,convert", [("jpeg_orientation_6.jpg", True), ("jpeg_orientation_3.jpg", True),
+                                              ("png_xmp_orientation_7.png", True), ("jpeg_gray.jpg", False),
+                                              ("png_c6_b8.png", False), ("jpeg_cmyk_adobe.jpg", False)])
+    @_xfail("B16")
+    def test_known_issue_b16_paths_load_image(self, name, convert):
+        path = os.path.join(REPO, "tests", "data", "decode", name)
+        _qwen_bit_identical(_qwen_config(do_convert_rgb=convert), path, {"return_tensors": "np"})
+
+    @pytest.mark.parametrize("config,images,kwargs", [
+        pytest.param(_qwen_config(), _rgb(201, 1, 51), {}, id="aspect-201"),
+        pytest.param(_qwen_config(), _rgb(1, 201, 51), {"input_data_format": "channels_last"},
+                     id="aspect-201-landscape"),
+        pytest.param(_qwen_config(), [_rgb(30, 30, 52), _rgb(2000, 9, 53)], {}, id="aspect-222-second-image"),
+        pytest.param(_qwen_config(do_resize=False), _rgb(27, 29, 54), {}, id="no-resize-27x29"),
+        pytest.param(_qwen_config(do_resize=False), _rgb(28, 42, 55), {}, id="no-resize-28x42"),
+        pytest.param(_qwen_config(), [_rgb(56, 56, 56), _rgb(30, 30, 57)], {"do_resize": False},
+                     id="no-resize-second-image"),
+        pytest.param(_qwen_config(), _rgb(40, 40, 58), {"size": {"shortest_edge": 3136}}, id="size-without-longest"),
+        pytest.param({"size": {"longest_edge": 3136}}, _rgb(40, 40, 59), {}, id="config-size-without-shortest"),
+        pytest.param({"size": 224}, _rgb(40, 40, 60), {}, id="config-size-int"),
+        pytest.param(_qwen_config(max_pixels=0), _rgb(40, 40, 61), {}, id="max-pixels-0"),
+        pytest.param(_qwen_config(patch_size=0), _rgb(40, 40, 62), {}, id="patch-size-0"),
+        pytest.param(_qwen_config(temporal_patch_size=0), _rgb(40, 40, 63), {}, id="temporal-0"),
+        pytest.param(_qwen_config(min_pixels=0), _rgb(10, 10, 64), {}, id="rounds-to-0x0"),
+        pytest.param(_qwen_config(), _rgb(40, 40, 65), {"data_format": None}, id="data-format-none"),
+    ])
+    def test_errors(self, config, images, kwargs):
+        _qwen_bit_identical(config, images, kwargs, raises=True)
+
+    @pytest.mark.parametrize("config,kwargs,image", [
+        pytest.param(_qwen_config(min_pixels=0), {}, (30, 40), id="config-min-pixels-0"),
+        pytest.param(_qwen_config(max_pixels=12544.0), {}, (300, 200), id="config-max-pixels-float"),
+        pytest.param({"size": {"shortest_edge": 3136.0, "longest_edge": 1003520}}, {}, (30, 40),
+                     id="config-size-float"),
+        pytest.param(_qwen_config(), {"min_pixels": 3136.0}, (30, 40), id="call-min-pixels-float"),
+        pytest.param(_qwen_config(), {"max_pixels": 100.5}, (300, 200), id="call-max-pixels-float"),
+        pytest.param(_qwen_config(), {"max_pixels": 0}, (10, 10), id="call-max-pixels-0-rounded-area-0"),
+    ])
+    @_xfail("B9")
+    def test_known_issue_b9_pixel_counts(self, config, kwargs, image):
+        _qwen_bit_identical(config, _rgb(*image, 71), dict(kwargs, return_tensors="np"))
+
+    @_xfail("B10")
+    def test_known_issue_b10_size_extra_key(self):
+        cfg = {"size": {"shortest_edge": 3136, "longest_edge": 28 * 28 * 16, "height": 3}}
+        _qwen_bit_identical(cfg, _rgb(300, 200, 72), {"return_tensors": "np"})
+
+    @pytest.mark.parametrize("first,second", [("f32_hwc", "u8_hwc"), ("u8_hwc", "f64_hwc"), ("f64_hwc", "u8_hwc")])
+    @_xfail("B11")
+    def test_known_issue_b11_mixed_dtypes(self, first, second):
+        images = [make_image(first, 40, 50, 1), make_image(second, 30, 20, 2)]
+        _qwen_bit_identical(_qwen_config(do_rescale=False, do_normalize=False), images, {"return_tensors": "np"})
+
+    def test_mixed_dtypes_same_after_resize(self):
+        """uint8 first, a float32 image of values 0..255 second: PIL's resize gives uint8 back."""
+        images = [make_image("u8_hwc", 40, 50, 1), make_image("f32_hwc_int", 30, 20, 2)]
+        ref = _qwen_bit_identical(_qwen_config(do_rescale=False, do_normalize=False), images, {})
+        assert ref["pixel_values"].dtype == np.uint8
+
+    @_xfail("B12")
+    def test_known_issue_b12_empty_list(self):
+        _qwen_bit_identical(_qwen_config(), [], {"return_tensors": "np"})
+
+    @pytest.mark.parametrize("kwargs", [{"do_pad": True}, {"max_pixel": 3136}, {"videos": None}])
+    @_xfail("B13")
+    def test_known_issue_b13_unknown_keywords(self, kwargs):
+        ref = _qwen_bit_identical(_qwen_config(), _rgb(40, 50, 73), kwargs, raises=True)
+        assert isinstance(ref.exc, TypeError)
+
+    @_xfail("B14")
+    def test_known_issue_b14_get_number_of_image_patches(self):
+        ref_proc = transformers.Qwen2VLImageProcessor.from_dict(_qwen_config())
+        proc = pixelflow.Qwen2VLImageProcessor.from_dict(_qwen_config())
+        for h, w in [(1, 1), (27, 29), (1365, 2048), (3000, 4000), (100, 2000)]:
+            for kw in [{}, {"max_pixels": 28 * 28 * 16}, {"min_pixels": 28 * 28 * 64, "patch_size": 16, "merge_size": 1}]:
+                assert proc.get_number_of_image_patches(h, w, dict(kw)) == \
+                    ref_proc.get_number_of_image_patches(h, w, dict(kw)), (h, w, kw)
+
+    @pytest.mark.parametrize("kwargs", [
+        pytest.param({"max_pixels": 28 * 28 * 16}, id="max-pixels"),
+        pytest.param({"min_pixels": 28 * 28 * 64, "max_pixels": 28 * 28 * 128}, id="min-max-pixels"),
+        pytest.param({"size": {"shortest_edge": 28 * 28, "longest_edge": 28 * 28 * 9}}, id="size"),
+    ])
+    @_xfail("B15")
+    def test_known_issue_b15_from_pretrained_keywords(self, kwargs):
+        path = os.path.join(MODELS, "Qwen__Qwen2-VL-7B-Instruct")
+        ours = pixelflow.Qwen2VLImageProcessor.from_pretrained(path, **copy.deepcopy(kwargs))
+        theirs = transformers.Qwen2VLImageProcessor.from_pretrained(path, **copy.deepcopy(kwargs))
+        image = _rgb(300, 200, 74)
+        assert np.array_equal(ours(image)["pixel_values"], theirs(image)["pixel_values"])  # holds today
+        assert _plain(ours.to_dict()) == _plain(theirs.to_dict())
+
+    def test_save_pretrained_round_trip(self, tmp_path):
+        """save_pretrained writes transformers' file; AutoImageProcessor reads it back (both libraries)."""
+        import pickle
+        cfg = _qwen_config(max_pixels=28 * 28 * 16, temporal_patch_size=1)
+        ours = pixelflow.Qwen2VLImageProcessor.from_dict(copy.deepcopy(cfg))
+        theirs = transformers.Qwen2VLImageProcessor.from_dict(copy.deepcopy(cfg))
+        ours.save_pretrained(str(tmp_path / "ours"))
+        theirs.save_pretrained(str(tmp_path / "theirs"))
+        text = [(tmp_path / d / "preprocessor_config.json").read_text() for d in ("ours", "theirs")]
+        assert text[0] == text[1]
+        back = pixelflow.AutoImageProcessor.from_pretrained(str(tmp_path / "ours"))
+        assert type(back).__name__ == QWEN and back.to_dict() == ours.to_dict()
+        assert pickle.loads(pickle.dumps(ours)).to_dict() == ours.to_dict()
+        image = _rgb(300, 200, 75)
+        assert np.array_equal(back(image)["pixel_values"], theirs(image)["pixel_values"])
+
+    @pytest.mark.parametrize("config", [
+        pytest.param({}, id="defaults"),
+        pytest.param({"min_pixels": 100, "max_pixels": 200}, id="min-max"),
+        pytest.param(QWEN3_STYLE, id="qwen3-style"),
+    ])
+    def test_attributes(self, config):
+        test_attributes_match_transformers(QWEN, config)
 
 
 # ---- post_process_semantic_segmentation ------------------------------------------------------------

@@ -93,3 +93,33 @@ def test_map_style_dataset():
     assert len(ds) == len(sample_images())
     item = ds[0]
     assert item["pixel_values"].shape == (3, 224, 224)
+
+
+# ---- Qwen2-VL: patch rows of every image concatenated, image_grid_thw one row an image ----------
+
+QWEN2_VL = model_dir("Qwen/Qwen2-VL-7B-Instruct")
+
+
+def test_qwen2vl_batches_concatenate_patch_rows(folder):
+    """A Qwen2-VL batch is every image's patch rows one after the other (its number of rows is the
+    sum of the images' t * h * w), as the processor returns them for the batch's files."""
+    proc = pixelflow.Qwen2VLImageProcessor.from_pretrained(QWEN2_VL, max_pixels=28 * 28 * 64)
+    files = list_files(str(folder))
+    batches = list(DataLoader(proc, str(folder), batch_size=5))
+    assert [len(b["image_grid_thw"]) for b in batches] == [5, 5, 2]
+    for i, b in enumerate(batches):
+        want = proc(files[5 * i: 5 * i + 5], return_tensors="np")
+        assert b["pixel_values"].shape[0] == int(b["image_grid_thw"].prod(dim=1).sum())
+        for k in ("pixel_values", "image_grid_thw"):
+            assert np.array_equal(b[k].numpy(), want[k]), k
+
+
+@pytest.mark.xfail(strict=True, reason="pixelflow bug (python/pixelflow/torch.py ImageDataset.__getitem__): the "
+                   "item is out[k][0] for every key, i.e. only the first patch row of a Qwen2-VL image (1176 values) "
+                   "and its grid row; the item should be the image's (t*h*w, C*T*P*P) rows and its (1, 3) grid")
+def test_qwen2vl_image_dataset_item_is_the_whole_image(folder):
+    proc = pixelflow.Qwen2VLImageProcessor.from_pretrained(QWEN2_VL, max_pixels=28 * 28 * 64)
+    ds = ImageDataset(proc, str(folder))
+    want = proc(ds.files[0], return_tensors="np")
+    item = ds[0]
+    assert np.array_equal(item["pixel_values"].numpy(), want["pixel_values"])
