@@ -90,6 +90,8 @@ class Pipeline {
   void set_max_sample_values(int64_t n) { max_values_ = n; }
   int64_t max_sample_values() const { return max_values_; }
   const std::vector<OpPtr>& label_ops() const { return label_ops_; }
+  // The pool the pipeline's outputs come from (for batch outputs assembled after run()).
+  BufferPool* pool() const { return pool_.get(); }
   // "load -> resize+center_crop -> rescale+normalize+to_channel_dimension_format"
   std::string describe() const;
 

@@ -189,6 +189,10 @@ class Resolver : public processors::CallContext {
       }
     }
     if (unknown.empty()) return;
+    if (decl_.strict_kwargs)
+      throw config_error(kCallSource, unknown[0],
+                         decl_.name + ".preprocess() got an unexpected keyword argument '" + unknown[0] +
+                             "' (transformers raises TypeError)");
     if (decl_.validate_kwargs_style) {  // image_utils.validate_kwargs
       out_.warnings.push_back("Unused or unrecognized kwargs: " + join(unknown) + ".");
     } else {  // @filter_out_non_signature_kwargs() on preprocess

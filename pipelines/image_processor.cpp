@@ -35,11 +35,11 @@ Plan with_input_layout(Plan plan, Layout layout) {
 
 // Qwen2-VL: transformers concatenates the images' patch rows and lists their grids, as arrays
 // whatever return_tensors says.
-BatchFeature batch_patches(BatchFeature per_image, const std::string& key) {
+BatchFeature batch_patches(BatchFeature per_image, const std::string& key, BufferPool* pool) {
   BatchFeature out;
   std::vector<Tensor> images;
   if (per_image.contains(key)) images = per_image.list(key);
-  ops::PatchBatch b = ops::collate_patches(images);
+  ops::PatchBatch b = ops::collate_patches(images, pool);
   out.set(key, std::move(b.pixel_values));
   out.set("image_grid_thw", std::move(b.image_grid_thw));
   return out;
@@ -97,7 +97,8 @@ void pad_copy(const Tensor& img, Tensor& dst, bool channels_first) {
 // with pixel_mask; stacked with return_tensors, else one array per image (unpadded ones kept as
 // they are, without a copy).
 BatchFeature batch_pad(BatchFeature per_image, const Plan& plan, bool stacked, bool channels_first,
-                       std::vector<std::pair<int64_t, int64_t>>* resized, std::pair<int64_t, int64_t>* padded) {
+                       std::vector<std::pair<int64_t, int64_t>>* resized, std::pair<int64_t, int64_t>* padded,
+                       BufferPool* pool) {
   const std::string& key = plan.image_key;
   std::vector<Tensor> images = per_image.contains(key) ? per_image.list(key) : std::vector<Tensor>{};
   BatchFeature out;
@@ -135,7 +136,7 @@ BatchFeature batch_pad(BatchFeature per_image, const Plan& plan, bool stacked, b
                          " after padding cannot be stacked (use return_tensors=None / --unbatched)");
     Shape shape{n};
     shape.insert(shape.end(), one.begin(), one.end());
-    Tensor batch = Tensor::empty(images[0].dtype(), shape);
+    Tensor batch = Tensor::empty(images[0].dtype(), shape, pool);
     for (int64_t i = 0; i < n; ++i) {
       Tensor slot = batch[i];
       pad_copy(images[i], slot, channels_first);
@@ -149,14 +150,14 @@ BatchFeature batch_pad(BatchFeature per_image, const Plan& plan, bool stacked, b
         list.push_back(t);
         continue;
       }
-      Tensor p = Tensor::empty(t.dtype(), padded_shape(t));
+      Tensor p = Tensor::empty(t.dtype(), padded_shape(t), pool);
       pad_copy(t, p, channels_first);
       list.push_back(std::move(p));
     }
     out.set(key, std::move(list));
   }
   if (plan.pad.pixel_mask) {
-    Tensor mask = Tensor::empty(DType::kInt64, {n, H, W});
+    Tensor mask = Tensor::empty(DType::kInt64, {n, H, W}, pool);
     int64_t* m = mask.data<int64_t>();
     tbb::parallel_for(tbb::blocked_range<int64_t>(0, n * H, 256), [&](const tbb::blocked_range<int64_t>& r) {
       for (int64_t i = r.begin(); i < r.end(); ++i) {
@@ -396,7 +397,7 @@ BatchFeature PreparedCall::run_flat(std::vector<ops::InputItem> inputs, RunRepor
     for (int64_t i = 0; i < kept; ++i) counts.data<int64_t>()[i] = plan_.tiles_without_tile_ops;
     bf.set(plan_.tiles_key, std::move(counts));
   }
-  if (plan_.batching == Batching::kPatches) return batch_patches(std::move(bf), plan_.image_key);
+  if (plan_.batching == Batching::kPatches) return batch_patches(std::move(bf), plan_.image_key, p.pool());
   if (plan_.batching == Batching::kStack && annotated == 0) return bf;
   // Padding and / or labels: from the per-image arrays.
   const bool channels_first = output_channels_first(with_input_layout(plan_, input_layout), input_layout);
@@ -404,7 +405,7 @@ BatchFeature PreparedCall::run_flat(std::vector<ops::InputItem> inputs, RunRepor
   std::optional<std::pair<int64_t, int64_t>> padded;
   if (plan_.batching == Batching::kPad) {
     std::pair<int64_t, int64_t> size;
-    bf = batch_pad(std::move(bf), plan_, opts_.return_tensors, channels_first, &resized, &size);
+    bf = batch_pad(std::move(bf), plan_, opts_.return_tensors, channels_first, &resized, &size, p.pool());
     padded = size;
   } else {
     std::vector<Tensor> images = bf.contains(plan_.image_key) ? bf.list(plan_.image_key) : std::vector<Tensor>{};
@@ -417,7 +418,7 @@ BatchFeature PreparedCall::run_flat(std::vector<ops::InputItem> inputs, RunRepor
         if (t.shape() != images[0].shape() || t.dtype() != images[0].dtype())
           throw InputError(plan_.image_key + ": images of " + shape_str(images[0].shape()) + " and " +
                            shape_str(t.shape()) + " cannot be stacked (use return_tensors=None / --unbatched)");
-      Tensor batch = Tensor::empty(images[0].dtype(), shape);
+      Tensor batch = Tensor::empty(images[0].dtype(), shape, p.pool());
       for (size_t i = 0; i < images.size(); ++i)
         std::memcpy(batch[static_cast<int64_t>(i)].raw_data(), images[i].raw_data(), images[i].nbytes());
       bf.set(plan_.image_key, std::move(batch));

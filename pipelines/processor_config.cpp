@@ -174,6 +174,8 @@ json normalize_clusters(const json& v, const std::string& source) {
 // size / crop_size: a size dict as the class's __init__ makes it, with sides in 1..kMaxSide.
 void check_size_attribute(const ProcessorDecl& decl, const std::string& key, const json& v, const std::string& source) {
   if (v.is_null()) return;  // only reachable through overrides; preprocess() then raises (see resolve_call)
+  // A size that is not a get_size_dict size (Qwen2-VL's pixel counts): the class checks its own.
+  if (key == "size" && decl.call.size_norm == processors::SizeNorm::kNone) return;
   // crop_size is always square; size follows the class (Siglip's raw size: non-square, as its
   // preprocess() converts it).
   bool square = key == "crop_size";
@@ -248,16 +250,26 @@ struct Loading {
   }
 };
 
-// ImageProcessingMixin.from_dict (v4.57): size / crop_size kwargs replace the dict's values before
-// __init__ (only when the dict has the key); the other kwargs are applied after __init__.
-void apply_size_overrides(Loading& l) {
-  for (const char* k : {"size", "crop_size"}) {
-    if (l.kwargs.contains(k) && l.dict.contains(k)) {
-      l.dict[k] = ordered_json(l.kwargs[k]);
-      l.kwargs.erase(k);
-      l.from_overrides.insert(k);
-    }
+// ImageProcessingMixin.from_dict (transformers 5.0): the kwargs the class's valid_kwargs names
+// (ImagesKwargs' keys and the class's own: its preprocess() keywords) join the dict before
+// __init__, so __init__ converts them as it converts the file's values (get_size_dict, Qwen2-VL's
+// min_pixels / max_pixels into size, ...). The others are left for after __init__.
+const std::set<std::string> kImagesKwargs = {
+    "crop_size",     "data_format", "device",    "disable_grouping", "do_center_crop", "do_convert_rgb",
+    "do_normalize",  "do_pad",      "do_rescale", "do_resize",       "image_mean",     "image_seq_length",
+    "image_std",     "input_data_format", "pad_size", "resample",    "rescale_factor", "return_tensors", "size"};
+
+void apply_init_overrides(Loading& l) {
+  std::vector<std::string> moved;
+  for (auto it = l.kwargs.begin(); it != l.kwargs.end(); ++it) {
+    const std::string& k = it.key();
+    const auto& pp = l.decl.preprocess_params;
+    if (!kImagesKwargs.count(k) && std::find(pp.begin(), pp.end(), k) == pp.end()) continue;
+    l.dict[k] = ordered_json(it.value());
+    l.from_overrides.insert(k);
+    moved.push_back(k);
   }
+  for (const auto& k : moved) l.kwargs.erase(k);
 }
 
 // __init__(**dict), the **kwargs part: keys that are not parameters become attributes, or are
@@ -307,17 +319,13 @@ void bind_init_params(Loading& l) {
   }
 }
 
-// from_dict, second half: kwargs that are attributes of the instance are set as given.
+// from_dict, second half: the other kwargs are not applied; those naming an attribute of the
+// instance are dropped (transformers 5.0 pops them without setting them), the rest are unused.
 void apply_attribute_overrides(Loading& l, std::vector<std::string>& unused) {
   for (auto it = l.kwargs.begin(); it != l.kwargs.end(); ++it) {
     const std::string& key = it.key();
     const bool is_attr = key == "image_processor_type" ? l.has_type_attr : l.attrs.contains(key);
-    if (is_attr) {
-      l.attrs[key] = it.value();
-      l.from_overrides.insert(key);
-    } else {
-      unused.push_back(key);
-    }
+    if (!is_attr) unused.push_back(key);
   }
 }
 
@@ -348,7 +356,7 @@ ProcessorConfig from_dict_impl(const ordered_json& dict_in, const std::string& s
   cfg.source = source;
   cfg.class_name = resolve_class(dict_in, source, opts, config_dir, cfg.warnings);
   Loading l{*processors::find_processor(cfg.class_name), source, dict_in, opts.overrides};
-  apply_size_overrides(l);
+  apply_init_overrides(l);
   set_extra_attributes(l, cfg.warnings);
   bind_init_params(l);
   apply_attribute_overrides(l, cfg.unused_kwargs);

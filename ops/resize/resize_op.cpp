@@ -25,11 +25,8 @@ ResizeRule ResizeRule::from_params(const nlohmann::json& params) {
     if (!sr.is_object()) throw ConfigError("smart_resize", "must be a dict with factor, min_pixels and max_pixels, got " + sr.dump());
     r.kind = Kind::kSmartResize;
     r.multiple = param_side(sr, "factor", "smart_resize");
-    r.min_pixels = param_int(sr, "min_pixels", "smart_resize");
-    r.max_pixels = param_int(sr, "max_pixels", "smart_resize");
-    if (r.max_pixels <= 0)
-      throw ConfigError("smart_resize.max_pixels",
-                        "must be a positive number of pixels (transformers divides by it), got " + std::to_string(r.max_pixels));
+    r.min_pixels = param_double(sr, "min_pixels", "smart_resize");
+    r.max_pixels = param_double(sr, "max_pixels", "smart_resize");
     return r;
   }
   if (params.contains("detr_resize")) {
@@ -169,8 +166,8 @@ Tensor integers_as_float64(const Tensor& in, BufferPool* pool) {
 
 // Qwen2-VL's smart_resize(height, width, factor, min_pixels, max_pixels), in Python's float
 // arithmetic: both sides multiples of `factor`, about h * w pixels kept within the bounds.
-std::pair<int64_t, int64_t> smart_resize_size(int64_t h, int64_t w, int64_t factor, int64_t min_pixels,
-                                              int64_t max_pixels) {
+std::pair<int64_t, int64_t> smart_resize_size(int64_t h, int64_t w, int64_t factor, double min_pixels,
+                                              double max_pixels) {
   check_divisible_input(h, w, "smart_resize");
   const double ratio = static_cast<double>(std::max(h, w)) / static_cast<double>(std::min(h, w));
   if (ratio > 200) throw InputError("absolute aspect ratio must be smaller than 200, got " + python_float_repr(ratio));
@@ -179,14 +176,21 @@ std::pair<int64_t, int64_t> smart_resize_size(int64_t h, int64_t w, int64_t fact
   const double hd = static_cast<double>(h), wd = static_cast<double>(w);
   const double pixels = static_cast<double>(h * w);  // exact: both sides < 2^31
   const auto side = [&](double multiples) { return checked_side(multiples, h, w, "smart_resize") * factor; };
-  const auto area = [](int64_t a, int64_t b) { return static_cast<__int128>(a) * b; };
+  // Python compares the int area with an int or float bound exactly (areas stay below 2^53 here).
+  const auto area = [](int64_t a, int64_t b) { return static_cast<double>(static_cast<__int128>(a) * b); };
   int64_t h_bar = side(round_half_even(hd / f)), w_bar = side(round_half_even(wd / f));
   if (area(h_bar, w_bar) > max_pixels) {
-    const double beta = std::sqrt(pixels / static_cast<double>(max_pixels));
+    if (max_pixels == 0)
+      throw InputError("smart_resize from " + size_text(h, w) + ": max_pixels is 0 (transformers divides by it: "
+                       "ZeroDivisionError)");
+    if (max_pixels < 0 || pixels / max_pixels < 0)
+      throw InputError("smart_resize from " + size_text(h, w) + ": max_pixels is negative (transformers takes the "
+                       "square root of h * w / max_pixels: ValueError: math domain error)");
+    const double beta = std::sqrt(pixels / max_pixels);
     h_bar = std::max(factor, side(std::floor(hd / beta / f)));
     w_bar = std::max(factor, side(std::floor(wd / beta / f)));
   } else if (area(h_bar, w_bar) < min_pixels) {
-    const double beta = std::sqrt(static_cast<double>(min_pixels) / pixels);
+    const double beta = std::sqrt(min_pixels / pixels);
     h_bar = side(std::ceil(hd * beta / f));
     w_bar = side(std::ceil(wd * beta / f));
   }

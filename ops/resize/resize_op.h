@@ -32,7 +32,7 @@ struct ResizeRule {
   std::optional<int64_t> max_size;  // shortest-edge rule: cap on the long side (HF max_size)
   bool keep_aspect_ratio = false;
   int64_t multiple = 1;  // ensure_multiple_of / size_divisor / smart_resize's factor
-  int64_t min_pixels = 0, max_pixels = 0;  // smart_resize
+  double min_pixels = 0, max_pixels = 0;  // smart_resize (Python ints or floats)
   bool yolos = false;                       // kDetr: Yolos's branch order and mod_size
   int64_t mod_size = 0;                     // kDetr with yolos: floor to a multiple (0: none)
   int64_t max_height = 0, max_width = 0;    // kMaxHeightWidth

@@ -129,6 +129,8 @@ struct ProcessorDecl {
   bool segmentation_maps = false;       // preprocess also takes segmentation_maps
   bool detection_annotations = false;   // preprocess also takes annotations (COCO detection; DETR family)
   bool validate_kwargs_style = false;   // CLIP: **kwargs + validate_kwargs() instead of the filter
+  // preprocess() has neither **kwargs nor the filter (Qwen2-VL): an unknown keyword is a TypeError.
+  bool strict_kwargs = false;
   CallTraits call{};
   PlanFn plan = nullptr;
   // _preprocess_image infers the channel layout of each image (rather than once from images[0]).

@@ -64,13 +64,11 @@ void qwen_resize_args(const CallContext& c) {
 void qwen_check_size(const CallContext& c, const json& /*normalized size*/) {
   const json& size = c.val("size");
   if (!is_min_max_dict(size)) throw c.err("size", std::string(kSizeKeysError) + " Got " + detail::show(size));
+  // Numbers (Python compares and divides ints, floats and bools alike); 0 or negative bounds fail
+  // in smart_resize only where transformers' arithmetic fails.
   for (const char* k : {"shortest_edge", "longest_edge"})
-    if (!detail::is_integer(size.at(k)))
-      throw c.err("size", std::string("size[\"") + k + "\"] must be an integer number of pixels, got " +
-                              detail::show(size.at(k)));
-  if (size.at("longest_edge").get<int64_t>() < 1)
-    throw c.err("size", "size[\"longest_edge\"] (max_pixels) must be positive (transformers divides by it), got " +
-                            detail::show(size.at("longest_edge")));
+    if (!size.at(k).is_number() && !size.at(k).is_boolean())
+      throw c.err("size", std::string("size[\"") + k + "\"] must be a number of pixels, got " + detail::show(size.at(k)));
 }
 
 // The patch layout always runs.
@@ -85,8 +83,11 @@ Plan qwen_plan(PlanBuilder& b) {
     int64_t factor = 0;
     if (__builtin_mul_overflow(patch, merge, &factor) || factor > ops::kMaxSide)
       throw ConfigError("patch_size", "patch_size * merge_size is too large");
+    const auto number = [](const json& v) { return v.is_boolean() ? json(v.get<bool>() ? 1 : 0) : v; };
     b.op("resize", {{"smart_resize",
-                     {{"factor", factor}, {"min_pixels", size.at("shortest_edge")}, {"max_pixels", size.at("longest_edge")}}},
+                     {{"factor", factor},
+                      {"min_pixels", number(size.at("shortest_edge"))},
+                      {"max_pixels", number(size.at("longest_edge"))}}},
                     {"resample", ops::param_int(b.p, "resample")}});
   }
   if (b.on("do_rescale")) b.rescale();
@@ -115,6 +116,7 @@ ProcessorDecl qwen2_vl() {
       .preprocess_params = args({{"do_resize", "size", "min_pixels", "max_pixels", "resample"}, kRescaleArgs,
                                  kNormalizeArgs,
                                  {"patch_size", "temporal_patch_size", "merge_size", "do_convert_rgb"}, kFormatArgs}),
+      .strict_kwargs = true,
       .call = {.resolve_args = qwen_args, .size_norm = SizeNorm::kNone, .resize_needs = ResizeNeeds::kNone,
                .validate_rescale = false, .validate_resize_args = qwen_resize_args,
                .check_resize = qwen_check_size, .check_extra = qwen_check_patches},

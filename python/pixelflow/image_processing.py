@@ -393,6 +393,8 @@ def _make_classes():
         if _core.has_object_detection(name):  # the DETR family: with each class's own signature
             from .post_processing import post_process_object_detection_for
             body["post_process_object_detection"] = post_process_object_detection_for(name)
+        from ._vlm import METHODS as _vlm_methods
+        body.update(_vlm_methods.get(name, {}))
         cls = type(name, (BaseImageProcessor,), body)
         pil = type(name + "Pil", (cls,), {"_class_name": name, "__module__": "pixelflow",
                                           "__doc__": f"transformers 5.x's {name}Pil: the same as {name}."})

@@ -137,4 +137,15 @@ class ImageDataset(_data.Dataset):
 
     def __getitem__(self, i):
         out = self.processor(self.files[i], return_tensors="pt", **self.call_kwargs)
-        return {k: v[0] for k, v in out.items()}
+        # Keys whose rows are not one per image (Qwen2-VL's patches, GOT-OCR2's tiles, Gemma 3's
+        # image and crops) stay whole; the others lose the batch dimension.
+        whole = _ROWS_PER_IMAGE_KEYS.get(getattr(self.processor, "_class_name", ""), ())
+        return {k: (v if k in whole else v[0]) for k, v in out.items()}
+
+
+# Outputs with several rows for one image (see ImageDataset.__getitem__).
+_ROWS_PER_IMAGE_KEYS = {
+    "Qwen2VLImageProcessor": ("pixel_values", "image_grid_thw"),  # torch.cat of items = the batch
+    "GotOcr2ImageProcessor": ("pixel_values",),
+    "Gemma3ImageProcessor": ("pixel_values",),
+}

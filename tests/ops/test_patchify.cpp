@@ -147,8 +147,13 @@ TEST_CASE("smart_resize: the sizes transformers computes", "[ops][resize][patchi
   const ResizeRule r = ResizeRule::from_params({{"smart_resize", {{"factor", 28}, {"min_pixels", 3136}, {"max_pixels", 1003520}}}});
   CHECK_THROWS_WITH(r.output_size(1, 201), "absolute aspect ratio must be smaller than 200, got 201.0");
   CHECK_NOTHROW(r.output_size(1, 200));
-  CHECK_THROWS_AS(ResizeRule::from_params({{"smart_resize", {{"factor", 28}, {"min_pixels", 1}, {"max_pixels", 0}}}}),
-                  ConfigError);
+  // max_pixels 0 fails only where transformers divides by it; floats are bounds like ints.
+  const ResizeRule zero = ResizeRule::from_params({{"smart_resize", {{"factor", 28}, {"min_pixels", 3136}, {"max_pixels", 0}}}});
+  CHECK_THROWS_AS(zero.output_size(100, 100), InputError);
+  CHECK(zero.output_size(10, 10) == std::make_pair(int64_t{56}, int64_t{56}));
+  const ResizeRule floats =
+      ResizeRule::from_params({{"smart_resize", {{"factor", 28}, {"min_pixels", 3136.0}, {"max_pixels", 12544.5}}}});
+  CHECK(floats.output_size(1365, 2048) == ResizeRule::from_params({{"smart_resize", {{"factor", 28}, {"min_pixels", 3136}, {"max_pixels", 12544}}}}).output_size(1365, 2048));
 }
 
 TEST_CASE("collate_patches concatenates rows and lists the grids", "[ops][patchify]") {

@@ -168,9 +168,9 @@ TEST_CASE("resolve_call raises where preprocess raises, naming key and origin", 
   const ProcessorConfig nr = from_text(R"({"image_processor_type": "DeiTImageProcessor", "resample": null})");
   CHECK_THAT(error_of([&] { resolve_call(nr); }), Catch::StartsWith("cfg.json: resample: size and resample must be"));
   CHECK_NOTHROW(resolve_call(nr, {{"do_resize", false}}));
-  // do_normalize with image_mean None (set raw by a load-time override, as from_dict does).
-  const ProcessorConfig nm = from_text(R"({"image_processor_type": "CLIPImageProcessor"})",
-                                       LoadOptions{std::nullopt, {{"image_mean", nullptr}}, {}});
+  // do_normalize with image_mean None (an attribute set to None after loading).
+  ProcessorConfig nm = from_text(R"({"image_processor_type": "CLIPImageProcessor"})");
+  nm.attributes["image_mean"] = nullptr;
   CHECK_THAT(error_of([&] { resolve_call(nm); }), Catch::StartsWith("cfg.json: image_mean: image_mean and image_std must"));
 
   const ProcessorConfig clip = bundled("openai__clip-vit-base-patch32");

@@ -341,15 +341,26 @@ TEST_CASE("load-time overrides follow from_pretrained(**kwargs)", "[config][load
   // size is in the file: replaced before __init__, so normalized.
   CHECK(cfg.attributes["size"] == hw(384, 384));
   CHECK(cfg.attributes["do_normalize"] == false);
-  // ViT has no crop_size attribute and no foo: both unused.
-  CHECK(cfg.unused_kwargs == std::vector<std::string>{"crop_size", "foo"});
-  CHECK_FALSE(cfg.attributes.contains("crop_size"));
+  // crop_size is one of ImagesKwargs: it reaches ViT's __init__, whose **kwargs keep it as an
+  // attribute (transformers 5.0's from_dict); foo is unused.
+  CHECK(cfg.unused_kwargs == std::vector<std::string>{"foo"});
+  CHECK(cfg.attributes["crop_size"] == 100);
 
-  // size not in the file: set as given after __init__ (v4.57 from_dict), normalized at call time.
+  // size not in the file: it still goes through __init__ (get_size_dict).
   const ProcessorConfig raw =
       from_text(R"({"image_processor_type": "CLIPImageProcessor"})", LoadOptions{std::nullopt, {{"size", 336}}, {}});
-  CHECK(raw.attributes["size"] == 336);
+  CHECK(raw.attributes["size"] == se(336));
   CHECK(raw.unused_kwargs.empty());
+  // Qwen2-VL's min_pixels / max_pixels make its size in __init__.
+  const ProcessorConfig qwen = load_processor_config(models_dir() + "/Qwen__Qwen2-VL-7B-Instruct",
+                                                     LoadOptions{std::nullopt, {{"max_pixels", 12544}}, {}});
+  CHECK(qwen.attributes["size"] == json({{"shortest_edge", 3136}, {"longest_edge", 12544}}));
+  CHECK(qwen.attributes["max_pixels"] == 12544);
+  // An attribute that is not a valid kwarg is dropped without being set.
+  const ProcessorConfig kept = from_text(R"({"image_processor_type": "CLIPImageProcessor", "bar": 1})",
+                                         LoadOptions{std::nullopt, {{"bar", 2}}, {}});
+  CHECK(kept.attributes["bar"] == 1);
+  CHECK(kept.unused_kwargs.empty());
 
   // A filtered class does not warn for overrides (they never reach __init__); unknown ones are unused.
   const ProcessorConfig seg = load_processor_config(models_dir() + "/nvidia__segformer-b0-finetuned-ade-512-512",

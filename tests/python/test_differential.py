@@ -971,12 +971,12 @@ KNOWN_ISSUES = {
           "checking shapes only; frames of different dtypes (uint8 and float frames with rescale and normalize "
           "off) overflow the buffer (heap corruption, abort) or come back as reinterpreted garbage. Not "
           "generated; test_known_issue_b8_video_frame_dtypes runs it in a subprocess",
-    "B9": "pixelflow bug (C++, Qwen2VL config and call checks): min_pixels / max_pixels / size's shortest_edge "
+    "B9": "fixed (kept as a regression test): pixelflow bug (C++, Qwen2VL config and call checks): min_pixels / max_pixels / size's shortest_edge "
           "and longest_edge that are floats (even 3136.0), bools, 0 or negative are refused (ConfigError from "
           "from_dict; floats also from the call); transformers takes them: smart_resize computes with floats, a "
           "min_pixels <= 0 only skips the upscaling, and it divides by max_pixels only when the rounded area "
           "exceeds it (a rounded area of 0 does not)",
-    "B10": "pixelflow bug (C++, Qwen2VL config check): a size dict with both shortest_edge and longest_edge and "
+    "B10": "fixed (kept as a regression test): pixelflow bug (C++, Qwen2VL config check): a size dict with both shortest_edge and longest_edge and "
            "another key is refused ('must have one of the key sets'); transformers' Qwen2VL only checks that the two "
            "keys are there",
     "B11": "pixelflow bug (C++, Qwen2VL patch rows): images whose outputs differ in dtype in one call (uint8 / "
@@ -985,12 +985,12 @@ KNOWN_ISSUES = {
            "stacked classes (excused only where pixelflow's per-image outputs, concatenated that way, agree)",
     "B12": "pixelflow bug (Python, preprocess): an empty list of images raises InputError; transformers' Qwen2VL "
            "returns empty float64 arrays (pixel_values and image_grid_thw of shape (0,))",
-    "B13": "pixelflow bug (call keywords): transformers' Qwen2VL preprocess has no **kwargs, so an unknown keyword "
+    "B13": "fixed (kept as a regression test): pixelflow bug (call keywords): transformers' Qwen2VL preprocess has no **kwargs, so an unknown keyword "
            "(do_pad=True, a typo) raises TypeError; pixelflow ignores it",
-    "B14": "pixelflow bug (Python API): Qwen2VLImageProcessor has no get_number_of_image_patches(height, width, "
+    "B14": "fixed (kept as a regression test): pixelflow bug (Python API): Qwen2VLImageProcessor has no get_number_of_image_patches(height, width, "
            "images_kwargs), which transformers' Qwen2-VL / Qwen2.5-VL / Qwen3-VL / ColQwen2 processors call to count "
            "image tokens",
-    "B15": "pixelflow bug (Python / C++ loading): from_pretrained / from_dict keywords (max_pixels=..., "
+    "B15": "fixed (kept as a regression test): pixelflow bug (Python / C++ loading): from_pretrained / from_dict keywords (max_pixels=..., "
            "min_pixels=..., size=...) are applied after __init__; transformers 5 passes them to __init__, which "
            "writes min_pixels / max_pixels into size, so to_dict() / save_pretrained() keep the config's old size "
            "(the outputs agree: preprocess reads the min_pixels / max_pixels attributes)",
@@ -1125,18 +1125,6 @@ def known_issues(case, kwargs, ref, got):
             ids.append("Q1")
     elif any(a.ndim == 2 for a in seen) and (idf is not None or seen[0].ndim != 2):
         ids.append("Q1")
-    if case.cls in PATCH_CLASSES and isinstance(got, Raised) and not isinstance(ref, Raised) and \
-            isinstance(got.exc, pixelflow.ConfigError):
-        msg = str(got.exc)
-        values = [v for d in (case.config, case.kwargs) for k in ("min_pixels", "max_pixels", "size")
-                  for v in ([d.get(k)] if k != "size" else list(d[k].values()) if isinstance(d.get(k), dict) else [])]
-        if re.search(r"(shortest|longest)_edge.*must be (a positive integer|an integer number of pixels|positive)",
-                     msg) and any(isinstance(v, (float, bool)) or (isinstance(v, int) and v <= 0) for v in values):
-            ids.append("B9")
-        if "must have one of the key sets" in msg and any(
-                isinstance(d.get("size"), dict) and {"shortest_edge", "longest_edge"} < set(d["size"])
-                for d in (case.config, case.kwargs)):
-            ids.append("B10")
     if case.cls in PATCH_CLASSES and isinstance(got, Raised) and not isinstance(ref, Raised) and \
             "cannot be concatenated" in str(got.exc) and _patch_rows_agree(case, kwargs, ref):
         ids.append("B11")
@@ -1645,11 +1633,9 @@ class TestQwen2VLFixed:
         pytest.param(_qwen_config(), {"max_pixels": 100.5}, (300, 200), id="call-max-pixels-float"),
         pytest.param(_qwen_config(), {"max_pixels": 0}, (10, 10), id="call-max-pixels-0-rounded-area-0"),
     ])
-    @_xfail("B9")
     def test_known_issue_b9_pixel_counts(self, config, kwargs, image):
         _qwen_bit_identical(config, _rgb(*image, 71), dict(kwargs, return_tensors="np"))
 
-    @_xfail("B10")
     def test_known_issue_b10_size_extra_key(self):
         cfg = {"size": {"shortest_edge": 3136, "longest_edge": 28 * 28 * 16, "height": 3}}
         _qwen_bit_identical(cfg, _rgb(300, 200, 72), {"return_tensors": "np"})
@@ -1671,12 +1657,10 @@ class TestQwen2VLFixed:
         _qwen_bit_identical(_qwen_config(), [], {"return_tensors": "np"})
 
     @pytest.mark.parametrize("kwargs", [{"do_pad": True}, {"max_pixel": 3136}, {"videos": None}])
-    @_xfail("B13")
     def test_known_issue_b13_unknown_keywords(self, kwargs):
         ref = _qwen_bit_identical(_qwen_config(), _rgb(40, 50, 73), kwargs, raises=True)
         assert isinstance(ref.exc, TypeError)
 
-    @_xfail("B14")
     def test_known_issue_b14_get_number_of_image_patches(self):
         ref_proc = transformers.Qwen2VLImageProcessor.from_dict(_qwen_config())
         proc = pixelflow.Qwen2VLImageProcessor.from_dict(_qwen_config())
@@ -1690,7 +1674,6 @@ class TestQwen2VLFixed:
         pytest.param({"min_pixels": 28 * 28 * 64, "max_pixels": 28 * 28 * 128}, id="min-max-pixels"),
         pytest.param({"size": {"shortest_edge": 28 * 28, "longest_edge": 28 * 28 * 9}}, id="size"),
     ])
-    @_xfail("B15")
     def test_known_issue_b15_from_pretrained_keywords(self, kwargs):
         path = os.path.join(MODELS, "Qwen__Qwen2-VL-7B-Instruct")
         ours = pixelflow.Qwen2VLImageProcessor.from_pretrained(path, **copy.deepcopy(kwargs))

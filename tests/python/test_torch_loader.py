@@ -114,12 +114,10 @@ def test_qwen2vl_batches_concatenate_patch_rows(folder):
             assert np.array_equal(b[k].numpy(), want[k]), k
 
 
-@pytest.mark.xfail(strict=True, reason="pixelflow bug (python/pixelflow/torch.py ImageDataset.__getitem__): the "
-                   "item is out[k][0] for every key, i.e. only the first patch row of a Qwen2-VL image (1176 values) "
-                   "and its grid row; the item should be the image's (t*h*w, C*T*P*P) rows and its (1, 3) grid")
 def test_qwen2vl_image_dataset_item_is_the_whole_image(folder):
     proc = pixelflow.Qwen2VLImageProcessor.from_pretrained(QWEN2_VL, max_pixels=28 * 28 * 64)
     ds = ImageDataset(proc, str(folder))
     want = proc(ds.files[0], return_tensors="np")
     item = ds[0]
     assert np.array_equal(item["pixel_values"].numpy(), want["pixel_values"])
+    assert np.array_equal(item["image_grid_thw"].numpy(), want["image_grid_thw"])  # (1, 3): items concatenate
