@@ -197,12 +197,11 @@ class BaseImageProcessor:
 
     # ---- calls ----------------------------------------------------------------------------
 
-    def _pf_call(self, kwargs, return_tensors, skip_failed=False, load_image=False):
-        """The prepared C++ call for the current attributes and these kwargs (cached). load_image:
-        paths are decoded as transformers.image_utils.load_image does (EXIF orientation, RGB)."""
+    def _pf_call(self, kwargs, return_tensors, skip_failed=False):
+        """The prepared C++ call for the current attributes and these kwargs (cached)."""
         attrs = self.to_dict()
         attrs["image_processor_type"] = self._class_name
-        key = (_dumps(attrs), _dumps(kwargs), return_tensors, skip_failed, _num_threads, load_image)
+        key = (_dumps(attrs), _dumps(kwargs), return_tensors, skip_failed, _num_threads)
         with self._pf_lock:
             call = self._pf_calls.get(key)
             if call is not None:
@@ -212,7 +211,6 @@ class BaseImageProcessor:
         opts.return_tensors = return_tensors
         opts.threads = _num_threads
         opts.skip_failed = skip_failed
-        opts.load_image = load_image
         call = _core.Call(self._class_name, key[0], key[1], opts)
         for w in call.warnings:
             (logger.info if w.startswith("pixelflow: ") else logger.warning)(w)
@@ -258,11 +256,6 @@ class BaseImageProcessor:
                 specs = [s + (_inputs.label_spec(m, i),) for i, (s, m) in enumerate(zip(specs, maps))]
             if annotations is not None:
                 specs = self._pf_annotated(specs, annotations)
-        # Classes whose preprocess calls fetch_images open paths with load_image (EXIF orientation
-        # applied, converted to RGB); PIL images and arrays are left as they are.
-        load_image = self._class_name in _FETCH_IMAGES_CLASSES and not video and any(s[0] == "path" for s in specs)
-        if load_image:
-            call = self._pf_call(kwargs, return_tensors=kind is not None and annotations is None, load_image=True)
         if annotations is not None:
             return self._pf_detection(self._pf_run(call, specs, video, stacked=False), kind)
         if kind is not None:
@@ -274,7 +267,7 @@ class BaseImageProcessor:
             # Outputs of different shapes or dtypes: transformers stacks its per-image list in
             # BatchFeature (NumPy's rules: an object array when the first axes differ, type
             # promotion, or its ValueError); so does pixelflow, from the per-image outputs.
-            call = self._pf_call(kwargs, return_tensors=False, load_image=load_image)
+            call = self._pf_call(kwargs, return_tensors=False)
         data = self._pf_run(call, specs, video, stacked=False)
         if kind is None:
             # Counts transformers keeps as a Python list of ints (Gemma 3's num_crops).
@@ -365,10 +358,6 @@ class BaseImageProcessor:
             return [torch.from_numpy(m) for m in maps]
         return maps
 
-
-# The supported classes whose preprocess() calls self.fetch_images (transformers 5.0.0).
-_FETCH_IMAGES_CLASSES = {"CLIPImageProcessor", "SiglipImageProcessor", "Qwen2VLImageProcessor",
-                         "Gemma3ImageProcessor", "GotOcr2ImageProcessor"}
 
 # Outputs that transformers returns as a list of Python ints with return_tensors=None.
 _INT_LIST_KEYS = {"Gemma3ImageProcessor": ("num_crops",)}

@@ -82,12 +82,8 @@ class DataLoader:
         self.epoch = 0
         self.skipped = []
         call_kwargs.pop("return_tensors", None)
-        # Files are opened as processor(path) opens them (load_image for the classes whose
-        # preprocess calls fetch_images).
-        from .image_processing import _FETCH_IMAGES_CLASSES
         self._call = self.processor._pf_call({k: _to_plain(v) for k, v in call_kwargs.items()},
-                                             return_tensors=True, skip_failed=on_error == "skip",
-                                             load_image=self.processor._class_name in _FETCH_IMAGES_CLASSES)
+                                             return_tensors=True, skip_failed=on_error == "skip")
         self._specs = [("path", f, f) for f in self.files]
         # As the C++ loader shards and batches (DistributedSampler's padding or truncation).
         n, w, bs = len(self.files), self.world_size, self._opts["batch_size"]

@@ -220,7 +220,6 @@ struct CallOptionsIn {
   bool skip_failed = false;
   int64_t max_image_pixels = pp::CallOptions{}.max_image_pixels;
   bool fuse = true;
-  bool load_image = false;  // decode paths like transformers.image_utils.load_image (fetch_images)
 };
 
 class Call {
@@ -237,7 +236,6 @@ class Call {
     opts_.skip_failed = in.skip_failed;
     opts_.max_image_pixels = in.max_image_pixels;
     opts_.fuse = in.fuse;
-    opts_.load_image = in.load_image;
     call_ = std::make_shared<pp::PreparedCall>(proc.prepare(parse_json(kwargs_json), opts_, &args_));
   }
   std::vector<std::string> warnings() const {
@@ -443,8 +441,7 @@ void bind_calls(py::module_& m) {
       .def_readwrite("threads", &CallOptionsIn::threads)
       .def_readwrite("skip_failed", &CallOptionsIn::skip_failed)
       .def_readwrite("max_image_pixels", &CallOptionsIn::max_image_pixels)
-      .def_readwrite("fuse", &CallOptionsIn::fuse)
-      .def_readwrite("load_image", &CallOptionsIn::load_image);
+      .def_readwrite("fuse", &CallOptionsIn::fuse);
 
   py::class_<Call, std::shared_ptr<Call>>(m, "Call")
       .def(py::init<const std::string&, const std::string&, const std::string&, const CallOptionsIn&>(),

@@ -994,7 +994,7 @@ KNOWN_ISSUES = {
            "min_pixels=..., size=...) are applied after __init__; transformers 5 passes them to __init__, which "
            "writes min_pixels / max_pixels into size, so to_dict() / save_pretrained() keep the config's old size "
            "(the outputs agree: preprocess reads the min_pixels / max_pixels attributes)",
-    "B16": "fixed (kept as a regression test): pixelflow bug (Python inputs / C++ load): a path (str) given to a class whose preprocess calls "
+    "B16": "pixelflow bug (Python inputs / C++ load): a path (str) given to a class whose preprocess calls "
            "fetch_images (Qwen2VL; also CLIP and Siglip) is loaded by transformers with load_image (EXIF orientation "
            "applied, then convert('RGB')); pixelflow decodes it as PIL.Image.open: EXIF-rotated photos come out "
            "unrotated, and with do_convert_rgb false a grey / RGBA / CMYK file is refused instead of taken as RGB "
@@ -1598,6 +1598,7 @@ class TestQwen2VLFixed:
     @pytest.mark.parametrize("name,convert", [("jpeg_orientation_6.jpg", True), ("jpeg_orientation_3.jpg", True),
                                               ("png_xmp_orientation_7.png", True), ("jpeg_gray.jpg", False),
                                               ("png_c6_b8.png", False), ("jpeg_cmyk_adobe.jpg", False)])
+    @_xfail("B16")
     def test_known_issue_b16_paths_load_image(self, name, convert):
         path = os.path.join(REPO, "tests", "data", "decode", name)
         _qwen_bit_identical(_qwen_config(do_convert_rgb=convert), path, {"return_tensors": "np"})
