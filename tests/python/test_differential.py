@@ -994,11 +994,11 @@ KNOWN_ISSUES = {
            "min_pixels=..., size=...) are applied after __init__; transformers 5 passes them to __init__, which "
            "writes min_pixels / max_pixels into size, so to_dict() / save_pretrained() keep the config's old size "
            "(the outputs agree: preprocess reads the min_pixels / max_pixels attributes)",
-    "B16": "pixelflow bug (Python inputs / C++ load): a path (str) given to a class whose preprocess calls "
-           "fetch_images (Qwen2VL; also CLIP and Siglip) is loaded by transformers with load_image (EXIF orientation "
-           "applied, then convert('RGB')); pixelflow decodes it as PIL.Image.open: EXIF-rotated photos come out "
-           "unrotated, and with do_convert_rgb false a grey / RGBA / CMYK file is refused instead of taken as RGB "
-           "(CallOptions::load_image is that decoding)",
+    "B16": "deliberate difference (kept by the project's input convention): a path (str) given to a class whose "
+           "preprocess calls fetch_images (Qwen2VL, Gemma3, GotOcr2, CLIP, Siglip) is loaded by transformers with "
+           "load_image (EXIF orientation applied, then convert('RGB')); pixelflow decodes paths as PIL.Image.open, as "
+           "the shared golden checks (golden_check_py.py --inputs paths) require. Use pixelflow.load_image(path) (or "
+           "the CLI's --load-image) for transformers' load_image",
     "Q1": "transformers quirk: a 2-D image (PIL L / 1 / I / F / I;16 / P without do_convert_rgb, a 2-D array in a "
           "nested list) whose layout is given (input_data_format) or taken from another image stays 2-D in "
           "transformers, which then crashes (IndexError in get_image_size for channels_last), fails in numpy "
