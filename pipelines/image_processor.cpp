@@ -71,8 +71,9 @@ void pad_copy(const Tensor& img, Tensor& dst, bool channels_first) {
   const Shape& d = dst.shape();
   const bool two_d = s.size() == 2;
   const int64_t C = two_d ? 1 : (channels_first ? s[0] : s[2]);
-  const auto [h, w] = hw_of(s, channels_first);
-  const auto [H, W] = hw_of(d, channels_first);
+  // Not structured bindings: the parallel loop below captures them (clang 14 refuses that).
+  const std::pair<int64_t, int64_t> in_hw = hw_of(s, channels_first), out_hw = hw_of(d, channels_first);
+  const int64_t h = in_hw.first, w = in_hw.second, H = out_hw.first, W = out_hw.second;
   const char* src = static_cast<const char*>(img.raw_data());
   char* out = static_cast<char*>(dst.raw_data());
   // One "row" is a row of one channel (channels first) or a row of pixels (channels last).
