@@ -5,10 +5,10 @@
 pixelflow_halide_family(patchify_uint8
                         GENERATOR patchify
                         PARAMS input.type=uint8 channels=3
-                        VARIANTS blocks "parallel_blocks=true"
+                        VARIANTS default "parallel_blocks=true"
                                  serial "-")
 pixelflow_halide_family(patchify_float32
                         GENERATOR patchify
                         PARAMS input.type=float32
-                        VARIANTS blocks "parallel_blocks=true"
+                        VARIANTS default "parallel_blocks=true"
                                  serial "-")
