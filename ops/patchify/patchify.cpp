@@ -1,9 +1,11 @@
 #include "ops/patchify/patchify.h"
 
 #include <cstring>
+#include <optional>
 
 #include "base/errors.h"
 #include "graph/kernels.h"
+#include "ops/astype/astype.h"
 #include "ops/common/halide_util.h"
 #include "ops/common/params.h"
 #include "patchify_float32_default.h"
@@ -224,6 +226,18 @@ void FusedPatchifyOp::run(Sample& s, const ExecContext& ctx, bool last) const {
   s.image = std::move(out);
 }
 
+namespace {
+
+// NumPy's result type of uint8 / float32 / float64 rows (what the processors can output);
+// nullopt for other pairs.
+std::optional<DType> promoted(DType a, DType b) {
+  const auto rank = [](DType t) { return t == DType::kUInt8 ? 0 : t == DType::kFloat32 ? 1 : t == DType::kFloat64 ? 2 : -1; };
+  if (rank(a) < 0 || rank(b) < 0) return std::nullopt;
+  return rank(a) >= rank(b) ? a : b;
+}
+
+}  // namespace
+
 PatchBatch collate_patches(const std::vector<Tensor>& per_image, BufferPool* pool) {
   PatchBatch b;
   const int64_t n = static_cast<int64_t>(per_image.size());
@@ -238,6 +252,8 @@ PatchBatch collate_patches(const std::vector<Tensor>& per_image, BufferPool* poo
     if (i == 0) {
       row_len = len;
       dtype = t.dtype();
+    } else if (len == row_len && t.dtype() != dtype && promoted(dtype, t.dtype())) {
+      dtype = *promoted(dtype, t.dtype());  // np.array of rows of different dtypes: NumPy's promotion
     } else if (len != row_len || t.dtype() != dtype) {
       throw InputError("image " + std::to_string(i) + ": patch rows of " + std::to_string(len) + " " +
                        dtype_name(t.dtype()) + " values cannot be concatenated with rows of " + std::to_string(row_len) +
@@ -260,8 +276,9 @@ PatchBatch collate_patches(const std::vector<Tensor>& per_image, BufferPool* poo
   b.pixel_values = Tensor::empty(dtype, {rows, row_len}, pool);
   auto* to = static_cast<uint8_t*>(b.pixel_values.raw_data());
   for (const Tensor& t : per_image) {
-    if (t.nbytes() > 0) std::memcpy(to, t.raw_data(), t.nbytes());
-    to += t.nbytes();
+    const Tensor src = t.dtype() == dtype ? t : astype(t, dtype, pool);
+    if (src.nbytes() > 0) std::memcpy(to, src.raw_data(), src.nbytes());
+    to += src.nbytes();
   }
   return b;
 }

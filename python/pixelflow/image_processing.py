@@ -247,6 +247,9 @@ class BaseImageProcessor:
             make_list = _inputs.list_of_images if self._class_name == "ImageGPTImageProcessor" else _inputs.flat_list
             flat = make_list(images)
             if not flat:
+                if self._class_name == "Qwen2VLImageProcessor":  # transformers: np.array([]) for both keys
+                    return BatchFeature({"pixel_values": np.array([]), "image_grid_thw": np.array([])},
+                                        tensor_type=kind)
                 raise _core.InputError("images: an empty list")
             specs = [_inputs.image_spec(x, i, convert) for i, x in enumerate(flat)]
             if segmentation_maps is not None:

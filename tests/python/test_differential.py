@@ -979,11 +979,11 @@ KNOWN_ISSUES = {
     "B10": "fixed (kept as a regression test): pixelflow bug (C++, Qwen2VL config check): a size dict with both shortest_edge and longest_edge and "
            "another key is refused ('must have one of the key sets'); transformers' Qwen2VL only checks that the two "
            "keys are there",
-    "B11": "pixelflow bug (C++, Qwen2VL patch rows): images whose outputs differ in dtype in one call (uint8 / "
+    "B11": "fixed (kept as a regression test): pixelflow bug (C++, Qwen2VL patch rows): images whose outputs differ in dtype in one call (uint8 / "
            "float32 / float64 images with rescale and normalize off, the float one first) are refused ('cannot be "
            "concatenated'); transformers' np.array of all rows promotes them (NumPy's rules), as B6 was for the "
            "stacked classes (excused only where pixelflow's per-image outputs, concatenated that way, agree)",
-    "B12": "pixelflow bug (Python, preprocess): an empty list of images raises InputError; transformers' Qwen2VL "
+    "B12": "fixed (kept as a regression test): pixelflow bug (Python, preprocess): an empty list of images raises InputError; transformers' Qwen2VL "
            "returns empty float64 arrays (pixel_values and image_grid_thw of shape (0,))",
     "B13": "fixed (kept as a regression test): pixelflow bug (call keywords): transformers' Qwen2VL preprocess has no **kwargs, so an unknown keyword "
            "(do_pad=True, a typo) raises TypeError; pixelflow ignores it",
@@ -1087,21 +1087,6 @@ def _flat_images(case):
     return out
 
 
-def _patch_rows_agree(case, kwargs, ref):
-    """Whether pixelflow, called on each image alone, gives transformers' outputs once all rows are
-    put in one np.array as transformers does (then only pixelflow's concatenation differs: B11)."""
-    rows, grids = [], []
-    for img in _flat_images(case):
-        got = _call(pixelflow, case.cls, case.config, img, dict(kwargs, return_tensors=None))
-        if isinstance(got, Raised):
-            return False
-        rows.extend(np.asarray(got["pixel_values"]))
-        grids.extend(np.asarray(got["image_grid_thw"]).tolist())
-    report = new_report()
-    ours = {"pixel_values": np.array(rows), "image_grid_thw": np.array(grids)}
-    return not any(compare_values(k, np.asarray(_as_numpy_leaf(ref[k])[1]), ours[k], report) for k in ours)
-
-
 def known_issues(case, kwargs, ref, got):
     """The KNOWN_ISSUES that apply to this example."""
     if NO_EXCUSES:
@@ -1125,9 +1110,6 @@ def known_issues(case, kwargs, ref, got):
             ids.append("Q1")
     elif any(a.ndim == 2 for a in seen) and (idf is not None or seen[0].ndim != 2):
         ids.append("Q1")
-    if case.cls in PATCH_CLASSES and isinstance(got, Raised) and not isinstance(ref, Raised) and \
-            "cannot be concatenated" in str(got.exc) and _patch_rows_agree(case, kwargs, ref):
-        ids.append("B11")
     if case.cls == "ImageGPTImageProcessor" and case.structure == "batches":
         ids.append("Q3")
     if case.cls == "ImageGPTImageProcessor" and isinstance(got, Raised) and \
@@ -1641,7 +1623,6 @@ class TestQwen2VLFixed:
         _qwen_bit_identical(cfg, _rgb(300, 200, 72), {"return_tensors": "np"})
 
     @pytest.mark.parametrize("first,second", [("f32_hwc", "u8_hwc"), ("u8_hwc", "f64_hwc"), ("f64_hwc", "u8_hwc")])
-    @_xfail("B11")
     def test_known_issue_b11_mixed_dtypes(self, first, second):
         images = [make_image(first, 40, 50, 1), make_image(second, 30, 20, 2)]
         _qwen_bit_identical(_qwen_config(do_rescale=False, do_normalize=False), images, {"return_tensors": "np"})
@@ -1652,7 +1633,6 @@ class TestQwen2VLFixed:
         ref = _qwen_bit_identical(_qwen_config(do_rescale=False, do_normalize=False), images, {})
         assert ref["pixel_values"].dtype == np.uint8
 
-    @_xfail("B12")
     def test_known_issue_b12_empty_list(self):
         _qwen_bit_identical(_qwen_config(), [], {"return_tensors": "np"})
 
