@@ -1075,18 +1075,6 @@ def _restacked_agrees(case, kwargs, ref):
     return set(stacked) == set(ref) and not any(compare_values(k, ref[k], stacked[k], report) for k in ref)
 
 
-def _flat_images(case):
-    """The call's images one by one, as make_flat_list_of_images lists them."""
-    out = []
-    for group in ([case.images()] if case.structure == "single" else
-                  [case.images()] if case.structure in ("list", "batch") else case.images()):
-        if case.structure == "single" or (case.structure == "list" and not isinstance(group, list)):
-            out.append(group)
-        else:
-            out.extend(list(group))
-    return out
-
-
 def known_issues(case, kwargs, ref, got):
     """The KNOWN_ISSUES that apply to this example."""
     if NO_EXCUSES:
