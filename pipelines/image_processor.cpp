@@ -6,7 +6,7 @@
 
 #include "base/errors.h"
 #include "graph/kernels.h"
-#include "ops/pan_and_scan/pan_and_scan.h"
+#include "ops/common/tiling.h"
 #include "ops/patchify/patchify.h"
 #include "pipelines/detection_labels.h"
 #include "pipelines/processor_plans.h"
@@ -182,6 +182,52 @@ BatchFeature batch_pad(BatchFeature per_image, const Plan& plan, bool stacked, b
   return out;
 }
 
+// LLaVA-NeXT: each input's model inputs (consecutive tiles) as one (n, ...) array, padded with
+// zero tiles to the batch's largest n (Plan::pad_tiles, do_pad), stacked with return_tensors.
+BatchFeature group_tiles(BatchFeature per_tile, const Plan& plan, const std::vector<int64_t>& tiles_of,
+                         bool stacked, BufferPool* pool) {
+  const std::string& key = plan.image_key;
+  const std::vector<Tensor> t = per_tile.contains(key) ? per_tile.list(key) : std::vector<Tensor>{};
+  BatchFeature out;
+  if (t.empty()) return out;
+  int64_t most = 0;
+  for (int64_t n : tiles_of) most = std::max(most, n);
+  std::vector<Tensor> groups;
+  size_t next = 0;
+  for (int64_t n : tiles_of) {
+    const int64_t rows = plan.pad_tiles ? most : n;
+    const Tensor& first = t[next];
+    Shape shape{rows};
+    shape.insert(shape.end(), first.shape().begin(), first.shape().end());
+    Tensor g = Tensor::empty(first.dtype(), shape, pool);
+    for (int64_t k = 0; k < n; ++k, ++next) {
+      const Tensor& tile = t[next];
+      if (tile.shape() != first.shape() || tile.dtype() != first.dtype())
+        throw InputError(key + ": tiles of " + dtype_name(first.dtype()) + " " + shape_str(first.shape()) + " and " +
+                         dtype_name(tile.dtype()) + " " + shape_str(tile.shape()) +
+                         " of one image cannot be stacked (transformers' np.array raises)");
+      std::memcpy(g[k].raw_data(), tile.raw_data(), tile.nbytes());
+    }
+    if (rows > n) std::memset(g[n].raw_data(), 0, static_cast<size_t>(rows - n) * first.nbytes());
+    groups.push_back(std::move(g));
+  }
+  if (!stacked) {
+    out.set(key, std::move(groups));
+    return out;
+  }
+  Shape shape{static_cast<int64_t>(groups.size())};
+  shape.insert(shape.end(), groups[0].shape().begin(), groups[0].shape().end());
+  for (const Tensor& g : groups)
+    if (g.shape() != groups[0].shape() || g.dtype() != groups[0].dtype())
+      throw InputError(key + ": images with " + std::to_string(groups[0].dim(0)) + " and " + std::to_string(g.dim(0)) +
+                       " patches cannot be stacked without padding (do_pad=False; use return_tensors=None)");
+  Tensor batch = Tensor::empty(groups[0].dtype(), shape, pool);
+  for (size_t i = 0; i < groups.size(); ++i)
+    std::memcpy(batch[static_cast<int64_t>(i)].raw_data(), groups[i].raw_data(), groups[i].nbytes());
+  out.set(key, std::move(batch));
+  return out;
+}
+
 }  // namespace
 
 PreparedCall::PreparedCall(Plan plan, CallOptions opts) : plan_(std::move(plan)), opts_(opts) {
@@ -283,16 +329,22 @@ BatchFeature PreparedCall::run_tiled(std::vector<ops::InputItem> inputs) const {
   // the layout transformers inferred from the first input: the tiles keep it).
   Tensor counts = Tensor::empty(DType::kInt64, {static_cast<int64_t>(stacks.size())});
   std::vector<ops::InputItem> tiles;
-  const auto* pan_and_scan = dynamic_cast<const ops::PanAndScanOp*>(tile_pipeline_->image_ops().back().get());
+  std::vector<int64_t> tiles_of;  // each input's number of model inputs
+  const auto* cutter = dynamic_cast<const ops::TileCutter*>(tile_pipeline_->image_ops().back().get());
   for (size_t i = 0; i < stacks.size(); ++i) {
     const Tensor& t = stacks[i];
     const std::string name = inputs[i].display_name();
-    if (pan_and_scan) {  // the image, then its crops (copied windows)
-      const std::vector<Rect> crops = pan_and_scan->crops(t.dim(0), t.dim(1));
-      counts.data<int64_t>()[i] = static_cast<int64_t>(crops.size());
-      tiles.push_back(ops::InputItem::from_array(t, name));
-      for (size_t k = 0; k < crops.size(); ++k) {
-        const Rect& r = crops[k];
+    if (cutter) {  // windows of the stage's output (copied; the whole of it passed as it is)
+      const std::vector<Rect> windows = cutter->tiles(t.shape());
+      counts.data<int64_t>()[i] = cutter->count(static_cast<int64_t>(windows.size()));
+      tiles_of.push_back(static_cast<int64_t>(windows.size()));
+      for (size_t k = 0; k < windows.size(); ++k) {
+        const Rect& r = windows[k];
+        const std::string tile_name = name + " (tile " + std::to_string(k) + ")";
+        if (r == Rect::full(t.dim(0), t.dim(1))) {
+          tiles.push_back(ops::InputItem::from_array(t, k == 0 ? name : tile_name));
+          continue;
+        }
         Shape shape = t.shape();
         shape[0] = r.height;
         shape[1] = r.width;
@@ -302,11 +354,12 @@ BatchFeature PreparedCall::run_tiled(std::vector<ops::InputItem> inputs) const {
           std::memcpy(static_cast<char*>(crop.raw_data()) + static_cast<size_t>(y * r.width) * px,
                       static_cast<const char*>(t.raw_data()) + static_cast<size_t>((r.y + y) * t.dim(1) + r.x) * px,
                       static_cast<size_t>(r.width) * px);
-        tiles.push_back(ops::InputItem::from_array(std::move(crop), name + " (crop " + std::to_string(k) + ")"));
+        tiles.push_back(ops::InputItem::from_array(std::move(crop), tile_name));
       }
       continue;
     }
     counts.data<int64_t>()[i] = t.dim(0);
+    tiles_of.push_back(t.dim(0));
     for (int64_t k = 0; k < t.dim(0); ++k)
       tiles.push_back(ops::InputItem::from_array(t[k], name + " (tile " + std::to_string(k) + ")"));
   }
@@ -318,7 +371,8 @@ BatchFeature PreparedCall::run_tiled(std::vector<ops::InputItem> inputs) const {
   if (layout_follows_input(per_tile)) per_tile = with_input_layout(std::move(per_tile), input_layout);
   ops::InputLoader tile_loader(std::move(tiles), per_tile.load);
   OutputOptions out;
-  out.stacked = opts_.return_tensors;
+  const bool grouped = plan_.batching == Batching::kTilesPerInput;
+  out.stacked = opts_.return_tensors && !grouped;
   out.image_key = plan_.image_key;
   out.labels_key = plan_.labels_key;
   std::optional<Pipeline> built;
@@ -326,7 +380,17 @@ BatchFeature PreparedCall::run_tiled(std::vector<ops::InputItem> inputs) const {
   const Pipeline& p = built ? *built : *pipeline_;
   if (!p.image_ops().empty()) tile_loader.set_first_op(p.image_ops().front(), opts_.decode_region, false);
   BatchFeature bf = stacks.empty() ? BatchFeature() : p.run(tile_loader, run, out);
+  if (grouped) bf = group_tiles(std::move(bf), plan_, tiles_of, opts_.return_tensors, p.pool());
   if (!plan_.tiles_key.empty()) bf.set(plan_.tiles_key, std::move(counts));
+  if (!plan_.input_sizes_key.empty()) {  // each input's (height, width) as loaded
+    Tensor sizes = Tensor::empty(DType::kInt64, {static_cast<int64_t>(inputs.size()), 2});
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      const auto hw = hw_of(ops::input_shape(inputs[i], plan_.load), input_layout == Layout::kChannelsFirst);
+      sizes.data<int64_t>()[2 * i] = hw.first;
+      sizes.data<int64_t>()[2 * i + 1] = hw.second;
+    }
+    bf.set(plan_.input_sizes_key, std::move(sizes));
+  }
   return bf;
 }
 

@@ -551,9 +551,22 @@ Plan plan_from_ops(const Document& d, const LoadSpec& load) {
   if (const Entry* e = d.get("labels")) plan.label_ops = parse_ops(r, e->value, "labels", Section::kLabels);
   if (const Entry* e = d.get("tiles")) plan.tile_ops = parse_ops(r, e->value, "tiles", Section::kOps);
   if (const Entry* e = d.get("outputs")) {
-    for (const auto& f : r.entries(e->value, "outputs", {"image_key", "labels_key", "tiles_key", "untiled_count"})) {
+    for (const auto& f : r.entries(e->value, "outputs", {"image_key", "labels_key", "tiles_key", "untiled_count",
+                                                          "tiles_per_input", "pad_tiles", "input_sizes_key"})) {
       if (f.key == "untiled_count") {
         plan.tiles_without_tile_ops = r.get_int_at_least(f.value, join_key("outputs", f.key), 0);
+        continue;
+      }
+      if (f.key == "tiles_per_input") {
+        if (r.get_bool(f.value, join_key("outputs", f.key))) plan.batching = Batching::kTilesPerInput;
+        continue;
+      }
+      if (f.key == "pad_tiles") {
+        plan.pad_tiles = r.get_bool(f.value, join_key("outputs", f.key));
+        continue;
+      }
+      if (f.key == "input_sizes_key") {
+        plan.input_sizes_key = r.get_string(f.value, join_key("outputs", f.key));
         continue;
       }
       std::string v = r.get_string(f.value, join_key("outputs", f.key));
@@ -779,6 +792,11 @@ nlohmann::ordered_json describe_pipeline(const PipelineSpec& spec) {
                {"video", p.video},
                {"warnings", p.warnings}};
   if (!p.tile_ops.empty()) out["tiles"] = ops_json(p.tile_ops);
+  if (p.batching == Batching::kTilesPerInput) {
+    out["outputs"]["tiles_per_input"] = true;
+    out["outputs"]["pad_tiles"] = p.pad_tiles;
+  }
+  if (!p.input_sizes_key.empty()) out["outputs"]["input_sizes_key"] = p.input_sizes_key;
   if (!p.tiles_key.empty()) {
     out["outputs"]["tiles_key"] = p.tiles_key;
     out["outputs"]["untiled_count"] = p.tiles_without_tile_ops;

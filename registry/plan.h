@@ -17,6 +17,7 @@ namespace pixelflow {
 enum class Batching {
   kStack,    // stacked (N, ...) per key with tensors, else a list per image (most processors)
   kPatches,  // patchify's arrays: rows concatenated + image_grid_thw (ops::collate_patches), always arrays
+  kTilesPerInput,  // tile_ops plans: each input's tiles as one (n, ...) array (LLaVA-NeXT), see pad_tiles
   kPad,      // DETR family's pad(): every image zero-padded at the bottom / right to the batch's
              // largest height and width (or PadSpec::size), then stacked (or a list per image);
              // with PadSpec::pixel_mask also `pixel_mask`, int64 (N, H, W), 1 on the image's pixels
@@ -51,6 +52,10 @@ struct Plan {
   // number of tiles (tiles_without_tile_ops each when the plan has no tile_ops).
   std::string tiles_key;
   int64_t tiles_without_tile_ops = 1;
+  // Batching::kTilesPerInput: pad every input's tiles with zero tiles to the batch's most (do_pad).
+  bool pad_tiles = false;
+  // When set (LLaVA-NeXT's "image_sizes"): an int64 (N, 2) array of each input's (height, width).
+  std::string input_sizes_key;
   std::vector<OpSpec> image_ops;
   std::vector<OpSpec> label_ops;
   Batching batching = Batching::kStack;

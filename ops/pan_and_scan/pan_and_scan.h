@@ -9,10 +9,11 @@
 #include <vector>
 
 #include "graph/op.h"
+#include "ops/common/tiling.h"
 
 namespace pixelflow::ops {
 
-class PanAndScanOp : public Op {
+class PanAndScanOp : public Op, public TileCutter {
  public:
   static inline const std::vector<std::string> kParamKeys = {
       "pan_and_scan_min_crop_size", "pan_and_scan_max_num_crops", "pan_and_scan_min_ratio_to_activate"};
@@ -24,6 +25,13 @@ class PanAndScanOp : public Op {
   // the crops would be smaller than the minimum); the last row / column may be narrower (Python
   // slicing clips them at the border).
   std::vector<Rect> crops(int64_t h, int64_t w) const;
+  // TileCutter: the whole image, then its crops; the batch counts the crops.
+  std::vector<Rect> tiles(const Shape& out) const override {
+    std::vector<Rect> t{Rect::full(out.at(0), out.at(1))};
+    for (const Rect& r : crops(out.at(0), out.at(1))) t.push_back(r);
+    return t;
+  }
+  int64_t count(int64_t n) const override { return n - 1; }
 
  private:
   int64_t min_crop_size_, max_num_crops_;

@@ -274,9 +274,9 @@ class BaseImageProcessor:
         data = self._pf_run(call, specs, video, stacked=False)
         if kind is None:
             # Counts transformers keeps as a Python list of ints (Gemma 3's num_crops).
-            for key in _INT_LIST_KEYS.get(self._class_name, ()):
+            for key, convert in _LIST_KEYS.get(self._class_name, {}).items():
                 if key in data:
-                    data[key] = [int(v) for v in data[key]]
+                    data[key] = [convert(v) for v in data[key]]
         return BatchFeature(data, tensor_type=kind)
 
     @staticmethod
@@ -362,8 +362,10 @@ class BaseImageProcessor:
         return maps
 
 
-# Outputs that transformers returns as a list of Python ints with return_tensors=None.
-_INT_LIST_KEYS = {"Gemma3ImageProcessor": ("num_crops",)}
+# Outputs that transformers returns as Python lists with return_tensors=None, and how each entry
+# is made (Gemma 3's num_crops: ints; LLaVA-NeXT's image_sizes: (height, width) tuples).
+_LIST_KEYS = {"Gemma3ImageProcessor": {"num_crops": int},
+              "LlavaNextImageProcessor": {"image_sizes": lambda hw: (int(hw[0]), int(hw[1]))}}
 
 
 def _check_backend(kwargs):

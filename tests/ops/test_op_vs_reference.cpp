@@ -14,6 +14,7 @@
 #include <set>
 
 #include "ops/crop_to_patches/crop_to_patches.h"
+#include "ops/llava_next_patches/llava_next_patches.h"
 #include "ops/post_process_object_detection/post_process_object_detection.h"
 #include "ops/post_process_semantic_segmentation/post_process_semantic_segmentation.h"
 #include "ops/resize/resize.h"
@@ -209,6 +210,32 @@ std::vector<OpCase> op_cases() {
                    {"pan_and_scan", {{"pan_and_scan_min_crop_size", 2}, {"pan_and_scan_max_num_crops", 3},
                                      {"pan_and_scan_min_ratio_to_activate", 1.2}}},
                    kAllDTypes, {0, 1, 3}, -9, 9, [](const Tensor& in) { return in; }});
+  // llava_next_patches: the grid image (resized into the best pinpoint, centred on zeros) and the
+  // base image, each as Pillow resizes them.
+  {
+    const std::vector<std::pair<int64_t, int64_t>> pins = {{4, 8}, {8, 4}, {6, 6}};
+    OpCase c{"llava_next_patches",
+             {"llava_next_patches", {{"image_grid_pinpoints", {{4, 8}, {8, 4}, {6, 6}}}, {"patch_size", 3},
+                                     {"base_size", 3}, {"resample", 3}}},
+             {DType::kUInt8}, {1, 3}, 0, 1,
+             [=](const Tensor& in) {
+               const int64_t h = in.dim(0), w = in.dim(1), ch = in.dim(2);
+               const auto best = ops::select_best_resolution(h, w, pins);
+               const auto size = ops::patch_output_size(h, w, best.first, best.second);
+               const Tensor grid = resize_oracle(in, size.first, size.second, ops::Resample::kBicubic);
+               const Tensor base = resize_oracle(in, 3, 3, ops::Resample::kBicubic);
+               Tensor out = Tensor::zeros(DType::kUInt8, {best.first + 3, best.second + 3, ch});
+               const int64_t top = (best.first - size.first) / 2, left = (best.second - size.second) / 2;
+               for (int64_t y = 0; y < size.first; ++y)
+                 std::memcpy(out.data<uint8_t>() + ((top + y) * (best.second + 3) + left) * ch,
+                             grid.data<uint8_t>() + y * size.second * ch, static_cast<size_t>(size.second * ch));
+               for (int64_t y = 0; y < 3; ++y)
+                 std::memcpy(out.data<uint8_t>() + ((best.first + y) * (best.second + 3) + best.second) * ch,
+                             base.data<uint8_t>() + y * 3 * ch, static_cast<size_t>(3 * ch));
+               return out;
+             }};
+    cases.push_back(c);
+  }
   // post_process_semantic_segmentation: the array is one item's logits (C, h, w).
   auto logits_shape = [](int64_t h, int64_t w, int64_t c) { return Shape{c, h, w}; };
   for (auto target : {std::optional<ops::TargetSize>{}, std::optional<ops::TargetSize>{{37, 70}},

@@ -74,6 +74,8 @@ void check_same_plan(const Plan& got, const Plan& want) {
   check_same_ops(got.tile_ops, want.tile_ops);
   CHECK(got.tiles_key == want.tiles_key);
   CHECK(got.tiles_without_tile_ops == want.tiles_without_tile_ops);
+  CHECK(got.pad_tiles == want.pad_tiles);
+  CHECK(got.input_sizes_key == want.input_sizes_key);
   CHECK(got.pad.pixel_mask == want.pad.pixel_mask);
   CHECK(got.pad.size == want.pad.size);
   CHECK(got.image_key == want.image_key);

@@ -121,6 +121,7 @@ CLASS_CONFIGS = {
     "Qwen2VLImageProcessor": ["Qwen__Qwen2-VL-7B-Instruct"],
     "GotOcr2ImageProcessor": ["stepfun-ai__GOT-OCR-2.0-hf"],
     "Gemma3ImageProcessor": ["google__gemma-3-4b-it"],
+    "LlavaNextImageProcessor": ["llava-hf__llava-v1.6-mistral-7b-hf"],
     "DetrImageProcessor": ["facebook__detr-resnet-50"],
     "ConditionalDetrImageProcessor": ["microsoft__conditional-detr-resnet-50"],
     "DeformableDetrImageProcessor": ["SenseTime__deformable-detr"],

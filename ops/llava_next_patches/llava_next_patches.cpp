@@ -1,0 +1,121 @@
+#include "ops/llava_next_patches/llava_next_patches.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "base/errors.h"
+#include "ops/common/params.h"
+
+namespace pixelflow::ops {
+
+std::pair<int64_t, int64_t> select_best_resolution(int64_t h, int64_t w,
+                                                   const std::vector<std::pair<int64_t, int64_t>>& resolutions) {
+  std::pair<int64_t, int64_t> best{0, 0};
+  int64_t max_effective = 0;
+  double min_wasted = std::numeric_limits<double>::infinity();
+  bool found = false;
+  for (const auto& r : resolutions) {
+    const int64_t rh = r.first, rw = r.second;
+    const double scale = std::min(static_cast<double>(rw) / static_cast<double>(w),
+                                  static_cast<double>(rh) / static_cast<double>(h));
+    const auto dw = static_cast<int64_t>(static_cast<double>(w) * scale);
+    const auto dh = static_cast<int64_t>(static_cast<double>(h) * scale);
+    const int64_t effective = std::min(dw * dh, w * h);
+    const double wasted = static_cast<double>(rw * rh - effective);
+    if (effective > max_effective || (effective == max_effective && wasted < min_wasted)) {
+      max_effective = effective;
+      min_wasted = wasted;
+      best = r;
+      found = true;
+    }
+  }
+  if (!found)
+    throw InputError("llava_next_patches: no resolution of image_grid_pinpoints fits an image of " + std::to_string(h) +
+                     " x " + std::to_string(w) + " (transformers fails on best_fit None)");
+  return best;
+}
+
+std::pair<int64_t, int64_t> patch_output_size(int64_t h, int64_t w, int64_t target_h, int64_t target_w) {
+  const double scale_w = static_cast<double>(target_w) / static_cast<double>(w);
+  const double scale_h = static_cast<double>(target_h) / static_cast<double>(h);
+  if (scale_w < scale_h)
+    return {std::min(static_cast<int64_t>(std::ceil(static_cast<double>(h) * scale_w)), target_h), target_w};
+  return {target_h, std::min(static_cast<int64_t>(std::ceil(static_cast<double>(w) * scale_h)), target_w)};
+}
+
+LlavaNextPatchesOp::LlavaNextPatchesOp(const nlohmann::json& params)
+    : patch_(param_side(params, "patch_size")),
+      base_(param_side(params, "base_size")),
+      filter_(resample_from_int(param_int(params, "resample"), "resample")) {
+  const auto& g = params.contains("image_grid_pinpoints") ? params.at("image_grid_pinpoints") : nlohmann::json();
+  if (!g.is_array() || g.empty())
+    throw ConfigError("image_grid_pinpoints", "must be a non-empty list of [height, width] pairs, got " + g.dump());
+  for (size_t i = 0; i < g.size(); ++i) {
+    const std::string path = "image_grid_pinpoints[" + std::to_string(i) + "]";
+    if (!g[i].is_array() || g[i].size() != 2)
+      throw ConfigError(path, "must be a [height, width] pair, got " + g[i].dump());
+    nlohmann::json hw = {{"height", g[i][0]}, {"width", g[i][1]}};
+    resolutions_.emplace_back(param_side(hw, "height", path), param_side(hw, "width", path));
+  }
+}
+
+TensorSpec LlavaNextPatchesOp::infer(const TensorSpec& in) const {
+  if (in.shape.size() != 3)
+    throw InputError("llava_next_patches needs an (height, width, channels) image, got " + shape_str(in.shape));
+  const auto best = select_best_resolution(in.shape[0], in.shape[1], resolutions_);
+  return {in.dtype == DType::kUInt8 ? DType::kUInt8 : DType::kFloat32,
+          {best.first + base_, best.second + base_, in.shape[2]}};
+}
+
+namespace {
+
+Tensor resized(const Tensor& in, int64_t h, int64_t w, Resample f, const std::string& name, BufferPool* pool) {
+  if (in.dtype() == DType::kUInt8) return resize_u8(in, h, w, f, pool);
+  return resize_float_hf(in, h, w, f, name, pool);
+}
+
+}  // namespace
+
+void LlavaNextPatchesOp::run(Sample& s, const ExecContext& ctx, bool last) const {
+  const Tensor& in = s.image;
+  if (in.ndim() != 3)
+    throw InputError("llava_next_patches needs an (height, width, channels) image, got " + shape_str(in.shape()));
+  if (in.dtype() != DType::kUInt8 && in.dtype() != DType::kFloat32 && in.dtype() != DType::kFloat64)
+    throw InputError("llava_next_patches: " + std::string(dtype_name(in.dtype())) + " images are not supported");
+  const int64_t h = in.dim(0), w = in.dim(1), c = in.dim(2);
+  const auto [best_h, best_w] = select_best_resolution(h, w, resolutions_);
+  const auto [nh, nw] = patch_output_size(h, w, best_h, best_w);
+  check_output_shape("llava_next_patches canvas", best_h + base_, best_w + base_, c);
+  const Tensor grid = resized(in, nh, nw, filter_, s.source, ctx.pool);
+  const Tensor base = resized(in, base_, base_, filter_, s.source, ctx.pool);
+  if (grid.dtype() != base.dtype())
+    throw InputError(s.source + ": llava_next_patches: the resized images differ in dtype");
+  const Shape shape{best_h + base_, best_w + base_, c};
+  Tensor out = last ? ctx.output_for(s, grid.dtype(), shape) : ctx.new_tensor(grid.dtype(), shape);
+  std::memset(out.raw_data(), 0, out.nbytes());
+  const size_t px = dtype_size(grid.dtype()) * static_cast<size_t>(c);
+  const int64_t W = shape[1];
+  // _get_padding_size: divmod(target - size, 2), the odd pixel at the bottom / right.
+  const int64_t top = (best_h - nh) / 2, left = (best_w - nw) / 2;
+  for (int64_t y = 0; y < nh; ++y)
+    std::memcpy(static_cast<char*>(out.raw_data()) + static_cast<size_t>((top + y) * W + left) * px,
+                static_cast<const char*>(grid.raw_data()) + static_cast<size_t>(y * nw) * px, static_cast<size_t>(nw) * px);
+  for (int64_t y = 0; y < base_; ++y)
+    std::memcpy(static_cast<char*>(out.raw_data()) + static_cast<size_t>((best_h + y) * W + best_w) * px,
+                static_cast<const char*>(base.raw_data()) + static_cast<size_t>(y * base_) * px,
+                static_cast<size_t>(base_) * px);
+  s.image = std::move(out);
+}
+
+std::vector<Rect> LlavaNextPatchesOp::tiles(const Shape& out) const {
+  const int64_t best_h = out.at(0) - base_, best_w = out.at(1) - base_;
+  std::vector<Rect> t{Rect{best_w, best_h, base_, base_}};
+  for (int64_t y = 0; y < best_h; y += patch_)
+    for (int64_t x = 0; x < best_w; x += patch_)
+      t.push_back(Rect{x, y, std::min(patch_, best_w - x), std::min(patch_, best_h - y)});
+  return t;
+}
+
+}  // namespace pixelflow::ops
