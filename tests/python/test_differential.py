@@ -711,6 +711,8 @@ def estimated_pixels(case):
     scales the longer side by the aspect ratio, and crop_pct / Levit's 256 / 224 enlarge it."""
     if case.cls in PATCH_CLASSES:
         return _patch_estimate(case)
+    if case.cls == "LlavaNextImageProcessor":
+        return _llava_next_estimate(case)
     sizes = _numbers(case.config.get("size")) + _numbers(case.kwargs.get("size"))
     side = max(sizes + [520 if "size" not in case.config else 0, 1])
     pcts = [p for p in (case.config.get("crop_pct"), case.kwargs.get("crop_pct")) if isinstance(p, float) and p > 0]
@@ -723,6 +725,29 @@ def estimated_pixels(case):
         aspect = max(spec.h, spec.w) / min(spec.h, spec.w)
         total += max(side * side * aspect, spec.h * spec.w, (crop_factor * min(spec.h, spec.w)) ** 2)
     return total
+
+
+def _llava_next_estimate(case):
+    """LLaVA-NeXT: every image becomes up to 1 + (pinpoint / patch)^2 tiles, each resized by its
+    shortest edge; an edge patch a few pixels wide becomes a very long one."""
+    def value(key, default):
+        v = case.kwargs.get(key)
+        return v if v is not None else case.config.get(key, default)
+    pins = value("image_grid_pinpoints", None)
+    if not (isinstance(pins, list) and pins and all(isinstance(p, (list, tuple)) and len(p) == 2 for p in pins)):
+        pins = [[336, 672], [672, 336], [672, 672], [1008, 336], [336, 1008]]
+    dims = [d for p in pins for d in _numbers(list(p))] or [1008]
+    crop = _numbers(value("crop_size", None)) or [224]
+    patch = max(1, int(min(crop)))
+    sizes = _numbers(case.config.get("size")) + _numbers(case.kwargs.get("size")) + [224]
+    side = max(sizes + crop)
+    tiles = 1 + max((-(-int(h) // patch)) * (-(-int(w) // patch)) for h, w in
+                    ((p[0], p[1]) for p in pins if all(isinstance(d, (int, float)) and d > 0 for d in p))) \
+        if any(all(isinstance(d, (int, float)) and d > 0 for d in p) for p in pins) else 1
+    remainders = [int(d) % patch for d in dims if isinstance(d, (int, float)) and int(d) % patch]
+    aspect = patch / min(remainders) if remainders else 1
+    images = sum(len(g) for g in case.groups)
+    return images * (tiles * side * side * aspect + max(dims) ** 2)
 
 
 @st.composite
