@@ -86,20 +86,7 @@ const PatchifyFamily& patchify_family(DType t) {
 template <class T>
 void run_kernel(Halide::Runtime::Buffer<T>& src, const std::vector<PointwiseStep>& steps, int64_t c,
                 const PatchGrid& g, Tensor& out) {
-  bool do_rescale = false, do_normalize = false, offset = false;
-  double scale = 1.0;
-  std::vector<float> mean(static_cast<size_t>(c), 0.f), std(static_cast<size_t>(c), 1.f);
-  for (const auto& s : steps) {
-    if (s.kind == PointwiseStep::Kind::kRescale) {
-      do_rescale = true;
-      scale = s.scale;
-      offset = s.offset;
-    } else {
-      do_normalize = true;
-      mean = channel_values(s.mean, c);
-      std = channel_values(s.std, c);
-    }
-  }
+  KernelArgs k = kernel_args(steps, c);
   // Output dims, innermost first: (px, py, t, c, mw, mh, gw, gh), dense.
   const Shape& s = out.shape();  // (1, gh, gw, m, m, c, t, p, p)
   const int64_t extents[8] = {s[8], s[7], s[6], s[5], s[4], s[3], s[2], s[1]};
@@ -112,10 +99,10 @@ void run_kernel(Halide::Runtime::Buffer<T>& src, const std::vector<PointwiseStep
     stride *= extents[i];
   }
   Halide::Runtime::Buffer<float> dst(out.data<float>(), 8, dims);
-  Halide::Runtime::Buffer<float> mean_buf(mean.data(), static_cast<int>(c));
-  Halide::Runtime::Buffer<float> std_buf(std.data(), static_cast<int>(c));
+  Halide::Runtime::Buffer<float> mean_buf(k.mean.data(), static_cast<int>(c));
+  Halide::Runtime::Buffer<float> std_buf(k.std.data(), static_cast<int>(c));
   const PatchifyFamily& family = patchify_family(dtype_of<T>());
-  check_kernel(family.get()(src, do_rescale, scale, offset ? 1.0f : 0.0f, do_normalize, mean_buf, std_buf,
+  check_kernel(family.get()(src, k.do_rescale, k.scale, k.offset, k.do_normalize, mean_buf, std_buf,
                             static_cast<int32_t>(g.patch_size), static_cast<int32_t>(g.merge_size), dst),
                family.family().name().c_str());
 }

@@ -91,6 +91,24 @@ std::vector<float> channel_values(const std::vector<double>& v, int64_t channels
   return out;
 }
 
+KernelArgs kernel_args(const std::vector<PointwiseStep>& steps, int64_t channels) {
+  KernelArgs k;
+  k.mean.assign(static_cast<size_t>(channels), 0.f);
+  k.std.assign(static_cast<size_t>(channels), 1.f);
+  for (const auto& s : steps) {
+    if (s.kind == PointwiseStep::Kind::kRescale) {
+      k.do_rescale = true;
+      k.scale = s.scale;
+      k.offset = s.offset ? 1.0f : 0.0f;
+    } else {
+      k.do_normalize = true;
+      k.mean = channel_values(s.mean, channels);
+      k.std = channel_values(s.std, channels);
+    }
+  }
+  return k;
+}
+
 bool kernel_shaped(const std::vector<PointwiseStep>& steps) {
   if (steps.size() > 2) return false;
   if (steps.size() == 2)
@@ -132,27 +150,14 @@ void run_rescale_normalize(const Tensor& in, const Rect& win,
   const int64_t c = channels_of(in);
   Tensor in3 = in.ndim() == 3 ? in : in.reshape({in.dim(0), in.dim(1), 1});
   Tensor out3 = (!chw && out.ndim() == 2) ? out.reshape({out.dim(0), out.dim(1), 1}) : out;
-  bool do_rescale = false, do_normalize = false, offset = false;
-  double scale = 1.0;
-  std::vector<float> mean(static_cast<size_t>(c), 0.f), std(static_cast<size_t>(c), 1.f);
-  for (const auto& s : steps) {
-    if (s.kind == PointwiseStep::Kind::kRescale) {
-      do_rescale = true;
-      scale = s.scale;
-      offset = s.offset;
-    } else {
-      do_normalize = true;
-      mean = channel_values(s.mean, c);
-      std = channel_values(s.std, c);
-    }
-  }
+  KernelArgs k = kernel_args(steps, c);
   auto src = hwc_buffer<T>(in3, static_cast<int>(-win.x), static_cast<int>(-win.y));
   auto dst = xyc_buffer<float>(out3, chw);
-  Halide::Runtime::Buffer<float> mean_buf(mean.data(), static_cast<int>(c));
-  Halide::Runtime::Buffer<float> std_buf(std.data(), static_cast<int>(c));
+  Halide::Runtime::Buffer<float> mean_buf(k.mean.data(), static_cast<int>(c));
+  Halide::Runtime::Buffer<float> std_buf(k.std.data(), static_cast<int>(c));
   std::vector<int32_t> map = channel_map(c, flip);
   Halide::Runtime::Buffer<int32_t> map_buf(map.data(), static_cast<int>(c));
-  check_kernel(family.get()(src, do_rescale, scale, offset ? 1.0f : 0.0f, do_normalize, mean_buf, std_buf, map_buf, dst),
+  check_kernel(family.get()(src, k.do_rescale, k.scale, k.offset, k.do_normalize, mean_buf, std_buf, map_buf, dst),
                family.family().name().c_str());
 }
 

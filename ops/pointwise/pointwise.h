@@ -64,6 +64,15 @@ bool kernel_shaped(const std::vector<PointwiseStep>& steps);
 // A step's mean or std as float32, one value per channel (a scalar repeated).
 std::vector<float> channel_values(const std::vector<double>& v, int64_t channels);
 
+// A kernel_shaped chain as the rescale_normalize and patchify kernels take it.
+struct KernelArgs {
+  bool do_rescale = false, do_normalize = false;
+  double scale = 1.0;
+  float offset = 0.f;            // 1 for rescale's "- 1"
+  std::vector<float> mean, std;  // one per channel (0 and 1 without normalize)
+};
+KernelArgs kernel_args(const std::vector<PointwiseStep>& steps, int64_t channels);
+
 // Unfused: one step on an (H, W, C) tensor through the Halide kernel where one exists.
 Tensor pointwise_step(const Tensor& in, const PointwiseStep& step, BufferPool* pool = nullptr);
 
