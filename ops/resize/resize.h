@@ -104,4 +104,25 @@ Tensor resize_u8(const Tensor& in, int64_t out_h, int64_t out_w, Resample filter
 Tensor resize_float_hf(const Tensor& in, int64_t out_h, int64_t out_w, Resample filter,
                        const std::string& input_name, BufferPool* pool = nullptr);
 
+// Hugging Face's to_pil_image on an (H, W, C) channels-last array, as far as the pixels go: uint8
+// as is; float32/float64 as _rescale_for_pil_conversion decides (integers in [0, 255] truncated,
+// else values in [0, 1] as uint8(float32(float64(x) * 255)), else InputError naming
+// `input_name`). `rescaled` (when given) tells which.
+Tensor to_pil_uint8(const Tensor& in, const std::string& input_name, bool* rescaled = nullptr,
+                    BufferPool* pool = nullptr);
+
+// np.array(to_pil_image(x, image_mode="P" if one channel).resize((out_w, out_h), filter)) for an
+// (H, W, C) array, C in {1, 3, 4} (Idefics3's and SmolVLM's resize): the array goes to uint8 as
+// to_pil_image takes it (to_pil_uint8) and stays uint8. Pillow's mode rules apply: one channel is
+// a "P" image, resized with NEAREST whatever `filter` says; four channels are "RGBA", resized
+// (unless NEAREST) in premultiplied "RGBa" and converted back (Pillow's integer formulas). An
+// output of the input's size is a copy.
+Tensor resize_pil(const Tensor& in, int64_t out_h, int64_t out_w, Resample filter, const std::string& input_name,
+                  BufferPool* pool = nullptr);
+// The filter Pillow uses for an image of `channels` channels (NEAREST for one: mode "P").
+Resample pil_filter(int64_t channels, Resample filter);
+// Pillow's RGBA -> RGBa and RGBa -> RGBA conversions of an (H, W, 4) uint8 image, in place.
+void premultiply_alpha(Tensor& rgba);
+void unpremultiply_alpha(Tensor& rgba);
+
 }  // namespace pixelflow::ops

@@ -2,6 +2,7 @@
 // uint8 as to_pil_image takes it there, is resized by resize_u8, and comes back rescaled.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "base/errors.h"
 #include "base/py_float.h"
@@ -53,11 +54,11 @@ bool needs_rescale(const F* v, int64_t n, const std::string& input_name) {
 }
 
 template <class F>
-Tensor resize_float_hf_impl(const Tensor& in, int64_t out_h, int64_t out_w, Resample filter,
-                            const std::string& input_name, BufferPool* pool) {
+Tensor to_uint8_impl(const Tensor& in, const std::string& input_name, bool* rescaled, BufferPool* pool) {
   const F* v = in.data<F>();
   const int64_t n = in.numel();
   const bool do_rescale = needs_rescale(v, n, input_name);
+  if (rescaled) *rescaled = do_rescale;
   // to_pil_image: float32(float64(x) * 255) when rescaling, then astype(uint8) (truncation).
   Tensor u8 = Tensor::empty(DType::kUInt8, in.shape(), pool);
   uint8_t* d = u8.data<uint8_t>();
@@ -67,7 +68,13 @@ Tensor resize_float_hf_impl(const Tensor& in, int64_t out_h, int64_t out_w, Resa
   } else {
     for (int64_t i = 0; i < n; ++i) d[i] = static_cast<uint8_t>(v[i]);
   }
-  Tensor resized = resize_u8(u8, out_h, out_w, filter, pool);
+  return u8;
+}
+
+Tensor resize_float_hf_impl(const Tensor& in, int64_t out_h, int64_t out_w, Resample filter,
+                            const std::string& input_name, BufferPool* pool) {
+  bool do_rescale = false;
+  Tensor resized = resize_u8(to_pil_uint8(in, input_name, &do_rescale, pool), out_h, out_w, filter, pool);
   if (!do_rescale) return resized;
   // rescale(image, 1 / 255): float64 product, stored as float32.
   Tensor res = Tensor::empty(DType::kFloat32, resized.shape(), pool);
@@ -92,13 +99,70 @@ Tensor resize_float_hf(const Tensor& in, int64_t out_h, int64_t out_w, Resample 
   switch (in.dtype()) {
     case DType::kUInt8: return resize_u8(in, out_h, out_w, filter, pool);
     case DType::kFloat32:
-      return resize_float_hf_impl<float>(in, out_h, out_w, filter, input_name, pool);
     case DType::kFloat64:
-      return resize_float_hf_impl<double>(in, out_h, out_w, filter, input_name, pool);
+      return resize_float_hf_impl(in, out_h, out_w, filter, input_name, pool);
     default:
       throw InputError(input_name + ": resize expects a uint8, float32 or float64 array, got " +
                        dtype_name(in.dtype()));
   }
+}
+
+Tensor to_pil_uint8(const Tensor& in, const std::string& input_name, bool* rescaled, BufferPool* pool) {
+  if (rescaled) *rescaled = false;
+  switch (in.dtype()) {
+    case DType::kUInt8: return in;
+    case DType::kFloat32: return to_uint8_impl<float>(in, input_name, rescaled, pool);
+    case DType::kFloat64: return to_uint8_impl<double>(in, input_name, rescaled, pool);
+    default:
+      throw InputError(input_name + ": resize expects a uint8, float32 or float64 array, got " +
+                       dtype_name(in.dtype()));
+  }
+}
+
+Resample pil_filter(int64_t channels, Resample filter) { return channels == 1 ? Resample::kNearest : filter; }
+
+// Pillow's Convert.c: rgbA2rgba (MULDIV255) and rgba2rgbA (255 * c / a clipped; alpha 0 and 255
+// keep the colour).
+void premultiply_alpha(Tensor& rgba) {
+  uint8_t* p = rgba.data<uint8_t>();
+  const int64_t n = rgba.numel() / 4;
+  for (int64_t i = 0; i < n; ++i, p += 4) {
+    const uint32_t a = p[3];
+    for (int k = 0; k < 3; ++k) {
+      const uint32_t t = p[k] * a + 128;
+      p[k] = static_cast<uint8_t>(((t >> 8) + t) >> 8);
+    }
+  }
+}
+
+void unpremultiply_alpha(Tensor& rgba) {
+  uint8_t* p = rgba.data<uint8_t>();
+  const int64_t n = rgba.numel() / 4;
+  for (int64_t i = 0; i < n; ++i, p += 4) {
+    const uint32_t a = p[3];
+    if (a == 0 || a == 255) continue;
+    for (int k = 0; k < 3; ++k) p[k] = static_cast<uint8_t>(std::min<uint32_t>(255, 255 * uint32_t(p[k]) / a));
+  }
+}
+
+Tensor resize_pil(const Tensor& in, int64_t out_h, int64_t out_w, Resample filter, const std::string& input_name,
+                  BufferPool* pool) {
+  if (!in.defined() || in.ndim() != 3)
+    throw InputError(input_name + ": resize expects an (H, W, C) array, got " +
+                     (in.defined() ? shape_str(in.shape()) : std::string("an empty tensor")));
+  const int64_t c = in.dim(2);
+  if (c != 1 && c != 3 && c != 4)
+    throw InputError(input_name + ": resize supports 1, 3 or 4 channels, got shape " + shape_str(in.shape()));
+  Tensor u8 = to_pil_uint8(in, input_name, nullptr, pool);
+  const Resample f = pil_filter(c, filter);
+  if (c != 4 || f == Resample::kNearest || (out_h == in.dim(0) && out_w == in.dim(1)))
+    return resize_u8(u8, out_h, out_w, f, pool);
+  Tensor pre = Tensor::empty(DType::kUInt8, u8.shape(), pool);
+  std::memcpy(pre.raw_data(), u8.raw_data(), u8.nbytes());
+  premultiply_alpha(pre);
+  Tensor out = resize_u8(pre, out_h, out_w, f, pool);
+  unpremultiply_alpha(out);
+  return out;
 }
 
 }  // namespace pixelflow::ops

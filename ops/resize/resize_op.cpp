@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <tuple>
 
 #include <tbb/blocked_range.h>
@@ -20,6 +21,16 @@ namespace pixelflow::ops {
 
 ResizeRule ResizeRule::from_params(const nlohmann::json& params) {
   ResizeRule r;
+  if (params.contains("resolution_max_side")) {
+    r.kind = Kind::kResolutionMaxSide;
+    r.max_side = param_side(params, "resolution_max_side");
+    return r;
+  }
+  if (params.contains("vision_encoder_max_size")) {
+    r.kind = Kind::kVisionEncoder;
+    r.max_side = param_side(params, "vision_encoder_max_size");
+    return r;
+  }
   if (params.contains("smart_resize")) {
     const auto& sr = params.at("smart_resize");
     if (!sr.is_object()) throw ConfigError("smart_resize", "must be a dict with factor, min_pixels and max_pixels, got " + sr.dump());
@@ -247,6 +258,50 @@ std::pair<int64_t, int64_t> max_height_width_size(int64_t h, int64_t w, int64_t 
           checked_side(static_cast<double>(w) * min_scale, h, w, "max_height/max_width")};
 }
 
+// Idefics3's get_resize_output_image_size: _resize_output_size_rescale_to_max_len(h, w, max_len)
+// (the long side to max_len, the other int() of the float ratio, made even by adding 1, both at
+// least 1), then _resize_output_size_scale_below_upper_bound(h, w, MAX_IMAGE_SIZE = 4096).
+std::pair<int64_t, int64_t> resolution_max_side_size(int64_t h, int64_t w, int64_t max_len) {
+  check_divisible_input(h, w, "resolution_max_side");
+  double aspect = static_cast<double>(w) / static_cast<double>(h);
+  if (w >= h) {
+    w = max_len;
+    h = checked_side(static_cast<double>(w) / aspect, h, w, "resolution_max_side");
+    if (h % 2 != 0) ++h;
+  } else {
+    h = max_len;
+    w = checked_side(static_cast<double>(h) * aspect, h, w, "resolution_max_side");
+    if (w % 2 != 0) ++w;
+  }
+  h = std::max<int64_t>(h, 1);
+  w = std::max<int64_t>(w, 1);
+  constexpr int64_t kMaxImageSize = 4096;
+  aspect = static_cast<double>(w) / static_cast<double>(h);
+  if (w >= h && w > kMaxImageSize) {
+    w = kMaxImageSize;
+    h = checked_side(static_cast<double>(w) / aspect, h, w, "resolution_max_side");
+  } else if (h > w && h > kMaxImageSize) {
+    h = kMaxImageSize;
+    w = checked_side(static_cast<double>(h) * aspect, h, w, "resolution_max_side");
+  }
+  return {std::max<int64_t>(h, 1), std::max<int64_t>(w, 1)};
+}
+
+// Idefics3's resize_for_vision_encoder: math.ceil of the float quotients, int() of the ratio.
+std::pair<int64_t, int64_t> vision_encoder_size(int64_t h, int64_t w, int64_t m) {
+  check_divisible_input(h, w, "vision_encoder_max_size");
+  const double aspect = static_cast<double>(w) / static_cast<double>(h), md = static_cast<double>(m);
+  const auto ceil_to = [&](int64_t side) {
+    return checked_side(std::ceil(static_cast<double>(side) / md) * md, h, w, "vision_encoder_max_size");
+  };
+  if (w >= h) {
+    const int64_t nw = ceil_to(w);
+    return {ceil_to(checked_side(static_cast<double>(nw) / aspect, h, w, "vision_encoder_max_size")), nw};
+  }
+  const int64_t nh = ceil_to(h);
+  return {nh, ceil_to(checked_side(static_cast<double>(nh) * aspect, h, w, "vision_encoder_max_size"))};
+}
+
 }  // namespace
 
 std::pair<int64_t, int64_t> ResizeRule::output_size(int64_t in_h, int64_t in_w) const {
@@ -274,6 +329,8 @@ std::pair<int64_t, int64_t> ResizeRule::output_size(int64_t in_h, int64_t in_w) 
     case Kind::kSmartResize: return smart_resize_size(in_h, in_w, multiple, min_pixels, max_pixels);
     case Kind::kDetr: return detr_size(in_h, in_w, shortest_edge, max_size, yolos, mod_size);
     case Kind::kMaxHeightWidth: return max_height_width_size(in_h, in_w, max_height, max_width);
+    case Kind::kResolutionMaxSide: return resolution_max_side_size(in_h, in_w, max_side);
+    case Kind::kVisionEncoder: return vision_encoder_size(in_h, in_w, max_side);
   }
   return {height, width};
 }
@@ -281,13 +338,14 @@ std::pair<int64_t, int64_t> ResizeRule::output_size(int64_t in_h, int64_t in_w) 
 ResizeOp::ResizeOp(const nlohmann::json& params, Target target)
     : rule_(ResizeRule::from_params(params)),
       filter_(resample_from_int(param_int(params, "resample"), "resample")),
-      target_(target) {}
+      target_(target),
+      pil_image_(param_bool_or(params, "pil_image", false)) {}
 
-ResizeOp::ResizeOp(ResizeRule rule, Resample filter, std::optional<Crop> crop, Target target)
-    : rule_(rule), filter_(filter), crop_(crop), target_(target) {}
+ResizeOp::ResizeOp(ResizeRule rule, Resample filter, std::optional<Crop> crop, Target target, bool pil_image)
+    : rule_(rule), filter_(filter), crop_(crop), target_(target), pil_image_(pil_image) {}
 
 std::shared_ptr<ResizeOp> ResizeOp::with_crop(Crop crop) const {
-  return std::make_shared<ResizeOp>(rule_, filter_, crop, target_);
+  return std::make_shared<ResizeOp>(rule_, filter_, crop, target_, pil_image_);
 }
 
 std::optional<std::pair<int64_t, int64_t>> ResizeOp::output_size(int64_t in_h, int64_t in_w) const {
@@ -308,8 +366,8 @@ TensorSpec ResizeOp::infer(const TensorSpec& in) const {
   s[0] = crop_ ? crop_->height : h;
   s[1] = crop_ ? crop_->width : w;
   // Non-uint8 arrays come back as uint8 or float32 depending on their values (HF's
-  // _rescale_for_pil_conversion); float32 is reported here.
-  return {in.dtype == DType::kUInt8 ? DType::kUInt8 : DType::kFloat32, s};
+  // _rescale_for_pil_conversion); float32 is reported here. pil_image: always uint8.
+  return {in.dtype == DType::kUInt8 || pil_image_ ? DType::kUInt8 : DType::kFloat32, s};
 }
 
 namespace {
@@ -356,8 +414,9 @@ std::optional<Rect> ResizeOp::input_region(const TensorSpec& in) const {
   const int64_t oy0 = inside.y, oy1 = inside.y + inside.height;
   std::pair<int64_t, int64_t> cols{ox0, ox1}, rows{oy0, oy1};
   if (out_h != in_h || out_w != in_w) {  // else Image.resize copies
-    const int f = static_cast<int>(filter_);
-    if (filter_ == Resample::kNearest) {
+    const Resample filter = filter_for(in.shape.size() == 3 ? in.shape[2] : 1);
+    const int f = static_cast<int>(filter);
+    if (filter == Resample::kNearest) {
       cols = nearest_span(int(in_w), int(out_w), int(ox0), int(ox1));
       rows = nearest_span(int(in_h), int(out_h), int(oy0), int(oy1));
     } else {  // a pass is skipped where its axis keeps its size
@@ -409,8 +468,10 @@ std::unique_ptr<RowConsumer> ResizeOp::row_consumer(const TensorSpec& in) const 
   if (!out) return nullptr;
   const auto [out_h, out_w] = *out;
   const Rect win = window(out_h, out_w);
-  if (!ResizeStream::supported(in.shape[0], in.shape[1], in.shape[2], out_h, out_w, filter_, win)) return nullptr;
-  return std::make_unique<ResizeRowConsumer>(in, out_h, out_w, filter_, win, target_);
+  if (premultiplies(in.shape[2], in.shape[0], in.shape[1], out_h, out_w)) return nullptr;
+  const Resample filter = filter_for(in.shape[2]);
+  if (!ResizeStream::supported(in.shape[0], in.shape[1], in.shape[2], out_h, out_w, filter, win)) return nullptr;
+  return std::make_unique<ResizeRowConsumer>(in, out_h, out_w, filter, win, target_);
 }
 
 namespace {
@@ -460,11 +521,25 @@ void ResizeOp::run(Sample& s, const ExecContext& ctx, bool last) const {
   const int64_t c = in3.dim(2);
   const Rect win = window(out_h, out_w);
   Tensor out;
+  if (pil_image_ && in3.dtype() != DType::kUInt8) {  // to_pil_image's uint8, then as uint8
+    if (c != 1 && c != 3 && c != 4)
+      throw InputError(s.source + ": resize supports 1, 3 or 4 channels, got shape " + shape_str(in3.shape()));
+    const bool is_float = in3.dtype() == DType::kFloat32 || in3.dtype() == DType::kFloat64;
+    in3 = to_pil_uint8(is_float ? in3 : integers_as_float64(in3, ctx.pool), s.source, nullptr, ctx.pool);
+  }
   if (in3.dtype() == DType::kUInt8) {
     Shape shape = planar2d ? Shape{win.height, win.width} : Shape{win.height, win.width, c};
     out = last ? ctx.output_for(s, DType::kUInt8, shape, target_) : ctx.new_tensor(DType::kUInt8, shape);
     Tensor out3 = planar2d ? out.reshape({win.height, win.width, 1}) : out;
-    resize_u8_banded(in3, out_h, out_w, filter_, win, out3);
+    if (premultiplies(c, in_h, in_w, out_h, out_w)) {  // Pillow's RGBA path: RGBa, resize, RGBA
+      Tensor pre = ctx.new_tensor(DType::kUInt8, in3.shape());
+      std::memcpy(pre.raw_data(), in3.raw_data(), in3.nbytes());
+      premultiply_alpha(pre);
+      resize_u8_banded(pre, out_h, out_w, filter_, win, out3);
+      unpremultiply_alpha(out3);
+    } else {
+      resize_u8_banded(in3, out_h, out_w, filter_for(c), win, out3);
+    }
   } else {
     const bool is_float = in3.dtype() == DType::kFloat32 || in3.dtype() == DType::kFloat64;
     const Tensor src = is_float ? in3 : integers_as_float64(in3, ctx.pool);

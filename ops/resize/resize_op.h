@@ -26,6 +26,11 @@ struct ResizeRule {
                      // round() of the capped short side; Yolos's variant (yolos) tests width < height
                      // first and floors both sides to a multiple of mod_size (16)
     kMaxHeightWidth, // size {"max_height", "max_width"}: int(side * min(max_h / h, max_w / w))
+    kResolutionMaxSide,  // Idefics3 / SmolVLM's get_resize_output_image_size(resolution_max_side):
+                         // the long side to it, the other int(side * ratio) made even, then both
+                         // scaled below MAX_IMAGE_SIZE (4096) if the long side exceeds it
+    kVisionEncoder,  // Idefics3 / SmolVLM's resize_for_vision_encoder: both sides ceiled to multiples
+                     // of vision_encoder_max_size (the short one from int(long / aspect ratio))
   };
   Kind kind = Kind::kExact;
   int64_t height = 0, width = 0, shortest_edge = 0;
@@ -36,11 +41,13 @@ struct ResizeRule {
   bool yolos = false;                       // kDetr: Yolos's branch order and mod_size
   int64_t mod_size = 0;                     // kDetr with yolos: floor to a multiple (0: none)
   int64_t max_height = 0, max_width = 0;    // kMaxHeightWidth
+  int64_t max_side = 0;                     // kResolutionMaxSide / kVisionEncoder
 
   // params: {"size": {...}, "keep_aspect_ratio": b, "ensure_multiple_of": n, "size_divisor": n}
   // or {"smart_resize": {"factor": n, "min_pixels": n, "max_pixels": n}}
   // or {"detr_resize": {"shortest_edge": n, "longest_edge": n|null, "yolos": b, "mod_size": n}}
   // or {"size": {"max_height": n, "max_width": n}}
+  // or {"resolution_max_side": n} or {"vision_encoder_max_size": n}
   static ResizeRule from_params(const nlohmann::json& params);
   // (out_h, out_w) for an input of (in_h, in_w).
   std::pair<int64_t, int64_t> output_size(int64_t in_h, int64_t in_w) const;
@@ -56,13 +63,17 @@ class ResizeOp : public Op {
                                                      "smart_resize.max_pixels",
                                                      "detr_resize", "detr_resize.shortest_edge",
                                                      "detr_resize.longest_edge", "detr_resize.yolos",
-                                                     "detr_resize.mod_size", "size.max_height", "size.max_width"};
+                                                     "detr_resize.mod_size", "size.max_height", "size.max_width",
+                                                     "resolution_max_side", "vision_encoder_max_size", "pil_image"};
   struct Crop {
     int64_t height, width;
   };
-  // params: the rule's keys and "resample" (Pillow's filter code, 0..5).
+  // params: the rule's keys and "resample" (Pillow's filter code, 0..5); "pil_image": true resizes
+  // as Idefics3's resize does (resize_pil: uint8 out whatever the input, one channel NEAREST, four
+  // channels through premultiplied alpha) instead of image_transforms.resize.
   ResizeOp(const nlohmann::json& params, Target target = Target::kImage);
-  ResizeOp(ResizeRule rule, Resample filter, std::optional<Crop> crop, Target target = Target::kImage);
+  ResizeOp(ResizeRule rule, Resample filter, std::optional<Crop> crop, Target target = Target::kImage,
+           bool pil_image = false);
 
   std::string name() const override { return crop_ ? "resize+center_crop" : "resize"; }
   Target target() const override { return target_; }
@@ -85,6 +96,7 @@ class ResizeOp : public Op {
 
   const ResizeRule& rule() const { return rule_; }
   Resample filter() const { return filter_; }
+  bool pil_image() const { return pil_image_; }
   // The same resize with a center crop of the output folded in.
   std::shared_ptr<ResizeOp> with_crop(Crop crop) const;
 
@@ -98,6 +110,13 @@ class ResizeOp : public Op {
   Resample filter_;
   std::optional<Crop> crop_;
   Target target_;
+  bool pil_image_ = false;
+  // The filter Pillow applies to an image of `channels` channels (pil_image: NEAREST for one).
+  Resample filter_for(int64_t channels) const { return pil_image_ ? pil_filter(channels, filter_) : filter_; }
+  // pil_image and four channels resized with a convolution: premultiplied alpha around resize_u8.
+  bool premultiplies(int64_t channels, int64_t in_h, int64_t in_w, int64_t out_h, int64_t out_w) const {
+    return pil_image_ && channels == 4 && filter_ != Resample::kNearest && (in_h != out_h || in_w != out_w);
+  }
 };
 
 }  // namespace pixelflow::ops

@@ -61,7 +61,60 @@ def got_ocr2_number_of_image_patches(self, height, width, images_kwargs=None):
     return num_patches
 
 
+def _idefics3_rescale_to_max_len(height, width, max_len):
+    aspect_ratio = width / height
+    if width >= height:
+        width = max_len
+        height = int(width / aspect_ratio)
+        if height % 2 != 0:
+            height += 1
+    elif height > width:
+        height = max_len
+        width = int(height * aspect_ratio)
+        if width % 2 != 0:
+            width += 1
+    return max(height, 1), max(width, 1)
+
+
+def _idefics3_scale_below_upper_bound(height, width, max_len):
+    aspect_ratio = width / height
+    if width >= height and width > max_len:
+        width = max_len
+        height = int(width / aspect_ratio)
+    elif height > width and height > max_len:
+        height = max_len
+        width = int(height * aspect_ratio)
+    return max(height, 1), max(width, 1)
+
+
+def idefics3_number_of_image_patches(self, height, width, images_kwargs=None):
+    """Idefics3ImageProcessor.get_number_of_image_patches (also SmolVLM's): (patches, rows, cols) of an
+    image, the global image counted in the patches. As in transformers, the longest-edge resize is
+    assumed whatever do_resize says."""
+    do_image_splitting = images_kwargs.get("do_image_splitting", self.do_image_splitting)
+    max_image_size = images_kwargs.get("max_image_size", self.max_image_size)
+    size = images_kwargs.get("size", self.size)
+    num_patches = num_rows = num_cols = 1
+    if do_image_splitting:
+        height, width = _idefics3_rescale_to_max_len(height, width, size["longest_edge"])
+        height, width = _idefics3_scale_below_upper_bound(height, width, 4096)
+        edge = max_image_size["longest_edge"]
+        if width >= height:
+            resized_width = math.ceil(width / edge) * edge
+            resized_height = math.ceil(height / edge) * edge
+        else:
+            resized_height = math.ceil(height / edge) * edge
+            resized_width = math.ceil(width / edge) * edge
+        if resized_height > edge or resized_width > edge:
+            num_rows = math.ceil(resized_height / edge)
+            num_cols = math.ceil(resized_width / edge)
+            num_patches = num_rows * num_cols + 1
+    return num_patches, num_rows, num_cols
+
+
 METHODS = {
     "Qwen2VLImageProcessor": {"get_number_of_image_patches": qwen2vl_number_of_image_patches},
     "GotOcr2ImageProcessor": {"get_number_of_image_patches": got_ocr2_number_of_image_patches},
+    "Idefics3ImageProcessor": {"get_number_of_image_patches": idefics3_number_of_image_patches},
+    "SmolVLMImageProcessor": {"get_number_of_image_patches": idefics3_number_of_image_patches},
 }
