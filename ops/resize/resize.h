@@ -113,14 +113,20 @@ Tensor to_pil_uint8(const Tensor& in, const std::string& input_name, bool* resca
 
 // np.array(to_pil_image(x, image_mode="P" if one channel).resize((out_w, out_h), filter)) for an
 // (H, W, C) array, C in {1, 3, 4} (Idefics3's and SmolVLM's resize): the array goes to uint8 as
-// to_pil_image takes it (to_pil_uint8) and stays uint8. Pillow's mode rules apply: one channel is
-// a "P" image, resized with NEAREST whatever `filter` says; four channels are "RGBA", resized
+// to_pil_image takes it (to_pil_uint8) and stays uint8. Pillow's mode rules apply: a "P" image
+// (pil_filter; one channel held channels last) is resized with NEAREST whatever `filter` says;
+// four channels are "RGBA", resized
 // (unless NEAREST) in premultiplied "RGBa" and converted back (Pillow's integer formulas). An
 // output of the input's size is a copy.
 Tensor resize_pil(const Tensor& in, int64_t out_h, int64_t out_w, Resample filter, const std::string& input_name,
-                  BufferPool* pool = nullptr);
-// The filter Pillow uses for an image of `channels` channels (NEAREST for one: mode "P").
-Resample pil_filter(int64_t channels, Resample filter);
+                  BufferPool* pool = nullptr, bool channels_first = false);
+// The filter Pillow uses on to_pil_image(x, image_mode="P" if x.ndim == 2 or x.shape[-1] == 1) of
+// an (H, W, C) image whose array transformers holds channels first (`channels_first`: (C, H, W),
+// so "P" when W is 1) or last ("P" when C is 1): NEAREST for a "P" image, else `filter`.
+Resample pil_filter(int64_t channels, int64_t width, bool channels_first, Resample filter);
+// InputError where that "P" image has several channels (channels first, width 1): PIL's fromarray
+// raises "Too many dimensions: 3 > 2."
+void check_pil_mode(int64_t channels, int64_t width, bool channels_first, const std::string& input_name);
 // Pillow's RGBA -> RGBa and RGBa -> RGBA conversions of an (H, W, 4) uint8 image, in place.
 void premultiply_alpha(Tensor& rgba);
 void unpremultiply_alpha(Tensor& rgba);

@@ -119,7 +119,15 @@ Tensor to_pil_uint8(const Tensor& in, const std::string& input_name, bool* resca
   }
 }
 
-Resample pil_filter(int64_t channels, Resample filter) { return channels == 1 ? Resample::kNearest : filter; }
+Resample pil_filter(int64_t channels, int64_t width, bool channels_first, Resample filter) {
+  return (channels_first ? width == 1 : channels == 1) ? Resample::kNearest : filter;
+}
+
+void check_pil_mode(int64_t channels, int64_t width, bool channels_first, const std::string& input_name) {
+  if (channels_first && width == 1 && channels > 1)
+    throw InputError(input_name + ": Too many dimensions: 3 > 2. (transformers makes a channels-first image of width 1 "
+                     "a mode P image: PIL.Image.fromarray refuses its " + std::to_string(channels) + " channels)");
+}
 
 // Pillow's Convert.c: rgbA2rgba (MULDIV255) and rgba2rgbA (255 * c / a clipped; alpha 0 and 255
 // keep the colour).
@@ -146,7 +154,7 @@ void unpremultiply_alpha(Tensor& rgba) {
 }
 
 Tensor resize_pil(const Tensor& in, int64_t out_h, int64_t out_w, Resample filter, const std::string& input_name,
-                  BufferPool* pool) {
+                  BufferPool* pool, bool channels_first) {
   if (!in.defined() || in.ndim() != 3)
     throw InputError(input_name + ": resize expects an (H, W, C) array, got " +
                      (in.defined() ? shape_str(in.shape()) : std::string("an empty tensor")));
@@ -154,7 +162,8 @@ Tensor resize_pil(const Tensor& in, int64_t out_h, int64_t out_w, Resample filte
   if (c != 1 && c != 3 && c != 4)
     throw InputError(input_name + ": resize supports 1, 3 or 4 channels, got shape " + shape_str(in.shape()));
   Tensor u8 = to_pil_uint8(in, input_name, nullptr, pool);
-  const Resample f = pil_filter(c, filter);
+  check_pil_mode(c, in.dim(1), channels_first, input_name);
+  const Resample f = pil_filter(c, in.dim(1), channels_first, filter);
   if (c != 4 || f == Resample::kNearest || (out_h == in.dim(0) && out_w == in.dim(1)))
     return resize_u8(u8, out_h, out_w, f, pool);
   Tensor pre = Tensor::empty(DType::kUInt8, u8.shape(), pool);

@@ -339,13 +339,15 @@ ResizeOp::ResizeOp(const nlohmann::json& params, Target target)
     : rule_(ResizeRule::from_params(params)),
       filter_(resample_from_int(param_int(params, "resample"), "resample")),
       target_(target),
-      pil_image_(param_bool_or(params, "pil_image", false)) {}
+      pil_image_(param_bool_or(params, "pil_image", false)),
+      channels_first_(param_bool_or(params, "channels_first", false)) {}
 
-ResizeOp::ResizeOp(ResizeRule rule, Resample filter, std::optional<Crop> crop, Target target, bool pil_image)
-    : rule_(rule), filter_(filter), crop_(crop), target_(target), pil_image_(pil_image) {}
+ResizeOp::ResizeOp(ResizeRule rule, Resample filter, std::optional<Crop> crop, Target target, bool pil_image,
+                   bool channels_first)
+    : rule_(rule), filter_(filter), crop_(crop), target_(target), pil_image_(pil_image), channels_first_(channels_first) {}
 
 std::shared_ptr<ResizeOp> ResizeOp::with_crop(Crop crop) const {
-  return std::make_shared<ResizeOp>(rule_, filter_, crop, target_, pil_image_);
+  return std::make_shared<ResizeOp>(rule_, filter_, crop, target_, pil_image_, channels_first_);
 }
 
 std::optional<std::pair<int64_t, int64_t>> ResizeOp::output_size(int64_t in_h, int64_t in_w) const {
@@ -414,7 +416,7 @@ std::optional<Rect> ResizeOp::input_region(const TensorSpec& in) const {
   const int64_t oy0 = inside.y, oy1 = inside.y + inside.height;
   std::pair<int64_t, int64_t> cols{ox0, ox1}, rows{oy0, oy1};
   if (out_h != in_h || out_w != in_w) {  // else Image.resize copies
-    const Resample filter = filter_for(in.shape.size() == 3 ? in.shape[2] : 1);
+    const Resample filter = filter_for(in.shape.size() == 3 ? in.shape[2] : 1, in_w);
     const int f = static_cast<int>(filter);
     if (filter == Resample::kNearest) {
       cols = nearest_span(int(in_w), int(out_w), int(ox0), int(ox1));
@@ -469,7 +471,7 @@ std::unique_ptr<RowConsumer> ResizeOp::row_consumer(const TensorSpec& in) const 
   const auto [out_h, out_w] = *out;
   const Rect win = window(out_h, out_w);
   if (premultiplies(in.shape[2], in.shape[0], in.shape[1], out_h, out_w)) return nullptr;
-  const Resample filter = filter_for(in.shape[2]);
+  const Resample filter = filter_for(in.shape[2], in.shape[1]);
   if (!ResizeStream::supported(in.shape[0], in.shape[1], in.shape[2], out_h, out_w, filter, win)) return nullptr;
   return std::make_unique<ResizeRowConsumer>(in, out_h, out_w, filter, win, target_);
 }
@@ -521,6 +523,7 @@ void ResizeOp::run(Sample& s, const ExecContext& ctx, bool last) const {
   const int64_t c = in3.dim(2);
   const Rect win = window(out_h, out_w);
   Tensor out;
+  if (pil_image_) check_pil_mode(c, in_w, channels_first_, s.source);
   if (pil_image_ && in3.dtype() != DType::kUInt8) {  // to_pil_image's uint8, then as uint8
     if (c != 1 && c != 3 && c != 4)
       throw InputError(s.source + ": resize supports 1, 3 or 4 channels, got shape " + shape_str(in3.shape()));
@@ -538,7 +541,7 @@ void ResizeOp::run(Sample& s, const ExecContext& ctx, bool last) const {
       resize_u8_banded(pre, out_h, out_w, filter_, win, out3);
       unpremultiply_alpha(out3);
     } else {
-      resize_u8_banded(in3, out_h, out_w, filter_for(c), win, out3);
+      resize_u8_banded(in3, out_h, out_w, filter_for(c, in_w), win, out3);
     }
   } else {
     const bool is_float = in3.dtype() == DType::kFloat32 || in3.dtype() == DType::kFloat64;

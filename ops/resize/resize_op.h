@@ -64,16 +64,19 @@ class ResizeOp : public Op {
                                                      "detr_resize", "detr_resize.shortest_edge",
                                                      "detr_resize.longest_edge", "detr_resize.yolos",
                                                      "detr_resize.mod_size", "size.max_height", "size.max_width",
-                                                     "resolution_max_side", "vision_encoder_max_size", "pil_image"};
+                                                     "resolution_max_side", "vision_encoder_max_size", "pil_image",
+                                                     "channels_first"};
   struct Crop {
     int64_t height, width;
   };
   // params: the rule's keys and "resample" (Pillow's filter code, 0..5); "pil_image": true resizes
   // as Idefics3's resize does (resize_pil: uint8 out whatever the input, one channel NEAREST, four
-  // channels through premultiplied alpha) instead of image_transforms.resize.
+  // channels through premultiplied alpha) instead of image_transforms.resize; "channels_first":
+  // true when transformers holds the arrays channels first (then an image is a "P" image, resized
+  // with NEAREST, when its width is 1, whatever its channels: pil_filter).
   ResizeOp(const nlohmann::json& params, Target target = Target::kImage);
   ResizeOp(ResizeRule rule, Resample filter, std::optional<Crop> crop, Target target = Target::kImage,
-           bool pil_image = false);
+           bool pil_image = false, bool channels_first = false);
 
   std::string name() const override { return crop_ ? "resize+center_crop" : "resize"; }
   Target target() const override { return target_; }
@@ -110,12 +113,16 @@ class ResizeOp : public Op {
   Resample filter_;
   std::optional<Crop> crop_;
   Target target_;
-  bool pil_image_ = false;
-  // The filter Pillow applies to an image of `channels` channels (pil_image: NEAREST for one).
-  Resample filter_for(int64_t channels) const { return pil_image_ ? pil_filter(channels, filter_) : filter_; }
+  bool pil_image_ = false, channels_first_ = false;
+  // The filter Pillow applies to an image of `channels` channels and `width` columns (pil_image:
+  // NEAREST for a "P" image).
+  Resample filter_for(int64_t channels, int64_t width) const {
+    return pil_image_ ? pil_filter(channels, width, channels_first_, filter_) : filter_;
+  }
   // pil_image and four channels resized with a convolution: premultiplied alpha around resize_u8.
   bool premultiplies(int64_t channels, int64_t in_h, int64_t in_w, int64_t out_h, int64_t out_w) const {
-    return pil_image_ && channels == 4 && filter_ != Resample::kNearest && (in_h != out_h || in_w != out_w);
+    return pil_image_ && channels == 4 && filter_for(channels, in_w) != Resample::kNearest &&
+           (in_h != out_h || in_w != out_w);
   }
 };
 

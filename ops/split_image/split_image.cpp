@@ -23,7 +23,8 @@ bool split(int64_t h, int64_t w, int64_t m) { return h > m || w > m; }
 
 SplitImageOp::SplitImageOp(const nlohmann::json& params)
     : m_(param_side(max_size_dict(params), "longest_edge", "max_image_size")),
-      filter_(resample_from_int(param_int(params, "resample"), "resample")) {}
+      filter_(resample_from_int(param_int(params, "resample"), "resample")),
+      channels_first_(param_bool_or(params, "channels_first", false)) {}
 
 TensorSpec SplitImageOp::infer(const TensorSpec& in) const {
   if (in.shape.size() != 3)
@@ -52,7 +53,7 @@ void SplitImageOp::run(Sample& s, const ExecContext& ctx, bool last) const {
     throw InputError(s.source + ": split_image needs a uint8 image (the processor's resize makes one), got " +
                      dtype_name(in.dtype()));
   // The global image: the whole image resized to M x M (to_pil_image, Image.resize).
-  const Tensor global = resize_pil(in, m_, m_, filter_, s.source, ctx.pool);
+  const Tensor global = resize_pil(in, m_, m_, filter_, s.source, ctx.pool, channels_first_);
   const Shape shape{h + m_, w, c};
   check_output_shape("split_image canvas", shape[0], shape[1], c);
   Tensor out = last ? ctx.output_for(s, DType::kUInt8, shape) : ctx.new_tensor(DType::kUInt8, shape);

@@ -23,8 +23,9 @@ namespace pixelflow::ops {
 class SplitImageOp : public Op, public TileCutter {
  public:
   static inline const std::vector<std::string> kParamKeys = {"max_image_size", "max_image_size.longest_edge",
-                                                             "resample"};
-  // params: {"max_image_size": {"longest_edge": M}, "resample": code}.
+                                                             "resample", "channels_first"};
+  // params: {"max_image_size": {"longest_edge": M}, "resample": code, "channels_first": bool (the
+  // global image's resize: ops::resize_pil's channels_first)}.
   explicit SplitImageOp(const nlohmann::json& params);
   std::string name() const override { return "split_image"; }
   // Input: an (H, W, C) image, H and W multiples of M.
@@ -38,6 +39,7 @@ class SplitImageOp : public Op, public TileCutter {
  private:
   int64_t m_;
   Resample filter_;
+  bool channels_first_;
 };
 
 }  // namespace pixelflow::ops

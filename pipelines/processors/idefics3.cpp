@@ -16,9 +16,10 @@ namespace {
 
 inline constexpr int kLanczos = 1;
 
-json resize_spec(json rule, int64_t resample) {
+json resize_spec(json rule, int64_t resample, bool channels_first) {
   rule["resample"] = resample;
   rule["pil_image"] = true;
+  rule["channels_first"] = channels_first;
   return rule;
 }
 
@@ -26,23 +27,26 @@ Plan idefics3_plan(PlanBuilder& b) {
   // convert_to_rgb comes after the resizes (as an op of the chain), not at loading.
   b.plan.load.convert_rgb = false;
   const int64_t resample = ops::param_int(b.p, "resample");
+  // Whether a one-channel image is a "P" image (NEAREST) depends on the layout transformers holds
+  // the arrays in (the Python package passes the layout it infers; otherwise channels last).
+  const bool cf = b.plan.load.input_data_format == Layout::kChannelsFirst;
   const int64_t m = ops::param_side(size_of(b.p, "max_image_size"), "longest_edge", "max_image_size");
   if (b.on("do_resize")) {
     const json size = size_of(b.p, "size");
     if (size.contains("longest_edge"))
-      b.plan.tile_ops.push_back({"resize", resize_spec({{"resolution_max_side", size.at("longest_edge")}}, resample)});
+      b.plan.tile_ops.push_back({"resize", resize_spec({{"resolution_max_side", size.at("longest_edge")}}, resample, cf)});
     else if (size.contains("height") && size.contains("width"))
       b.plan.tile_ops.push_back({"resize", resize_spec({{"size", {{"height", size.at("height")},
-                                                                   {"width", size.at("width")}}}}, resample)});
+                                                                   {"width", size.at("width")}}}}, resample, cf)});
     else
       throw ConfigError("size", "size must be a dictionary with key 'longest_edge' or 'height' and 'width', got " +
                                     size.dump());
   }
   if (b.on("do_image_splitting"))
-    b.plan.tile_ops.push_back({"resize", resize_spec({{"vision_encoder_max_size", m}}, resample)});
+    b.plan.tile_ops.push_back({"resize", resize_spec({{"vision_encoder_max_size", m}}, resample, cf)});
   else
-    b.plan.tile_ops.push_back({"resize", resize_spec({{"size", {{"height", m}, {"width", m}}}}, resample)});
-  b.plan.tile_ops.push_back({"split_image", {{"max_image_size", {{"longest_edge", m}}}, {"resample", resample}}});
+    b.plan.tile_ops.push_back({"resize", resize_spec({{"size", {{"height", m}, {"width", m}}}}, resample, cf)});
+  b.plan.tile_ops.push_back({"split_image", {{"max_image_size", {{"longest_edge", m}}}, {"resample", resample}, {"channels_first", cf}}});
   if (b.on("do_convert_rgb")) b.op("convert_to_rgb", json::object());
   b.rescale_normalize_layout();
   b.plan.batching = Batching::kTilesPerInput;

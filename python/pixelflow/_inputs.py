@@ -192,6 +192,34 @@ def flat_list(images, expected_ndims=3):
     return [images]
 
 
+def nested_list(images, expected_ndims=3):
+    """transformers' make_nested_list_of_images (Idefics3, SmolVLM): a list of samples, each a list
+    of images. A list of lists (empty ones allowed) is that; a flat list of images is one sample (a
+    list of batches: one sample per batch); a single image is one sample of one image (a batch:
+    one sample of its images)."""
+    def valid_list(x):
+        return bool(x) and all(is_valid_image(i) for i in x)
+
+    def single(x):  # paths, bytes and PIL images are single images
+        return not is_array(x) or x.ndim == expected_ndims
+
+    if isinstance(images, (list, tuple)) and all(isinstance(i, (list, tuple)) for i in images) and \
+            all(valid_list(i) or not i for i in images):
+        return [list(i) for i in images]
+    if isinstance(images, (list, tuple)) and valid_list(images):
+        if single(images[0]):
+            return [list(images)]
+        if images[0].ndim == expected_ndims + 1:
+            return [list(i) for i in images]
+    if is_valid_image(images):
+        if single(images):
+            return [[images]]
+        if images.ndim == expected_ndims + 1:
+            return [list(images)]
+    raise _core.InputError("Invalid input type. Must be a single image, a list of images, or a list of batches of "
+                           "images.")
+
+
 def list_of_images(images, expected_ndims=3):
     """transformers' make_list_of_images (ImageGPT): a list or tuple whose first item is an image is
     the list of images as it is (nothing flattened); a lone array is one image (expected_ndims

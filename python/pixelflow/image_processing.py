@@ -233,6 +233,8 @@ class BaseImageProcessor:
         kwargs = {k: _to_plain(v) for k, v in kwargs.items()}
         if images is None:
             raise _core.InputError("images: expected an image, a list of images or a batch, got None")
+        if self._class_name in _NESTED_CLASSES:
+            return self._pf_nested(images, kwargs, kind)
         convert = bool(getattr(self, "do_convert_rgb", False)) if "do_convert_rgb" not in kwargs \
             else bool(kwargs["do_convert_rgb"])
         call = self._pf_call(kwargs, return_tensors=kind is not None)
@@ -278,6 +280,81 @@ class BaseImageProcessor:
                 if key in data:
                     data[key] = [convert(v) for v in data[key]]
         return BatchFeature(data, tensor_type=kind)
+
+    def _pf_nested(self, images, kwargs, kind):
+        """Idefics3 / SmolVLM: images as samples (make_nested_list_of_images), each image cut into
+        frames (its tiles and global image); with do_pad every sample padded with empty frames to
+        the batch's most, pixel_attention_mask marking the real pixels; rows / cols with
+        return_row_col_info (Python lists, as transformers adds them after the conversion)."""
+        samples = _inputs.nested_list(images)
+        if not samples or not any(samples):
+            raise _core.InputError("images: no image in the batch (transformers fails on an IndexError)")
+        first = next(s for s in samples if s)[0]
+        if kwargs.get("input_data_format") is None:
+            # infer_channel_dimension_format(first image, num_channels=(1, 3, 4)), before the
+            # channel axis of 2-D images is added; passed on, as transformers uses it for all
+            if _inputs.is_pil_image(first):
+                bands = len(first.getbands())
+                shape = (first.size[1], first.size[0]) + (() if bands == 1 else (bands,))
+            else:
+                shape = tuple(getattr(first, "shape", ()))
+            layout = None
+            if len(shape) in (3, 4):
+                f, l = (0, 2) if len(shape) == 3 else (1, 3)
+                if shape[f] in (1, 3, 4):
+                    layout = "channels_first"
+                elif shape[l] in (1, 3, 4):
+                    layout = "channels_last"
+                else:
+                    raise _core.InputError("Unable to infer channel dimension format")
+            if layout is None:
+                raise _core.InputError(f"Unsupported number of image dimensions: {len(shape)}")
+            kwargs = dict(kwargs, input_data_format=layout)
+        for sample in samples:
+            for x in sample:
+                if _inputs.is_pil_image(x) and x.mode == "P":
+                    raise _core.InputError(
+                        "pixelflow: palette (mode P) images are not supported by " + self._class_name +
+                        " (transformers resizes the palette indices, then maps them through the palette); "
+                        "convert them first: img.convert('RGB') gives the same pixels when no resize blends them")
+        specs, index = [], 0
+        for sample in samples:
+            group = []
+            for x in sample:
+                group.append(_inputs.image_spec(x, index, False))  # convert_to_rgb comes after resizing
+                index += 1
+            specs.append(group)
+        call = self._pf_call(kwargs, return_tensors=False)
+        flat = [sp for g in specs for sp in g]
+        data = call.run(flat)[0] if flat else {}
+        frames = list(data.get("pixel_values", []))
+        grids = list(zip(data.get("rows", [0] * len(frames)), data.get("cols", [0] * len(frames))))
+        per_sample, grid_lists, at = [], [], 0
+        for g in specs:
+            per_sample.append([f for stack in frames[at:at + len(g)] for f in stack])
+            grid_lists.append([(int(r), int(c)) for r, c in grids[at:at + len(g)]])
+            at += len(g)
+        do_pad = kwargs.get("do_pad")
+        do_pad = bool(getattr(self, "do_pad", True) if do_pad is None else do_pad)
+        out = {}
+        if do_pad:
+            most = max(len(s) for s in per_sample)
+            shape = next(s for s in per_sample if s)[0].shape
+            hw = shape[1:] if shape[1] == shape[2] else shape[:2]  # frames are M x M, channels first or last
+            values, masks = [], []
+            for s in per_sample:
+                values.append(list(s) + [np.zeros(shape, dtype=np.uint8) for _ in range(most - len(s))])
+                masks.append([np.ones(hw, dtype=np.int64) for _ in s] +
+                             [np.zeros(hw, dtype=np.int64) for _ in range(most - len(s))])
+            out["pixel_values"] = np.array(values) if kind is not None else values
+            out["pixel_attention_mask"] = np.array(masks) if kind is not None else masks
+        else:
+            out["pixel_values"] = per_sample
+        bf = BatchFeature(out, tensor_type=kind)
+        if kwargs.get("return_row_col_info"):
+            bf["rows"] = [[r for r, _ in g] for g in grid_lists]
+            bf["cols"] = [[c for _, c in g] for g in grid_lists]
+        return bf
 
     @staticmethod
     def _pf_annotated(specs, annotations):
@@ -364,6 +441,9 @@ class BaseImageProcessor:
 
 # Outputs that transformers returns as Python lists with return_tensors=None, and how each entry
 # is made (Gemma 3's num_crops: ints; LLaVA-NeXT's image_sizes: (height, width) tuples).
+# Classes whose inputs are samples of several images (transformers' make_nested_list_of_images).
+_NESTED_CLASSES = {"Idefics3ImageProcessor", "SmolVLMImageProcessor"}
+
 _LIST_KEYS = {"Gemma3ImageProcessor": {"num_crops": int},
               "LlavaNextImageProcessor": {"image_sizes": lambda hw: (int(hw[0]), int(hw[1]))}}
 

@@ -122,6 +122,8 @@ CLASS_CONFIGS = {
     "GotOcr2ImageProcessor": ["stepfun-ai__GOT-OCR-2.0-hf"],
     "Gemma3ImageProcessor": ["google__gemma-3-4b-it"],
     "LlavaNextImageProcessor": ["llava-hf__llava-v1.6-mistral-7b-hf"],
+    "Idefics3ImageProcessor": ["HuggingFaceM4__Idefics3-8B-Llama3"],
+    "SmolVLMImageProcessor": ["HuggingFaceTB__SmolVLM2-2.2B-Instruct"],
     "DetrImageProcessor": ["facebook__detr-resnet-50"],
     "ConditionalDetrImageProcessor": ["microsoft__conditional-detr-resnet-50"],
     "DeformableDetrImageProcessor": ["SenseTime__deformable-detr"],
@@ -143,6 +145,9 @@ CONVERT_RGB_CLASSES = {"CLIPImageProcessor", "ViTImageProcessor", "SiglipImagePr
 # patch_size * merge_size), then each image's patches as rows of one 2-D pixel_values, with
 # image_grid_thw; every image is processed on its own (its own layout, size and temporal padding).
 PATCH_CLASSES = {"Qwen2VLImageProcessor"}
+# Idefics3 / SmolVLM: longest-edge resize, tiles of max_image_size plus a global image, images
+# grouped per sample (make_nested_list_of_images) and padded to the batch's most; larger inputs.
+IDEFICS3_CLASSES = {"Idefics3ImageProcessor", "SmolVLMImageProcessor"}
 # ImageGPT's color quantization allocates (pixels x clusters) float64: keep its images small.
 SMALL_IMAGE_CLASSES = {"ImageGPTImageProcessor"}
 
@@ -506,14 +511,42 @@ def qwen_shapes(draw):
 
 BOOL_KEYS = {"do_resize", "do_center_crop", "do_rescale", "do_normalize", "do_convert_rgb", "do_reduce_labels",
              "do_pad", "keep_aspect_ratio", "do_flip_channel_order", "include_top", "rescale_offset",
-             "do_color_quantize"}
+             "do_color_quantize", "do_image_splitting", "return_row_col_info"}
+
+
+def _idefics3_side():
+    return st.one_of(st.integers(1, 64), st.integers(1, 520), st.integers(1, 2000), st.sampled_from([1456, 1536]))
+
+
+@st.composite
+def idefics3_size_values(draw):
+    form = draw(st.sampled_from(["longest_edge"] * 6 + ["hw", "other"]))
+    if form == "longest_edge":
+        return {"longest_edge": draw(_idefics3_side())}
+    if form == "hw":
+        return {"height": draw(_idefics3_side()), "width": draw(_idefics3_side())}
+    v = _out_dim()
+    return draw(st.sampled_from([{"shortest_edge": draw(v)}, {"height": draw(v)}, {"longest_edge": 0}, 364]))
+
+
+@st.composite
+def max_image_size_values(draw):
+    form = draw(st.sampled_from(["longest_edge"] * 8 + ["other"]))
+    if form == "longest_edge":
+        return {"longest_edge": draw(st.one_of(st.sampled_from([364, 384, 512]), st.integers(8, 520),
+                                               st.integers(1, 40)))}
+    return draw(st.sampled_from([{"height": 364, "width": 364}, {"longest_edge": 0}, 364]))
 
 
 def key_strategy(name, key):
     if key in BOOL_KEYS:
         return st.booleans()
     if key == "size":
+        if name in IDEFICS3_CLASSES:
+            return idefics3_size_values()
         return qwen_size_values() if name in PATCH_CLASSES else size_values(name)
+    if key == "max_image_size":
+        return max_image_size_values()
     if key == "min_pixels":
         return st.one_of(st.none(), min_pixel_values(), min_pixel_values())
     if key == "max_pixels":
@@ -606,6 +639,8 @@ def call_kwargs(draw, name, first_kind):
 def image_groups(draw, name, video):
     large_ok = name not in SMALL_IMAGE_CLASSES
     side = _side(large_ok)
+    if name in IDEFICS3_CLASSES:  # up to 4000 a side (the work is capped by the pixel budget)
+        side = st.one_of(_side(True), st.integers(1, 4000))
     # mostly the usual inputs (RGB images, uint8 / float arrays), the other modes and dtypes less often
     kinds = st.one_of(st.sampled_from(COMMON_KINDS), st.sampled_from(COMMON_KINDS), st.sampled_from(COMMON_KINDS),
                       st.sampled_from(PIL_KINDS), st.sampled_from(ARRAY_KINDS))
@@ -713,6 +748,8 @@ def estimated_pixels(case):
         return _patch_estimate(case)
     if case.cls == "LlavaNextImageProcessor":
         return _llava_next_estimate(case)
+    if case.cls in IDEFICS3_CLASSES:
+        return _idefics3_estimate(case)
     sizes = _numbers(case.config.get("size")) + _numbers(case.kwargs.get("size"))
     side = max(sizes + [520 if "size" not in case.config else 0, 1])
     pcts = [p for p in (case.config.get("crop_pct"), case.kwargs.get("crop_pct")) if isinstance(p, float) and p > 0]
@@ -748,6 +785,44 @@ def _llava_next_estimate(case):
     aspect = patch / min(remainders) if remainders else 1
     images = sum(len(g) for g in case.groups)
     return images * (tiles * side * side * aspect + max(dims) ** 2)
+
+
+def _idefics3_estimate(case):
+    """Idefics3 / SmolVLM: each image resized (longest edge, under 4096), then to multiples of M and
+    cut into M x M tiles plus the global image (or resized to M x M); the output pads every sample
+    to the batch's most tiles. Inputs count too (decoding, the first resize)."""
+    from transformers.models.idefics3 import image_processing_idefics3 as m
+
+    def value(key, default):
+        v = case.kwargs.get(key)
+        return v if v is not None else case.config.get(key, default)
+    size = value("size", {"longest_edge": 1456})
+    mis = value("max_image_size", {"longest_edge": 364})
+    edge = mis.get("longest_edge") if isinstance(mis, dict) else None
+    if not isinstance(edge, int) or edge <= 0:
+        return sum(s.h * s.w for g in case.groups for s in g)
+    total, most, n = 0, 0, max(len(case.groups), 1)
+    for g in case.groups:
+        tiles = 0
+        for s in g:
+            h, w = s.h, s.w
+            total += h * w
+            if value("do_resize", True) and isinstance(size, dict):
+                if isinstance(size.get("longest_edge"), int) and size["longest_edge"] > 0:
+                    h, w = m._resize_output_size_rescale_to_max_len(h, w, max_len=size["longest_edge"])
+                    h, w = m._resize_output_size_scale_below_upper_bound(h, w, max_len=4096)
+                elif isinstance(size.get("height"), int) and isinstance(size.get("width"), int):
+                    h, w = max(size["height"], 1), max(size["width"], 1)
+            total += h * w
+            if value("do_image_splitting", True):
+                rows, cols = -(-h // edge), -(-w // edge)  # about: the short side rounds up once more
+                rows, cols = max(rows, 1) + 1, max(cols, 1) + 1
+                total += rows * cols * edge * edge
+                tiles += rows * cols + 1
+            else:
+                tiles += 1
+        most = max(most, tiles)
+    return total + n * most * edge * edge
 
 
 @st.composite
