@@ -81,6 +81,13 @@ struct ReducedInput {
   int64_t full_height = 0, full_width = 0;
 };
 
+// Sample attribute set by the loader when the caller passed the image as one of several images of
+// one sample (transformers' nested lists, InputItem::group_size): how many the group has. Absent
+// for an image on its own.
+struct InputGroup {
+  int64_t size = 1;
+};
+
 // One element of a batch flowing through the graph.
 struct Sample {
   int64_t index = 0;     // position in the batch (order is restored by it)

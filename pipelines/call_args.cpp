@@ -170,6 +170,9 @@ class Resolver : public processors::CallContext {
       else if (p == "crop_size") params[p] = crop_;
       else params[p] = val(p);
     }
+    // Values a resolve_args hook derived under names preprocess does not take (the plan reads them).
+    for (const auto& [key, v] : values_)
+      if (!params.contains(key)) params[key] = v.v;
     out_.params = std::move(params);
   }
 

@@ -252,7 +252,30 @@ BatchFeature PreparedCall::run(std::vector<ops::InputItem> inputs, RunReport* re
     if (opts_.skip_failed) throw InputError("on_error=skip is not supported for videos (a video is one input)");
     return run_videos({std::move(inputs)});
   }
+  if (!plan_.group_sizes_key.empty()) {  // every input a group of its own
+    std::vector<std::vector<ops::InputItem>> groups;
+    for (auto& item : inputs) groups.push_back({std::move(item)});
+    return run_groups(std::move(groups));
+  }
   return run_flat(std::move(inputs), report);
+}
+
+BatchFeature PreparedCall::run_groups(std::vector<std::vector<ops::InputItem>> groups) const {
+  if (plan_.video) throw InputError("groups of images are not supported for videos");
+  std::vector<ops::InputItem> flat;
+  Tensor sizes = Tensor::empty(DType::kInt64, {static_cast<int64_t>(groups.size())});
+  for (size_t g = 0; g < groups.size(); ++g) {
+    const auto n = static_cast<int64_t>(groups[g].size());
+    sizes.data<int64_t>()[g] = n;
+    for (auto& item : groups[g]) {
+      item.group_size = n;
+      flat.push_back(std::move(item));
+    }
+  }
+  if (flat.empty()) throw InputError("images: no image in any group");
+  BatchFeature bf = run_flat(std::move(flat));
+  if (!plan_.group_sizes_key.empty()) bf.set(plan_.group_sizes_key, std::move(sizes));
+  return bf;
 }
 
 BatchFeature PreparedCall::run_videos(std::vector<std::vector<ops::InputItem>> videos) const {
@@ -328,6 +351,8 @@ BatchFeature PreparedCall::run_tiled(std::vector<ops::InputItem> inputs) const {
   // Stage 2: the plan's chain on every tile, each an image of its own (already converted, in
   // the layout transformers inferred from the first input: the tiles keep it).
   Tensor counts = Tensor::empty(DType::kInt64, {static_cast<int64_t>(stacks.size())});
+  Tensor grid_rows = Tensor::empty(DType::kInt64, {static_cast<int64_t>(stacks.size())});
+  Tensor grid_cols = Tensor::empty(DType::kInt64, {static_cast<int64_t>(stacks.size())});
   std::vector<ops::InputItem> tiles;
   std::vector<int64_t> tiles_of;  // each input's number of model inputs
   const auto* cutter = dynamic_cast<const ops::TileCutter*>(tile_pipeline_->image_ops().back().get());
@@ -335,8 +360,11 @@ BatchFeature PreparedCall::run_tiled(std::vector<ops::InputItem> inputs) const {
     const Tensor& t = stacks[i];
     const std::string name = inputs[i].display_name();
     if (cutter) {  // windows of the stage's output (copied; the whole of it passed as it is)
-      const std::vector<Rect> windows = cutter->tiles(t.shape());
+      const std::vector<Rect> windows = cutter->tiles(t.shape(), inputs[i].group_size);
       counts.data<int64_t>()[i] = cutter->count(static_cast<int64_t>(windows.size()));
+      const auto grid = cutter->grid(t.shape());
+      grid_rows.data<int64_t>()[i] = grid ? grid->first : 0;
+      grid_cols.data<int64_t>()[i] = grid ? grid->second : 0;
       tiles_of.push_back(static_cast<int64_t>(windows.size()));
       for (size_t k = 0; k < windows.size(); ++k) {
         const Rect& r = windows[k];
@@ -382,6 +410,10 @@ BatchFeature PreparedCall::run_tiled(std::vector<ops::InputItem> inputs) const {
   BatchFeature bf = stacks.empty() ? BatchFeature() : p.run(tile_loader, run, out);
   if (grouped) bf = group_tiles(std::move(bf), plan_, tiles_of, opts_.return_tensors, p.pool());
   if (!plan_.tiles_key.empty()) bf.set(plan_.tiles_key, std::move(counts));
+  if (!plan_.grid_keys.first.empty() && cutter) {
+    bf.set(plan_.grid_keys.first, std::move(grid_rows));
+    bf.set(plan_.grid_keys.second, std::move(grid_cols));
+  }
   if (!plan_.input_sizes_key.empty()) {  // each input's (height, width) as loaded
     Tensor sizes = Tensor::empty(DType::kInt64, {static_cast<int64_t>(inputs.size()), 2});
     for (size_t i = 0; i < inputs.size(); ++i) {

@@ -69,6 +69,12 @@ class PreparedCall {
   // per-frame arrays of return_tensors=None into one list per video, as transformers returns them);
   // `lengths` (required) receives each video's number of frames. run_videos is this, regrouped.
   BatchFeature run_frames(std::vector<std::vector<ops::InputItem>> videos, std::vector<int64_t>* lengths) const;
+  // Images in groups, one per sample of a model's batch (transformers' nested lists: several
+  // images in one prompt). Each image's InputItem::group_size becomes its group's size (ops read
+  // it: LLaVA-OneVision pads grouped images to squares instead of tiling them); with
+  // Plan::group_sizes_key, an int64 array of the groups' sizes is added. run() passes every input
+  // as a group of its own to such plans.
+  BatchFeature run_groups(std::vector<std::vector<ops::InputItem>> groups) const;
 
  private:
   BatchFeature run_flat(std::vector<ops::InputItem> inputs, RunReport* report = nullptr) const;

@@ -552,7 +552,8 @@ Plan plan_from_ops(const Document& d, const LoadSpec& load) {
   if (const Entry* e = d.get("tiles")) plan.tile_ops = parse_ops(r, e->value, "tiles", Section::kOps);
   if (const Entry* e = d.get("outputs")) {
     for (const auto& f : r.entries(e->value, "outputs", {"image_key", "labels_key", "tiles_key", "untiled_count",
-                                                          "tiles_per_input", "pad_tiles", "input_sizes_key"})) {
+                                                          "tiles_per_input", "pad_tiles", "input_sizes_key",
+                                                          "group_sizes_key"})) {
       if (f.key == "untiled_count") {
         plan.tiles_without_tile_ops = r.get_int_at_least(f.value, join_key("outputs", f.key), 0);
         continue;
@@ -567,6 +568,10 @@ Plan plan_from_ops(const Document& d, const LoadSpec& load) {
       }
       if (f.key == "input_sizes_key") {
         plan.input_sizes_key = r.get_string(f.value, join_key("outputs", f.key));
+        continue;
+      }
+      if (f.key == "group_sizes_key") {
+        plan.group_sizes_key = r.get_string(f.value, join_key("outputs", f.key));
         continue;
       }
       std::string v = r.get_string(f.value, join_key("outputs", f.key));
@@ -797,6 +802,7 @@ nlohmann::ordered_json describe_pipeline(const PipelineSpec& spec) {
     out["outputs"]["pad_tiles"] = p.pad_tiles;
   }
   if (!p.input_sizes_key.empty()) out["outputs"]["input_sizes_key"] = p.input_sizes_key;
+  if (!p.group_sizes_key.empty()) out["outputs"]["group_sizes_key"] = p.group_sizes_key;
   if (!p.tiles_key.empty()) {
     out["outputs"]["tiles_key"] = p.tiles_key;
     out["outputs"]["untiled_count"] = p.tiles_without_tile_ops;

@@ -56,6 +56,12 @@ struct Plan {
   bool pad_tiles = false;
   // When set (LLaVA-NeXT's "image_sizes"): an int64 (N, 2) array of each input's (height, width).
   std::string input_sizes_key;
+  // When set (LLaVA-OneVision's "batch_num_images"): an int64 array of the number of images of
+  // each group of PreparedCall::run_groups (1 each for PreparedCall::run).
+  std::string group_sizes_key;
+  // When set (Idefics3's {"rows", "cols"}): int64 arrays of each input's tile grid, from the tile
+  // stage's TileCutter::grid.
+  std::pair<std::string, std::string> grid_keys;
   std::vector<OpSpec> image_ops;
   std::vector<OpSpec> label_ops;
   Batching batching = Batching::kStack;

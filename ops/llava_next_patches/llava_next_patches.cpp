@@ -47,8 +47,17 @@ std::pair<int64_t, int64_t> patch_output_size(int64_t h, int64_t w, int64_t targ
 
 LlavaNextPatchesOp::LlavaNextPatchesOp(const nlohmann::json& params)
     : patch_(param_side(params, "patch_size")),
-      base_(param_side(params, "base_size")),
       filter_(resample_from_int(param_int(params, "resample"), "resample")) {
+  const nlohmann::json base = params.contains("base_size") ? params.at("base_size") : nlohmann::json();
+  if (base.is_array()) {
+    if (base.size() != 2) throw ConfigError("base_size", "must be a side or a [height, width] pair, got " + base.dump());
+    nlohmann::json hw = {{"height", base[0]}, {"width", base[1]}};
+    base_h_ = param_side(hw, "height", "base_size");
+    base_w_ = param_side(hw, "width", "base_size");
+  } else {
+    base_h_ = base_w_ = param_side(params, "base_size");
+  }
+  if (params.contains("grouped_pad_color")) grouped_pad_color_ = params.at("grouped_pad_color");
   const auto& g = params.contains("image_grid_pinpoints") ? params.at("image_grid_pinpoints") : nlohmann::json();
   if (!g.is_array() || g.empty())
     throw ConfigError("image_grid_pinpoints", "must be a non-empty list of [height, width] pairs, got " + g.dump());
@@ -66,7 +75,7 @@ TensorSpec LlavaNextPatchesOp::infer(const TensorSpec& in) const {
     throw InputError("llava_next_patches needs an (height, width, channels) image, got " + shape_str(in.shape));
   const auto best = select_best_resolution(in.shape[0], in.shape[1], resolutions_);
   return {in.dtype == DType::kUInt8 ? DType::kUInt8 : DType::kFloat32,
-          {best.first + base_, best.second + base_, in.shape[2]}};
+          {best.first + base_h_, best.second + base_w_, in.shape[2]}};
 }
 
 namespace {
@@ -76,7 +85,43 @@ Tensor resized(const Tensor& in, int64_t h, int64_t w, Resample f, const std::st
   return resize_float_hf(in, h, w, f, name, pool);
 }
 
+template <class T>
+void fill_square(Tensor& out, const Tensor& in, const std::vector<int64_t>& color, int64_t top, int64_t left) {
+  const int64_t S = out.dim(0), c = out.dim(2), h = in.dim(0), w = in.dim(1);
+  T* o = out.data<T>();
+  for (int64_t i = 0; i < S * S; ++i)
+    for (int64_t k = 0; k < c; ++k) o[i * c + k] = static_cast<T>(color[static_cast<size_t>(k)]);
+  for (int64_t y = 0; y < h; ++y)
+    std::memcpy(o + ((top + y) * S + left) * c, in.data<T>() + y * w * c, static_cast<size_t>(w * c) * sizeof(T));
+}
+
 }  // namespace
+
+void LlavaNextPatchesOp::pad_to_square(Sample& s, const ExecContext& ctx, bool last) const {
+  const Tensor& in = s.image;
+  const int64_t h = in.dim(0), w = in.dim(1), c = in.dim(2);
+  if (h == w) return;  // as it is
+  if (!grouped_pad_color_.is_array())
+    throw InputError(s.source + ": pad_to_square: the background color comes from image_mean, which must be a list "
+                     "of numbers for images passed several to a sample (transformers: '" +
+                     std::string(grouped_pad_color_.is_number_float() ? "float" : "int") + "' object is not iterable)");
+  std::vector<int64_t> color;
+  for (const auto& v : grouped_pad_color_) color.push_back(v.get<int64_t>());
+  if (static_cast<int64_t>(color.size()) != c)
+    throw InputError(s.source + ": pad_to_square: background_color must have no more than " + std::to_string(c) +
+                     " elements to match the number of channels (image_mean has " + std::to_string(color.size()) + ")");
+  const int64_t S = std::max(h, w);
+  check_output_shape("pad_to_square", S, S, c);
+  const Shape shape{S, S, c};
+  Tensor out = last ? ctx.output_for(s, in.dtype(), shape) : ctx.new_tensor(in.dtype(), shape);
+  const int64_t top = w > h ? (S - h) / 2 : 0, left = w > h ? 0 : (S - w) / 2;
+  switch (in.dtype()) {
+    case DType::kUInt8: fill_square<uint8_t>(out, in, color, top, left); break;
+    case DType::kFloat32: fill_square<float>(out, in, color, top, left); break;
+    default: fill_square<double>(out, in, color, top, left); break;
+  }
+  s.image = std::move(out);
+}
 
 void LlavaNextPatchesOp::run(Sample& s, const ExecContext& ctx, bool last) const {
   const Tensor& in = s.image;
@@ -84,15 +129,20 @@ void LlavaNextPatchesOp::run(Sample& s, const ExecContext& ctx, bool last) const
     throw InputError("llava_next_patches needs an (height, width, channels) image, got " + shape_str(in.shape()));
   if (in.dtype() != DType::kUInt8 && in.dtype() != DType::kFloat32 && in.dtype() != DType::kFloat64)
     throw InputError("llava_next_patches: " + std::string(dtype_name(in.dtype())) + " images are not supported");
+  const InputGroup* group = s.attributes.get<InputGroup>();
+  if (!grouped_pad_color_.is_null() && group && group->size > 1) {
+    pad_to_square(s, ctx, last);
+    return;
+  }
   const int64_t h = in.dim(0), w = in.dim(1), c = in.dim(2);
   const auto [best_h, best_w] = select_best_resolution(h, w, resolutions_);
   const auto [nh, nw] = patch_output_size(h, w, best_h, best_w);
-  check_output_shape("llava_next_patches canvas", best_h + base_, best_w + base_, c);
+  check_output_shape("llava_next_patches canvas", best_h + base_h_, best_w + base_w_, c);
   const Tensor grid = resized(in, nh, nw, filter_, s.source, ctx.pool);
-  const Tensor base = resized(in, base_, base_, filter_, s.source, ctx.pool);
+  const Tensor base = resized(in, base_h_, base_w_, filter_, s.source, ctx.pool);
   if (grid.dtype() != base.dtype())
     throw InputError(s.source + ": llava_next_patches: the resized images differ in dtype");
-  const Shape shape{best_h + base_, best_w + base_, c};
+  const Shape shape{best_h + base_h_, best_w + base_w_, c};
   Tensor out = last ? ctx.output_for(s, grid.dtype(), shape) : ctx.new_tensor(grid.dtype(), shape);
   std::memset(out.raw_data(), 0, out.nbytes());
   const size_t px = dtype_size(grid.dtype()) * static_cast<size_t>(c);
@@ -102,16 +152,17 @@ void LlavaNextPatchesOp::run(Sample& s, const ExecContext& ctx, bool last) const
   for (int64_t y = 0; y < nh; ++y)
     std::memcpy(static_cast<char*>(out.raw_data()) + static_cast<size_t>((top + y) * W + left) * px,
                 static_cast<const char*>(grid.raw_data()) + static_cast<size_t>(y * nw) * px, static_cast<size_t>(nw) * px);
-  for (int64_t y = 0; y < base_; ++y)
+  for (int64_t y = 0; y < base_h_; ++y)
     std::memcpy(static_cast<char*>(out.raw_data()) + static_cast<size_t>((best_h + y) * W + best_w) * px,
-                static_cast<const char*>(base.raw_data()) + static_cast<size_t>(y * base_) * px,
-                static_cast<size_t>(base_) * px);
+                static_cast<const char*>(base.raw_data()) + static_cast<size_t>(y * base_w_) * px,
+                static_cast<size_t>(base_w_) * px);
   s.image = std::move(out);
 }
 
-std::vector<Rect> LlavaNextPatchesOp::tiles(const Shape& out) const {
-  const int64_t best_h = out.at(0) - base_, best_w = out.at(1) - base_;
-  std::vector<Rect> t{Rect{best_w, best_h, base_, base_}};
+std::vector<Rect> LlavaNextPatchesOp::tiles(const Shape& out, int64_t group_size) const {
+  if (!grouped_pad_color_.is_null() && group_size > 1) return {Rect::full(out.at(0), out.at(1))};
+  const int64_t best_h = out.at(0) - base_h_, best_w = out.at(1) - base_w_;
+  std::vector<Rect> t{Rect{best_w, best_h, base_w_, base_h_}};
   for (int64_t y = 0; y < best_h; y += patch_)
     for (int64_t x = 0; x < best_w; x += patch_)
       t.push_back(Rect{x, y, std::min(patch_, best_w - x), std::min(patch_, best_h - y)});

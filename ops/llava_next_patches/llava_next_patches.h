@@ -4,7 +4,11 @@
 // side exact, the other ceil(side * scale)), centred on a zero canvas of that resolution
 // (_pad_for_patching), and cut into patch_size x patch_size patches row-major (divide_to_patches;
 // edge patches are smaller when patch_size does not divide the resolution); before them comes the
-// whole image resized to base_size x base_size. All resizes use `resample` (Pillow's resampler).
+// whole image resized to base_size (a side, or [height, width]: LLaVA-OneVision's size). All
+// resizes use `resample` (Pillow's resampler).
+// With grouped_pad_color (LLaVA-OneVision), an image the caller passed as one of several of a
+// sample (InputGroup, size > 1) is not tiled: it is padded to a square of its longest side, centred
+// on that color (LlavaOnevisionImageProcessor.pad_to_square), and that square is its one window.
 // The op's output holds both: the padded grid image at the top left and the base image at its
 // bottom-right corner, (best_h + base, best_w + base, C); tiles() gives the windows (base first).
 #pragma once
@@ -29,17 +33,20 @@ std::pair<int64_t, int64_t> patch_output_size(int64_t h, int64_t w, int64_t targ
 class LlavaNextPatchesOp : public Op, public TileCutter {
  public:
   static inline const std::vector<std::string> kParamKeys = {"image_grid_pinpoints", "patch_size", "base_size",
-                                                             "resample"};
+                                                             "resample", "grouped_pad_color"};
   explicit LlavaNextPatchesOp(const nlohmann::json& params);
   std::string name() const override { return "llava_next_patches"; }
   // Input: an (H, W, C) image.
   TensorSpec infer(const TensorSpec& in) const override;
   void run(Sample& s, const ExecContext& ctx, bool last) const override;
-  std::vector<Rect> tiles(const Shape& out) const override;
+  std::vector<Rect> tiles(const Shape& out, int64_t group_size) const override;
 
  private:
+  void pad_to_square(Sample& s, const ExecContext& ctx, bool last) const;
+
   std::vector<std::pair<int64_t, int64_t>> resolutions_;
-  int64_t patch_, base_;
+  int64_t patch_, base_h_, base_w_;
+  nlohmann::json grouped_pad_color_;  // null: grouped images are tiled like the others
   Resample filter_;
 };
 

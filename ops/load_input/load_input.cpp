@@ -326,10 +326,20 @@ void InputLoader::finish_load(Sample& s, const InputItem& item, Tensor raw, cons
   if (item.has_labels()) s.labels = read_labels(item, ctx);
 }
 
+namespace {
+
+void mark_group(Sample& s, const InputItem& item) {
+  s.attributes.erase<InputGroup>();
+  if (item.group_size != 1) s.attributes.set(InputGroup{item.group_size});
+}
+
+}  // namespace
+
 void InputLoader::load(Sample& s, const ExecContext& ctx) const {
   const InputItem& item = items_.at(static_cast<size_t>(s.index));
   s.source = item.display_name();
   s.attributes.erase<ReducedInput>();
+  mark_group(s, item);
   finish_load(s, item, read_array(item, /*convert=*/true, ctx, /*for_first_op=*/true, &s.attributes), ctx);
 }
 
@@ -341,6 +351,7 @@ bool InputLoader::load_through(Sample& s, const Op& first, const ExecContext& ct
   const InputItem& item = items_.at(static_cast<size_t>(s.index));
   s.source = item.display_name();
   s.attributes.erase<ReducedInput>();
+  mark_group(s, item);
   std::unique_ptr<RowConsumer> stream;
   Tensor raw = read_array(item, /*convert=*/true, ctx, /*for_first_op=*/true, &s.attributes, &stream);
   if (!stream) {

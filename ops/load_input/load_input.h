@@ -60,6 +60,10 @@ struct InputItem {
   // ({"image_id": ..., "annotations": [...]}), turned into its `labels` by the pipelines layer
   // (pipelines/detection_labels.h); the graph never reads it.
   std::shared_ptr<const nlohmann::json> annotation;
+  // How many images the caller passed together with this one as one sample (transformers'
+  // nested lists, PreparedCall::run_groups); 1: an image on its own. Ops see it as the sample's
+  // InputGroup attribute (LLaVA-OneVision pads a grouped image to a square instead of tiling it).
+  int64_t group_size = 1;
   bool has_labels() const { return !labels_path.empty() || labels_array.defined(); }
 
   static InputItem file(std::string path) { InputItem i; i.name = i.path = std::move(path); return i; }

@@ -26,7 +26,7 @@ class PanAndScanOp : public Op, public TileCutter {
   // slicing clips them at the border).
   std::vector<Rect> crops(int64_t h, int64_t w) const;
   // TileCutter: the whole image, then its crops; the batch counts the crops.
-  std::vector<Rect> tiles(const Shape& out) const override {
+  std::vector<Rect> tiles(const Shape& out, int64_t /*group_size*/) const override {
     std::vector<Rect> t{Rect::full(out.at(0), out.at(1))};
     for (const Rect& r : crops(out.at(0), out.at(1))) t.push_back(r);
     return t;

@@ -68,13 +68,13 @@ void SplitImageOp::run(Sample& s, const ExecContext& ctx, bool last) const {
   s.image = std::move(out);
 }
 
-std::pair<int64_t, int64_t> SplitImageOp::grid(const Shape& out) const {
-  if (!split(out.at(0), out.at(1), m_)) return {0, 0};
-  return {(out.at(0) - m_) / m_, out.at(1) / m_};
+std::optional<std::pair<int64_t, int64_t>> SplitImageOp::grid(const Shape& out) const {
+  if (!split(out.at(0), out.at(1), m_)) return std::make_pair(int64_t(0), int64_t(0));
+  return std::make_pair((out.at(0) - m_) / m_, out.at(1) / m_);
 }
 
-std::vector<Rect> SplitImageOp::tiles(const Shape& out) const {
-  const auto [rows, cols] = grid(out);
+std::vector<Rect> SplitImageOp::tiles(const Shape& out, int64_t /*group_size*/) const {
+  const auto [rows, cols] = *grid(out);
   if (rows == 0) return {Rect::full(out.at(0), out.at(1))};
   std::vector<Rect> t;
   for (int64_t r = 0; r < rows; ++r)

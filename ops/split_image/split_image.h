@@ -31,9 +31,9 @@ class SplitImageOp : public Op, public TileCutter {
   // Input: an (H, W, C) image, H and W multiples of M.
   TensorSpec infer(const TensorSpec& in) const override;
   void run(Sample& s, const ExecContext& ctx, bool last) const override;
-  std::vector<Rect> tiles(const Shape& out) const override;
+  std::vector<Rect> tiles(const Shape& out, int64_t group_size = 1) const override;
   // (rows, cols) of the split for an output of shape `out`: (0, 0) when the image was not split.
-  std::pair<int64_t, int64_t> grid(const Shape& out) const;
+  std::optional<std::pair<int64_t, int64_t>> grid(const Shape& out) const override;
   int64_t max_image_size() const { return m_; }
 
  private:

@@ -49,8 +49,11 @@ Plan idefics3_plan(PlanBuilder& b) {
   b.plan.tile_ops.push_back({"split_image", {{"max_image_size", {{"longest_edge", m}}}, {"resample", resample}, {"channels_first", cf}}});
   if (b.on("do_convert_rgb")) b.op("convert_to_rgb", json::object());
   b.rescale_normalize_layout();
+  // Each image's frames as one (frames, ...) array; the Python package groups them per sample
+  // and pads the samples (transformers' structure: pipelines/PROCESSORS.md).
   b.plan.batching = Batching::kTilesPerInput;
-  b.plan.pad_tiles = b.on("do_pad");
+  b.plan.pad_tiles = false;
+  if (flag(b.p, "return_row_col_info")) b.plan.grid_keys = {"rows", "cols"};
   return b.plan;
 }
 

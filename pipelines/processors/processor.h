@@ -64,7 +64,8 @@ class CallContext {
   // absent or None), the processor's attribute (null when it has none), and replacing a value.
   virtual const nlohmann::json* call_arg(const std::string& key) const = 0;
   virtual const nlohmann::json& attribute(const std::string& key) const = 0;
-  // `from_call`: errors about the value point at the call rather than the config.
+  // `from_call`: errors about the value point at the call rather than the config. A key the
+  // class's preprocess does not take is a value derived for the plan (resolved params carry it).
   virtual void set(const std::string& key, nlohmann::json value, bool from_call) = 0;
 };
 

@@ -239,6 +239,7 @@ class BaseImageProcessor:
             else bool(kwargs["do_convert_rgb"])
         call = self._pf_call(kwargs, return_tensors=kind is not None)
         video = call.video
+        groups = None  # images per sample, for the classes that take nested lists as samples
         if video:
             if segmentation_maps is not None:
                 raise _core.InputError("segmentation_maps: not supported for video processors")
@@ -247,7 +248,15 @@ class BaseImageProcessor:
         else:
             # ImageGPT's preprocess calls make_list_of_images, every other class make_flat_list_of_images
             make_list = _inputs.list_of_images if self._class_name == "ImageGPTImageProcessor" else _inputs.flat_list
+            if self._class_name in _GROUPED:
+                images, groups = _GROUPED[self._class_name](images)
             flat = make_list(images)
+            if groups is not None and len(flat) > sum(groups):
+                # A stacked batch counted as one image: transformers processes the images it has a
+                # need_patching entry for (their errors first), then indexes past its end.
+                self._pf_run(call, [_inputs.image_spec(x, i, convert) for i, x in enumerate(flat[:sum(groups)])],
+                             video, stacked=kind is not None, groups=groups)
+                raise IndexError("list index out of range")
             if not flat:
                 if self._class_name == "Qwen2VLImageProcessor":  # transformers: np.array([]) for both keys
                     return BatchFeature({"pixel_values": np.array([]), "image_grid_thw": np.array([])},
@@ -265,7 +274,7 @@ class BaseImageProcessor:
             return self._pf_detection(self._pf_run(call, specs, video, stacked=False), kind)
         if kind is not None:
             try:
-                return BatchFeature(self._pf_run(call, specs, video, stacked=True), tensor_type=kind)
+                return BatchFeature(self._pf_run(call, specs, video, stacked=True, groups=groups), tensor_type=kind)
             except _core.InputError as e:
                 if "cannot be stacked" not in str(e):
                     raise
@@ -273,7 +282,7 @@ class BaseImageProcessor:
             # BatchFeature (NumPy's rules: an object array when the first axes differ, type
             # promotion, or its ValueError); so does pixelflow, from the per-image outputs.
             call = self._pf_call(kwargs, return_tensors=False)
-        data = self._pf_run(call, specs, video, stacked=False)
+        data = self._pf_run(call, specs, video, stacked=False, groups=groups)
         if kind is None:
             # Counts transformers keeps as a Python list of ints (Gemma 3's num_crops).
             for key, convert in _LIST_KEYS.get(self._class_name, {}).items():
@@ -388,8 +397,15 @@ class BaseImageProcessor:
         return out
 
     @staticmethod
-    def _pf_run(call, specs, video, stacked):
-        """Runs a prepared call (stacked: made with return_tensors=True) on the input specs."""
+    def _pf_run(call, specs, video, stacked, groups=None):
+        """Runs a prepared call (stacked: made with return_tensors=True) on the input specs
+        (groups: the number of consecutive specs of each sample, or None)."""
+        if not video and groups is not None:
+            split, start = [], 0
+            for n in groups:
+                split.append(specs[start:start + n])
+                start += n
+            return call.run_groups(split)
         if not video:
             return call.run(specs)[0]
         if stacked:
@@ -445,7 +461,26 @@ class BaseImageProcessor:
 _NESTED_CLASSES = {"Idefics3ImageProcessor", "SmolVLMImageProcessor"}
 
 _LIST_KEYS = {"Gemma3ImageProcessor": {"num_crops": int},
-              "LlavaNextImageProcessor": {"image_sizes": lambda hw: (int(hw[0]), int(hw[1]))}}
+              "LlavaNextImageProcessor": {"image_sizes": lambda hw: (int(hw[0]), int(hw[1]))},
+              "LlavaOnevisionImageProcessor": {"image_sizes": lambda hw: (int(hw[0]), int(hw[1])),
+                                               "batch_num_images": int}}
+
+
+def _onevision_groups(images):
+    """LlavaOnevisionImageProcessor.preprocess: a list of lists is a batch of samples (empty ones
+    dropped), each image of a sample of several padded to a square instead of tiled; anything else
+    is one image per sample. Returns (images, images per sample)."""
+    if isinstance(images, (tuple, list)) and isinstance(images[0], (tuple, list)):
+        images = [x for x in images if x]
+        return images, [len(x) for x in images]
+    if isinstance(images, (tuple, list)):
+        return images, [1] * len(images)
+    return images, [1]
+
+
+# Classes whose nested lists are samples of several images (PreparedCall::run_groups): how the
+# images argument splits into (images, images per sample).
+_GROUPED = {"LlavaOnevisionImageProcessor": _onevision_groups}
 
 
 def _check_backend(kwargs):

@@ -190,6 +190,7 @@ std::vector<pf::ops::InputItem> make_items(const py::list& specs) {
 }
 
 // A list of videos, each a list of input specs.
+// Lists of input lists (videos' frames, or the images of each sample of run_groups).
 std::vector<std::vector<pf::ops::InputItem>> make_videos(const py::list& videos) {
   std::vector<std::vector<pf::ops::InputItem>> items;
   items.reserve(videos.size());
@@ -270,6 +271,16 @@ class Call {
       bf = call_->run_frames(std::move(items), &lengths);
     }
     return py::make_tuple(dict_from_batch_feature(bf), lengths);
+  }
+  // Images in groups, one list of specs per sample (PreparedCall::run_groups).
+  py::dict run_groups(const py::list& groups) const {
+    std::vector<std::vector<pf::ops::InputItem>> items = make_videos(groups);
+    pf::BatchFeature bf;
+    {
+      py::gil_scoped_release nogil;
+      bf = call_->run_groups(std::move(items));
+    }
+    return dict_from_batch_feature(bf);
   }
   py::dict run_videos(const py::list& videos) const {
     std::vector<std::vector<pf::ops::InputItem>> items = make_videos(videos);
@@ -452,6 +463,7 @@ void bind_calls(py::module_& m) {
       .def("describe", &Call::describe)
       .def("run", &Call::run, py::arg("inputs"))
       .def("run_videos", &Call::run_videos, py::arg("videos"))
+      .def("run_groups", &Call::run_groups, py::arg("groups"))
       .def("run_frames", &Call::run_frames, py::arg("videos"));
 
   py::class_<Loader>(m, "Loader")

@@ -26,7 +26,7 @@ TEST_CASE("llava_next_patches: select_best_resolution and get_patch_output_size"
 
 TEST_CASE("llava_next_patches: the base image, then row-major patches (smaller at the edges)", "[ops][llava_next]") {
   const LlavaNextPatchesOp op({{"image_grid_pinpoints", {{10, 7}}}, {"patch_size", 4}, {"base_size", 3}, {"resample", 3}});
-  const std::vector<Rect> t = op.tiles({13, 10, 3});  // best 10 x 7 + base 3
+  const std::vector<Rect> t = op.tiles({13, 10, 3}, 1);  // best 10 x 7 + base 3
   REQUIRE(t.size() == 1 + 3 * 2);
   CHECK(t[0] == Rect{7, 10, 3, 3});
   CHECK(t[1] == Rect{0, 0, 4, 4});
@@ -36,4 +36,51 @@ TEST_CASE("llava_next_patches: the base image, then row-major patches (smaller a
   CHECK(op.infer({DType::kUInt8, {20, 30, 3}}).shape == Shape{13, 10, 3});
   CHECK_THROWS_AS(LlavaNextPatchesOp({{"image_grid_pinpoints", {{10}}}, {"patch_size", 4}, {"base_size", 3}, {"resample", 3}}),
                   ConfigError);
+}
+
+TEST_CASE("llava_next_patches: a [height, width] base and OneVision's grouped images", "[ops][llava_next]") {
+  const nlohmann::json params = {{"image_grid_pinpoints", {{10, 7}}}, {"patch_size", 4}, {"base_size", {3, 5}},
+                                 {"resample", 3}, {"grouped_pad_color", {1, 2, 3}}};
+  const LlavaNextPatchesOp op(params);
+  const std::vector<Rect> t = op.tiles({13, 12, 3}, 1);  // best 10 x 7 + base 3 x 5
+  REQUIRE(t.size() == 1 + 3 * 2);
+  CHECK(t[0] == Rect{7, 10, 5, 3});
+  CHECK(op.infer({DType::kUInt8, {20, 30, 3}}).shape == Shape{13, 12, 3});
+  // An image of a group of several: its padded square is its one window.
+  CHECK(op.tiles({9, 9, 3}, 2) == std::vector<Rect>{Rect{0, 0, 9, 9}});
+
+  BufferPool pool;
+  ExecContext ctx;
+  ctx.pool = &pool;
+  Sample s;
+  s.source = "wide.png";
+  s.image = Tensor::empty(DType::kUInt8, {2, 4, 3});
+  for (int64_t i = 0; i < 24; ++i) s.image.data<uint8_t>()[i] = static_cast<uint8_t>(100 + i);
+  s.attributes.set(InputGroup{2});
+  op.run(s, ctx, false);
+  // pad_to_square: a 4 x 4 square of (1, 2, 3), the image on rows 1..2 ((4 - 2) // 2 = 1).
+  REQUIRE(s.image.shape() == Shape{4, 4, 3});
+  const uint8_t* o = s.image.data<uint8_t>();
+  for (int64_t y = 0; y < 4; ++y)
+    for (int64_t x = 0; x < 4; ++x)
+      for (int64_t c = 0; c < 3; ++c) {
+        const int64_t want = (y == 1 || y == 2) ? 100 + ((y - 1) * 4 + x) * 3 + c : c + 1;
+        CHECK(o[(y * 4 + x) * 3 + c] == want);
+      }
+  // transformers raises when image_mean's length is not the number of channels.
+  Sample gray;
+  gray.source = "gray.png";
+  gray.image = Tensor::empty(DType::kUInt8, {2, 3, 1});
+  gray.attributes.set(InputGroup{3});
+  CHECK_THROWS_WITH(op.run(gray, ctx, false), Catch::Contains("gray.png") && Catch::Contains("background_color"));
+  // A square image stays as it is; a lone image is tiled.
+  Sample square;
+  square.image = Tensor::empty(DType::kUInt8, {3, 3, 3});
+  square.attributes.set(InputGroup{2});
+  op.run(square, ctx, false);
+  CHECK(square.image.shape() == Shape{3, 3, 3});
+  Sample alone;
+  alone.image = Tensor::empty(DType::kUInt8, {20, 30, 3});
+  op.run(alone, ctx, false);
+  CHECK(alone.image.shape() == Shape{13, 12, 3});
 }

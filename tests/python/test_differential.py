@@ -124,6 +124,7 @@ CLASS_CONFIGS = {
     "LlavaNextImageProcessor": ["llava-hf__llava-v1.6-mistral-7b-hf"],
     "Idefics3ImageProcessor": ["HuggingFaceM4__Idefics3-8B-Llama3"],
     "SmolVLMImageProcessor": ["HuggingFaceTB__SmolVLM2-2.2B-Instruct"],
+    "LlavaOnevisionImageProcessor": ["llava-hf__llava-onevision-qwen2-7b-ov-hf"],
     "DetrImageProcessor": ["facebook__detr-resnet-50"],
     "ConditionalDetrImageProcessor": ["microsoft__conditional-detr-resnet-50"],
     "DeformableDetrImageProcessor": ["SenseTime__deformable-detr"],
@@ -578,7 +579,16 @@ def key_strategy(name, key):
         return st.integers(1, 33)
     if key == "clusters":
         return clusters_values()
+    if key == "image_grid_pinpoints":
+        return pinpoint_values()
     return None
+
+
+def pinpoint_values():
+    """LLaVA-NeXT / OneVision grid resolutions: a few [height, width] pairs, mostly multiples of
+    a common patch side, some arbitrary."""
+    side = st.one_of(st.integers(1, 6).map(lambda k: 64 * k), st.integers(1, 900))
+    return st.lists(st.tuples(side, side).map(list), min_size=1, max_size=5)
 
 
 @st.composite
@@ -653,6 +663,8 @@ def image_groups(draw, name, video):
     if video:
         # 4-D / 5-D arrays as videos: known issue Q2 (transformers' make_batched reads them as frames)
         structure = draw(st.sampled_from(["list", "nested", "single"]))
+    elif name == "LlavaOnevisionImageProcessor":  # nested lists are samples; a batch of several raises
+        structure = draw(st.sampled_from(["list", "nested", "nested", "single", "batch", "batches"]))
     elif name == "ImageGPTImageProcessor":  # make_list_of_images: nested lists always raise
         structure = draw(st.sampled_from(["list", "single", "batch"] * 3 + ["nested", "batches"]))
     else:
@@ -750,6 +762,8 @@ def estimated_pixels(case):
         return _llava_next_estimate(case)
     if case.cls in IDEFICS3_CLASSES:
         return _idefics3_estimate(case)
+    if case.cls == "LlavaOnevisionImageProcessor":
+        return _llava_onevision_estimate(case)
     sizes = _numbers(case.config.get("size")) + _numbers(case.kwargs.get("size"))
     side = max(sizes + [520 if "size" not in case.config else 0, 1])
     pcts = [p for p in (case.config.get("crop_pct"), case.kwargs.get("crop_pct")) if isinstance(p, float) and p > 0]
@@ -823,6 +837,40 @@ def _idefics3_estimate(case):
                 tiles += 1
         most = max(most, tiles)
     return total + n * most * edge * edge
+def _llava_onevision_estimate(case):
+    """LLaVA-OneVision: an image alone becomes the base image and the (pinpoint / size.height)^2
+    patches, each resized to size (edge patches too); one of several in a sample is padded to a
+    square, resized to size. Cases with thousands of patches are ruled out (transformers takes
+    minutes over them)."""
+    def value(key, default):
+        v = case.kwargs.get(key)
+        return v if v is not None else case.config.get(key, default)
+    pins = value("image_grid_pinpoints", None)
+    ok = [p for p in pins if isinstance(p, (list, tuple)) and len(p) == 2 and
+          all(isinstance(d, int) and d > 0 for d in p)] if isinstance(pins, list) else []
+    if not ok:
+        ok = [[h, w] for h in range(384, 2305, 384) for w in range(384, 2305, 384)]
+    size = value("size", {"height": 384, "width": 384})
+    if isinstance(size, int):
+        h = w = size
+    elif isinstance(size, dict) and "height" in size and "width" in size:
+        h, w = size["height"], size["width"]
+    elif isinstance(size, dict) and "shortest_edge" in size:
+        h = w = size["shortest_edge"]
+    else:
+        h = w = 384
+    h, w = (max(1, int(x)) if isinstance(x, (int, float)) else 384 for x in (h, w))
+    tiles = 1 + max(-(-ph // h) * -(-pw // h) for ph, pw in ok)
+    if tiles > 600:
+        return float("inf")
+    canvas = max(ph * pw for ph, pw in ok)
+    total = 0
+    for g in case.groups:
+        for spec in g:
+            square = max(spec.h, spec.w) ** 2
+            total += square + h * w if len(g) > 1 and case.structure == "nested" else \
+                tiles * h * w + canvas + spec.h * spec.w
+    return total
 
 
 @st.composite
