@@ -13,6 +13,7 @@
 #include <random>
 #include <set>
 
+#include "ops/convert_to_rgb/convert_to_rgb.h"
 #include "ops/crop_to_patches/crop_to_patches.h"
 #include "ops/llava_next_patches/llava_next_patches.h"
 #include "ops/post_process_object_detection/post_process_object_detection.h"
@@ -234,6 +235,43 @@ std::vector<OpCase> op_cases() {
                              base.data<uint8_t>() + y * 3 * ch, static_cast<size_t>(3 * ch));
                return out;
              }};
+    cases.push_back(c);
+  }
+  // convert_to_rgb (Idefics3): one channel replicated, three kept, RGBA composited onto white
+  // (ops::composite_over_white, Pillow's alpha_composite formula; tests/ops/test_split_image.cpp
+  // checks it against Pillow).
+  cases.push_back({"convert_to_rgb", {"convert_to_rgb", json::object()}, {DType::kUInt8}, {1, 3, 4}, 0, 1,
+                   [](const Tensor& in) {
+                     const int64_t n = in.dim(0) * in.dim(1), c = in.dim(2);
+                     Tensor out = Tensor::empty(DType::kUInt8, {in.dim(0), in.dim(1), 3});
+                     const uint8_t* p = in.data<uint8_t>();
+                     uint8_t* o = out.data<uint8_t>();
+                     for (int64_t i = 0; i < n; ++i)
+                       for (int64_t k = 0; k < 3; ++k)
+                         o[i * 3 + k] = c == 1   ? p[i]
+                                        : c == 3 ? p[i * 3 + k]
+                                                 : ops::composite_over_white(p[i * 4 + k], p[i * 4 + 3]);
+                     return out;
+                   }});
+  // split_image (Idefics3): sides multiples of M = 3; larger than 3 x 3, the image on top and the
+  // global image (resized to 3 x 3 as Pillow does: LANCZOS, or NEAREST for a one-channel "P"
+  // image) below it at the left, zeros right of it; a 3 x 3 image as it is.
+  {
+    OpCase c{"split_image", {"split_image", {{"max_image_size", {{"longest_edge", 3}}}, {"resample", 1}}},
+             {DType::kUInt8}, {1, 3}, 0, 1,
+             [](const Tensor& in) {
+               const int64_t h = in.dim(0), w = in.dim(1), ch = in.dim(2);
+               if (h <= 3 && w <= 3) return in;
+               const Tensor global =
+                   resize_oracle(in, 3, 3, ch == 1 ? ops::Resample::kNearest : ops::Resample::kLanczos);
+               Tensor out = Tensor::zeros(DType::kUInt8, {h + 3, w, ch});
+               std::memcpy(out.raw_data(), in.raw_data(), in.nbytes());
+               for (int64_t y = 0; y < 3; ++y)
+                 std::memcpy(out.data<uint8_t>() + (h + y) * w * ch, global.data<uint8_t>() + y * 3 * ch,
+                             static_cast<size_t>(3 * ch));
+               return out;
+             }};
+    c.shape = [](int64_t h, int64_t w, int64_t ch) { return Shape{3 * h, 3 * w, ch}; };
     cases.push_back(c);
   }
   // post_process_semantic_segmentation: the array is one item's logits (C, h, w).

@@ -33,11 +33,11 @@ const json kClipStd = json::array({0.26862954, 0.26130258, 0.27577711});
 
 TEST_CASE("supported classes", "[config][load]") {
   const auto& names = supported_processor_classes();
-  CHECK(names.size() == 28);
+  CHECK(names.size() == 30);
   for (const char* n :
        {"CLIPImageProcessor", "ViTImageProcessor", "DeiTImageProcessor", "ConvNextImageProcessor",
         "SiglipImageProcessor", "BitImageProcessor", "LevitImageProcessor", "PoolFormerImageProcessor", "Qwen2VLImageProcessor", "GotOcr2ImageProcessor", "Gemma3ImageProcessor", "LlavaNextImageProcessor",
-        "LlavaOnevisionImageProcessor",
+        "LlavaOnevisionImageProcessor", "Idefics3ImageProcessor", "SmolVLMImageProcessor",
         "MobileNetV2ImageProcessor", "EfficientNetImageProcessor", "BeitImageProcessor", "SegformerImageProcessor",
         "DPTImageProcessor", "GLPNImageProcessor", "MobileViTImageProcessor", "PerceiverImageProcessor",
         "ImageGPTImageProcessor", "VideoMAEImageProcessor", "DetrImageProcessor", "ConditionalDetrImageProcessor",
@@ -200,6 +200,16 @@ TEST_CASE("defaults for missing keys, for every class", "[config][load]") {
          }()},
         {"resample", 3}, {"do_rescale", true}, {"rescale_factor", kRescale}, {"do_normalize", true},
         {"image_mean", kClipMean}, {"image_std", kClipStd}, {"do_pad", true}, {"do_convert_rgb", true}}},
+      {"Idefics3ImageProcessor",
+       {{"do_convert_rgb", true}, {"do_resize", true}, {"size", {{"longest_edge", 1456}}}, {"resample", 1},
+        {"do_image_splitting", true}, {"max_image_size", {{"longest_edge", 364}}}, {"do_rescale", true},
+        {"rescale_factor", kRescale}, {"do_normalize", true}, {"image_mean", kStd05}, {"image_std", kStd05},
+        {"do_pad", true}}},
+      {"SmolVLMImageProcessor",
+       {{"do_convert_rgb", true}, {"do_resize", true}, {"size", {{"longest_edge", 1456}}}, {"resample", 1},
+        {"do_image_splitting", true}, {"max_image_size", {{"longest_edge", 364}}}, {"do_rescale", true},
+        {"rescale_factor", kRescale}, {"do_normalize", true}, {"image_mean", kStd05}, {"image_std", kStd05},
+        {"do_pad", true}}},
       {"Gemma3ImageProcessor",
        {{"do_resize", true}, {"size", hw(224, 224)}, {"resample", 2}, {"do_rescale", true}, {"rescale_factor", kRescale},
         {"do_normalize", true}, {"image_mean", kStd05}, {"image_std", kStd05}, {"do_convert_rgb", true},
@@ -451,7 +461,7 @@ TEST_CASE("model ids: local Hugging Face cache first, then bundled copies", "[co
     CHECK_THAT(clip_b.source, Catch::Contains("openai__clip-vit-base-patch32"));
     CHECK(load_processor_config("openai/imagegpt-small__SYNTHETIC-clusters").attributes["clusters"].size() == 512);
     const auto ids = bundled_model_ids();
-    CHECK(ids.size() == 30);
+    CHECK(ids.size() == 32);
     CHECK(std::find(ids.begin(), ids.end(), "facebook/dinov2-small") != ids.end());
     const std::string msg = error_of([] { load_processor_config("acme/unknown-model"); });
     CHECK_THAT(msg, Catch::StartsWith("acme/unknown-model: model id not found"));

@@ -94,7 +94,7 @@ TEST_CASE("every bundled config saves byte for byte as save_pretrained does", "[
   for (const auto& e : std::filesystem::directory_iterator(models_dir()))
     if (e.is_directory()) bundled.insert(e.path().filename().string());
   CHECK(seen == bundled);
-  CHECK(seen.size() == 30);
+  CHECK(seen.size() == 32);
 }
 
 TEST_CASE("save_pretrained refuses a file path and creates missing directories", "[config][roundtrip]") {

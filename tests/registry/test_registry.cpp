@@ -45,10 +45,10 @@ TEST_CASE("registry names ops and reports bad parameters by key", "[registry]") 
 TEST_CASE("every op of op_list.def is registered under its Hugging Face name", "[registry]") {
   std::vector<std::string> names = registered_ops();
   std::sort(names.begin(), names.end());
-  const std::vector<std::string> want = {"astype", "center_crop", "color_quantize", "crop_to_patches", "flip_channel_order", "llava_next_patches",
+  const std::vector<std::string> want = {"astype", "center_crop", "color_quantize", "convert_to_rgb", "crop_to_patches", "flip_channel_order", "llava_next_patches",
                                          "normalize", "pad", "pan_and_scan", "patchify", "post_process_object_detection",
                                          "post_process_semantic_segmentation",
-                                         "reduce_label", "rescale", "resize", "to_channel_dimension_format"};
+                                         "reduce_label", "rescale", "resize", "split_image", "to_channel_dimension_format"};
   REQUIRE(names == want);
   // Ops that only apply to images refuse the labels target.
   CHECK_THROWS_AS(make_op({"normalize", {{"image_mean", 0.5}, {"image_std", 0.5}}, Target::kLabels}), ConfigError);
