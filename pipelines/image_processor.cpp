@@ -228,6 +228,93 @@ BatchFeature group_tiles(BatchFeature per_tile, const Plan& plan, const std::vec
   return out;
 }
 
+// Idefics3 / SmolVLM (Batching::kFramesPerSample): the frames of each group's images as one
+// (n, ...) array, with pad_tiles padded with zero frames to the batch's most (transformers' pad():
+// empty images, np.zeros, whose value the stacking promotes to the frames' dtype) and
+// pixel_attention_mask (1 on every pixel of a real frame); stacked (groups, frames, ...) with
+// return_tensors. grid_keys' per-input arrays become one array per group.
+BatchFeature group_frames(BatchFeature per_frame, const Plan& plan, const std::vector<int64_t>& tiles_of,
+                          const std::vector<int64_t>& group_sizes, bool stacked, bool channels_first,
+                          BufferPool* pool) {
+  const std::string& key = plan.image_key;
+  const std::vector<Tensor> t = per_frame.contains(key) ? per_frame.list(key) : std::vector<Tensor>{};
+  BatchFeature out;
+  if (t.empty()) return out;
+  std::vector<int64_t> frames_of;  // each group's number of frames
+  size_t input = 0;
+  for (int64_t n : group_sizes) {
+    int64_t f = 0;
+    for (int64_t k = 0; k < n; ++k) f += tiles_of[input++];
+    frames_of.push_back(f);
+  }
+  int64_t most = 0;
+  for (int64_t f : frames_of) most = std::max(most, f);
+  const Tensor& first = t[0];
+  const std::pair<int64_t, int64_t> hw = hw_of(first.shape(), channels_first);
+  std::vector<Tensor> groups, masks;
+  size_t next = 0;
+  for (size_t g = 0; g < frames_of.size(); ++g) {
+    const int64_t n = frames_of[g];
+    const int64_t rows = plan.pad_tiles ? most : n;
+    // A group's frames must agree (their first, or the batch's first when the group has none).
+    const Tensor& like = n > 0 ? t[next] : first;
+    Shape shape{rows};
+    shape.insert(shape.end(), like.shape().begin(), like.shape().end());
+    Tensor arr = Tensor::empty(like.dtype(), shape, pool);
+    for (int64_t k = 0; k < n; ++k, ++next) {
+      const Tensor& f = t[next];
+      if (f.shape() != like.shape() || f.dtype() != like.dtype())
+        throw InputError(key + ": frames of " + dtype_name(like.dtype()) + " " + shape_str(like.shape()) + " and " +
+                         dtype_name(f.dtype()) + " " + shape_str(f.shape()) + " in sample " + std::to_string(g) +
+                         " cannot be stacked (images of different channel counts with do_convert_rgb=False)");
+      std::memcpy(arr[k].raw_data(), f.raw_data(), f.nbytes());
+    }
+    if (rows > n) std::memset(arr[n].raw_data(), 0, static_cast<size_t>(rows - n) * like.nbytes());
+    groups.push_back(std::move(arr));
+    if (plan.pad_tiles && plan.pad.pixel_mask) {
+      Tensor m = Tensor::empty(DType::kInt64, {rows, hw.first, hw.second}, pool);
+      const int64_t per = hw.first * hw.second;
+      std::fill(m.data<int64_t>(), m.data<int64_t>() + n * per, int64_t{1});
+      std::fill(m.data<int64_t>() + n * per, m.data<int64_t>() + rows * per, int64_t{0});
+      masks.push_back(std::move(m));
+    }
+  }
+  const auto stack = [&](std::vector<Tensor> parts, const std::string& name) {
+    if (!stacked) {
+      out.set(name, std::move(parts));
+      return;
+    }
+    for (const Tensor& g : parts)
+      if (g.shape() != parts[0].shape() || g.dtype() != parts[0].dtype())
+        throw InputError(name + ": samples of " + dtype_name(parts[0].dtype()) + " " + shape_str(parts[0].shape()) +
+                         " and " + dtype_name(g.dtype()) + " " + shape_str(g.shape()) +
+                         " cannot be stacked (do_pad=False, or images of different channel counts; use "
+                         "return_tensors=None)");
+    Shape shape{static_cast<int64_t>(parts.size())};
+    shape.insert(shape.end(), parts[0].shape().begin(), parts[0].shape().end());
+    Tensor batch = Tensor::empty(parts[0].dtype(), shape, pool);
+    for (size_t i = 0; i < parts.size(); ++i)
+      std::memcpy(batch[static_cast<int64_t>(i)].raw_data(), parts[i].raw_data(), parts[i].nbytes());
+    out.set(name, std::move(batch));
+  };
+  stack(std::move(groups), key);
+  if (!masks.empty()) stack(std::move(masks), "pixel_attention_mask");
+  return out;
+}
+
+// Per-input int64 values as one array per group (Batching::kFramesPerSample's rows / cols).
+std::vector<Tensor> split_per_group(const Tensor& per_input, const std::vector<int64_t>& group_sizes) {
+  std::vector<Tensor> out;
+  int64_t at = 0;
+  for (int64_t n : group_sizes) {
+    Tensor g = Tensor::empty(DType::kInt64, {n});
+    for (int64_t k = 0; k < n; ++k) g.data<int64_t>()[k] = per_input.data<int64_t>()[at + k];
+    at += n;
+    out.push_back(std::move(g));
+  }
+  return out;
+}
+
 }  // namespace
 
 PreparedCall::PreparedCall(Plan plan, CallOptions opts) : plan_(std::move(plan)), opts_(opts) {
@@ -252,7 +339,7 @@ BatchFeature PreparedCall::run(std::vector<ops::InputItem> inputs, RunReport* re
     if (opts_.skip_failed) throw InputError("on_error=skip is not supported for videos (a video is one input)");
     return run_videos({std::move(inputs)});
   }
-  if (!plan_.group_sizes_key.empty()) {  // every input a group of its own
+  if (!plan_.group_sizes_key.empty() || plan_.batching == Batching::kFramesPerSample) {  // every input a group of its own
     std::vector<std::vector<ops::InputItem>> groups;
     for (auto& item : inputs) groups.push_back({std::move(item)});
     return run_groups(std::move(groups));
@@ -273,6 +360,12 @@ BatchFeature PreparedCall::run_groups(std::vector<std::vector<ops::InputItem>> g
     }
   }
   if (flat.empty()) throw InputError("images: no image in any group");
+  if (plan_.batching == Batching::kFramesPerSample) {
+    std::vector<int64_t> group_sizes(sizes.data<int64_t>(), sizes.data<int64_t>() + sizes.numel());
+    BatchFeature bf = run_tiled(std::move(flat), &group_sizes);
+    if (!plan_.group_sizes_key.empty()) bf.set(plan_.group_sizes_key, std::move(sizes));
+    return bf;
+  }
   BatchFeature bf = run_flat(std::move(flat));
   if (!plan_.group_sizes_key.empty()) bf.set(plan_.group_sizes_key, std::move(sizes));
   return bf;
@@ -333,7 +426,9 @@ BatchFeature PreparedCall::run_frames(std::vector<std::vector<ops::InputItem>> v
   return run_flat(std::move(frames));
 }
 
-BatchFeature PreparedCall::run_tiled(std::vector<ops::InputItem> inputs) const {
+BatchFeature PreparedCall::run_tiled(std::vector<ops::InputItem> inputs, const std::vector<int64_t>* group_sizes) const {
+  if (plan_.batching == Batching::kFramesPerSample && !group_sizes)
+    throw InputError(plan_.processor_class + ": images are grouped per sample (PreparedCall::run_groups)");
   if (opts_.skip_failed) throw InputError("on_error=skip is not supported for processors that cut images into tiles");
   if (!opts_.ordered) throw InputError("ordered=false is not supported for processors that cut images into tiles");
   // Stage 1: each input's tiles, (n, h, w, C) channels-last.
@@ -399,7 +494,7 @@ BatchFeature PreparedCall::run_tiled(std::vector<ops::InputItem> inputs) const {
   if (layout_follows_input(per_tile)) per_tile = with_input_layout(std::move(per_tile), input_layout);
   ops::InputLoader tile_loader(std::move(tiles), per_tile.load);
   OutputOptions out;
-  const bool grouped = plan_.batching == Batching::kTilesPerInput;
+  const bool grouped = plan_.batching == Batching::kTilesPerInput || plan_.batching == Batching::kFramesPerSample;
   out.stacked = opts_.return_tensors && !grouped;
   out.image_key = plan_.image_key;
   out.labels_key = plan_.labels_key;
@@ -408,11 +503,21 @@ BatchFeature PreparedCall::run_tiled(std::vector<ops::InputItem> inputs) const {
   const Pipeline& p = built ? *built : *pipeline_;
   if (!p.image_ops().empty()) tile_loader.set_first_op(p.image_ops().front(), opts_.decode_region, false);
   BatchFeature bf = stacks.empty() ? BatchFeature() : p.run(tile_loader, run, out);
-  if (grouped) bf = group_tiles(std::move(bf), plan_, tiles_of, opts_.return_tensors, p.pool());
+  if (plan_.batching == Batching::kFramesPerSample) {
+    const bool channels_first = output_channels_first(with_input_layout(plan_, input_layout), input_layout);
+    bf = group_frames(std::move(bf), plan_, tiles_of, *group_sizes, opts_.return_tensors, channels_first, p.pool());
+  } else if (grouped) {
+    bf = group_tiles(std::move(bf), plan_, tiles_of, opts_.return_tensors, p.pool());
+  }
   if (!plan_.tiles_key.empty()) bf.set(plan_.tiles_key, std::move(counts));
   if (!plan_.grid_keys.first.empty() && cutter) {
-    bf.set(plan_.grid_keys.first, std::move(grid_rows));
-    bf.set(plan_.grid_keys.second, std::move(grid_cols));
+    if (group_sizes) {
+      bf.set(plan_.grid_keys.first, split_per_group(grid_rows, *group_sizes));
+      bf.set(plan_.grid_keys.second, split_per_group(grid_cols, *group_sizes));
+    } else {
+      bf.set(plan_.grid_keys.first, std::move(grid_rows));
+      bf.set(plan_.grid_keys.second, std::move(grid_cols));
+    }
   }
   if (!plan_.input_sizes_key.empty()) {  // each input's (height, width) as loaded
     Tensor sizes = Tensor::empty(DType::kInt64, {static_cast<int64_t>(inputs.size()), 2});

@@ -79,7 +79,8 @@ class PreparedCall {
  private:
   BatchFeature run_flat(std::vector<ops::InputItem> inputs, RunReport* report = nullptr) const;
   // Tiling plans: the tile ops per input, then the plan's chain per tile (Plan::tile_ops).
-  BatchFeature run_tiled(std::vector<ops::InputItem> inputs) const;
+  // `group_sizes`: run_groups' groups (Batching::kFramesPerSample needs them).
+  BatchFeature run_tiled(std::vector<ops::InputItem> inputs, const std::vector<int64_t>* group_sizes = nullptr) const;
 
   Plan plan_;
   CallOptions opts_;

@@ -553,7 +553,7 @@ Plan plan_from_ops(const Document& d, const LoadSpec& load) {
   if (const Entry* e = d.get("outputs")) {
     for (const auto& f : r.entries(e->value, "outputs", {"image_key", "labels_key", "tiles_key", "untiled_count",
                                                           "tiles_per_input", "pad_tiles", "input_sizes_key",
-                                                          "group_sizes_key"})) {
+                                                          "group_sizes_key", "frames_per_sample", "grid_keys"})) {
       if (f.key == "untiled_count") {
         plan.tiles_without_tile_ops = r.get_int_at_least(f.value, join_key("outputs", f.key), 0);
         continue;
@@ -568,6 +568,17 @@ Plan plan_from_ops(const Document& d, const LoadSpec& load) {
       }
       if (f.key == "input_sizes_key") {
         plan.input_sizes_key = r.get_string(f.value, join_key("outputs", f.key));
+        continue;
+      }
+      if (f.key == "frames_per_sample") {
+        if (r.get_bool(f.value, join_key("outputs", f.key))) plan.batching = Batching::kFramesPerSample;
+        continue;
+      }
+      if (f.key == "grid_keys") {
+        const std::string path = join_key("outputs", f.key);
+        if (!f.value.IsSequence() || f.value.size() != 2)
+          r.fail(f.value, path, "must be a list of two output names (rows, columns)");
+        plan.grid_keys = {r.get_string(f.value[0], path + "[0]"), r.get_string(f.value[1], path + "[1]")};
         continue;
       }
       if (f.key == "group_sizes_key") {
@@ -801,6 +812,11 @@ nlohmann::ordered_json describe_pipeline(const PipelineSpec& spec) {
     out["outputs"]["tiles_per_input"] = true;
     out["outputs"]["pad_tiles"] = p.pad_tiles;
   }
+  if (p.batching == Batching::kFramesPerSample) {
+    out["outputs"]["frames_per_sample"] = true;
+    out["outputs"]["pad_tiles"] = p.pad_tiles;
+  }
+  if (!p.grid_keys.first.empty()) out["outputs"]["grid_keys"] = {p.grid_keys.first, p.grid_keys.second};
   if (!p.input_sizes_key.empty()) out["outputs"]["input_sizes_key"] = p.input_sizes_key;
   if (!p.group_sizes_key.empty()) out["outputs"]["group_sizes_key"] = p.group_sizes_key;
   if (!p.tiles_key.empty()) {

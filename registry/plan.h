@@ -21,6 +21,14 @@ enum class Batching {
   kPad,      // DETR family's pad(): every image zero-padded at the bottom / right to the batch's
              // largest height and width (or PadSpec::size), then stacked (or a list per image);
              // with PadSpec::pixel_mask also `pixel_mask`, int64 (N, H, W), 1 on the image's pixels
+  // Idefics3 / SmolVLM (tile_ops plans run through PreparedCall::run_groups; run() passes every
+  // input as a group of its own, the rows of a dataset run): each group's frames
+  // (its images' tiles, in order) as one (n, ...) array; with pad_tiles (do_pad) zero frames up
+  // to the batch's most, and (unless pad.pixel_mask is false) "pixel_attention_mask", int64
+  // (frames, H, W), 1 on real frames, per group;
+  // stacked (groups, frames, ...) with return_tensors. grid_keys then give one int64 array per
+  // group (its images' rows / cols).
+  kFramesPerSample,
 };
 
 // Batching::kPad's settings.

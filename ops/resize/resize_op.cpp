@@ -23,7 +23,8 @@ ResizeRule ResizeRule::from_params(const nlohmann::json& params) {
   ResizeRule r;
   if (params.contains("resolution_max_side")) {
     r.kind = Kind::kResolutionMaxSide;
-    r.max_side = param_side(params, "resolution_max_side");
+    // 0 or less: every image becomes 1 x 1 (Idefics3 clamps both sides to 1).
+    r.max_side = param_int(params, "resolution_max_side") <= 0 ? 0 : param_side(params, "resolution_max_side");
     return r;
   }
   if (params.contains("vision_encoder_max_size")) {
@@ -263,6 +264,7 @@ std::pair<int64_t, int64_t> max_height_width_size(int64_t h, int64_t w, int64_t 
 // least 1), then _resize_output_size_scale_below_upper_bound(h, w, MAX_IMAGE_SIZE = 4096).
 std::pair<int64_t, int64_t> resolution_max_side_size(int64_t h, int64_t w, int64_t max_len) {
   check_divisible_input(h, w, "resolution_max_side");
+  if (max_len <= 0) return {1, 1};  // both sides 0 or less, clamped to 1
   double aspect = static_cast<double>(w) / static_cast<double>(h);
   if (w >= h) {
     w = max_len;

@@ -49,10 +49,10 @@ Plan idefics3_plan(PlanBuilder& b) {
   b.plan.tile_ops.push_back({"split_image", {{"max_image_size", {{"longest_edge", m}}}, {"resample", resample}, {"channels_first", cf}}});
   if (b.on("do_convert_rgb")) b.op("convert_to_rgb", json::object());
   b.rescale_normalize_layout();
-  // Each image's frames as one (frames, ...) array; the Python package groups them per sample
-  // and pads the samples (transformers' structure: pipelines/PROCESSORS.md).
-  b.plan.batching = Batching::kTilesPerInput;
-  b.plan.pad_tiles = false;
+  // Each sample's frames (its images' tiles and global images) as one (frames, ...) array, with
+  // do_pad zero frames up to the batch's most and pixel_attention_mask (pipelines/PROCESSORS.md).
+  b.plan.batching = Batching::kFramesPerSample;
+  b.plan.pad_tiles = b.on("do_pad");
   if (flag(b.p, "return_row_col_info")) b.plan.grid_keys = {"rows", "cols"};
   return b.plan;
 }
@@ -70,7 +70,9 @@ void idefics3_check(const CallContext& c) {
   if (!size.is_object())
     throw c.err("size", "must be a dict with longest_edge, or height and width, got " + detail::show(size));
   if (size.contains("longest_edge")) {
-    c.positive_int_entry("size", size, "longest_edge");
+    // Any integer: one of 0 or less makes the image 1 x 1 (both sides clamped to min_len = 1).
+    const json& le = size.at("longest_edge");
+    if (!detail::is_integer(le)) throw c.err("size", "size.longest_edge must be an integer, got " + detail::show(le));
   } else if (size.contains("height") && size.contains("width")) {
     c.positive_int_entry("size", size, "height");
     c.positive_int_entry("size", size, "width");

@@ -333,36 +333,37 @@ class BaseImageProcessor:
                 group.append(_inputs.image_spec(x, index, False))  # convert_to_rgb comes after resizing
                 index += 1
             specs.append(group)
-        call = self._pf_call(kwargs, return_tensors=False)
-        flat = [sp for g in specs for sp in g]
-        data = call.run(flat)[0] if flat else {}
-        frames = list(data.get("pixel_values", []))
-        grids = list(zip(data.get("rows", [0] * len(frames)), data.get("cols", [0] * len(frames))))
-        per_sample, grid_lists, at = [], [], 0
-        for g in specs:
-            per_sample.append([f for stack in frames[at:at + len(g)] for f in stack])
-            grid_lists.append([(int(r), int(c)) for r, c in grids[at:at + len(g)]])
-            at += len(g)
         do_pad = kwargs.get("do_pad")
         do_pad = bool(getattr(self, "do_pad", True) if do_pad is None else do_pad)
+        # PreparedCall::run_groups (Batching::kFramesPerSample): each sample's frames as one array,
+        # padded with zero frames (do_pad) and stacked with pixel_attention_mask with return_tensors.
+        stacked = kind is not None and do_pad
+        data = self._pf_call(kwargs, return_tensors=stacked).run_groups(specs)
         out = {}
-        if do_pad:
-            most = max(len(s) for s in per_sample)
-            shape = next(s for s in per_sample if s)[0].shape
-            hw = shape[1:] if shape[1] == shape[2] else shape[:2]  # frames are M x M, channels first or last
-            values, masks = [], []
-            for s in per_sample:
-                values.append(list(s) + [np.zeros(shape, dtype=np.uint8) for _ in range(most - len(s))])
-                masks.append([np.ones(hw, dtype=np.int64) for _ in s] +
-                             [np.zeros(hw, dtype=np.int64) for _ in range(most - len(s))])
-            out["pixel_values"] = np.array(values) if kind is not None else values
-            out["pixel_attention_mask"] = np.array(masks) if kind is not None else masks
+        if stacked:
+            out["pixel_values"] = data["pixel_values"]
+            out["pixel_attention_mask"] = data["pixel_attention_mask"]
         else:
-            out["pixel_values"] = per_sample
+            # transformers' lists: a sample is a list of (C, H, W) frames; its padding frames are
+            # np.zeros of uint8, with the channels of the batch's first frame
+            samples = list(data.get("pixel_values", []))
+            masks = list(data.get("pixel_attention_mask", [])) if do_pad else []
+            first = next((s[0] for s in samples if len(s)), None)
+            values, frame_masks = [], []
+            for i, frames in enumerate(samples):
+                if not do_pad:
+                    values.append(list(frames))
+                    continue
+                real = [bool(m[0, 0]) for m in masks[i]]
+                values.append([f if r else np.zeros(first.shape, dtype=np.uint8) for f, r in zip(frames, real)])
+                frame_masks.append(list(masks[i]))
+            out["pixel_values"] = values
+            if do_pad:
+                out["pixel_attention_mask"] = frame_masks
         bf = BatchFeature(out, tensor_type=kind)
         if kwargs.get("return_row_col_info"):
-            bf["rows"] = [[r for r, _ in g] for g in grid_lists]
-            bf["cols"] = [[c for _, c in g] for g in grid_lists]
+            bf["rows"] = [[int(r) for r in g] for g in data["rows"]]
+            bf["cols"] = [[int(c) for c in g] for g in data["cols"]]
         return bf
 
     @staticmethod

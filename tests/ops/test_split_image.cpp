@@ -10,6 +10,8 @@
 #include "ops/resize/resize.h"
 #include "ops/resize/resize_op.h"
 #include "ops/split_image/split_image.h"
+#include "pipelines/image_processor.h"
+#include "pipelines/processor_config.h"
 #include "tests/common/op_test_util.h"
 
 using namespace pixelflow;
@@ -18,6 +20,7 @@ using pixelflow::test::run_op;
 using pixelflow::test::run_ops;
 using pixelflow::test::tensor_of;
 using pixelflow::test::values_of;
+using nlohmann::json;
 
 namespace {
 
@@ -139,4 +142,49 @@ TEST_CASE("convert_to_rgb: L replicated, RGBA composited onto white", "[ops][spl
         std::vector<uint8_t>{9, 9, 9, 200, 200, 200});
   CHECK_THROWS_AS(run_op({"convert_to_rgb", nlohmann::json::object()}, tensor_of<uint8_t>({1, 1, 2}, {1, 2})),
                   InputError);
+}
+
+TEST_CASE("Idefics3: frames per sample through run_groups, padded, with pixel_attention_mask", "[ops][split_image]") {
+  using pipelines::CallOptions;
+  using pipelines::ImageProcessor;
+  const ImageProcessor proc(pipelines::processor_config_from_json_text(
+      R"({"image_processor_type": "Idefics3ImageProcessor", "size": {"longest_edge": 50},
+          "max_image_size": {"longest_edge": 16}})",
+      "test"));
+  const auto image = [](int64_t h, int64_t w, int add) {
+    return InputItem::from_array(tensor_of(Shape{h, w, 3}, pattern(h * w * 3, 7, add)), "image");
+  };
+  // Expected from transformers 5.0.0: 40 x 70 and 8 x 12 each 3 x 4 tiles + the global image
+  // (26 frames), none, 33 x 33: 4 x 4 + 1 (17).
+  std::vector<std::vector<InputItem>> groups{{image(40, 70, 1), image(8, 12, 2)}, {}, {image(33, 33, 3)}};
+  CallOptions opts;
+  opts.return_tensors = true;
+  const BatchFeature bf = proc.prepare(json{{"return_row_col_info", true}}, opts).run_groups(groups);
+  const Tensor& pv = bf.tensor("pixel_values");
+  CHECK(shape_str(pv.shape()) == shape_str({3, 26, 3, 16, 16}));
+  const Tensor& mask = bf.tensor("pixel_attention_mask");
+  CHECK(shape_str(mask.shape()) == shape_str({3, 26, 16, 16}));
+  const int64_t per = 16 * 16;
+  for (auto [g, real] : {std::pair<int64_t, int64_t>{0, 26}, {1, 0}, {2, 17}}) {
+    INFO("sample " << g);
+    for (int64_t f = 0; f < 26; ++f) {
+      CHECK(mask.data<int64_t>()[(g * 26 + f) * per] == (f < real ? 1 : 0));
+      if (f >= real) {  // padding frames are zeros
+        const Tensor frame = pv[g][f];
+        for (int64_t k = 0; k < frame.numel(); ++k) REQUIRE(frame.data<float>()[k] == 0.0f);
+      }
+    }
+  }
+  const std::vector<Tensor> rows = bf.list("rows"), cols = bf.list("cols");
+  REQUIRE(rows.size() == 3);
+  CHECK(values_of<int64_t>(rows[0]) == std::vector<int64_t>{3, 3});
+  CHECK(values_of<int64_t>(cols[0]) == std::vector<int64_t>{4, 4});
+  CHECK(rows[1].numel() == 0);
+  CHECK(values_of<int64_t>(rows[2]) == std::vector<int64_t>{4});
+  // run(): every input a sample of its own; without return_tensors one array per sample.
+  const BatchFeature one = proc.prepare(json::object(), CallOptions{}).run({image(8, 12, 2), image(16, 16, 4)});
+  const std::vector<Tensor> samples = one.list("pixel_values");
+  REQUIRE(samples.size() == 2);
+  CHECK(shape_str(samples[0].shape()) == shape_str({17, 3, 16, 16}));
+  CHECK(shape_str(samples[1].shape()) == shape_str({17, 3, 16, 16}));
 }

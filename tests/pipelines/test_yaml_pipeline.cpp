@@ -76,6 +76,8 @@ void check_same_plan(const Plan& got, const Plan& want) {
   CHECK(got.tiles_without_tile_ops == want.tiles_without_tile_ops);
   CHECK(got.pad_tiles == want.pad_tiles);
   CHECK(got.input_sizes_key == want.input_sizes_key);
+  CHECK(got.group_sizes_key == want.group_sizes_key);
+  CHECK(got.grid_keys == want.grid_keys);
   CHECK(got.pad.pixel_mask == want.pad.pixel_mask);
   CHECK(got.pad.size == want.pad.size);
   CHECK(got.image_key == want.image_key);
@@ -299,7 +301,7 @@ TEST_CASE("yaml: errors are one line, FILE:LINE:COLUMN: KEY.PATH: problem", "[ya
       {"ops:\n  - center_crop: {crop_size: {height: 2, widht: 2}}\n", "t.yaml:2:42", "ops[0].center_crop.crop_size.widht",
        "unknown key \"widht\" (allowed: height, width)"},
       {"ops:\n  - resize:\n      size: {height: 2, width: 2}\n      filter: 2\n", "t.yaml:4:7", "ops[0].resize.filter",
-       "unknown key \"filter\" (allowed: size, resample, size_divisor, keep_aspect_ratio, ensure_multiple_of, smart_resize, detr_resize)"},
+       "unknown key \"filter\" (allowed: size, resample, size_divisor, keep_aspect_ratio, ensure_multiple_of, smart_resize, detr_resize, resolution_max_side, vision_encoder_max_size, pil_image, channels_first)"},
       {"ops:\n  - resize: {size: {height: 2, width: 2}, resample: cubic}\n", "t.yaml:2:53", "ops[0].resize.resample",
        "unknown filter \"cubic\""},
       // An image-only op among the label ops.
