@@ -1148,6 +1148,9 @@ KNOWN_ISSUES = {
            "load_image (EXIF orientation applied, then convert('RGB')); pixelflow decodes paths as PIL.Image.open, as "
            "the shared golden checks (golden_check_py.py --inputs paths) require. Use pixelflow.load_image(path) (or "
            "the CLI's --load-image) for transformers' load_image",
+    "B17": "pixelflow bug (Python, Idefics3 / SmolVLM): PIL palette ('P') images are refused (InputError 'palette "
+           "(mode P) images are not supported'); transformers resizes the palette indices (a 'P' image: NEAREST) and "
+           "maps the frames through the saved palette in convert_to_rgb",
     "Q1": "transformers quirk: a 2-D image (PIL L / 1 / I / F / I;16 / P without do_convert_rgb, a 2-D array in a "
           "nested list) whose layout is given (input_data_format) or taken from another image stays 2-D in "
           "transformers, which then crashes (IndexError in get_image_size for channels_last), fails in numpy "
@@ -1247,6 +1250,9 @@ def known_issues(case, kwargs, ref, got):
             ids.append("Q1")
     elif any(a.ndim == 2 for a in seen) and (idf is not None or seen[0].ndim != 2):
         ids.append("Q1")
+    if case.cls in IDEFICS3_CLASSES and isinstance(got, Raised) and "palette (mode P)" in str(got.exc) and \
+            any(spec.kind == "P" for g in case.groups for spec in g):
+        ids.append("B17")
     if case.cls == "ImageGPTImageProcessor" and case.structure == "batches":
         ids.append("Q3")
     if case.cls == "ImageGPTImageProcessor" and isinstance(got, Raised) and \
@@ -1479,6 +1485,14 @@ def test_known_issue_b7_color_quantize_dtypes(dtype):
     cfg = {"clusters": [[0, 0, 0], [100, 100, 100], [200, 200, 200], [0.5, 0.5, 0.5]], "do_normalize": False,
            "do_resize": False}
     _agree("ImageGPTImageProcessor", cfg, image, {"return_tensors": "np"})
+
+
+@pytest.mark.parametrize("name", sorted(IDEFICS3_CLASSES))
+@_xfail("B17")
+def test_known_issue_b17_idefics3_palette_images(name):
+    images = [make_image("RGB", 20, 24, 2), make_image("P", 30, 50, 3)]  # a P image first is 2-D: both raise
+    _agree(name, {"size": {"longest_edge": 40}, "max_image_size": {"longest_edge": 16}}, [images],
+           {"return_tensors": "np"})
 
 
 _B8_SCRIPT = """
@@ -1914,3 +1928,51 @@ def test_post_process_tensor_target_sizes_quirk():
     assert isinstance(ref, Raised) and isinstance(ref.exc, TypeError), "transformers now takes tensor target sizes"
     listed = _post_process(transformers, "SegformerImageProcessor", logits, target.tolist())
     assert not compare_values("semantic_segmentation", list(listed), list(got), new_report())
+
+
+# ---- Idefics3 / SmolVLM ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", sorted(IDEFICS3_CLASSES))
+@settings(PROFILE)
+@_maybe_seed
+@given(h=st.integers(1, 5000), w=st.integers(1, 5000),
+       kw=st.fixed_dictionaries({}, optional={
+           "do_image_splitting": st.booleans(),
+           "size": st.builds(lambda e: {"longest_edge": e}, st.integers(1, 4000)),
+           "max_image_size": st.builds(lambda e: {"longest_edge": e}, st.integers(1, 600))}))
+def test_idefics3_number_of_image_patches(name, h, w, kw):
+    """get_number_of_image_patches(height, width, images_kwargs): (patches, rows, cols) as transformers
+    counts them (its processors call it to count image tokens)."""
+    ref_proc = getattr(transformers, name)()
+    proc = getattr(pixelflow, name)()
+    assert proc.get_number_of_image_patches(h, w, dict(kw)) == ref_proc.get_number_of_image_patches(h, w, dict(kw))
+
+
+_IDF_CFG = {"size": {"longest_edge": 50}, "max_image_size": {"longest_edge": 16}}
+
+
+@pytest.mark.parametrize("name", sorted(IDEFICS3_CLASSES))
+@pytest.mark.parametrize("return_tensors", [None, "np", "pt"])
+@pytest.mark.parametrize("kwargs", [
+    pytest.param({}, id="pad"),
+    pytest.param({"do_pad": False}, id="no-pad"),
+    pytest.param({"return_row_col_info": True, "data_format": "channels_last"}, id="rows-cols-channels-last"),
+    pytest.param({"do_image_splitting": False}, id="no-splitting"),
+    pytest.param({"do_rescale": False, "do_normalize": False}, id="uint8-frames"),
+])
+def test_idefics3_samples(name, return_tensors, kwargs):
+    """Samples of different image counts (one empty): frames padded per sample, pixel_attention_mask,
+    rows / cols, through PreparedCall::run_groups."""
+    samples = [[make_image("u8_hwc", 40, 70, 1), make_image("RGBA", 15, 9, 2)], [],
+               [make_image("RGB", 33, 33, 3)]]
+    _agree(name, _IDF_CFG, samples, dict(kwargs, return_tensors=return_tensors))  # no-pad stacked: both raise
+
+
+@pytest.mark.parametrize("name", sorted(IDEFICS3_CLASSES))
+@pytest.mark.parametrize("images", [
+    pytest.param(lambda: make_image("u8_hwc", 40, 70, 1), id="single"),
+    pytest.param(lambda: [make_image("u8_hwc", 40, 70, 1), make_image("L", 20, 30, 2)], id="flat-list-one-sample"),
+    pytest.param(lambda: [[make_image("u8_chw", 17, 16, 4)]], id="channels-first"),
+])
+def test_idefics3_input_structures(name, images):
+    _agree(name, _IDF_CFG, images(), {"return_tensors": "np"})
