@@ -494,13 +494,18 @@ LoadSpec read_load(const Document& d, bool with_config) {
   LoadSpec load;
   const Entry* e = d.get("load");
   if (!e) return load;
-  for (const auto& f : r.entries(e->value, "load", {"convert_rgb", "exif_transpose", "input_data_format", "max_image_pixels"})) {
+  for (const auto& f : r.entries(e->value, "load", {"convert_rgb", "exif_transpose", "input_data_format", "max_image_pixels",
+                                                       "infer_layout_4_channels"})) {
     const std::string path = join_key("load", f.key);
-    if (with_config && (f.key == "convert_rgb" || f.key == "input_data_format"))
+    if (with_config && (f.key == "convert_rgb" || f.key == "input_data_format" || f.key == "infer_layout_4_channels"))
       r.fail(f.key_node, path, std::string("comes from the processor config when `config` is used (") +
-                                   (f.key == "convert_rgb" ? "do_convert_rgb" : "input_data_format, in kwargs") + ")");
+                                   (f.key == "convert_rgb"       ? "do_convert_rgb"
+                                    : f.key == "input_data_format" ? "input_data_format, in kwargs"
+                                                                   : "its class") +
+                                   ")");
     if (f.key == "convert_rgb") load.convert_rgb = r.get_bool(f.value, path);
     if (f.key == "exif_transpose") load.exif_transpose = r.get_bool(f.value, path);
+    if (f.key == "infer_layout_4_channels") load.infer_layout_4_channels = r.get_bool(f.value, path);
     if (f.key == "max_image_pixels") load.max_pixels = r.get_int_at_least(f.value, path, 1);
     if (f.key == "input_data_format" && !f.value.IsNull()) {
       std::string v = r.get_choice(f.value, path, {"channels_first", "channels_last"});
@@ -798,6 +803,7 @@ nlohmann::ordered_json describe_pipeline(const PipelineSpec& spec) {
                 {"exif_transpose", p.load.exif_transpose},
                 {"input_data_format", p.load.input_data_format ? ojson(layout_name(*p.load.input_data_format)) : ojson()},
                 {"infer_layout_per_input", p.load.infer_layout_per_input},
+                {"infer_layout_4_channels", p.load.infer_layout_4_channels},
                 {"max_image_pixels", p.load.max_pixels}};
   ojson out = {{"origin", spec.origin},
                {"processor", p.processor_class},

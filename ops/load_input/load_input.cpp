@@ -94,10 +94,10 @@ std::string_view encoded(const InputItem& item, std::string& storage) {
 
 }  // namespace
 
-Layout infer_channel_dimension_format(const Shape& shape) {
+Layout infer_channel_dimension_format(const Shape& shape, bool four_channels) {
   if (shape.size() != 3)
     throw InputError("Unsupported number of image dimensions: " + std::to_string(shape.size()));
-  auto is_channels = [](int64_t d) { return d == 1 || d == 3; };
+  auto is_channels = [four_channels](int64_t d) { return d == 1 || d == 3 || (four_channels && d == 4); };
   if (is_channels(shape[0])) return Layout::kChannelsFirst;
   if (is_channels(shape[2])) return Layout::kChannelsLast;
   throw InputError("Unable to infer channel dimension format");
@@ -121,7 +121,7 @@ Tensor to_channels_last(const Tensor& t, Layout layout, BufferPool* pool) {
 }
 
 Layout infer_input_layout(const InputItem& item, const LoadSpec& spec) {
-  return infer_channel_dimension_format(input_shape(item, spec));
+  return infer_channel_dimension_format(input_shape(item, spec), spec.infer_layout_4_channels);
 }
 
 Shape input_shape(const InputItem& item, const LoadSpec& spec) {
@@ -193,7 +193,7 @@ std::optional<TensorSpec> InputLoader::first_op_input(const ImageInfo& info) con
     Layout layout = layout_;
     if (spec_.infer_layout_per_input && !spec_.input_data_format) {
       try {
-        layout = infer_channel_dimension_format(seen);
+        layout = infer_channel_dimension_format(seen, spec_.infer_layout_4_channels);
       } catch (const Error&) {
         return std::nullopt;  // load() reports it
       }
@@ -321,7 +321,7 @@ void InputLoader::finish_load(Sample& s, const InputItem& item, Tensor raw, cons
     throw InputError("expected an image of 2 or 3 dimensions, got an array of shape " + shape_str(raw.shape()));
   Layout layout = layout_;
   if (spec_.infer_layout_per_input && !spec_.input_data_format)
-    layout = infer_channel_dimension_format(raw.shape());
+    layout = infer_channel_dimension_format(raw.shape(), spec_.infer_layout_4_channels);
   s.image = to_channels_last(raw, layout, ctx.pool);
   if (item.has_labels()) s.labels = read_labels(item, ctx);
 }

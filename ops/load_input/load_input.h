@@ -149,7 +149,8 @@ class InputLoader final : public Loader {
 
 // HF's infer_channel_dimension_format for a shape (num_channels = (1, 3)). Throws InputError
 // with HF's message.
-Layout infer_channel_dimension_format(const Shape& shape);
+// `four_channels`: num_channels=(1, 3, 4) (LoadSpec::infer_layout_4_channels), else (1, 3).
+Layout infer_channel_dimension_format(const Shape& shape, bool four_channels = false);
 // The same from an input's header only (image header or .npy header), as the array HF would
 // see after decoding with `spec`'s conversions.
 Layout infer_input_layout(const InputItem& item, const LoadSpec& spec);

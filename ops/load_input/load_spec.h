@@ -24,6 +24,9 @@ struct LoadSpec {
   // where Pillow raises DecompressionBombError (2 * Image.MAX_IMAGE_PIXELS). For .npy inputs the
   // pixels are the product of the two largest dimensions (H x W of an HWC or CHW array).
   int64_t max_pixels = 178956970;
+  // The layout inference counts 4 channels too (infer_channel_dimension_format with
+  // num_channels=(1, 3, 4): Idefics3 / SmolVLM); otherwise (1, 3).
+  bool infer_layout_4_channels = false;
 };
 
 }  // namespace pixelflow

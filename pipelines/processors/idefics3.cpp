@@ -26,6 +26,8 @@ json resize_spec(json rule, int64_t resample, bool channels_first) {
 Plan idefics3_plan(PlanBuilder& b) {
   // convert_to_rgb comes after the resizes (as an op of the chain), not at loading.
   b.plan.load.convert_rgb = false;
+  // infer_channel_dimension_format(first image, num_channels=(1, 3, 4)).
+  b.plan.load.infer_layout_4_channels = true;
   const int64_t resample = ops::param_int(b.p, "resample");
   // Whether a one-channel image is a "P" image (NEAREST) depends on the layout transformers holds
   // the arrays in (the Python package passes the layout it infers; otherwise channels last).

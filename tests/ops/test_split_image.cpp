@@ -19,6 +19,7 @@ using namespace pixelflow::ops;
 using pixelflow::test::run_op;
 using pixelflow::test::run_ops;
 using pixelflow::test::tensor_of;
+using pixelflow::test::same_bytes;
 using pixelflow::test::values_of;
 using nlohmann::json;
 
@@ -187,4 +188,27 @@ TEST_CASE("Idefics3: frames per sample through run_groups, padded, with pixel_at
   REQUIRE(samples.size() == 2);
   CHECK(shape_str(samples[0].shape()) == shape_str({17, 3, 16, 16}));
   CHECK(shape_str(samples[1].shape()) == shape_str({17, 3, 16, 16}));
+}
+
+TEST_CASE("Idefics3: the layout is inferred with num_channels (1, 3, 4)", "[ops][split_image]") {
+  using pipelines::CallOptions;
+  using pipelines::ImageProcessor;
+  const ImageProcessor proc(pipelines::processor_config_from_json_text(
+      R"({"image_processor_type": "Idefics3ImageProcessor", "size": {"longest_edge": 20},
+          "max_image_size": {"longest_edge": 8}})",
+      "test"));
+  CallOptions opts;
+  opts.return_tensors = true;
+  // An RGBA (H, W, 4) array: channels last, as transformers infers it (not an error).
+  const Tensor rgba = tensor_of(Shape{10, 12, 4}, pattern(10 * 12 * 4, 5, 1));
+  const BatchFeature inferred = proc.prepare(json::object(), opts).run({InputItem::from_array(rgba, "rgba")});
+  const BatchFeature given =
+      proc.prepare(json{{"input_data_format", "channels_last"}}, opts).run({InputItem::from_array(rgba, "rgba")});
+  CHECK(same_bytes(inferred.tensor("pixel_values"), given.tensor("pixel_values")));
+  // (4, H, 3): channels first with 4 channels, as num_channels (1, 3, 4) reads it.
+  const Tensor cf = tensor_of(Shape{4, 9, 3}, pattern(4 * 9 * 3, 3, 2));
+  const BatchFeature first = proc.prepare(json::object(), opts).run({InputItem::from_array(cf, "cf")});
+  const BatchFeature first_given =
+      proc.prepare(json{{"input_data_format", "channels_first"}}, opts).run({InputItem::from_array(cf, "cf")});
+  CHECK(same_bytes(first.tensor("pixel_values"), first_given.tensor("pixel_values")));
 }

@@ -66,6 +66,7 @@ void check_same_plan(const Plan& got, const Plan& want) {
   CHECK(got.load.exif_transpose == want.load.exif_transpose);
   CHECK(got.load.input_data_format == want.load.input_data_format);
   CHECK(got.load.infer_layout_per_input == want.load.infer_layout_per_input);
+  CHECK(got.load.infer_layout_4_channels == want.load.infer_layout_4_channels);
   CHECK(got.load.max_pixels == want.load.max_pixels);
   check_same_ops(got.image_ops, want.image_ops);
   check_same_ops(got.label_ops, want.label_ops);
