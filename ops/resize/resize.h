@@ -103,5 +103,8 @@ Tensor resize_u8(const Tensor& in, int64_t out_h, int64_t out_w, Resample filter
 //  - anything else: InputError with Hugging Face's message, naming `input_name`.
 Tensor resize_float_hf(const Tensor& in, int64_t out_h, int64_t out_w, Resample filter,
                        const std::string& input_name, BufferPool* pool = nullptr);
+// Integer arrays (bool, uint16, int32, int64) as float64, exactly: what resize_float_hf takes for
+// Hugging Face's integral path.
+Tensor integers_as_float64(const Tensor& in, BufferPool* pool = nullptr);
 
 }  // namespace pixelflow::ops
