@@ -104,6 +104,14 @@ inline bool take_hub_option(Args& args, pipelines::LoadOptions& load) {
     load.local_files_only = true;
     return true;
   }
+  if (args.take_flag("--resume-download")) {  // the default: a partial download is continued
+    load.resume_download = true;
+    return true;
+  }
+  if (args.take_flag("--no-resume-download")) {
+    load.resume_download = false;
+    return true;
+  }
   return false;
 }
 
@@ -113,6 +121,8 @@ the hub cache, as huggingface_hub does; see the README):
                           ~/.cache/huggingface/hub)
   --force-download        download even if cached
   --local-files-only      never use the network (as HF_HUB_OFFLINE=1)
+  --no-resume-download    start a partial download (blobs/<etag>.incomplete) over instead of
+                          continuing it with a Range request (--resume-download: the default)
   --token T               sent as "Authorization: Bearer T" (default: $HF_TOKEN, else the file
                           $HF_TOKEN_PATH, default $HF_HOME/token)
   --subfolder S           the folder of the repository holding preprocessor_config.json

@@ -349,7 +349,7 @@ int cmd_run(Args& args) {
   bool help = false;
   RunFlags flags = parse_flags(args, &help);
   if (help) {
-    std::cout << kRunHelp;
+    std::cout << kRunHelp << "\n  --revision REV          the revision of a model id given as --config (default: main)\n\n" << kHubOptionsHelp;
     return 0;
   }
   // --config PIPELINE.yaml is PIPELINE.yaml.

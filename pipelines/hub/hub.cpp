@@ -519,6 +519,14 @@ std::vector<std::string> without_auth(std::vector<std::string> h) {
   return h;
 }
 
+// The token a read sends: none with use_token = false, and the implicit one (HF_TOKEN, the token
+// file) unless HF_HUB_DISABLE_IMPLICIT_TOKEN is set, as build_hf_headers does.
+std::optional<std::string> read_token(const Connection& c) {
+  if (!c.use_token) return std::nullopt;
+  if (!c.token && truthy_env("HF_HUB_DISABLE_IMPLICIT_TOKEN")) return std::nullopt;
+  return resolve_token(c.token);
+}
+
 // What the first answers of GET .../resolve/... say about the file.
 struct Metadata {
   std::string commit, etag, location;
@@ -829,7 +837,7 @@ std::string download(const std::string& repo_id, const std::string& path_in_repo
 
   const Connection& conn = opts.connection;
   const std::string ep = endpoint(conn);
-  const std::optional<std::string> token = conn.use_token ? resolve_token(conn.token) : std::nullopt;
+  const std::optional<std::string> token = read_token(conn);
   const std::vector<std::string> headers = base_headers(token);
   const std::string url = resolve_url(ep, repo_id, revision, path_in_repo);
   const long etag_timeout = timeout_from_env("HF_HUB_ETAG_TIMEOUT");
@@ -909,8 +917,7 @@ std::string download(const std::string& repo_id, const std::string& path_in_repo
 
 std::string fetch_url(const std::string& url, const Connection& conn, uint64_t max_bytes) {
   const std::string ep = endpoint(conn);
-  const std::optional<std::string> token =
-      conn.use_token && same_host(url, ep) ? resolve_token(conn.token) : std::nullopt;
+  const std::optional<std::string> token = same_host(url, ep) ? read_token(conn) : std::nullopt;
   if (offline_mode()) throw HubError(Kind::kOffline, "", url + ": cannot be fetched while HF_HUB_OFFLINE is set");
   Request req;
   req.url = url;

@@ -75,7 +75,7 @@ class FakeHub:
         self._lock = threading.Lock()
         self._released = threading.Event()
         self._counter = 0
-        self.servers = []
+        self.ignore_range = False  # answer 200 with the whole file to a Range request (as some CDNs do)
         self._start()
 
     # ---- lifecycle ----------------------------------------------------------------------
@@ -246,7 +246,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         h = dict(headers)
         h["Accept-Ranges"] = "bytes"
         status, body = 200, data
-        rng = self.headers.get("Range")
+        rng = None if self.fake.ignore_range else self.headers.get("Range")
         if rng and rng.startswith("bytes="):
             start_s, _, end_s = rng[len("bytes="):].partition("-")
             start = int(start_s or 0)

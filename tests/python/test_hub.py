@@ -299,6 +299,34 @@ def test_cut_download_is_resumed_with_range(hub, tmp_path):
     assert len(blobs) == 1 and not blobs[0].endswith(".incomplete")
 
 
+def test_range_ignored_by_the_server_starts_over(hub, tmp_path):
+    hub.commit("org/vit", {NAME: BIG_CONFIG_BYTES}, summary="big")
+    hub.ignore_range = True
+    hub.cut(lambda m, p: m == "GET" and "/api/resolve-cache/" in p, after=5000)
+    proc = pixelflow.AutoImageProcessor.from_pretrained("org/vit", cache_dir=tmp_path)
+    assert len(proc.notes) == 20000
+    ours = tree(tmp_path, "models--org--vit")
+    hub.ignore_range = False
+    hf_download(hub, tmp_path / "theirs")
+    assert ours == tree(tmp_path / "theirs", "models--org--vit")
+
+
+def test_missing_file_is_recorded_as_huggingface_hub_does(hub, tmp_path):
+    ours, theirs = tmp_path / "ours", tmp_path / "theirs"
+    with pytest.raises(pixelflow.HubError):
+        pixelflow.AutoImageProcessor.from_pretrained("org/vit", cache_dir=ours, subfolder="missing")
+    with pytest.raises(huggingface_hub.errors.RemoteEntryNotFoundError):
+        hf_download(hub, theirs, subfolder="missing")
+    assert tree(ours, "models--org--vit") == tree(theirs, "models--org--vit")
+    commit = hub.repos["org/vit"].branches["main"]
+    assert (ours / "models--org--vit" / ".no_exist" / commit / "missing" / NAME).is_file()
+    # Offline, the recorded absence is what the error says.
+    with pytest.raises(pixelflow.HubError, match="does not exist") as e:
+        pixelflow.AutoImageProcessor.from_pretrained("org/vit", cache_dir=theirs, subfolder="missing",
+                                                     local_files_only=True)
+    assert e.value.kind == "entry_not_found"
+
+
 def test_killed_download_is_resumed_by_the_next_process(hub, tmp_path):
     hub.commit("org/vit", {NAME: BIG_CONFIG_BYTES}, summary="big")
     hub.stall(lambda m, p: m == "GET" and "/api/resolve-cache/" in p, after=7000)
