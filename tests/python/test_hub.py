@@ -393,15 +393,16 @@ def test_push_to_hub_is_seen_by_hf_hub_download(hub, tmp_path):
 def test_push_request_bodies_are_huggingface_hubs(hub, tmp_path):
     proc = pixelflow.AutoImageProcessor.from_pretrained("org/vit", cache_dir=tmp_path / "c")
     hub.requests.clear()
-    proc.save_pretrained(tmp_path / "out", push_to_hub=True, repo_id="alice/a", token=WRITE_TOKEN, private=True)
+    message = 'Upload processor: \u00e9 \u2603 \U0001d11e "quoted" \\ \t\x7f'  # escaped as json.dumps does
+    proc.save_pretrained(tmp_path / "out", push_to_hub=True, repo_id="alice/a", token=WRITE_TOKEN, private=True,
+                         commit_message=message)
     ours = {("repos" if "/api/repos/" in r["path"] else r["path"].split("/")[-2]): r for r in hub.sent(
         lambda r: r["method"] == "POST")}
     content = (tmp_path / "out" / NAME).read_bytes()
     api = huggingface_hub.HfApi(endpoint=hub.url, token=WRITE_TOKEN)
     hub.requests.clear()
     api.create_repo("alice/b", private=True, exist_ok=True)
-    api.create_commit("alice/b", [huggingface_hub.CommitOperationAdd(NAME, content)],
-                      commit_message="Upload processor")
+    api.create_commit("alice/b", [huggingface_hub.CommitOperationAdd(NAME, content)], commit_message=message)
     theirs = {("repos" if "/api/repos/" in r["path"] else r["path"].split("/")[-2]): r for r in hub.sent(
         lambda r: r["method"] == "POST")}
     assert ours["repos"]["body"] == theirs["repos"]["body"].replace(b'"b"', b'"a"')
