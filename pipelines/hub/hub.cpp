@@ -886,11 +886,12 @@ std::string download(const std::string& repo_id, const std::string& path_in_repo
   write_ref(storage, revision, m.commit, repo_id);
 
   const FileLock lock(cache / ".locks" / repo_folder_name(repo_id) / (m.etag + ".lock"), repo_id);
+  const fs::path partial = blob.string() + ".incomplete";
   if (!opts.force_download && fs::exists(blob, ec)) {
+    fs::remove(partial, ec);  // left by an interrupted download, the blob came another way since
     if (!fs::exists(pointer, ec)) link_pointer(blob, pointer, repo_id);
     return pointer.string();
   }
-  const fs::path partial = blob.string() + ".incomplete";
   const std::vector<std::string> body_headers = m.cross_host ? without_auth(headers) : headers;
   try {
     download_body(m.location, body_headers, partial, m.size, opts.force_download || !opts.resume_download, conn,

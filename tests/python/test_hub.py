@@ -353,6 +353,19 @@ def test_killed_download_is_resumed_by_the_next_process(hub, tmp_path):
     assert (blobs / partial[:-len(".incomplete")]).read_bytes() == BIG_CONFIG_BYTES
 
 
+def test_partial_download_left_behind_is_removed_once_the_blob_is_there(hub, tmp_path):
+    """huggingface_hub completes the file without looking at pixelflow's partial one; the next
+    pixelflow download removes it (under the lock), leaving huggingface_hub's layout."""
+    path = hf_download(hub, tmp_path)
+    blob = os.path.realpath(path)
+    with open(blob + ".incomplete", "wb") as f:
+        f.write(CONFIG_BYTES[:10])
+    os.remove(path)  # the snapshot link is made again
+    assert pixelflow.AutoImageProcessor.from_pretrained("org/vit", cache_dir=tmp_path)
+    assert sorted(os.listdir(os.path.dirname(blob))) == [os.path.basename(blob)]
+    assert os.readlink(path) == os.path.relpath(blob, os.path.dirname(path))
+
+
 def test_server_stopped_after_a_first_download(hub, tmp_path):
     pixelflow.AutoImageProcessor.from_pretrained("org/vit", cache_dir=tmp_path)
     pixelflow.AutoImageProcessor.from_pretrained("org/vit", cache_dir=tmp_path, revision="dev")
