@@ -1023,7 +1023,7 @@ CommitInfo upload_file(const std::string& repo_id, const std::string& path_in_re
                    "HF_TOKEN_PATH (default HF_HOME/token)");
   const std::string ep = endpoint(conn);
   const long timeout = timeout_from_env("HF_HUB_DOWNLOAD_TIMEOUT");
-  auto post = [&](const std::string& url, const std::string& content_type, const std::string& body) {
+  auto post = [&](const std::string& url, const std::string& content_type, const std::string& body, bool retry) {
     Request req;
     req.method = "POST";
     req.url = url;
@@ -1032,7 +1032,7 @@ CommitInfo upload_file(const std::string& repo_id, const std::string& path_in_re
     req.connection = &conn;
     req.timeout_s = timeout;
     try {
-      return perform_once(req);  // a commit is not retried: a lost answer would commit twice
+      return retry ? perform(req) : perform_once(req);
     } catch (const TransportError& e) {
       throw_network(e, repo_id, url, "");
     }
@@ -1048,7 +1048,7 @@ CommitInfo upload_file(const std::string& repo_id, const std::string& path_in_re
                                                          : nlohmann::ordered_json(repo_id.substr(0, slash));
     if (opts.private_repo) payload["visibility"] = *opts.private_repo ? "private" : "public";
     const std::string url = ep + "/api/repos/create";
-    const Response r = post(url, "application/json", payload.dump());
+    const Response r = post(url, "application/json", payload.dump(), true);  // 409 once it exists
     // 409: it exists; 401 / 402 / 403: no right to create, it may exist (the commit says).
     if (!(r.status >= 200 && r.status < 300) && r.status != 409 && r.status != 401 && r.status != 402 && r.status != 403)
       throw_for_status(r, repo_id, opts.revision, path_in_repo, url, true);
@@ -1075,7 +1075,8 @@ CommitInfo upload_file(const std::string& repo_id, const std::string& path_in_re
       "{\"key\": \"file\", \"value\": {\"content\": \"" + base64(content) + "\", \"path\": " +
       py_json_string(path_in_repo) + ", \"encoding\": \"base64\"}}\n";
   const std::string url = ep + "/api/models/" + full_repo_id + "/commit/" + url_quote(opts.revision, "");
-  const Response r = post(url, "application/x-ndjson", body);
+  // Not retried (as huggingface_hub by default): a commit whose answer was lost would be made twice.
+  const Response r = post(url, "application/x-ndjson", body, false);
   if (r.status < 200 || r.status >= 300) throw_for_status(r, full_repo_id, opts.revision, path_in_repo, url, true);
   CommitInfo info;
   try {
