@@ -121,7 +121,7 @@ the hub cache, as huggingface_hub does; see the README):
                           ~/.cache/huggingface/hub)
   --force-download        download even if cached
   --local-files-only      never use the network (as HF_HUB_OFFLINE=1)
-  --no-resume-download    start a partial download (blobs/<etag>.incomplete) over instead of
+  --no-resume-download    start a partial download (blobs/<etag>.*.incomplete) over instead of
                           continuing it with a Range request (--resume-download: the default)
   --token T               sent as "Authorization: Bearer T" (default: $HF_TOKEN, else the file
                           $HF_TOKEN_PATH, default $HF_HOME/token)

@@ -76,8 +76,8 @@ struct LoadOptions {
   bool force_download = false;
   // Never touch the network (as HF_HUB_OFFLINE=1): the cache or the bundled configs, else an error.
   bool local_files_only = false;
-  // A partial download (blobs/<etag>.incomplete) is continued with a Range request; false starts
-  // it over.
+  // A partial download (blobs/<etag>.<8 hex>.incomplete) is continued with a Range request; false
+  // starts it over.
   bool resume_download = true;
   // The token sent as "Authorization: Bearer"; unset: HF_TOKEN, else the file HF_TOKEN_PATH
   // (default HF_HOME/token). use_token = false sends none (token=False in Python).

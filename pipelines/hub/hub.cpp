@@ -886,12 +886,28 @@ std::string download(const std::string& repo_id, const std::string& path_in_repo
   write_ref(storage, revision, m.commit, repo_id);
 
   const FileLock lock(cache / ".locks" / repo_folder_name(repo_id) / (m.etag + ".lock"), repo_id);
-  const fs::path partial = blob.string() + ".incomplete";
+  // Partial files of this blob (blobs/<etag>.<8 hex>.incomplete, as huggingface_hub names its
+  // temporaries; <etag>.incomplete from older versions): whoever writes one holds this lock, so the
+  // ones found now were left by a download that was killed. The largest is continued.
+  std::vector<fs::path> partials;
+  for (const auto& entry : fs::directory_iterator(blob.parent_path(), ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.size() >= m.etag.size() + 11 && name.rfind(m.etag + ".", 0) == 0 &&
+        name.compare(name.size() - 11, 11, ".incomplete") == 0 && entry.is_regular_file(ec))
+      partials.push_back(entry.path());
+  }
+  std::sort(partials.begin(), partials.end(), [](const fs::path& a, const fs::path& b) {
+    std::error_code e;
+    return fs::file_size(a, e) > fs::file_size(b, e);
+  });
   if (!opts.force_download && fs::exists(blob, ec)) {
-    fs::remove(partial, ec);  // left by an interrupted download, the blob came another way since
+    for (const auto& p : partials) fs::remove(p, ec);  // the blob came another way since
     if (!fs::exists(pointer, ec)) link_pointer(blob, pointer, repo_id);
     return pointer.string();
   }
+  const bool adopt = !partials.empty() && opts.resume_download && !opts.force_download;
+  const fs::path partial = adopt ? partials.front() : fs::path(blob.string() + "." + random_hex(8) + ".incomplete");
+  for (size_t i = adopt ? 1 : 0; i < partials.size(); ++i) fs::remove(partials[i], ec);
   const std::vector<std::string> body_headers = m.cross_host ? without_auth(headers) : headers;
   try {
     download_body(m.location, body_headers, partial, m.size, opts.force_download || !opts.resume_download, conn,

@@ -14,9 +14,10 @@
 // (X-Linked-Size, else Content-Length) come from the Hub's first answer; the Hub's relative
 // redirects (307 to /api/resolve-cache/...) are followed with the token, a redirect to another host
 // (302 to a CDN for LFS files) without it. Under the lock, the bytes go to
-// blobs/<etag>.incomplete (continued with a Range request when a partial file is there), are
-// checked (size; SHA-256 when the etag is one) and renamed to blobs/<etag>; the refs file is written
-// through a temporary refs/<revision>.<8 hex>.tmp renamed over it, as huggingface_hub does.
+// blobs/<etag>.<8 hex>.incomplete (huggingface_hub's temporary name; a partial file left by a killed
+// download, of either tool, is continued with a Range request), are checked (size; SHA-256 when
+// the etag is one) and renamed to blobs/<etag>; the refs file is written through a temporary
+// refs/<revision>.<8 hex>.tmp renamed over it, as huggingface_hub does.
 //
 // Errors are HubError (base/errors.h), one line naming the repository and what is missing.
 #pragma once

@@ -349,8 +349,23 @@ def test_killed_download_is_resumed_by_the_next_process(hub, tmp_path):
     assert len(proc.notes) == 20000
     gets = hub.sent(lambda r: r["method"] == "GET" and "/api/resolve-cache/" in r["path"])
     assert gets[-1]["headers"].get("range") == "bytes=7000-"
-    assert os.listdir(blobs) == [partial[:-len(".incomplete")]]
-    assert (blobs / partial[:-len(".incomplete")]).read_bytes() == BIG_CONFIG_BYTES
+    etag = partial.split(".")[0]
+    assert len(partial.split(".")[1]) == 8  # huggingface_hub's temporary name: <etag>.<8 hex>.incomplete
+    assert os.listdir(blobs) == [etag]
+    assert (blobs / etag).read_bytes() == BIG_CONFIG_BYTES
+
+
+def test_partial_file_of_a_killed_huggingface_hub_is_continued(hub, tmp_path):
+    hub.commit("org/vit", {NAME: BIG_CONFIG_BYTES}, summary="big")
+    etag = os.path.basename(os.path.realpath(hf_download(hub, tmp_path / "theirs")))
+    blobs = tmp_path / "ours" / "models--org--vit" / "blobs"
+    blobs.mkdir(parents=True)
+    (blobs / f"{etag}.0123abcd.incomplete").write_bytes(BIG_CONFIG_BYTES[:6000])
+    hub.requests.clear()
+    assert len(pixelflow.AutoImageProcessor.from_pretrained("org/vit", cache_dir=tmp_path / "ours").notes) == 20000
+    gets = hub.sent(lambda r: r["method"] == "GET" and "/api/resolve-cache/" in r["path"])
+    assert [g["headers"].get("range") for g in gets] == ["bytes=6000-"]
+    assert tree(tmp_path / "ours", "models--org--vit") == tree(tmp_path / "theirs", "models--org--vit")
 
 
 def test_partial_download_left_behind_is_removed_once_the_blob_is_there(hub, tmp_path):
