@@ -26,6 +26,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config python3 python3-numpy python3-pil python3-venv python3-dev
   libtbb-dev libhalide14-0-dev libopencv-dev libyaml-cpp-dev nlohmann-json3-dev catch2
   libturbojpeg0-dev libjpeg62-turbo-dev libspng-dev libwebp-dev libdlpack-dev libbenchmark-dev
+  libcurl4-openssl-dev
   clang libclang-rt-14-dev
 )
 

@@ -161,6 +161,38 @@ class OutOfMemoryError : public Error {
   using Error::Error;
 };
 
+// The Hugging Face Hub (or the local Hub cache) cannot give a file: the repository, revision or
+// file does not exist or is not accessible, downloads are off and the file is not cached, or the
+// server cannot be reached. Message: "<repo_id>: <problem>" (the URL or the cache folder named in
+// the problem). The Python package raises it as pixelflow.HubError, an OSError as in transformers.
+class HubError : public Error {
+ public:
+  enum class Kind {
+    kRepoNotFound,      // X-Error-Code: RepoNotFound, or 401 without one (private without a token)
+    kRevisionNotFound,  // X-Error-Code: RevisionNotFound
+    kEntryNotFound,     // X-Error-Code: EntryNotFound (or the file is known not to exist)
+    kGatedRepo,         // X-Error-Code: GatedRepo
+    kAuth,              // no token where one is required, or the token was refused
+    kOffline,           // HF_HUB_OFFLINE / local_files_only and not in the cache
+    kNetwork,           // the server cannot be reached (or timed out) and the file is not cached
+    kHttp,              // any other HTTP error, or an answer that is not the Hub's
+    kCache,             // the cache folder cannot be written
+  };
+  HubError(Kind kind, const std::string& repo_id, const std::string& problem)
+      : Error(problem), kind_(kind), repo_id_(repo_id) {
+    compose();
+  }
+  Kind kind() const { return kind_; }
+  const std::string& repo_id() const { return repo_id_; }
+
+ protected:
+  std::string body() const override { return repo_id_.empty() ? problem() : repo_id_ + ": " + problem(); }
+
+ private:
+  Kind kind_;
+  std::string repo_id_;
+};
+
 // A Halide kernel returned an error code (an internal failure, not a user error).
 class KernelError : public Error {
  public:

@@ -59,6 +59,77 @@ class Args {
   size_t pos_ = 0;
 };
 
+// The Hugging Face Hub options of the commands that take --config (README, "The Hugging Face Hub"):
+//   --cache-dir DIR  --force-download  --local-files-only  --token T  --subfolder S
+//   --proxy URL (every scheme)  --proxies JSON ({"https": URL, ...}, requests' form)
+// --revision stays with each command. Returns whether the current argument was one of them.
+inline bool take_hub_option(Args& args, pipelines::LoadOptions& load) {
+  std::string v;
+  if (args.take("--cache-dir", &v)) {
+    if (v.empty()) throw UsageError("--cache-dir needs a folder");
+    load.cache_dir = v;
+    return true;
+  }
+  if (args.take("--token", &v)) {
+    load.token = v;
+    return true;
+  }
+  if (args.take("--subfolder", &v)) {
+    load.subfolder = v;
+    return true;
+  }
+  if (args.take("--proxy", &v)) {
+    load.proxies["all"] = v;
+    return true;
+  }
+  if (args.take("--proxies", &v)) {
+    json j;
+    try {
+      j = json::parse(v);
+    } catch (const json::exception&) {
+      throw UsageError("--proxies takes a JSON object such as {\"https\": \"http://proxy:3128\"}, got '" + v + "'");
+    }
+    if (!j.is_object()) throw UsageError("--proxies takes a JSON object of scheme to proxy URL");
+    for (const auto& [k, url] : j.items()) {
+      if (!url.is_string()) throw UsageError("--proxies: the proxy for '" + k + "' must be a string");
+      load.proxies[k] = url.get<std::string>();
+    }
+    return true;
+  }
+  if (args.take_flag("--force-download")) {
+    load.force_download = true;
+    return true;
+  }
+  if (args.take_flag("--local-files-only")) {
+    load.local_files_only = true;
+    return true;
+  }
+  if (args.take_flag("--resume-download")) {  // the default: a partial download is continued
+    load.resume_download = true;
+    return true;
+  }
+  if (args.take_flag("--no-resume-download")) {
+    load.resume_download = false;
+    return true;
+  }
+  return false;
+}
+
+inline constexpr const char* kHubOptionsHelp = R"(Hugging Face Hub options (a model id that is neither cached nor bundled is downloaded into
+the hub cache, as huggingface_hub does; see the README):
+  --cache-dir DIR         the hub cache (default: $HF_HUB_CACHE, else $HF_HOME/hub, else
+                          ~/.cache/huggingface/hub)
+  --force-download        download even if cached
+  --local-files-only      never use the network (as HF_HUB_OFFLINE=1)
+  --no-resume-download    start a partial download (blobs/<etag>.*.incomplete) over instead of
+                          continuing it with a Range request (--resume-download: the default)
+  --token T               sent as "Authorization: Bearer T" (default: $HF_TOKEN, else the file
+                          $HF_TOKEN_PATH, default $HF_HOME/token)
+  --subfolder S           the folder of the repository holding preprocessor_config.json
+  --proxy URL             a proxy for every request (default: https_proxy, http_proxy, no_proxy)
+  --proxies JSON          proxies per scheme or host: {"https": "http://proxy:3128"}
+)";
+
 // A message on one line: line breaks become spaces.
 inline std::string one_line(std::string s) {
   for (char& c : s)

@@ -30,6 +30,7 @@
 #include "base/errors.h"
 #include "graph/kernels.h"
 #include "graph/npy.h"
+#include "pipelines/hub/hub.h"
 #include "pipelines/image_processor.h"
 #include "pipelines/post_processing.h"
 #include "pipelines/processor_config.h"
@@ -70,8 +71,11 @@ Commands:
   tune          time the kernel variants on this CPU and record the fastest for later runs
   run           a whole dataset in batches: shards (npy or safetensors), manifest, resume
 
-PATH is a folder holding preprocessor_config.json, a .json file, or a model id (org/name) found
-in the local Hugging Face cache or among the configs bundled with pixelflow.
+PATH is a folder holding preprocessor_config.json, a .json file, a URL to a JSON file, or a
+model id (org/name): looked up in the local Hugging Face cache, then among the configs bundled
+with pixelflow, then downloaded from the Hub into the cache (--cache-dir, --force-download,
+--local-files-only, --token, --subfolder, --proxy, --proxies; HF_ENDPOINT, HF_HUB_OFFLINE,
+HF_TOKEN, HF_HUB_CACHE, HF_HOME).
 )";
 
 constexpr const char* kPreprocessHelp = R"(Usage: pixelflow preprocess --config PATH --out DIR [options] INPUT...
@@ -107,7 +111,7 @@ Options:
   --approximate           NOT bit-exact: decode JPEGs shrunk 2/4/8x in the DCT domain when the
                           resize target allows it (like PIL's draft), then resize as usual;
                           faster, outputs differ slightly from Hugging Face's (see bench/README.md)
-  --revision REV          model revision in the Hugging Face cache (default: main)
+  --revision REV          model revision on the Hub / in its cache (default: main)
   --tuning FILE           kernel selection (default: this CPU's entry in the tuning file written
                           by pixelflow tune, if any; "none": built-in defaults; same bytes)
   --max-image-pixels N    refuse images (and .npy arrays) of more than N pixels, from their header,
@@ -158,9 +162,21 @@ Writes DIR/scores_<i>.npy (float32, (k,)), DIR/labels_<i>.npy (int64, (k,)) and 
 )";
 
 constexpr const char* kSaveConfigHelp = R"(Usage: pixelflow save-config --config PATH --out DIR [--set KEY=JSON]...
+                             [--push-to-hub REPO_ID [--token T] [--private]
+                              [--commit-message M] [--revision BRANCH]]
 
 Loads the processor (with --set applied as from_pretrained(**kwargs) overrides) and writes
-DIR/preprocessor_config.json exactly as save_pretrained does.
+DIR/preprocessor_config.json exactly as save_pretrained does. PATH may also be a URL to a JSON
+file.
+
+--push-to-hub REPO_ID   then commits DIR/preprocessor_config.json to the Hub repository REPO_ID
+                        (save_pretrained(DIR, push_to_hub=True, repo_id=REPO_ID)), creating it if
+                        needed; prints the commit's URL. Needs a token with write access
+                        (--token, else $HF_TOKEN, else the file $HF_TOKEN_PATH / $HF_HOME/token)
+  --private             a repository created here is private
+  --commit-message M    the commit's summary (default: "Upload processor")
+  --revision BRANCH     the branch to commit to (default: main); without --push-to-hub, the
+                        revision --config is read at
 )";
 
 // Detection labels ("labels.<field>", a list per image) as files: labels_<i>_<field>.npy.
@@ -228,6 +244,7 @@ int parse_threads(const std::string& value) {
 // The command line of `pixelflow preprocess`.
 struct PreprocessArgs {
   std::string config, out, revision, tuning;
+  pipelines::LoadOptions load;  // the Hub options (take_hub_option)
   json kwargs = json::object();
   std::vector<std::string> inputs, seg_maps;
   std::string annotations;  // --annotations FILE.json
@@ -240,7 +257,7 @@ void take_preprocess_arg(Args& args, PreprocessArgs& p) {
   std::string value;
   const std::string& a = args.peek();
   if (args.take("--config", &p.config) || args.take("--out", &p.out) || args.take("--revision", &p.revision) ||
-      args.take("--tuning", &p.tuning))
+      args.take("--tuning", &p.tuning) || take_hub_option(args, p.load))
     return;
   if (args.take("--set", &value)) {
     parse_set(value, p.kwargs);
@@ -277,7 +294,7 @@ std::optional<PreprocessArgs> parse_preprocess_args(Args& args) {
     p.opts.max_image_pixels = parse_pixel_limit(env, "PIXELFLOW_MAX_IMAGE_PIXELS");
   while (!args.done()) {
     if (args.peek() == "-h" || args.peek() == "--help") {
-      std::cout << kPreprocessHelp;
+      std::cout << kPreprocessHelp << "\n" << kHubOptionsHelp;
       return std::nullopt;
     }
     take_preprocess_arg(args, p);
@@ -323,7 +340,7 @@ void prepare_yaml_pipeline(PreprocessArgs& p, Preprocessor& pre) {
 void prepare_preprocessor(PreprocessArgs& p, Preprocessor& pre) {
   apply_tuning(p.tuning);
   if (is_yaml_file(p.config)) return prepare_yaml_pipeline(p, pre);
-  pipelines::LoadOptions load;
+  pipelines::LoadOptions load = p.load;
   if (!p.revision.empty()) load.revision = p.revision;
   pre.processor.emplace(pipelines::ImageProcessor::from_pretrained(p.config, load));
   pre.call.emplace(pre.processor->prepare(p.kwargs, p.opts));
@@ -438,6 +455,7 @@ std::vector<std::pair<double, double>> parse_target_sizes(const std::string& v) 
 // The command line of `pixelflow postprocess semantic-segmentation` / `object-detection`.
 struct PostprocessArgs {
   std::string task, config, out, logits_path, boxes_path, revision;
+  pipelines::LoadOptions load;  // the Hub options (take_hub_option)
   std::vector<std::pair<int64_t, int64_t>> sizes;
   pipelines::DetectionOptions detection;
   RunOptions run;
@@ -449,7 +467,7 @@ std::optional<PostprocessArgs> parse_postprocess_args(Args& args) {
   if (args.done()) throw UsageError("postprocess needs a task: semantic-segmentation or object-detection");
   std::string task = args.next();
   if (task == "-h" || task == "--help") {
-    std::cout << kPostprocessHelp;
+    std::cout << kPostprocessHelp << "\n" << kHubOptionsHelp;
     return std::nullopt;
   }
   if (task != "semantic-segmentation" && task != "object-detection")
@@ -461,11 +479,11 @@ std::optional<PostprocessArgs> parse_postprocess_args(Args& args) {
   while (!args.done()) {
     const std::string& a = args.peek();
     if (a == "-h" || a == "--help") {
-      std::cout << kPostprocessHelp;
+      std::cout << kPostprocessHelp << "\n" << kHubOptionsHelp;
       return std::nullopt;
     }
     if (args.take("--config", &p.config) || args.take("--out", &p.out) || args.take("--logits", &p.logits_path) ||
-        args.take("--revision", &p.revision))
+        args.take("--revision", &p.revision) || take_hub_option(args, p.load))
       continue;
     if (!detection && args.take("--target-size", &value)) {
       p.sizes.push_back(parse_target_size(value));
@@ -512,14 +530,13 @@ std::optional<PostprocessArgs> parse_postprocess_args(Args& args) {
 
 // The processor class a config names (image_processor_type, else feature_extractor_type), read
 // without requiring pixelflow to preprocess for it.
-std::string config_class(const std::string& config, const std::string& revision) {
-  const std::string path = pipelines::resolve_preprocessor_config_path(
-      config, revision.empty() ? std::nullopt : std::optional<std::string>(revision));
-  std::ifstream f(path);
-  if (!f) throw ConfigError(path, "cannot be read");
+std::string config_class(const std::string& config, const std::string& revision, pipelines::LoadOptions load) {
+  if (!revision.empty()) load.revision = revision;
+  const pipelines::ConfigText text = pipelines::read_preprocessor_config(config, load);
+  const std::string& path = text.source;
   nlohmann::json dict;
   try {
-    dict = nlohmann::json::parse(f);
+    dict = nlohmann::json::parse(text.text);
   } catch (const nlohmann::json::exception& e) {
     throw ConfigError(path, std::string("is not valid JSON: ") + e.what());
   }
@@ -541,7 +558,7 @@ Tensor load_detection_npy(const std::string& path, const char* what, int64_t las
 }
 
 int cmd_object_detection(const PostprocessArgs& p) {
-  const std::string cls = config_class(p.config, p.revision);
+  const std::string cls = config_class(p.config, p.revision, p.load);
   Tensor logits = load_detection_npy(p.logits_path, "logits", -1);
   Tensor boxes = load_detection_npy(p.boxes_path, "pred_boxes", 4);
   if (boxes.dim(0) != logits.dim(0) || boxes.dim(1) != logits.dim(1))
@@ -575,7 +592,7 @@ int cmd_postprocess(Args& args) {
   std::optional<PostprocessArgs> p = parse_postprocess_args(args);
   if (!p) return 0;  // --help
   if (p->task == "object-detection") return cmd_object_detection(*p);
-  pipelines::LoadOptions load;
+  pipelines::LoadOptions load = p->load;
   if (!p->revision.empty()) load.revision = p->revision;
   auto cfg = pipelines::load_processor_config(p->config, load);
   Tensor logits = load_npy(p->logits_path);
@@ -593,15 +610,28 @@ int cmd_postprocess(Args& args) {
 }
 
 int cmd_save_config(Args& args) {
-  std::string config, out, value;
+  std::string config, out, value, repo_id, revision, commit_message;
+  bool private_repo = false, push = false;
   json overrides = json::object();
+  pipelines::LoadOptions load;
+  load.overrides = overrides;
   while (!args.done()) {
     const std::string& a = args.peek();
     if (a == "-h" || a == "--help") {
-      std::cout << kSaveConfigHelp;
+      std::cout << kSaveConfigHelp << "\n" << kHubOptionsHelp;
       return 0;
     }
-    if (args.take("--config", &config) || args.take("--out", &out)) continue;
+    if (args.take("--config", &config) || args.take("--out", &out) || args.take("--revision", &revision) ||
+        args.take("--commit-message", &commit_message) || take_hub_option(args, load))
+      continue;
+    if (args.take("--push-to-hub", &repo_id)) {
+      push = true;
+      continue;
+    }
+    if (args.take_flag("--private")) {
+      private_repo = true;
+      continue;
+    }
     if (args.take("--set", &value)) {
       parse_set(value, overrides);
       continue;
@@ -609,12 +639,34 @@ int cmd_save_config(Args& args) {
     throw UsageError("unknown argument '" + a + "'");
   }
   if (config.empty() || out.empty()) throw UsageError("save-config needs --config PATH and --out DIR");
-  pipelines::LoadOptions load;
+  if (push && repo_id.empty()) throw UsageError("--push-to-hub needs a repository id (ORG/NAME)");
+  if (!push && (private_repo || !commit_message.empty()))
+    throw UsageError(std::string(private_repo ? "--private" : "--commit-message") + " needs --push-to-hub REPO_ID");
   load.overrides = overrides;
+  // --revision: the branch pushed to with --push-to-hub, else the revision --config is read at.
+  if (!push && !revision.empty()) load.revision = revision;
+  if (push && !pipelines::hub::resolve_token(load.token))
+    throw HubError(HubError::Kind::kAuth, repo_id,
+                   "--push-to-hub needs a token with write access: --token, HF_TOKEN or the file HF_TOKEN_PATH "
+                   "(default HF_HOME/token)");
   auto cfg = pipelines::load_processor_config(config, load);
+  std::string commit_url;
+  if (push) {  // first, so that a refused push leaves no output
+    std::error_code ec;
+    if (fs::is_regular_file(out, ec)) throw ConfigError(out, "provided path should be a directory, not a file");
+    pipelines::PushOptions po;
+    po.token = load.token;
+    po.proxies = load.proxies;
+    po.endpoint = load.endpoint;
+    if (private_repo) po.private_repo = true;
+    if (!commit_message.empty()) po.commit_message = commit_message;
+    if (!revision.empty()) po.revision = revision;
+    commit_url = pipelines::push_to_hub(cfg, repo_id, po);
+  }
   pipelines::save_pretrained(cfg, out);
   for (const auto& k : cfg.unused_kwargs) std::cerr << "warning: unused override '" << k << "'\n";
   std::cout << (fs::path(out) / "preprocessor_config.json").string() << "\n";
+  if (push) std::cout << commit_url << "\n";
   return 0;
 }
 

@@ -148,6 +148,7 @@ struct RunFlags {
   std::optional<int> threads;
   std::optional<int64_t> max_pixels;  // --max-image-pixels, else PIXELFLOW_MAX_IMAGE_PIXELS
   int prefetch = 2;
+  pipelines::LoadOptions load;  // --revision and the Hub options (take_hub_option)
   bool recursive = false, overwrite = false, sync = false;
   nlohmann::json kwargs = nlohmann::json::object();
   std::string yaml;  // PIPELINE.yaml
@@ -165,6 +166,8 @@ RunFlags parse_flags(Args& args, bool* help) {
       return f;
     }
     if (args.take("--config", &v)) f.config = v;
+    else if (take_hub_option(args, f.load)) continue;
+    else if (args.take("--revision", &v)) f.load.revision = v;
     else if (args.take("--input", &v)) f.input = v;
     else if (args.take("--out", &v)) f.out = v;
     else if (args.take("--format", &v)) f.format = v;
@@ -190,7 +193,7 @@ pipelines::PipelineSpec spec_from_flags(const RunFlags& f) {
   if (!f.config) throw UsageError("run needs --config PATH (or a PIPELINE.yaml)");
   pipelines::PipelineSpec spec;
   spec.origin = *f.config;
-  auto processor = pipelines::ImageProcessor::from_pretrained(*f.config);
+  auto processor = pipelines::ImageProcessor::from_pretrained(*f.config, f.load);
   for (const auto& w : processor.config().warnings) std::cerr << "warning: " << w << "\n";
   spec.plan = processor.plan(f.kwargs, spec.options);
   return spec;
@@ -346,7 +349,7 @@ int cmd_run(Args& args) {
   bool help = false;
   RunFlags flags = parse_flags(args, &help);
   if (help) {
-    std::cout << kRunHelp;
+    std::cout << kRunHelp << "\n  --revision REV          the revision of a model id given as --config (default: main)\n\n" << kHubOptionsHelp;
     return 0;
   }
   // --config PIPELINE.yaml is PIPELINE.yaml.

@@ -88,6 +88,11 @@ struct InputGroup {
   int64_t size = 1;
 };
 
+// Sample attribute set by the loader when the input was channels first (C, H, W) as Hugging Face
+// reads it (the sample holds it channels last): for ops that reproduce transformers' layout
+// inference on intermediate arrays (LLaVA-NeXT's _pad_for_patching).
+struct ChannelsFirstInput {};
+
 // One element of a batch flowing through the graph.
 struct Sample {
   int64_t index = 0;     // position in the batch (order is restored by it)

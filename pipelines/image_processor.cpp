@@ -6,6 +6,7 @@
 
 #include "base/errors.h"
 #include "graph/kernels.h"
+#include "ops/astype/astype.h"
 #include "ops/common/tiling.h"
 #include "ops/patchify/patchify.h"
 #include "pipelines/detection_labels.h"
@@ -197,18 +198,27 @@ BatchFeature group_tiles(BatchFeature per_tile, const Plan& plan, const std::vec
   for (int64_t n : tiles_of) {
     const int64_t rows = plan.pad_tiles ? most : n;
     const Tensor& first = t[next];
-    Shape shape{rows};
-    shape.insert(shape.end(), first.shape().begin(), first.shape().end());
-    Tensor g = Tensor::empty(first.dtype(), shape, pool);
-    for (int64_t k = 0; k < n; ++k, ++next) {
-      const Tensor& tile = t[next];
-      if (tile.shape() != first.shape() || tile.dtype() != first.dtype())
+    // np.array of the tiles: one shape, dtypes promoted as NumPy does (all-zero tiles of a float
+    // image come out of transformers' resize as uint8).
+    DType dtype = first.dtype();
+    for (int64_t k = 0; k < n; ++k) {
+      const Tensor& tile = t[next + static_cast<size_t>(k)];
+      const std::optional<DType> common = ops::result_type(dtype, tile.dtype());
+      if (tile.shape() != first.shape() || !common)
         throw InputError(key + ": tiles of " + dtype_name(first.dtype()) + " " + shape_str(first.shape()) + " and " +
                          dtype_name(tile.dtype()) + " " + shape_str(tile.shape()) +
                          " of one image cannot be stacked (transformers' np.array raises)");
-      std::memcpy(g[k].raw_data(), tile.raw_data(), tile.nbytes());
+      dtype = *common;
     }
-    if (rows > n) std::memset(g[n].raw_data(), 0, static_cast<size_t>(rows - n) * first.nbytes());
+    Shape shape{rows};
+    shape.insert(shape.end(), first.shape().begin(), first.shape().end());
+    Tensor g = Tensor::empty(dtype, shape, pool);
+    for (int64_t k = 0; k < n; ++k, ++next) {
+      const Tensor& tile = t[next];
+      const Tensor src = tile.dtype() == dtype ? tile : ops::astype(tile, dtype, pool);
+      std::memcpy(g[k].raw_data(), src.raw_data(), src.nbytes());
+    }
+    if (rows > n) std::memset(g[n].raw_data(), 0, static_cast<size_t>(rows - n) * g[0].nbytes());
     groups.push_back(std::move(g));
   }
   if (!stacked) {

@@ -1,6 +1,6 @@
 // Where a path or a model id resolves to: local file/directory, the local Hugging Face hub cache
-// (same layout and environment variables as huggingface_hub), then the bundled configs. Never the
-// network.
+// (same layout and environment variables as huggingface_hub), then the bundled configs, then a
+// download from the Hub into that cache (pipelines/hub/hub.h) unless downloads are off.
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
@@ -9,6 +9,7 @@
 
 #include "base/file_io.h"
 #include "base/text.h"
+#include "pipelines/hub/hub.h"
 #include "pipelines/processor_config.h"
 
 namespace pixelflow::pipelines {
@@ -63,17 +64,7 @@ std::string bundled_folder_name(const std::string& model_id) {
 
 }  // namespace
 
-std::string hf_hub_cache_dir() {
-  if (std::string v = env("HF_HUB_CACHE"); !v.empty()) return expand_user(v);
-  if (std::string v = env("HUGGINGFACE_HUB_CACHE"); !v.empty()) return expand_user(v);
-  std::string home = env("HF_HOME");
-  if (home.empty()) {
-    std::string xdg = env("XDG_CACHE_HOME");
-    if (xdg.empty()) xdg = "~/.cache";
-    home = (fs::path(expand_user(xdg)) / "huggingface").string();
-  }
-  return (fs::path(expand_user(home)) / "hub").string();
-}
+std::string hf_hub_cache_dir() { return hub::hub_cache_dir(); }
 
 namespace {
 std::string& bundled_models_dir_override() {
@@ -115,11 +106,10 @@ std::vector<std::string> bundled_model_ids() {
   return ids;
 }
 
-std::string resolve_preprocessor_config_path(const std::string& path_or_model_id,
-                                             const std::optional<std::string>& revision,
-                                             const std::optional<std::string>& cache_dir, const std::string& subfolder) {
-  const std::string& p = path_or_model_id;
-  if (p.empty()) throw ConfigError("<empty path>", "expected a directory, a preprocessor_config.json file or a model id");
+namespace {
+
+// A local folder or file named `p`; nullopt when nothing by that name exists.
+std::optional<std::string> resolve_local(const std::string& p, const std::string& subfolder) {
   std::error_code ec;
   const fs::path path(p);
   if (fs::is_directory(path, ec)) {
@@ -132,40 +122,88 @@ std::string resolve_preprocessor_config_path(const std::string& path_or_model_id
     const RegularFile check(p, FileRole::kConfig);  // refuses it: "not a regular file (a FIFO)", ...
     return p;                                       // (it became a regular file meanwhile)
   }
+  return std::nullopt;
+}
+
+// subfolder/preprocessor_config.json as a path in the repository ("a/b/preprocessor_config.json").
+std::string path_in_repo(const std::string& subfolder) {
+  std::string sub = subfolder;
+  while (!sub.empty() && sub.back() == '/') sub.pop_back();
+  while (!sub.empty() && sub.front() == '/') sub.erase(0, 1);
+  return sub.empty() ? std::string(kConfigName) : sub + "/" + kConfigName;
+}
+
+}  // namespace
+
+std::string resolve_preprocessor_config_path(const std::string& path_or_model_id,
+                                             const std::optional<std::string>& revision,
+                                             const std::optional<std::string>& cache_dir, const std::string& subfolder) {
+  LoadOptions o;
+  o.revision = revision;
+  o.cache_dir = cache_dir;
+  o.subfolder = subfolder;
+  o.local_files_only = true;
+  return resolve_preprocessor_config_path(path_or_model_id, o);
+}
+
+std::string resolve_preprocessor_config_path(const std::string& path_or_model_id, const LoadOptions& opts) {
+  const std::string& p = path_or_model_id;
+  const std::string& subfolder = opts.subfolder;
+  if (p.empty()) throw ConfigError("<empty path>", "expected a directory, a preprocessor_config.json file or a model id");
+  if (auto local = resolve_local(p, subfolder)) return *local;
   if (!looks_like_model_id(p))
     throw ConfigError(p, "no such file or directory (and not a model id of the form \"org/name\")");
 
-  const std::string rev = revision.value_or("main");
+  const std::string rev = opts.revision.value_or("main");
   if (rev.empty()) throw ConfigError(p, "empty revision");
-  // huggingface_hub try_to_load_from_cache: refs/<revision> holds the commit hash; otherwise the
-  // revision itself names a snapshot (a commit hash).
-  std::string repo_id_folder = "models--" + p;
-  for (auto pos = repo_id_folder.find('/'); pos != std::string::npos; pos = repo_id_folder.find('/'))
-    repo_id_folder.replace(pos, 1, "--");
-  const fs::path repo = fs::path(cache_dir && !cache_dir->empty() ? expand_user(*cache_dir) : hf_hub_cache_dir()) /
-                       repo_id_folder;
-  if (fs::is_directory(repo, ec)) {
-    std::string commit = rev;
-    const fs::path ref = repo / "refs" / rev;
-    if (fs::is_regular_file(ref, ec)) {
-      commit = trim(read_regular_file(ref.string(), kMaxConfigFileBytes, "a refs file", FileRole::kConfig));
+  const std::string cache = opts.cache_dir && !opts.cache_dir->empty() ? expand_user(*opts.cache_dir) : hf_hub_cache_dir();
+  const fs::path repo = fs::path(cache) / hub::repo_folder_name(p);
+  const std::string file_in_repo = path_in_repo(subfolder);
+  std::error_code ec;
+  const std::string bundled = bundled_models_dir();
+  if (!opts.force_download) {
+    // huggingface_hub try_to_load_from_cache: refs/<revision> holds the commit hash; otherwise the
+    // revision itself names a snapshot (a commit hash).
+    if (fs::is_directory(repo, ec)) {
+      std::string commit = rev;
+      const fs::path ref = repo / "refs" / rev;
+      if (rev.find("..") == std::string::npos && fs::is_regular_file(ref, ec))
+        commit = trim(read_regular_file(ref.string(), kMaxConfigFileBytes, "a refs file", FileRole::kConfig));
+      if (!commit.empty() && commit.find("..") == std::string::npos) {
+        const fs::path file = repo / "snapshots" / commit / file_in_repo;
+        if (fs::is_regular_file(file, ec)) return file.string();
+      }
     }
-    if (!commit.empty() && commit.find("..") == std::string::npos) {
-      const fs::path file = repo / "snapshots" / commit / subfolder / kConfigName;
+    if (rev == "main" && !bundled.empty()) {
+      const fs::path file = fs::path(bundled) / bundled_folder_name(p) / subfolder / kConfigName;
       if (fs::is_regular_file(file, ec)) return file.string();
     }
   }
-  const std::string bundled = bundled_models_dir();
-  if (rev == "main" && !bundled.empty()) {
-    const fs::path file = fs::path(bundled) / bundled_folder_name(p) / subfolder / kConfigName;
-    if (fs::is_regular_file(file, ec)) return file.string();
+  const bool offline = opts.local_files_only || hub::offline_mode();
+  if (offline && !opts.force_download) {
+    if (hub::cached_as_missing(cache, p, rev, file_in_repo))
+      throw HubError(HubError::Kind::kEntryNotFound, p,
+                     file_in_repo + " does not exist in revision \"" + rev + "\" (recorded in the cache's .no_exist, " +
+                         repo.string() + ")");
+    const std::string known = join(bundled_model_ids());
+    throw HubError(HubError::Kind::kOffline, p,
+                   "model id not found: no " + file_in_repo + " for revision \"" + rev + "\" in the Hugging Face cache (" +
+                       repo.string() + ")" +
+                       (rev == "main" ? " and no bundled copy in " + bundled + " (bundled: " + known + ")"
+                                      : "; bundled copies are only used for the main revision") +
+                       ", and downloads are off (" +
+                       (opts.local_files_only ? "local_files_only" : "HF_HUB_OFFLINE is set") + ")");
   }
-  const std::string known = join(bundled_model_ids());
-  throw ConfigError(p, "model id not found: no " + std::string(kConfigName) + " for revision \"" + rev + "\" in the " +
-                           "Hugging Face cache (" + repo.string() + ")" +
-                           (rev == "main" ? " and no bundled copy in " + bundled + " (bundled: " + known + ")"
-                                          : "; bundled copies are only used for the main revision") +
-                           "; pixelflow never downloads (and no local file or directory has that name)");
+  hub::DownloadOptions d;
+  d.connection.endpoint = opts.endpoint;
+  d.connection.token = opts.token;
+  d.connection.use_token = opts.use_token;
+  d.connection.proxies = opts.proxies;
+  d.cache_dir = cache;
+  d.force_download = opts.force_download;
+  d.local_files_only = opts.local_files_only;
+  d.resume_download = opts.resume_download;
+  return hub::download(p, file_in_repo, rev, d);
 }
 
 }  // namespace pixelflow::pipelines

@@ -13,6 +13,7 @@
 #include "base/file_io.h"
 #include "ops/common/params.h"
 #include "base/text.h"
+#include "pipelines/hub/hub.h"
 #include "pipelines/processors/processor.h"
 #include "pipelines/processors/py_semantics.h"
 #include "pipelines/py_json.h"
@@ -43,6 +44,9 @@ const std::map<std::string, std::string>& model_type_map() {
 }
 
 std::string supported_list() { return join(supported_processor_classes()); }
+
+// A config given as a URL to a JSON file (fetched, not cached).
+bool is_url_config(const std::string& p) { return p.rfind("https://", 0) == 0 || p.rfind("http://", 0) == 0; }
 
 std::string read_text_file(const std::string& path) {
   return read_regular_file(path, kMaxConfigFileBytes, "a config file", FileRole::kConfig);
@@ -444,36 +448,87 @@ ProcessorConfig processor_config_from_json_text(const std::string& text, const s
 ProcessorConfig load_processor_config(const std::string& path_or_model_id, const LoadOptions& opts) {
   // from_pretrained's loader kwargs are consumed here, before from_dict sees the rest.
   LoadOptions o = opts;
-  std::optional<std::string> cache_dir;
-  std::string subfolder;
   std::vector<std::string> notes;
   if (o.overrides.is_object()) {
-    auto take_string = [&](const char* key) -> std::optional<std::string> {
+    auto take = [&](const char* key) -> std::optional<json> {
       auto it = o.overrides.find(key);
       if (it == o.overrides.end()) return std::nullopt;
-      const json v = *it;
+      json v = *it;
       o.overrides.erase(key);
       if (v.is_null()) return std::nullopt;
-      if (!v.is_string()) throw ConfigError(std::string("overrides: ") + key, "must be a string, got " + show(v));
-      return v.get<std::string>();
+      return v;
+    };
+    auto take_string = [&](const char* key) -> std::optional<std::string> {
+      auto v = take(key);
+      if (!v) return std::nullopt;
+      if (!v->is_string()) throw ConfigError(std::string("overrides: ") + key, "must be a string, got " + show(*v));
+      return v->get<std::string>();
     };
     if (auto r = take_string("revision"); r && !o.revision) o.revision = r;
-    cache_dir = take_string("cache_dir");
-    if (auto sub = take_string("subfolder")) subfolder = *sub;
+    if (auto c = take_string("cache_dir"); c && !o.cache_dir) o.cache_dir = c;
+    if (auto sub = take_string("subfolder"); sub && o.subfolder.empty()) o.subfolder = *sub;
+    if (auto v = take("force_download"); v && detail::py_truthy(*v)) o.force_download = true;
+    if (auto v = take("local_files_only"); v && detail::py_truthy(*v)) o.local_files_only = true;
+    if (auto v = take("resume_download"); v && v->is_boolean() && !v->get<bool>()) o.resume_download = false;
+    // token: a string, True (the stored token, as unset) or False (none); use_auth_token is its old name.
+    for (const char* key : {"use_auth_token", "token"}) {
+      auto v = take(key);
+      if (!v || o.token) continue;
+      if (v->is_string()) o.token = v->get<std::string>();
+      else if (v->is_boolean()) o.use_token = v->get<bool>();
+      else throw ConfigError(std::string("overrides: ") + key, "must be a string or a bool, got " + show(*v));
+    }
+    if (auto v = take("proxies"); v && o.proxies.empty()) {
+      if (!v->is_object()) throw ConfigError("overrides: proxies", "must be a dict of scheme to proxy URL, got " + show(*v));
+      for (const auto& [k, url] : v->items()) {
+        if (!url.is_string() && !url.is_null())
+          throw ConfigError("overrides: proxies." + k, "must be a string, got " + show(url));
+        if (url.is_string()) o.proxies[k] = url.get<std::string>();
+      }
+    }
     if (auto it = o.overrides.find("use_fast"); it != o.overrides.end()) {
       if (detail::py_truthy(*it))
         notes.push_back("pixelflow: use_fast=True ignored: pixelflow implements the slow (PIL backend) processors");
       o.overrides.erase("use_fast");
     }
-    for (const char* k : {"force_download", "local_files_only", "token", "proxies", "resume_download",
-                          "use_auth_token", "trust_remote_code", "return_unused_kwargs", "_from_auto", "_from_pipeline"})
+    for (const char* k : {"trust_remote_code", "return_unused_kwargs", "_from_auto", "_from_pipeline"})
       o.overrides.erase(k);
   }
-  const std::string path = resolve_preprocessor_config_path(path_or_model_id, o.revision, cache_dir, subfolder);
-  const ordered_json dict = parse_json_text(read_text_file(path), path);
-  ProcessorConfig cfg = from_dict_impl(dict, path, o, fs::path(path).parent_path().string());
+  const ConfigText config = read_preprocessor_config(path_or_model_id, o);
+  const ordered_json dict = parse_json_text(config.text, config.source);
+  const bool from_url = is_url_config(path_or_model_id);
+  ProcessorConfig cfg =
+      from_dict_impl(dict, config.source, o, from_url ? std::string() : fs::path(config.source).parent_path().string());
   cfg.warnings.insert(cfg.warnings.end(), notes.begin(), notes.end());
   return cfg;
+}
+
+ConfigText read_preprocessor_config(const std::string& path_or_model_id, const LoadOptions& opts) {
+  if (is_url_config(path_or_model_id)) {
+    hub::Connection c;
+    c.endpoint = opts.endpoint;
+    c.token = opts.token;
+    c.use_token = opts.use_token;
+    c.proxies = opts.proxies;
+    return {hub::fetch_url(path_or_model_id, c, kMaxConfigFileBytes), path_or_model_id};
+  }
+  const std::string path = resolve_preprocessor_config_path(path_or_model_id, opts);
+  return {read_text_file(path), path};
+}
+
+std::string push_to_hub(const ProcessorConfig& cfg, const std::string& repo_id, const PushOptions& opts) {
+  hub::CommitOptions c;
+  c.connection.endpoint = opts.endpoint;
+  c.connection.token = opts.token;
+  c.connection.proxies = opts.proxies;
+  c.private_repo = opts.private_repo;
+  c.commit_message = opts.commit_message;
+  c.commit_description = opts.commit_description;
+  c.revision = opts.revision.empty() ? "main" : opts.revision;
+  std::string sub = opts.subfolder;
+  while (!sub.empty() && sub.back() == '/') sub.pop_back();
+  const std::string path = sub.empty() ? "preprocessor_config.json" : sub + "/preprocessor_config.json";
+  return hub::upload_file(repo_id, path, to_json_string(cfg), c).commit_url;
 }
 
 std::string to_json_string(const ProcessorConfig& cfg) { return python_json_dumps(cfg.attributes, 2) + "\n"; }

@@ -37,6 +37,7 @@
 // (Python truthiness, with a "pixelflow: " note), combinations only preprocess() rejects.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -58,11 +59,35 @@ struct LoadOptions {
   // `revision` (when the field above is unset), `cache_dir` (instead of the environment's hub cache)
   // and `subfolder` are honoured; `use_fast` gets a note (pixelflow is the slow processor);
   // force_download, local_files_only, token, proxies, resume_download, use_auth_token,
-  // trust_remote_code, return_unused_kwargs are ignored (nothing is ever downloaded).
+  // trust_remote_code, return_unused_kwargs are ignored. The Hub keywords below may also come as
+  // overrides (`cache_dir`, `subfolder`, `force_download`, `local_files_only`, `token` (a string, or
+  // false for none), `use_auth_token`, `proxies` (a dict), `resume_download`): the fields win when set.
   nlohmann::json overrides = nlohmann::json::object();
   // Force a class, as calling XImageProcessor.from_pretrained directly does (any spelling accepted
   // by class resolution: "...Fast", "...FeatureExtractor"). Unset: resolved like AutoImageProcessor.
   std::optional<std::string> processor_class;
+
+  // ---- the Hugging Face Hub (model ids only; see pipelines/hub/hub.h and the README) ----------
+  // The hub cache folder; unset: HF_HUB_CACHE, else HF_HOME/hub, else ~/.cache/huggingface/hub.
+  std::optional<std::string> cache_dir;
+  // A folder inside the repository (or the local folder) that holds preprocessor_config.json.
+  std::string subfolder;
+  // Download even when the cache holds the file (the blob is replaced).
+  bool force_download = false;
+  // Never touch the network (as HF_HUB_OFFLINE=1): the cache or the bundled configs, else an error.
+  bool local_files_only = false;
+  // A partial download (blobs/<etag>.<8 hex>.incomplete) is continued with a Range request; false
+  // starts it over.
+  bool resume_download = true;
+  // The token sent as "Authorization: Bearer"; unset: HF_TOKEN, else the file HF_TOKEN_PATH
+  // (default HF_HOME/token). use_token = false sends none (token=False in Python).
+  std::optional<std::string> token;
+  bool use_token = true;
+  // Proxies as requests takes them: {"https": URL, "http": URL, "all": URL, "https://host": URL};
+  // empty: the usual environment variables (https_proxy, http_proxy, all_proxy, no_proxy).
+  std::map<std::string, std::string> proxies;
+  // The Hub's address; unset: HF_ENDPOINT, else https://huggingface.co.
+  std::optional<std::string> endpoint;
 };
 
 struct ProcessorConfig {
@@ -74,11 +99,13 @@ struct ProcessorConfig {
                                            // plus pixelflow notes prefixed "pixelflow: "
 };
 
-// Loads `path_or_model_id`: a directory holding preprocessor_config.json, a .json file, or a model id
-// "org/name" looked up (no network, ever) in the local Hugging Face cache (HF_HUB_CACHE, else
+// Loads `path_or_model_id`: a directory holding preprocessor_config.json, a .json file, a URL to a
+// JSON file, or a model id "org/name" looked up in the local Hugging Face cache (HF_HUB_CACHE, else
 // HUGGINGFACE_HUB_CACHE, else $HF_HOME/hub, else $XDG_CACHE_HOME/huggingface/hub, else
 // ~/.cache/huggingface/hub; models--org--name/snapshots/<rev>/, <rev> read from refs/<revision>),
-// then among the bundled configs (see bundled_models_dir()).
+// then among the bundled configs (see bundled_models_dir()), then downloaded from the Hub into that
+// cache unless opts.local_files_only or HF_HUB_OFFLINE (pipelines/hub/hub.h). Hub failures throw
+// HubError.
 ProcessorConfig load_processor_config(const std::string& path_or_model_id, const LoadOptions& opts = {});
 
 // from_dict on an already parsed config (Python dict order matters only for warning texts, so the
@@ -122,10 +149,37 @@ std::optional<std::string> processor_class_in_config(const nlohmann::json& dict,
 // Where a path or model id resolves to (the preprocessor_config.json that load_processor_config
 // reads). Throws ConfigError naming the path/id when nothing is found.
 // `cache_dir` replaces hf_hub_cache_dir(); `subfolder` is looked in below the folder / snapshot.
+// This overload never downloads (the cache and the bundled configs only).
 std::string resolve_preprocessor_config_path(const std::string& path_or_model_id,
                                              const std::optional<std::string>& revision = std::nullopt,
                                              const std::optional<std::string>& cache_dir = std::nullopt,
                                              const std::string& subfolder = "");
+// The same with the Hub: a model id that is neither in the cache nor bundled (for the main
+// revision) is downloaded into the cache (opts' revision, cache_dir, subfolder, force_download,
+// local_files_only, token, proxies, endpoint; HF_HUB_OFFLINE=1 is local_files_only). A URL
+// (http:// or https://) is not resolved here: see read_preprocessor_config.
+// Throws ConfigError for local paths, HubError for the Hub.
+std::string resolve_preprocessor_config_path(const std::string& path_or_model_id, const LoadOptions& opts);
+// The text of the preprocessor_config.json that path_or_model_id names (as above, or a URL to a
+// JSON file, fetched without caching) and where it came from (the file, or the URL).
+struct ConfigText {
+  std::string text;
+  std::string source;
+};
+ConfigText read_preprocessor_config(const std::string& path_or_model_id, const LoadOptions& opts);
+// save_pretrained(dir, push_to_hub=True): commits `cfg` as preprocessor_config.json (to_json_string)
+// to the Hub repository `repo_id`, creating the repository if needed. Returns the commit's URL.
+struct PushOptions {
+  std::optional<std::string> token;  // unset: HF_TOKEN, else HF_TOKEN_PATH / HF_HOME/token; required
+  std::optional<bool> private_repo;  // visibility of a repository created here (unset: the Hub's default)
+  std::string commit_message = "Upload processor";
+  std::string commit_description;
+  std::string revision = "main";     // the branch the commit goes to
+  std::string subfolder;             // path_in_repo = subfolder/preprocessor_config.json
+  std::map<std::string, std::string> proxies;
+  std::optional<std::string> endpoint;
+};
+std::string push_to_hub(const ProcessorConfig& cfg, const std::string& repo_id, const PushOptions& opts = {});
 // The Hugging Face hub cache directory in use (see load_processor_config).
 std::string hf_hub_cache_dir();
 // Directory of bundled configs: $PIXELFLOW_MODELS_DIR if set, else

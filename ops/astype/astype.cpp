@@ -69,4 +69,10 @@ void AsTypeOp::run(Sample& s, const ExecContext& ctx, bool last) const {
   t = std::move(out);
 }
 
+std::optional<DType> result_type(DType a, DType b) {
+  const auto rank = [](DType t) { return t == DType::kUInt8 ? 0 : t == DType::kFloat32 ? 1 : t == DType::kFloat64 ? 2 : -1; };
+  if (rank(a) < 0 || rank(b) < 0) return std::nullopt;
+  return rank(a) >= rank(b) ? a : b;
+}
+
 }  // namespace pixelflow::ops

@@ -1,6 +1,8 @@
 // astype: NumPy's astype on the array of a sample, e.g. segmentation maps to int64 labels.
 #pragma once
 
+#include <optional>
+
 #include <string>
 #include <vector>
 
@@ -10,6 +12,9 @@ namespace pixelflow::ops {
 
 DType parse_dtype(const nlohmann::json& v, const std::string& key);
 Tensor astype(const Tensor& t, DType dtype, BufferPool* pool = nullptr);
+// NumPy's result type of two of uint8 / float32 / float64 (what processors output, e.g. np.array
+// of arrays of different dtypes); nullopt for other pairs.
+std::optional<DType> result_type(DType a, DType b);
 // NumPy's astype into a preallocated tensor of the same shape.
 void astype_into(const Tensor& t, Tensor& out);
 

@@ -45,6 +45,33 @@ std::pair<int64_t, int64_t> patch_output_size(int64_t h, int64_t w, int64_t targ
   return {target_h, std::min(static_cast<int64_t>(std::ceil(static_cast<double>(w) * scale_h)), target_w)};
 }
 
+PatchCanvas patch_canvas(int64_t h, int64_t w, int64_t c, bool channels_first,
+                         const std::vector<std::pair<int64_t, int64_t>>& resolutions, const std::string& source) {
+  const auto [best_h, best_w] = select_best_resolution(h, w, resolutions);
+  const auto [nh, nw] = patch_output_size(h, w, best_h, best_w);
+  const int64_t pad_h = best_h - nh, pad_w = best_w - nw;
+  // _pad_for_patching's pad() infers the layout of the resized array, (nh, nw, c) or, for
+  // channels-first inputs, (c, nh, nw): channels first when its first side is 1 or 3, else
+  // channels last when its last is, else it raises. Read the wrong way round, it pads the other
+  // two axes.
+  const int64_t first = channels_first ? c : nh, last = channels_first ? nw : c;
+  const auto one_or_three = [](int64_t v) { return v == 1 || v == 3; };
+  const std::string at = source.empty() ? std::string() : source + ": ";
+  const std::string resized = std::to_string(nh) + " x " + std::to_string(nw) + " x " + std::to_string(c);
+  if (!one_or_three(first) && !one_or_three(last))
+    throw InputError(at + "llava_next_patches: Unable to infer channel dimension format of the " + resized +
+                     " resized image (transformers' pad in _pad_for_patching raises)");
+  const bool read_first = one_or_three(first);
+  if (read_first == channels_first) return {best_h, best_w, pad_h / 2, pad_w / 2, nh, nw};
+  // Misread: the padding of one side lands on the channels, that of the other on the wrong side.
+  if ((channels_first ? pad_h : pad_w) != 0)
+    throw InputError(at + "llava_next_patches: transformers' _pad_for_patching reads the " + resized +
+                     " resized image with the wrong layout and pads its channels: its patches get another channel "
+                     "count than its base image (transformers' np.array of them raises ValueError)");
+  if (channels_first) return {nh + pad_w, nw, pad_w / 2, 0, nh, nw};  // (c, nh, nw) read as (H, W, C)
+  return {nh, nw + pad_h, 0, pad_h / 2, nh, nw};                       // (nh, nw, c) read as (C, H, W)
+}
+
 LlavaNextPatchesOp::LlavaNextPatchesOp(const nlohmann::json& params)
     : patch_(param_side(params, "patch_size")),
       filter_(resample_from_int(param_int(params, "resample"), "resample")) {
@@ -73,9 +100,9 @@ LlavaNextPatchesOp::LlavaNextPatchesOp(const nlohmann::json& params)
 TensorSpec LlavaNextPatchesOp::infer(const TensorSpec& in) const {
   if (in.shape.size() != 3)
     throw InputError("llava_next_patches needs an (height, width, channels) image, got " + shape_str(in.shape));
-  const auto best = select_best_resolution(in.shape[0], in.shape[1], resolutions_);
+  const PatchCanvas cv = patch_canvas(in.shape[0], in.shape[1], in.shape[2], false, resolutions_, "");
   return {in.dtype == DType::kUInt8 ? DType::kUInt8 : DType::kFloat32,
-          {best.first + base_h_, best.second + base_w_, in.shape[2]}};
+          {cv.h + base_h_, cv.w + base_w_, in.shape[2]}};
 }
 
 namespace {
@@ -100,13 +127,20 @@ void fill_square(Tensor& out, const Tensor& in, const std::vector<int64_t>& colo
 void LlavaNextPatchesOp::pad_to_square(Sample& s, const ExecContext& ctx, bool last) const {
   const Tensor& in = s.image;
   const int64_t h = in.dim(0), w = in.dim(1), c = in.dim(2);
-  if (h == w) return;  // as it is
+  // The color is computed (from image_mean) before pad_to_square looks at the image.
   if (!grouped_pad_color_.is_array())
     throw InputError(s.source + ": pad_to_square: the background color comes from image_mean, which must be a list "
                      "of numbers for images passed several to a sample (transformers: '" +
                      std::string(grouped_pad_color_.is_number_float() ? "float" : "int") + "' object is not iterable)");
+  if (h == w) return;  // as it is
   std::vector<int64_t> color;
-  for (const auto& v : grouped_pad_color_) color.push_back(v.get<int64_t>());
+  for (const auto& v : grouped_pad_color_) {
+    color.push_back(v.get<int64_t>());
+    if (in.dtype() == DType::kUInt8 && (color.back() < 0 || color.back() > 255))
+      throw InputError(s.source + ": pad_to_square: Python integer " + std::to_string(color.back()) +
+                       " out of bounds for uint8 (the background color int(x * 255) of image_mean; transformers "
+                       "raises OverflowError)");
+  }
   if (static_cast<int64_t>(color.size()) != c)
     throw InputError(s.source + ": pad_to_square: background_color must have no more than " + std::to_string(c) +
                      " elements to match the number of channels (image_mean has " + std::to_string(color.size()) + ")");
@@ -124,19 +158,21 @@ void LlavaNextPatchesOp::pad_to_square(Sample& s, const ExecContext& ctx, bool l
 }
 
 void LlavaNextPatchesOp::run(Sample& s, const ExecContext& ctx, bool last) const {
+  if (s.image.ndim() != 3)
+    throw InputError("llava_next_patches needs an (height, width, channels) image, got " + shape_str(s.image.shape()));
+  // Integer arrays: Hugging Face's resize and pad take their values as they are (exact in float64).
+  if (s.image.dtype() != DType::kUInt8 && s.image.dtype() != DType::kFloat32 && s.image.dtype() != DType::kFloat64)
+    s.image = integers_as_float64(s.image, ctx.pool);
   const Tensor& in = s.image;
-  if (in.ndim() != 3)
-    throw InputError("llava_next_patches needs an (height, width, channels) image, got " + shape_str(in.shape()));
-  if (in.dtype() != DType::kUInt8 && in.dtype() != DType::kFloat32 && in.dtype() != DType::kFloat64)
-    throw InputError("llava_next_patches: " + std::string(dtype_name(in.dtype())) + " images are not supported");
   const InputGroup* group = s.attributes.get<InputGroup>();
   if (!grouped_pad_color_.is_null() && group && group->size > 1) {
     pad_to_square(s, ctx, last);
     return;
   }
   const int64_t h = in.dim(0), w = in.dim(1), c = in.dim(2);
-  const auto [best_h, best_w] = select_best_resolution(h, w, resolutions_);
-  const auto [nh, nw] = patch_output_size(h, w, best_h, best_w);
+  const PatchCanvas cv =
+      patch_canvas(h, w, c, s.attributes.get<ChannelsFirstInput>() != nullptr, resolutions_, s.source);
+  const int64_t nh = cv.image_h, nw = cv.image_w, best_h = cv.h, best_w = cv.w;
   check_output_shape("llava_next_patches canvas", best_h + base_h_, best_w + base_w_, c);
   const Tensor grid = resized(in, nh, nw, filter_, s.source, ctx.pool);
   const Tensor base = resized(in, base_h_, base_w_, filter_, s.source, ctx.pool);
@@ -147,8 +183,7 @@ void LlavaNextPatchesOp::run(Sample& s, const ExecContext& ctx, bool last) const
   std::memset(out.raw_data(), 0, out.nbytes());
   const size_t px = dtype_size(grid.dtype()) * static_cast<size_t>(c);
   const int64_t W = shape[1];
-  // _get_padding_size: divmod(target - size, 2), the odd pixel at the bottom / right.
-  const int64_t top = (best_h - nh) / 2, left = (best_w - nw) / 2;
+  const int64_t top = cv.top, left = cv.left;
   for (int64_t y = 0; y < nh; ++y)
     std::memcpy(static_cast<char*>(out.raw_data()) + static_cast<size_t>((top + y) * W + left) * px,
                 static_cast<const char*>(grid.raw_data()) + static_cast<size_t>(y * nw) * px, static_cast<size_t>(nw) * px);

@@ -30,6 +30,20 @@ std::pair<int64_t, int64_t> select_best_resolution(int64_t h, int64_t w,
 // get_patch_output_size: the aspect-preserving size inside `target`.
 std::pair<int64_t, int64_t> patch_output_size(int64_t h, int64_t w, int64_t target_h, int64_t target_w);
 
+// The canvas the patches are cut from, for an (h, w, c) image: (h, w) of the canvas and where
+// the image resized to (image_h, image_w) lies on it (zeros elsewhere). Normally the best
+// resolution with the image centred; transformers' layout inference in _pad_for_patching pads
+// other axes when it reads the resized array the wrong way round (a channels-last image resized
+// to a height of 1 or 3: canvas (image_h, image_w + best_h - image_h), the image centred along the
+// width; a channels-first one with 2 or 4+ channels resized to a width of 1 or 3: canvas
+// (image_h + best_w - image_w, image_w)), and raises (InputError naming `source`) where it cannot
+// infer a layout or where the misread padding would change the channel count.
+struct PatchCanvas {
+  int64_t h, w, top, left, image_h, image_w;
+};
+PatchCanvas patch_canvas(int64_t h, int64_t w, int64_t c, bool channels_first,
+                         const std::vector<std::pair<int64_t, int64_t>>& resolutions, const std::string& source);
+
 class LlavaNextPatchesOp : public Op, public TileCutter {
  public:
   static inline const std::vector<std::string> kParamKeys = {"image_grid_pinpoints", "patch_size", "base_size",

@@ -323,12 +323,14 @@ void InputLoader::finish_load(Sample& s, const InputItem& item, Tensor raw, cons
   if (spec_.infer_layout_per_input && !spec_.input_data_format)
     layout = infer_channel_dimension_format(raw.shape(), spec_.infer_layout_4_channels);
   s.image = to_channels_last(raw, layout, ctx.pool);
+  if (layout == Layout::kChannelsFirst && raw.ndim() == 3) s.attributes.set(ChannelsFirstInput{});
   if (item.has_labels()) s.labels = read_labels(item, ctx);
 }
 
 namespace {
 
 void mark_group(Sample& s, const InputItem& item) {
+  s.attributes.erase<ChannelsFirstInput>();  // set again by finish_load
   s.attributes.erase<InputGroup>();
   if (item.group_size != 1) s.attributes.set(InputGroup{item.group_size});
 }

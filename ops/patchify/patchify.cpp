@@ -213,18 +213,6 @@ void FusedPatchifyOp::run(Sample& s, const ExecContext& ctx, bool last) const {
   s.image = std::move(out);
 }
 
-namespace {
-
-// NumPy's result type of uint8 / float32 / float64 rows (what the processors can output);
-// nullopt for other pairs.
-std::optional<DType> promoted(DType a, DType b) {
-  const auto rank = [](DType t) { return t == DType::kUInt8 ? 0 : t == DType::kFloat32 ? 1 : t == DType::kFloat64 ? 2 : -1; };
-  if (rank(a) < 0 || rank(b) < 0) return std::nullopt;
-  return rank(a) >= rank(b) ? a : b;
-}
-
-}  // namespace
-
 PatchBatch collate_patches(const std::vector<Tensor>& per_image, BufferPool* pool) {
   PatchBatch b;
   const int64_t n = static_cast<int64_t>(per_image.size());
@@ -239,8 +227,8 @@ PatchBatch collate_patches(const std::vector<Tensor>& per_image, BufferPool* poo
     if (i == 0) {
       row_len = len;
       dtype = t.dtype();
-    } else if (len == row_len && t.dtype() != dtype && promoted(dtype, t.dtype())) {
-      dtype = *promoted(dtype, t.dtype());  // np.array of rows of different dtypes: NumPy's promotion
+    } else if (len == row_len && t.dtype() != dtype && result_type(dtype, t.dtype())) {
+      dtype = *result_type(dtype, t.dtype());  // np.array of rows of different dtypes: NumPy's promotion
     } else if (len != row_len || t.dtype() != dtype) {
       throw InputError("image " + std::to_string(i) + ": patch rows of " + std::to_string(len) + " " +
                        dtype_name(t.dtype()) + " values cannot be concatenated with rows of " + std::to_string(row_len) +

@@ -103,6 +103,9 @@ Tensor resize_u8(const Tensor& in, int64_t out_h, int64_t out_w, Resample filter
 //  - anything else: InputError with Hugging Face's message, naming `input_name`.
 Tensor resize_float_hf(const Tensor& in, int64_t out_h, int64_t out_w, Resample filter,
                        const std::string& input_name, BufferPool* pool = nullptr);
+// Integer arrays (bool, uint16, int32, int64) as float64, exactly: what resize_float_hf takes for
+// Hugging Face's integral path.
+Tensor integers_as_float64(const Tensor& in, BufferPool* pool = nullptr);
 
 // Hugging Face's to_pil_image on an (H, W, C) channels-last array, as far as the pixels go: uint8
 // as is; float32/float64 as _rescale_for_pil_conversion decides (integers in [0, 255] truncated,

@@ -159,23 +159,6 @@ int64_t constrain_to_multiple_of(double val, int64_t multiple, int64_t min_val, 
   return checked_side(x, h, w, "keep_aspect_ratio");
 }
 
-// Integer arrays take HF's integral path: exact in float64.
-Tensor integers_as_float64(const Tensor& in, BufferPool* pool) {
-  Tensor out = Tensor::empty(DType::kFloat64, in.shape(), pool);
-  for (int64_t i = 0; i < in.numel(); ++i) {
-    double v = 0;
-    switch (in.dtype()) {
-      case DType::kBool: v = in.data<bool>()[i] ? 1 : 0; break;
-      case DType::kUInt16: v = in.data<uint16_t>()[i]; break;
-      case DType::kInt32: v = in.data<int32_t>()[i]; break;
-      case DType::kInt64: v = static_cast<double>(in.data<int64_t>()[i]); break;
-      default: break;
-    }
-    out.data<double>()[i] = v;
-  }
-  return out;
-}
-
 // Qwen2-VL's smart_resize(height, width, factor, min_pixels, max_pixels), in Python's float
 // arithmetic: both sides multiples of `factor`, about h * w pixels kept within the bounds.
 std::pair<int64_t, int64_t> smart_resize_size(int64_t h, int64_t w, int64_t factor, double min_pixels,
@@ -565,6 +548,22 @@ std::optional<OutputFloor> ResizeOp::output_floor() const {
   if (rule_.kind == ResizeRule::Kind::kShortestEdge && !rule_.max_size)
     return OutputFloor{rule_.shortest_edge, rule_.shortest_edge, "size.shortest_edge"};
   return std::nullopt;
+}
+
+Tensor integers_as_float64(const Tensor& in, BufferPool* pool) {
+  Tensor out = Tensor::empty(DType::kFloat64, in.shape(), pool);
+  for (int64_t i = 0; i < in.numel(); ++i) {
+    double v = 0;
+    switch (in.dtype()) {
+      case DType::kBool: v = in.data<bool>()[i] ? 1 : 0; break;
+      case DType::kUInt16: v = in.data<uint16_t>()[i]; break;
+      case DType::kInt32: v = in.data<int32_t>()[i]; break;
+      case DType::kInt64: v = static_cast<double>(in.data<int64_t>()[i]); break;
+      default: break;
+    }
+    out.data<double>()[i] = v;
+  }
+  return out;
 }
 
 }  // namespace pixelflow::ops

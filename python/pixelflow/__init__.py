@@ -6,12 +6,13 @@
 
 Every supported class is here under transformers' name (``CLIPImageProcessor``, ...) and its
 transformers 5.x PIL-backend name (``CLIPImageProcessorPil``). Errors are ``pixelflow.Error``
-(a ``ValueError``) or its subclasses ``ConfigError``, ``DecodeError``, ``InputError``.
+(a ``ValueError``) or its subclasses ``ConfigError``, ``DecodeError``, ``InputError``, and
+``HubError`` (also an ``OSError``) when the Hugging Face Hub or its cache cannot give a file.
 """
 import os as _os
 
 from . import _core
-from ._core import ConfigError, DecodeError, Error, InputError, KernelError, OutOfMemoryError
+from ._core import ConfigError, DecodeError, Error, HubError, InputError, KernelError, OutOfMemoryError
 from .batch_feature import BatchFeature, TensorType
 from .image_processing import (IMAGE_PROCESSOR_NAME, AutoImageProcessor, BaseImageProcessor, _make_classes,
                                get_num_threads, set_num_threads)
@@ -28,6 +29,6 @@ globals().update(_make_classes())
 SUPPORTED_CLASSES = tuple(_core.supported_classes())
 
 __all__ = ["AutoImageProcessor", "BaseImageProcessor", "BatchFeature", "TensorType", "Error", "ConfigError",
-           "DecodeError", "InputError", "KernelError", "OutOfMemoryError", "load_image", "load_images",
+           "DecodeError", "HubError", "InputError", "KernelError", "OutOfMemoryError", "load_image", "load_images",
            "set_num_threads", "get_num_threads", "IMAGE_PROCESSOR_NAME", "SUPPORTED_CLASSES"]
 __all__ += [n for c in SUPPORTED_CLASSES for n in (c, c + "Pil")]

@@ -32,7 +32,8 @@ _PRIVATE = "_pf_"
 _num_threads = 0  # 0: all cores
 
 # from_pretrained keywords that only steer loading (transformers' hub arguments); the C++ loader
-# consumes revision, cache_dir and subfolder and ignores the rest (nothing is downloaded).
+# consumes them (revision, cache_dir, subfolder, force_download, local_files_only, token, proxies,
+# resume_download: see the README's "The Hugging Face Hub") and never reports them as unused.
 _LOADER_KWARGS = ("cache_dir", "force_download", "local_files_only", "token", "revision", "subfolder", "proxies",
                   "resume_download", "use_auth_token", "trust_remote_code", "_from_auto", "_from_pipeline")
 
@@ -116,10 +117,13 @@ class BaseImageProcessor:
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, **kwargs):
-        """Loads a folder holding preprocessor_config.json, the file itself, or a model id found in
-        the local Hugging Face cache or among pixelflow's bundled configs, as transformers'
+        """Loads a folder holding preprocessor_config.json, the file itself, a URL to it, or a model
+        id: found in the local Hugging Face cache, among pixelflow's bundled configs, or downloaded
+        from the Hub into the cache (``revision``, ``cache_dir``, ``force_download``,
+        ``local_files_only``, ``token``, ``proxies``, ``subfolder``), as transformers'
         ``from_pretrained`` does; extra keyword arguments override the file's values, and
-        ``return_unused_kwargs=True`` also returns those the class does not use."""
+        ``return_unused_kwargs=True`` also returns those the class does not use. Hub failures
+        raise ``pixelflow.HubError`` (an ``OSError``)."""
         return_unused = bool(kwargs.pop("return_unused_kwargs", False))
         _check_backend(kwargs)
         revision = kwargs.pop("revision", None)
@@ -169,15 +173,48 @@ class BaseImageProcessor:
             f.write(self.to_json_string())
 
     def save_pretrained(self, save_directory, push_to_hub=False, **kwargs):
+        """Writes ``save_directory/preprocessor_config.json``; with ``push_to_hub=True`` also commits
+        it to the Hub repository ``repo_id`` (default: the folder's name), creating the repository
+        if needed, as transformers does. Keywords: ``repo_id``, ``token`` (default: ``HF_TOKEN``,
+        else the stored token), ``private``, ``commit_message`` (default ``"Upload processor"``),
+        ``commit_description``, ``revision`` (the branch, default ``main``)."""
         save_directory = os.fspath(save_directory)
-        if push_to_hub:
-            raise _core.Error("save_pretrained(push_to_hub=True): uploading to the Hugging Face Hub is not "
-                              "supported yet")
         if os.path.isfile(save_directory):
             raise AssertionError(f"Provided path ({save_directory}) should be a directory, not a file")
+        push = None
+        if push_to_hub:
+            push = {
+                "commit_message": kwargs.pop("commit_message", None) or "Upload processor",
+                "repo_id": kwargs.pop("repo_id", save_directory.rstrip(os.path.sep).split(os.path.sep)[-1]),
+                "token": kwargs.pop("token", kwargs.pop("use_auth_token", None)),
+                "private": kwargs.pop("private", None),
+                "revision": kwargs.pop("revision", None) or "main",
+                "commit_description": kwargs.pop("commit_description", None) or "",
+                "proxies": kwargs.pop("proxies", None) or {},
+            }
+            kwargs.pop("exist_ok", None)
+            if kwargs.pop("repo_type", None) not in (None, "model"):
+                raise _core.Error("save_pretrained(push_to_hub=True): only model repositories are supported")
+            if kwargs:
+                raise TypeError(f"save_pretrained() got unexpected keyword arguments: {', '.join(sorted(kwargs))}")
+            token = push["token"]
+            if token is False or _core.hub_token(token if isinstance(token, str) else None) is None:
+                err = _core.HubError(f"{push['repo_id']}: push_to_hub needs a token with write access: token=..., "
+                                     "HF_TOKEN or the file HF_TOKEN_PATH (default HF_HOME/token)")
+                err.kind, err.repo_id = "auth", str(push["repo_id"])
+                raise err
         os.makedirs(save_directory, exist_ok=True)
         path = os.path.join(save_directory, IMAGE_PROCESSOR_NAME)
         self.to_json_file(path)
+        if push is not None:
+            with open(path, "rb") as f:
+                content = f.read()
+            token = push["token"]
+            _core.upload_file(str(push["repo_id"]), IMAGE_PROCESSOR_NAME, content,
+                              token=token if isinstance(token, str) else None, use_token=token is not False,
+                              private=push["private"], commit_message=str(push["commit_message"]),
+                              commit_description=str(push["commit_description"]), revision=str(push["revision"]),
+                              proxies={str(k): str(v) for k, v in dict(push["proxies"]).items() if v is not None})
         return [path]
 
     def __repr__(self):

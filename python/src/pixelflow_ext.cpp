@@ -16,6 +16,7 @@
 
 #include <atomic>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -31,6 +32,7 @@
 #include "ops/load_input/load_input.h"
 #include "pipelines/data_loader.h"
 #include "pipelines/detection_labels.h"
+#include "pipelines/hub/hub.h"
 #include "pipelines/image_processor.h"
 #include "pipelines/input_source.h"
 #include "pipelines/post_processing.h"
@@ -379,6 +381,23 @@ void raise_error(const py::handle& type, const pf::Error& e,
   PyErr_SetObject(type.ptr(), exc.ptr());
 }
 
+// HubError::Kind as the attribute `kind` of pixelflow.HubError.
+std::string hub_error_kind(pf::HubError::Kind k) {
+  using K = pf::HubError::Kind;
+  switch (k) {
+    case K::kRepoNotFound: return "repo_not_found";
+    case K::kRevisionNotFound: return "revision_not_found";
+    case K::kEntryNotFound: return "entry_not_found";
+    case K::kGatedRepo: return "gated_repo";
+    case K::kAuth: return "auth";
+    case K::kOffline: return "offline";
+    case K::kNetwork: return "network";
+    case K::kHttp: return "http";
+    case K::kCache: return "cache";
+  }
+  return "";
+}
+
 // pixelflow's exceptions (pixelflow.Error, a ValueError, and its subclasses) and the translator
 // from the C++ errors.
 void bind_errors(py::module_& m) {
@@ -388,9 +407,18 @@ void bind_errors(py::module_& m) {
   static py::exception<pf::InputError> input_error(m, "InputError", error.ptr());
   static py::exception<pf::OutOfMemoryError> oom_error(m, "OutOfMemoryError", error.ptr());
   static py::exception<pf::KernelError> kernel_error(m, "KernelError", error.ptr());
+  // HubError is both a pixelflow.Error and an OSError (what transformers raises when the Hub or
+  // its cache cannot give a file).
+  static py::handle hub_error = [&] {
+    py::tuple bases = py::make_tuple(error, py::handle(PyExc_OSError));
+    PyObject* cls = PyErr_NewException("pixelflow._core.HubError", bases.ptr(), nullptr);
+    if (!cls) throw py::error_already_set();
+    m.add_object("HubError", py::handle(cls));
+    return py::handle(cls);
+  }();
   // Every exception class has the fields of pixelflow's errors as attributes (None unless the
   // C++ error set them): problem, source, op; key_path and where (ConfigError); file (DecodeError).
-  for (const char* field : {"problem", "source", "op", "key_path", "where", "file"})
+  for (const char* field : {"problem", "source", "op", "key_path", "where", "file", "repo_id", "kind"})
     py::setattr(error, field, py::none());
   py::register_exception_translator([](std::exception_ptr p) {
     try {
@@ -405,6 +433,8 @@ void bind_errors(py::module_& m) {
       raise_error(oom_error, e);
     } catch (const pf::KernelError& e) {
       raise_error(kernel_error, e);
+    } catch (const pf::HubError& e) {
+      raise_error(hub_error, e, {{"repo_id", e.repo_id()}, {"kind", hub_error_kind(e.kind())}});
     } catch (const pf::Error& e) {
       raise_error(error, e);
     } catch (const nlohmann::json::exception& e) {
@@ -435,6 +465,38 @@ void bind_configs(py::module_& m) {
       py::arg("path_or_id"), py::arg("overrides_json") = "{}", py::arg("processor_class") = py::none(),
       py::arg("revision") = py::none(),
       "(class_name, to_dict JSON, unused kwargs, warnings, source) for from_pretrained(path_or_id, **overrides)");
+  m.def(
+      "hub_token", [](std::optional<std::string> token) { return pp::hub::resolve_token(token); },
+      py::arg("token") = py::none(), "the token a Hub request sends: the given one, else HF_TOKEN, else the token file");
+  // save_pretrained(push_to_hub=True): commits the saved file's bytes (pipelines/hub/hub.h).
+  m.def(
+      "upload_file",
+      [](const std::string& repo_id, const std::string& path_in_repo, const py::bytes& content,
+         std::optional<std::string> token, bool use_token, std::optional<bool> private_repo,
+         const std::string& commit_message, const std::string& commit_description, const std::string& revision,
+         const std::map<std::string, std::string>& proxies, bool create_repo) {
+        pp::hub::CommitOptions o;
+        o.connection.token = std::move(token);
+        o.connection.use_token = use_token;
+        o.connection.proxies = proxies;
+        o.private_repo = private_repo;
+        o.commit_message = commit_message;
+        o.commit_description = commit_description;
+        o.revision = revision;
+        o.create_repo = create_repo;
+        const std::string bytes = content;
+        pp::hub::CommitInfo info;
+        {
+          py::gil_scoped_release nogil;
+          info = pp::hub::upload_file(repo_id, path_in_repo, bytes, o);
+        }
+        return py::make_tuple(info.commit_url, info.commit_oid);
+      },
+      py::arg("repo_id"), py::arg("path_in_repo"), py::arg("content"), py::arg("token") = py::none(),
+      py::arg("use_token") = true, py::arg("private") = py::none(), py::arg("commit_message") = "Upload processor",
+      py::arg("commit_description") = "", py::arg("revision") = "main",
+      py::arg("proxies") = std::map<std::string, std::string>{}, py::arg("create_repo") = true,
+      "(commit URL, commit oid) of create_repo(exist_ok=True) + create_commit with one file");
   m.def(
       "config_from_json_text",
       [](const std::string& text, const std::string& source, const std::string& overrides,

@@ -84,3 +84,29 @@ TEST_CASE("llava_next_patches: a [height, width] base and OneVision's grouped im
   op.run(alone, ctx, false);
   CHECK(alone.image.shape() == Shape{13, 12, 3});
 }
+
+TEST_CASE("llava_next_patches: the canvas where transformers' pad() misreads the resized layout", "[ops][llava_next]") {
+  // transformers 5.0.0: get_image_patches of a 2 x 2 x 3 image with pinpoints [[64, 1]]: resized to
+  // 1 x 1 x 3, read as channels first by pad(), padded to 1 x 64 x 3 (the pixel at column 31).
+  PatchCanvas cv = patch_canvas(2, 2, 3, false, {{64, 1}}, "");
+  CHECK(std::vector<int64_t>{cv.h, cv.w, cv.top, cv.left, cv.image_h, cv.image_w} ==
+        std::vector<int64_t>{1, 64, 0, 31, 1, 1});
+  // The usual case: the best resolution, centred.
+  cv = patch_canvas(480, 640, 3, false, {{336, 672}, {672, 336}, {672, 672}}, "");
+  CHECK(std::vector<int64_t>{cv.h, cv.w, cv.top, cv.left, cv.image_h, cv.image_w} ==
+        std::vector<int64_t>{672, 672, 84, 0, 504, 672});
+  // Channels first, 3 channels: read right whatever the resized height.
+  cv = patch_canvas(2, 2, 3, true, {{64, 1}}, "");
+  CHECK(std::vector<int64_t>{cv.h, cv.w, cv.top, cv.left} == std::vector<int64_t>{64, 1, 31, 0});
+  // Channels first with 4 channels and a resized width of 1: read as channels last, the height
+  // padded by the width's padding (none here: the width is exact).
+  cv = patch_canvas(40, 2, 4, true, {{8, 1}}, "");
+  CHECK(std::vector<int64_t>{cv.h, cv.w, cv.top, cv.left, cv.image_h, cv.image_w} ==
+        std::vector<int64_t>{8, 1, 0, 0, 8, 1});
+  // Misreads that pad the channels (transformers then fails stacking the patches), and 4 channels
+  // read neither way: InputError naming the input.
+  CHECK_THROWS_WITH(patch_canvas(5, 5, 3, false, {{1, 2}}, "a.png"),
+                    Catch::Contains("a.png") && Catch::Contains("pads its channels"));
+  CHECK_THROWS_WITH(patch_canvas(40, 30, 4, false, {{64, 64}}, "b.png"),
+                    Catch::Contains("b.png") && Catch::Contains("Unable to infer channel dimension format"));
+}

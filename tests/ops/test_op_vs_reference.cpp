@@ -212,7 +212,9 @@ std::vector<OpCase> op_cases() {
                                      {"pan_and_scan_min_ratio_to_activate", 1.2}}},
                    kAllDTypes, {0, 1, 3}, -9, 9, [](const Tensor& in) { return in; }});
   // llava_next_patches: the grid image (resized into the best pinpoint, centred on zeros) and the
-  // base image, each as Pillow resizes them.
+  // base image, each as Pillow resizes them. The canvas geometry is patch_canvas's (checked against
+  // transformers in tests/ops/test_llava_next_patches.cpp: a resized height of 1 or 3 is padded
+  // along the width).
   {
     const std::vector<std::pair<int64_t, int64_t>> pins = {{4, 8}, {8, 4}, {6, 6}};
     OpCase c{"llava_next_patches",
@@ -221,17 +223,15 @@ std::vector<OpCase> op_cases() {
              {DType::kUInt8}, {1, 3}, 0, 1,
              [=](const Tensor& in) {
                const int64_t h = in.dim(0), w = in.dim(1), ch = in.dim(2);
-               const auto best = ops::select_best_resolution(h, w, pins);
-               const auto size = ops::patch_output_size(h, w, best.first, best.second);
-               const Tensor grid = resize_oracle(in, size.first, size.second, ops::Resample::kBicubic);
+               const ops::PatchCanvas cv = ops::patch_canvas(h, w, ch, false, pins, "");
+               const Tensor grid = resize_oracle(in, cv.image_h, cv.image_w, ops::Resample::kBicubic);
                const Tensor base = resize_oracle(in, 3, 3, ops::Resample::kBicubic);
-               Tensor out = Tensor::zeros(DType::kUInt8, {best.first + 3, best.second + 3, ch});
-               const int64_t top = (best.first - size.first) / 2, left = (best.second - size.second) / 2;
-               for (int64_t y = 0; y < size.first; ++y)
-                 std::memcpy(out.data<uint8_t>() + ((top + y) * (best.second + 3) + left) * ch,
-                             grid.data<uint8_t>() + y * size.second * ch, static_cast<size_t>(size.second * ch));
+               Tensor out = Tensor::zeros(DType::kUInt8, {cv.h + 3, cv.w + 3, ch});
+               for (int64_t y = 0; y < cv.image_h; ++y)
+                 std::memcpy(out.data<uint8_t>() + ((cv.top + y) * (cv.w + 3) + cv.left) * ch,
+                             grid.data<uint8_t>() + y * cv.image_w * ch, static_cast<size_t>(cv.image_w * ch));
                for (int64_t y = 0; y < 3; ++y)
-                 std::memcpy(out.data<uint8_t>() + ((best.first + y) * (best.second + 3) + best.second) * ch,
+                 std::memcpy(out.data<uint8_t>() + ((cv.h + y) * (cv.w + 3) + cv.w) * ch,
                              base.data<uint8_t>() + y * 3 * ch, static_cast<size_t>(3 * ch));
                return out;
              }};

@@ -29,6 +29,24 @@ const json kImagenetStd = json::array({0.229, 0.224, 0.225});
 const json kClipMean = json::array({0.48145466, 0.4578275, 0.40821073});
 const json kClipStd = json::array({0.26862954, 0.26130258, 0.27577711});
 
+// LoadOptions with a revision and from_pretrained(**kwargs) overrides (the rest default).
+LoadOptions load_options(std::optional<std::string> revision, json overrides) {
+  LoadOptions o;
+  o.revision = std::move(revision);
+  o.overrides = std::move(overrides);
+  return o;
+}
+
+// The message of the HubError `f` throws (a model id not found while downloads are off).
+std::string hub_error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const HubError& e) {
+    return e.what();
+  }
+  return "<no HubError>";
+}
+
 }  // namespace
 
 TEST_CASE("supported classes", "[config][load]") {
@@ -376,33 +394,33 @@ TEST_CASE("load-time overrides follow from_pretrained(**kwargs)", "[config][load
 
   // size not in the file: it still goes through __init__ (get_size_dict).
   const ProcessorConfig raw =
-      from_text(R"({"image_processor_type": "CLIPImageProcessor"})", LoadOptions{std::nullopt, {{"size", 336}}, {}});
+      from_text(R"({"image_processor_type": "CLIPImageProcessor"})", load_options(std::nullopt, {{"size", 336}}));
   CHECK(raw.attributes["size"] == se(336));
   CHECK(raw.unused_kwargs.empty());
   // Qwen2-VL's min_pixels / max_pixels make its size in __init__.
   const ProcessorConfig qwen = load_processor_config(models_dir() + "/Qwen__Qwen2-VL-7B-Instruct",
-                                                     LoadOptions{std::nullopt, {{"max_pixels", 12544}}, {}});
+                                                     load_options(std::nullopt, {{"max_pixels", 12544}}));
   CHECK(qwen.attributes["size"] == json({{"shortest_edge", 3136}, {"longest_edge", 12544}}));
   CHECK(qwen.attributes["max_pixels"] == 12544);
   // An attribute that is not a valid kwarg is dropped without being set.
   const ProcessorConfig kept = from_text(R"({"image_processor_type": "CLIPImageProcessor", "bar": 1})",
-                                         LoadOptions{std::nullopt, {{"bar", 2}}, {}});
+                                         load_options(std::nullopt, {{"bar", 2}}));
   CHECK(kept.attributes["bar"] == 1);
   CHECK(kept.unused_kwargs.empty());
 
   // A filtered class does not warn for overrides (they never reach __init__); unknown ones are unused.
   const ProcessorConfig seg = load_processor_config(models_dir() + "/nvidia__segformer-b0-finetuned-ade-512-512",
-                                                    LoadOptions{std::nullopt, {{"reduce_labels", true}}, {}});
+                                                    load_options(std::nullopt, {{"reduce_labels", true}}));
   CHECK(seg.unused_kwargs == std::vector<std::string>{"reduce_labels"});
   CHECK(seg.attributes["do_reduce_labels"] == false);
 
   // Overridden values are checked and blamed on the overrides.
   CHECK(error_of([&] {
-          load_processor_config(vit, LoadOptions{std::nullopt, {{"image_std", {0.5, 0.0, 0.5}}}, {}});
+          load_processor_config(vit, load_options(std::nullopt, {{"image_std", {0.5, 0.0, 0.5}}}));
         }) == "overrides: image_std[1]: must be > 0, got 0.0");
-  CHECK_THAT(error_of([&] { load_processor_config(vit, LoadOptions{std::nullopt, {{"size", "big"}}, {}}); }),
+  CHECK_THAT(error_of([&] { load_processor_config(vit, load_options(std::nullopt, {{"size", "big"}})); }),
              Catch::StartsWith("overrides: size:"));
-  CHECK_THAT(error_of([&] { load_processor_config(vit, LoadOptions{std::nullopt, json::array({1}), {}}); }),
+  CHECK_THAT(error_of([&] { load_processor_config(vit, load_options(std::nullopt, json::array({1}))); }),
              Catch::StartsWith("overrides:"));
 }
 
@@ -429,14 +447,15 @@ TEST_CASE("model ids: local Hugging Face cache first, then bundled copies", "[co
     const ProcessorConfig m = load_processor_config("acme/tiny-vit");
     CHECK(m.attributes["size"] == hw(96, 96));
     CHECK_THAT(m.source, Catch::Contains(main_hash));
-    CHECK(load_processor_config("acme/tiny-vit", LoadOptions{"v1", json::object(), {}}).attributes["size"] == hw(64, 64));
+    CHECK(load_processor_config("acme/tiny-vit", load_options("v1", json::object())).attributes["size"] == hw(64, 64));
     // A revision may also be a commit hash naming a snapshot.
-    CHECK(load_processor_config("acme/tiny-vit", LoadOptions{v1_hash, json::object(), {}}).attributes["size"] ==
+    CHECK(load_processor_config("acme/tiny-vit", load_options(v1_hash, json::object())).attributes["size"] ==
           hw(64, 64));
     CHECK(load_processor_config("openai/clip-vit-base-patch32").attributes["size"] == se(111));
-    // Unknown revision: no bundled fallback, clear error.
+    // Unknown revision: no bundled fallback, clear error (offline: nothing is downloaded).
+    EnvGuard offline("HF_HUB_OFFLINE", "1");
     const std::string msg =
-        error_of([] { load_processor_config("acme/tiny-vit", LoadOptions{"v2", json::object(), {}}); });
+        hub_error_of([] { load_processor_config("acme/tiny-vit", load_options("v2", json::object())); });
     CHECK_THAT(msg, Catch::StartsWith("acme/tiny-vit: model id not found"));
     CHECK_THAT(msg, Catch::Contains("\"v2\""));
   }
@@ -463,9 +482,11 @@ TEST_CASE("model ids: local Hugging Face cache first, then bundled copies", "[co
     const auto ids = bundled_model_ids();
     CHECK(ids.size() == 32);
     CHECK(std::find(ids.begin(), ids.end(), "facebook/dinov2-small") != ids.end());
-    const std::string msg = error_of([] { load_processor_config("acme/unknown-model"); });
+    EnvGuard offline("HF_HUB_OFFLINE", "1");
+    const std::string msg = hub_error_of([] { load_processor_config("acme/unknown-model"); });
     CHECK_THAT(msg, Catch::StartsWith("acme/unknown-model: model id not found"));
-    CHECK_THAT(msg, Catch::Contains("never downloads"));
+    CHECK_THAT(msg, Catch::Contains("downloads are off (HF_HUB_OFFLINE is set)"));
+    CHECK_THROWS_AS(load_processor_config("acme/unknown-model"), HubError);
     CHECK_THAT(msg, Catch::Contains("openai/clip-vit-base-patch32"));
   }
   {
@@ -477,7 +498,8 @@ TEST_CASE("model ids: local Hugging Face cache first, then bundled copies", "[co
     EnvGuard models("PIXELFLOW_MODELS_DIR", mine.str());
     CHECK(bundled_models_dir() == mine.str());
     CHECK(load_processor_config("acme/other").class_name == "GLPNImageProcessor");
-    CHECK_THROWS_AS(load_processor_config("openai/clip-vit-base-patch32"), ConfigError);
+    EnvGuard offline("HF_HUB_OFFLINE", "1");
+    CHECK_THROWS_AS(load_processor_config("openai/clip-vit-base-patch32"), HubError);
   }
 }
 
@@ -561,7 +583,7 @@ TEST_CASE("from_pretrained's loader kwargs in overrides are consumed, not report
   // A local directory with a subfolder.
   TempDir local;
   write_file(local.path() / "proc" / "preprocessor_config.json", R"({"image_processor_type": "GLPNImageProcessor"})");
-  CHECK(load_processor_config(local.str(), LoadOptions{std::nullopt, {{"subfolder", "proc"}}, {}}).class_name ==
+  CHECK(load_processor_config(local.str(), load_options(std::nullopt, {{"subfolder", "proc"}})).class_name ==
         "GLPNImageProcessor");
   CHECK_THAT(error_of([&] { load_processor_config(local.str()); }), Catch::Contains("has no preprocessor_config.json"));
 }

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/errors.h"
+#include "tests/common/test_config_util.h"
 #include "pipelines/image_processor.h"
 #include "base/sha256.h"
 
@@ -22,12 +23,8 @@ const std::string kGolden = std::string(PIXELFLOW_TEST_DATA_DIR) + "/golden";
 
 
 std::vector<json> load_cases() {
-  std::ifstream f(kGolden + "/cases.jsonl");
-  REQUIRE(f.good());
-  std::vector<json> cases;
-  std::string line;
-  while (std::getline(f, line))
-    if (!line.empty()) cases.push_back(json::parse(line));
+  std::vector<json> cases = test_config::read_jsonl(kGolden + "/cases.jsonl");
+  REQUIRE(!cases.empty());
   return cases;
 }
 

@@ -1,43 +1,27 @@
-// Qwen2-VL goldens (tests/data/golden_vlm/qwen2vl, made by tests/tools/make_qwen2vl_golden.py with
-// transformers' PIL backend): every output (pixel_values, image_grid_thw) must have the golden's
-// shape, dtype and exact bytes (SHA-256); every error case must raise the error Hugging Face's
-// condition maps to, naming the input it is about. The configs are files of the golden folder.
-// Run fused and unfused.
+// VLM and detection goldens (tests/data/golden_vlm/: qwen2vl made by
+// tests/tools/make_qwen2vl_golden.py, tiling (GOT-OCR2, Gemma 3, LLaVA-NeXT, LLaVA-OneVision and the
+// DETR family) by tests/tools/make_tiling_golden.py, both with transformers' PIL backend): every
+// output must have the golden's shape, dtype and exact bytes (SHA-256); every error case must
+// raise the error Hugging Face's condition maps to, naming the input it is about. The configs are
+// files of the golden folder; "groups" cases (samples of several images) run through
+// PreparedCall::run_groups. Run fused and unfused.
 #include <catch2/catch.hpp>
 
-#include <fstream>
-#include <sstream>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
 #include "base/errors.h"
 #include "base/sha256.h"
 #include "pipelines/image_processor.h"
+#include "tests/common/test_config_util.h"
 
 using namespace pixelflow;
 using nlohmann::json;
 
 namespace {
 
-const std::string kGoldenVlm = std::string(PIXELFLOW_TEST_DATA_DIR) + "/golden_vlm/qwen2vl";
-
-std::string read_text(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  REQUIRE(f.good());
-  std::ostringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
-
-std::vector<json> load_vlm_cases() {
-  std::ifstream f(kGoldenVlm + "/cases.jsonl");
-  REQUIRE(f.good());
-  std::vector<json> cases;
-  std::string line;
-  while (std::getline(f, line))
-    if (!line.empty()) cases.push_back(json::parse(line));
-  return cases;
-}
+const std::string kGoldenVlm = std::string(PIXELFLOW_TEST_DATA_DIR) + "/golden_vlm/";
 
 // Hugging Face's error (type, message prefix) -> pixelflow's error class and a phrase its problem
 // must state. A golden error missing here fails the test.
@@ -51,9 +35,11 @@ const VlmError kVlmErrors[] = {
     {"ValueError", "cannot reshape array", "cannot be cut into"},  // do_resize false, sides not multiples of M * P
 };
 
-void run_vlm_case(const json& c, bool fuse) {
-  const std::string config_path = kGoldenVlm + "/" + c["config"].get<std::string>();
-  pipelines::ImageProcessor proc(pipelines::processor_config_from_json_text(read_text(config_path), config_path));
+void run_vlm_case(const std::string& folder, const json& c, bool fuse) {
+  const std::string dir = kGoldenVlm + folder + "/";
+  const std::string config_path = dir + c["config"].get<std::string>();
+  pipelines::ImageProcessor proc(
+      pipelines::processor_config_from_json_text(test_config::read_file(config_path), config_path));
   REQUIRE(proc.class_name() == c["processor_class"].get<std::string>());
   json kwargs = c["call_kwargs"];
   pipelines::CallOptions opts;
@@ -64,9 +50,17 @@ void run_vlm_case(const json& c, bool fuse) {
     kwargs.erase("return_tensors");
   }
   std::vector<ops::InputItem> items;
-  for (const auto& in : c["inputs"]) items.push_back(ops::InputItem::file(kGoldenVlm + "/" + in["file"].get<std::string>()));
-  INFO("case " << c["id"].get<std::string>() << (fuse ? " (fused)" : " (unfused)"));
-  auto call = [&] { return proc.prepare(kwargs, opts).run(items); };
+  for (const auto& in : c["inputs"]) items.push_back(ops::InputItem::file(dir + in["file"].get<std::string>()));
+  INFO("case " << folder << "/" << c["id"].get<std::string>() << (fuse ? " (fused)" : " (unfused)"));
+  auto call = [&] {
+    if (!c.contains("groups")) return proc.prepare(kwargs, opts).run(items);
+    std::vector<std::vector<ops::InputItem>> groups;
+    for (const auto& g : c["groups"]) {
+      groups.emplace_back();
+      for (const auto& i : g) groups.back().push_back(items.at(i.get<size_t>()));
+    }
+    return proc.prepare(kwargs, opts).run_groups(std::move(groups));
+  };
   if (c.contains("error")) {
     const json& want = c["error"];
     const std::string hf_type = want["type"], hf_message = want["message"];
@@ -87,6 +81,7 @@ void run_vlm_case(const json& c, bool fuse) {
     FAIL("no InputError, where Hugging Face raised one");
   }
   BatchFeature bf = call();
+  CHECK(bf.keys().size() == c["outputs"].size());
   for (const auto& o : c["outputs"]) {
     INFO("output " << o["name"].get<std::string>());
     const Tensor& t = bf[o["name"].get<std::string>()];
@@ -101,12 +96,25 @@ void run_vlm_case(const json& c, bool fuse) {
 
 TEST_CASE("Qwen2-VL goldens: outputs are bit-exact, errors are Hugging Face's", "[golden][qwen2vl]") {
   int ran = 0, errors = 0;
-  for (const auto& c : load_vlm_cases()) {
-    run_vlm_case(c, true);
-    run_vlm_case(c, false);
+  for (const auto& c : test_config::read_jsonl(kGoldenVlm + "qwen2vl/cases.jsonl")) {
+    run_vlm_case("qwen2vl", c, true);
+    run_vlm_case("qwen2vl", c, false);
     ++ran;
     errors += c.contains("error");
   }
   REQUIRE(ran >= 15);
   REQUIRE(errors >= 3);
+}
+
+TEST_CASE("tiling VLM and DETR-family goldens: outputs are bit-exact", "[golden][tiling]") {
+  std::set<std::string> classes;
+  for (const auto& c : test_config::read_jsonl(kGoldenVlm + "tiling/cases.jsonl")) {
+    run_vlm_case("tiling", c, true);
+    run_vlm_case("tiling", c, false);
+    classes.insert(c["processor_class"].get<std::string>());
+  }
+  CHECK(classes == std::set<std::string>{"GotOcr2ImageProcessor", "Gemma3ImageProcessor", "LlavaNextImageProcessor",
+                                         "LlavaOnevisionImageProcessor", "DetrImageProcessor",
+                                         "ConditionalDetrImageProcessor", "DeformableDetrImageProcessor",
+                                         "YolosImageProcessor", "RTDetrImageProcessor"});
 }

@@ -1,5 +1,7 @@
-"""pixelflow against the committed Qwen2-VL goldens (tests/data/golden_vlm/qwen2vl, made by
-tests/tools/make_qwen2vl_golden.py with transformers' PIL backend): the inputs as file paths
+"""pixelflow against the committed VLM goldens (tests/data/golden_vlm/qwen2vl, made by
+tests/tools/make_qwen2vl_golden.py, and tests/data/golden_vlm/tiling: GOT-OCR2, Gemma 3,
+LLaVA-NeXT, LLaVA-OneVision and the DETR family, made by tests/tools/make_tiling_golden.py, both
+with transformers' PIL backend): the inputs as file paths
 (decoded by pixelflow, as the C++ golden test reads them), each output's shape, dtype and SHA-256,
 and the error cases raise (pixelflow.InputError naming the failing file). With transformers
 installed, the goldens are also re-made in memory, to catch a transformers / Pillow version whose
@@ -18,19 +20,32 @@ import pixelflow
 from conftest import DATA
 
 GOLDEN = os.path.join(DATA, "golden_vlm", "qwen2vl")
+TILING = os.path.join(DATA, "golden_vlm", "tiling")
 
 
-def _cases():
-    with open(os.path.join(GOLDEN, "cases.jsonl"), encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+def _cases(folder):
+    with open(os.path.join(folder, "cases.jsonl"), encoding="utf-8") as f:
+        return [dict(json.loads(line), folder=folder) for line in f if line.strip()]
 
 
-CASES = _cases()
+CASES = _cases(GOLDEN)
+TILING_CASES = _cases(TILING)
+ALL_CASES = CASES + TILING_CASES
+IDS = [os.path.basename(c["folder"]) + "/" + c["id"] for c in ALL_CASES]
 
 
 def _config(case):
-    with open(os.path.join(GOLDEN, case["config"]), encoding="utf-8") as f:
+    with open(os.path.join(case["folder"], case["config"]), encoding="utf-8") as f:
         return json.load(f)
+
+
+def _images(case, items):
+    """The call's images argument: one item, a list, or nested lists (groups)."""
+    if case["structure"] == "single":
+        return items[0]
+    if case["structure"] == "groups":
+        return [[items[i] for i in g] for g in case["groups"]]
+    return items
 
 
 def _digest(value):
@@ -42,13 +57,18 @@ def test_golden_folder():
     assert len(CASES) >= 15 and sum("error" in c for c in CASES) >= 3
     total = sum(os.path.getsize(os.path.join(d, n)) for d, _, ns in os.walk(GOLDEN) for n in ns)
     assert total <= 1_500_000
+    assert {c["processor_class"] for c in TILING_CASES} == {
+        "GotOcr2ImageProcessor", "Gemma3ImageProcessor", "LlavaNextImageProcessor", "LlavaOnevisionImageProcessor",
+        "DetrImageProcessor", "ConditionalDetrImageProcessor", "DeformableDetrImageProcessor", "YolosImageProcessor",
+        "RTDetrImageProcessor"}
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
+@pytest.mark.parametrize("case", ALL_CASES, ids=IDS)
 def test_pixelflow_matches_golden(case):
-    proc = pixelflow.Qwen2VLImageProcessor.from_json_file(os.path.join(GOLDEN, case["config"]))
-    files = [os.path.join(GOLDEN, i["file"]) for i in case["inputs"]]
-    images = files[0] if case["structure"] == "single" else files
+    cls = getattr(pixelflow, case["processor_class"])
+    proc = cls.from_json_file(os.path.join(case["folder"], case["config"]))
+    files = [os.path.join(case["folder"], i["file"]) for i in case["inputs"]]
+    images = _images(case, files)
     if "error" in case:
         with pytest.raises(pixelflow.InputError) as e:
             proc(images, **copy.deepcopy(case["call_kwargs"]))
@@ -58,18 +78,18 @@ def test_pixelflow_matches_golden(case):
     assert sorted(out.keys()) == sorted(o["name"] for o in case["outputs"])
     for o in case["outputs"]:
         assert _digest(out[o["name"]]) == [o["shape"], o["dtype"], o["sha256"]], o["name"]
-        np.testing.assert_array_equal(np.load(os.path.join(GOLDEN, o["file"])), np.asarray(out[o["name"]]))
+        if "file" in o:
+            np.testing.assert_array_equal(np.load(os.path.join(case["folder"], o["file"])), np.asarray(out[o["name"]]))
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
+@pytest.mark.parametrize("case", ALL_CASES, ids=IDS)
 def test_golden_remade_by_transformers(case):
     transformers = pytest.importorskip("transformers")
     PIL_Image = pytest.importorskip("PIL.Image")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        proc = transformers.Qwen2VLImageProcessor.from_dict(_config(case))
-        images = [PIL_Image.open(os.path.join(GOLDEN, i["file"])) for i in case["inputs"]]
-        images = images[0] if case["structure"] == "single" else images
+        proc = getattr(transformers, case["processor_class"]).from_dict(_config(case))
+        images = _images(case, [PIL_Image.open(os.path.join(case["folder"], i["file"])) for i in case["inputs"]])
         if "error" in case:
             with pytest.raises(Exception) as e:
                 proc(images, **copy.deepcopy(case["call_kwargs"]))
