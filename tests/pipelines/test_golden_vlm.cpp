@@ -1,6 +1,6 @@
 // VLM and detection goldens (tests/data/golden_vlm/: qwen2vl made by
-// tests/tools/make_qwen2vl_golden.py, tiling (GOT-OCR2, Gemma 3, LLaVA-NeXT, LLaVA-OneVision and the
-// DETR family) by tests/tools/make_tiling_golden.py, both with transformers' PIL backend): every
+// tests/tools/make_qwen2vl_golden.py, tiling (GOT-OCR2, Gemma 3, LLaVA-NeXT, LLaVA-OneVision, Idefics3,
+// SmolVLM and the DETR family) by tests/tools/make_tiling_golden.py, both with transformers' PIL backend): every
 // output must have the golden's shape, dtype and exact bytes (SHA-256); every error case must
 // raise the error Hugging Face's condition maps to, naming the input it is about. The configs are
 // files of the golden folder; "groups" cases (samples of several images) run through
@@ -114,7 +114,8 @@ TEST_CASE("tiling VLM and DETR-family goldens: outputs are bit-exact", "[golden]
     classes.insert(c["processor_class"].get<std::string>());
   }
   CHECK(classes == std::set<std::string>{"GotOcr2ImageProcessor", "Gemma3ImageProcessor", "LlavaNextImageProcessor",
-                                         "LlavaOnevisionImageProcessor", "DetrImageProcessor",
+                                         "LlavaOnevisionImageProcessor", "Idefics3ImageProcessor", "SmolVLMImageProcessor",
+                                         "DetrImageProcessor",
                                          "ConditionalDetrImageProcessor", "DeformableDetrImageProcessor",
                                          "YolosImageProcessor", "RTDetrImageProcessor"});
 }

@@ -59,7 +59,7 @@ def test_golden_folder():
     assert total <= 1_500_000
     assert {c["processor_class"] for c in TILING_CASES} == {
         "GotOcr2ImageProcessor", "Gemma3ImageProcessor", "LlavaNextImageProcessor", "LlavaOnevisionImageProcessor",
-        "DetrImageProcessor", "ConditionalDetrImageProcessor", "DeformableDetrImageProcessor", "YolosImageProcessor",
+        "Idefics3ImageProcessor", "SmolVLMImageProcessor", "DetrImageProcessor", "ConditionalDetrImageProcessor", "DeformableDetrImageProcessor", "YolosImageProcessor",
         "RTDetrImageProcessor"}
 
 

@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """Writes tests/data/golden_vlm/tiling/: goldens of the tiling VLM processors and the DETR family
-(GotOcr2, Gemma3, LlavaNext, LlavaOnevision, Detr, ConditionalDetr, DeformableDetr, Yolos, RTDetr)
+(GotOcr2, Gemma3, LlavaNext, LlavaOnevision, Idefics3, SmolVLM, Detr, ConditionalDetr, DeformableDetr, Yolos,
+RTDetr)
 made with transformers' PIL backend, for the C++ tests (tests/pipelines/test_golden_vlm.cpp) and
 tests/python/test_golden_vlm.py.
 
 Same format as tests/data/golden_vlm/qwen2vl (see its README and make_qwen2vl_golden.py, whose
 image generator this reuses), with the class per case, outputs as shape / dtype / SHA-256 only (no
-.npy copies: the folder stays small), and "groups" (LLaVA-OneVision's samples of several images:
+.npy copies: the folder stays small), and "groups" (LLaVA-OneVision's, Idefics3's and SmolVLM's
+samples of several images:
 lists of input indices, passed to transformers as nested lists and to PreparedCall::run_groups).
 Configs are small versions of the bundled ones (small sizes and grid resolutions).
 
@@ -63,6 +65,10 @@ CONFIGS = {
                                      image_mean=[0.48145466, 0.4578275, 0.40821073]),
     "llava_onevision_hw": bundled("llava-hf__llava-onevision-qwen2-7b-ov-hf", size={"height": 20, "width": 28},
                                   image_grid_pinpoints=[[20, 40], [40, 20], [40, 40]]),
+    "idefics3_small": bundled("HuggingFaceM4__Idefics3-8B-Llama3", size={"longest_edge": 48},
+                              max_image_size={"longest_edge": 16}),
+    "smolvlm_small": bundled("HuggingFaceTB__SmolVLM2-2.2B-Instruct", size={"longest_edge": 40},
+                             max_image_size={"longest_edge": 20}),
     "detr_small": bundled("facebook__detr-resnet-50", size={"shortest_edge": 24, "longest_edge": 40}),
     "conditional_detr_small": bundled("microsoft__conditional-detr-resnet-50",
                                       size={"shortest_edge": 20, "longest_edge": 48}),
@@ -98,6 +104,16 @@ CASES = [
      [[0], [1, 2, 3]]),
     ("llava_onevision_hw", "llava_onevision_hw", ["rgb_64x48.png", "rgb_20x70.png"],
      {"return_tensors": "np", "image_mean": [0.25, 0.5, 0.75]}, [[0, 1]]),
+    # Idefics3 / SmolVLM: samples only (a flat list is one sample in transformers, a sample per image in
+    # PreparedCall::run); an empty sample is all padding frames; a gray image (not first) is "P" for the resize.
+    ("idefics3_groups", "idefics3_small", ["rgb_64x48.png", "rgb_100x20.png", "gray_40x30.png", "rgb_20x70.png"],
+     {"return_tensors": "np"}, [[0, 1], [], [2, 3]]),
+    ("idefics3_no_splitting", "idefics3_small", ["rgb_27x29.png", "photo_96x64.jpg"],
+     {"return_tensors": "np", "do_image_splitting": False, "data_format": "channels_last"}, [[0], [1, 0]]),
+    ("smolvlm_groups", "smolvlm_small", ["photo_96x64.jpg", "rgb_20x70.png", "gray_40x30.png"],
+     {"return_tensors": "np"}, [[0], [1, 2]]),
+    ("smolvlm_no_pad", "smolvlm_small", ["photo_96x64.jpg", "rgb_64x48.png"],
+     {"return_tensors": "np", "do_pad": False, "do_normalize": False}, [[0], [1]]),
     ("detr_pad", "detr_small", ["rgb_64x48.png", "rgb_100x20.png", "rgb_20x70.png"], {"return_tensors": "np"}),
     ("conditional_detr_pad", "conditional_detr_small", ["photo_96x64.jpg", "rgb_27x29.png"], {"return_tensors": "np"}),
     ("deformable_detr_pad", "deformable_detr_small", ["rgb_27x29.png", "rgb_100x20.png"], {"return_tensors": "np"}),
