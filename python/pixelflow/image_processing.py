@@ -336,9 +336,10 @@ class BaseImageProcessor:
         if not samples or not any(samples):
             raise _core.InputError("images: no image in the batch (transformers fails on an IndexError)")
         first = next(s for s in samples if s)[0]
-        if kwargs.get("input_data_format") is None:
+        if kwargs.get("input_data_format") is None and (_inputs.is_pil_image(first) or hasattr(first, "shape")):
             # infer_channel_dimension_format(first image, num_channels=(1, 3, 4)), before the
             # channel axis of 2-D images is added; passed on, as transformers uses it for all
+            # (paths and bytes: the C++ loader infers it from the decoded header the same way)
             if _inputs.is_pil_image(first):
                 bands = len(first.getbands())
                 shape = (first.size[1], first.size[0]) + (() if bands == 1 else (bands,))
@@ -356,6 +357,10 @@ class BaseImageProcessor:
             if layout is None:
                 raise _core.InputError(f"Unsupported number of image dimensions: {len(shape)}")
             kwargs = dict(kwargs, input_data_format=layout)
+            if layout == "channels_first":
+                # transformers adds the channel axis of 2-D images last (input_data_format was None
+                # then), and reads them channels first: an H x W image becomes H channels of W x 1
+                samples = [[np.asarray(x)[..., None] if _is_2d(x) else x for x in sample] for sample in samples]
         for sample in samples:
             for x in sample:
                 if _inputs.is_pil_image(x) and x.mode == "P":
@@ -495,6 +500,13 @@ class BaseImageProcessor:
 
 # Outputs that transformers returns as Python lists with return_tensors=None, and how each entry
 # is made (Gemma 3's num_crops: ints; LLaVA-NeXT's image_sizes: (height, width) tuples).
+def _is_2d(x):
+    """A 2-D image: a one-band PIL image (but P, refused) or a 2-D array."""
+    if _inputs.is_pil_image(x):
+        return len(x.getbands()) == 1 and x.mode != "P"
+    return getattr(x, "ndim", None) == 2
+
+
 # Classes whose inputs are samples of several images (transformers' make_nested_list_of_images).
 _NESTED_CLASSES = {"Idefics3ImageProcessor", "SmolVLMImageProcessor"}
 
