@@ -26,6 +26,8 @@ import time
 
 import numpy as np
 
+from bench_common import cpu_name
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 MODELS = os.path.join(ROOT, "pipelines", "models")
@@ -35,16 +37,6 @@ PROCESSORS = {
     "convnext": ("ConvNextImageProcessor", "facebook__convnext-tiny-224"),
     "segformer": ("SegformerImageProcessor", "nvidia__segformer-b0-finetuned-ade-512-512"),
 }
-
-
-def cpu_name():
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def rate(fn, n_images, seconds):

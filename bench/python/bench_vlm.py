@@ -41,29 +41,14 @@ import time
 
 import numpy as np
 
+from bench_common import cpu_name, load_average
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 MODELS = os.path.join(ROOT, "pipelines", "models")
 QWEN_MODEL = "Qwen__Qwen2-VL-7B-Instruct"
 DETR_MODEL = "facebook__detr-resnet-50"  # used if bundled; else DetrImageProcessor's defaults
 SIZES = "1024x1024,2048x1365,4000x3000"
-
-
-def cpu_name():
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
-def load_average():
-    try:
-        return " ".join(open("/proc/loadavg").read().split()[:3])
-    except OSError:
-        return "?"
 
 
 def make_photo(photos, w, h, path):

@@ -44,6 +44,16 @@ class TempFolder:
 class OneLineErrorAssertions:
     """A unittest.TestCase mixin."""
 
+    def assert_failed_without_outputs(self, r, *needles, rc=1):
+        """The command exited with `rc`, printed one line holding every needle, and wrote nothing
+        into self.out."""
+        self.assertEqual(r.returncode, rc, r.stderr)
+        lines = r.stderr.strip().splitlines()
+        self.assertEqual(len(lines), 1, r.stderr)
+        for n in needles:
+            self.assertIn(n, lines[0])
+        self.assertFalse(os.path.exists(self.out) and os.listdir(self.out), "outputs written on failure")
+
     def assert_one_line_error(self, r, *needles, rc=1):
         """The command exited with `rc` and printed one line, `pixelflow: ...`, holding every
         needle, and no oneTBB warning; returns the line."""

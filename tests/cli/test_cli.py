@@ -7,6 +7,8 @@ Usage: test_cli.py <path to pixelflow> <source dir>
 import json, os, shutil, subprocess, sys, tempfile, time, unittest, zlib
 import numpy as np
 
+from cli_util import OneLineErrorAssertions
+
 CLI = SRC = None
 
 
@@ -39,7 +41,7 @@ def interrupt_last_batch(out, shard, keep_lines):
         f.writelines(lines[:keep_lines])
 
 
-class CliTest(unittest.TestCase):
+class CliTest(OneLineErrorAssertions, unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="pixelflow_cli_")
         self.out = os.path.join(self.tmp, "out")
@@ -49,14 +51,6 @@ class CliTest(unittest.TestCase):
 
     def tearDown(self):
         shutil.rmtree(self.tmp)
-
-    def assert_one_line_error(self, r, *needles, rc=1):
-        self.assertEqual(r.returncode, rc, r.stderr)
-        lines = r.stderr.strip().splitlines()
-        self.assertEqual(len(lines), 1, r.stderr)
-        for n in needles:
-            self.assertIn(n, lines[0])
-        self.assertFalse(os.path.exists(self.out) and os.listdir(self.out), "outputs written on failure")
 
     def test_help(self):
         r = run("--help")
@@ -83,7 +77,7 @@ class CliTest(unittest.TestCase):
     def test_unbatched_and_shape_mismatch(self):
         r = run("preprocess", "--config", self.clip, "--out", self.out, "--set", "do_center_crop=false",
                 *self.samples)
-        self.assert_one_line_error(r, "--unbatched")
+        self.assert_failed_without_outputs(r, "--unbatched")
         r = run("preprocess", "--config", self.clip, "--out", self.out, "--set", "do_center_crop=false",
                 "--unbatched", *self.samples)
         self.assertEqual(r.returncode, 0, r.stderr)
@@ -107,23 +101,23 @@ class CliTest(unittest.TestCase):
     def test_missing_and_corrupt_inputs(self):
         missing = os.path.join(self.tmp, "nope.jpg")
         r = run("preprocess", "--config", self.clip, "--out", self.out, self.samples[0], missing)
-        self.assert_one_line_error(r, missing)
+        self.assert_failed_without_outputs(r, missing)
         bad = os.path.join(self.tmp, "truncated.jpg")
         with open(self.samples[1], "rb") as f:
             data = f.read()
         with open(bad, "wb") as f:
             f.write(data[: len(data) // 3])
         r = run("preprocess", "--config", self.clip, "--out", self.out, self.samples[0], bad, self.samples[2])
-        self.assert_one_line_error(r, bad)
+        self.assert_failed_without_outputs(r, bad)
         empty = os.path.join(self.tmp, "empty.png")
         open(empty, "wb").close()
         r = run("preprocess", "--config", self.clip, "--out", self.out, empty)
-        self.assert_one_line_error(r, empty)
+        self.assert_failed_without_outputs(r, empty)
         text = os.path.join(self.tmp, "notes.txt")
         with open(text, "w") as f:
             f.write("not an image\n")
         r = run("preprocess", "--config", self.clip, "--out", self.out, text)
-        self.assert_one_line_error(r, text)
+        self.assert_failed_without_outputs(r, text)
 
     def test_golden_error_cases(self):
         """Every error case of the golden subset (tests/data/golden) fails as golden_check.py
@@ -148,7 +142,7 @@ class CliTest(unittest.TestCase):
                 files = [os.path.join(gdir, x["file"]) for x in c["inputs"]]
                 r = run(*args, *files)
                 condition = c["error"]["message"].splitlines()[0]
-                self.assert_one_line_error(r, files[0], condition)
+                self.assert_failed_without_outputs(r, files[0], condition)
 
     def test_max_image_pixels(self):
         # A 60-byte PNG claiming 100000 x 100000: refused from its header at once, whatever the limit.
@@ -159,17 +153,17 @@ class CliTest(unittest.TestCase):
             f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", (100000).to_bytes(4, "big") * 2 + b"\x08\x02\x00\x00\x00")
                     + chunk(b"IDAT", b"\x78\x9c\x63\x60\x00\x00\x00\x02\x00\x01") + chunk(b"IEND", b""))
         r = run("preprocess", "--config", self.clip, "--out", self.out, self.samples[0], bomb)
-        self.assert_one_line_error(r, bomb, "exceeds the limit of 178956970 pixels")
+        self.assert_failed_without_outputs(r, bomb, "exceeds the limit of 178956970 pixels")
         r = run("preprocess", "--config", self.clip, "--out", self.out, "--max-image-pixels", "0", bomb)
-        self.assert_one_line_error(r, bomb, "truncated")
+        self.assert_failed_without_outputs(r, bomb, "truncated")
         # The flag and the environment variable set the limit; the flag wins.
         small = self.samples[0]
         r = run("preprocess", "--config", self.clip, "--out", self.out, "--max-image-pixels", "100", small)
-        self.assert_one_line_error(r, small, "exceeds the limit of 100 pixels")
+        self.assert_failed_without_outputs(r, small, "exceeds the limit of 100 pixels")
         env = dict(os.environ, PIXELFLOW_MAX_IMAGE_PIXELS="100")
         r = subprocess.run([CLI, "preprocess", "--config", self.clip, "--out", self.out, small],
                            capture_output=True, text=True, timeout=120, env=env)
-        self.assert_one_line_error(r, small, "exceeds the limit of 100 pixels")
+        self.assert_failed_without_outputs(r, small, "exceeds the limit of 100 pixels")
         r = subprocess.run([CLI, "preprocess", "--config", self.clip, "--out", self.out, "--quiet",
                             "--max-image-pixels", "0", small], capture_output=True, text=True, timeout=120, env=env)
         self.assertEqual(r.returncode, 0, r.stderr)
@@ -177,9 +171,9 @@ class CliTest(unittest.TestCase):
         env["PIXELFLOW_MAX_IMAGE_PIXELS"] = "lots"
         r = subprocess.run([CLI, "preprocess", "--config", self.clip, "--out", self.out, small],
                            capture_output=True, text=True, timeout=120, env=env)
-        self.assert_one_line_error(r, "PIXELFLOW_MAX_IMAGE_PIXELS", rc=2)
+        self.assert_failed_without_outputs(r, "PIXELFLOW_MAX_IMAGE_PIXELS", rc=2)
         r = run("preprocess", "--config", self.clip, "--out", self.out, "--max-image-pixels", "-5", small)
-        self.assert_one_line_error(r, "--max-image-pixels", rc=2)
+        self.assert_failed_without_outputs(r, "--max-image-pixels", rc=2)
 
     def test_bad_config_values_name_the_key(self):
         cfg = json.loads(read(os.path.join(self.clip, "preprocessor_config.json")))
@@ -187,19 +181,19 @@ class CliTest(unittest.TestCase):
         path = os.path.join(self.tmp, "bad.json")
         write_json(path, cfg)
         r = run("preprocess", "--config", path, "--out", self.out, self.samples[0])
-        self.assert_one_line_error(r, "image_std")
+        self.assert_failed_without_outputs(r, "image_std")
         cfg["image_std"] = [0.2, 0.2, 0.3]
         cfg["image_processor_type"] = "NoSuchImageProcessor"
         write_json(path, cfg)
         r = run("preprocess", "--config", path, "--out", self.out, self.samples[0])
-        self.assert_one_line_error(r, "NoSuchImageProcessor", "CLIPImageProcessor")
+        self.assert_failed_without_outputs(r, "NoSuchImageProcessor", "CLIPImageProcessor")
         r = run("preprocess", "--config", self.clip, "--out", self.out, "--set", "size=oops", self.samples[0])
-        self.assert_one_line_error(r, "size")
+        self.assert_failed_without_outputs(r, "size")
         r = run("preprocess", "--config", self.clip, "--out", self.out, "--set", 'size={"height": -3, "width": 4}',
                 self.samples[0])
-        self.assert_one_line_error(r, "size")
+        self.assert_failed_without_outputs(r, "size")
         r = run("preprocess", "--config", os.path.join(self.tmp, "missing_dir"), "--out", self.out, self.samples[0])
-        self.assert_one_line_error(r, "missing_dir")
+        self.assert_failed_without_outputs(r, "missing_dir")
 
     def test_arrays(self):
         img = np.random.default_rng(0).integers(0, 256, size=(40, 50, 3), dtype=np.uint8)
@@ -217,7 +211,7 @@ class CliTest(unittest.TestCase):
         np.save(gray, img[:, :, 0])
         shutil.rmtree(self.out)
         r = run("preprocess", "--config", self.clip, "--out", self.out, gray)
-        self.assert_one_line_error(r, gray)
+        self.assert_failed_without_outputs(r, gray)
 
     def test_usage_errors(self):
         r = run("preprocess", "--config", self.clip, "--out", self.out, "--bogus", self.samples[0])
@@ -239,9 +233,9 @@ class CliTest(unittest.TestCase):
         self.assertEqual(np.load(os.path.join(self.out, "pixel_values.npy")).shape, (1, 3, 3, 224, 224))
         shutil.rmtree(self.out)
         r = run("preprocess", "--config", vmae, "--out", self.out, "--video", f"{a},{b}", a)
-        self.assert_one_line_error(r, "lengths")
+        self.assert_failed_without_outputs(r, "lengths")
         r = run("preprocess", "--config", vmae, "--out", self.out, "--video", f"{a},{gray}")
-        self.assert_one_line_error(r, gray, "dimensions")
+        self.assert_failed_without_outputs(r, gray, "dimensions")
         seg = os.path.join(SRC, "pipelines/models/nvidia__segformer-b0-finetuned-ade-512-512")
         label = os.path.join(self.tmp, "label.npy")
         np.save(label, np.random.default_rng(1).integers(0, 151, size=(194, 259), dtype=np.uint8))
@@ -272,9 +266,9 @@ class CliTest(unittest.TestCase):
         shutil.rmtree(self.out)
         r = run("postprocess", "semantic-segmentation", "--config", seg, "--logits", path,
                 "--target-size", "16,16", "--out", self.out)
-        self.assert_one_line_error(r, "target sizes")
+        self.assert_failed_without_outputs(r, "target sizes")
         r = run("postprocess", "semantic-segmentation", "--config", self.clip, "--logits", path, "--out", self.out)
-        self.assert_one_line_error(r, "CLIPImageProcessor")
+        self.assert_failed_without_outputs(r, "CLIPImageProcessor")
         r = run("postprocess", "semantic-segmentation", "--config", seg, "--logits", path, "--out", self.out,
                 "--target-size", "16x16")
         self.assertEqual(r.returncode, 2)
@@ -371,7 +365,7 @@ class CliTest(unittest.TestCase):
         self.assertGreaterEqual(checked, 15)
         r = run("preprocess", "--config", os.path.join(self.clip, "pipeline.yaml"), "--set", "do_resize=false",
                 "--out", self.out, *jpegs)
-        self.assert_one_line_error(r, "--set does not apply to a YAML pipeline", rc=2)
+        self.assert_failed_without_outputs(r, "--set does not apply to a YAML pipeline", rc=2)
 
     def test_check_pipeline(self):
         r = run("check-pipeline", os.path.join(self.clip, "pipeline.yaml"))
@@ -383,7 +377,7 @@ class CliTest(unittest.TestCase):
         bad = os.path.join(self.tmp, "bad.yaml")
         with open(bad, "w") as f:
             f.write("ops:\n  - resize: {size: {shortest_edge: 0}, resample: 3}\nbatch_size: 4\n")
-        self.assert_one_line_error(run("check-pipeline", bad),
+        self.assert_failed_without_outputs(run("check-pipeline", bad),
                                    bad + ":2:36: ops[0].resize.size.shortest_edge: must be > 0")
         self.assertEqual(run("check-pipeline").returncode, 2)
 

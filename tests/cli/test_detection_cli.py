@@ -9,6 +9,8 @@ Usage: test_detection_cli.py <path to pixelflow> <source dir>
 import json, os, shutil, subprocess, sys, tempfile, unittest
 import numpy as np
 
+from cli_util import OneLineErrorAssertions
+
 CLI = SRC = None
 
 
@@ -16,7 +18,7 @@ def run(*args):
     return subprocess.run([CLI, *args], capture_output=True, text=True, timeout=120)
 
 
-class DetectionCliTest(unittest.TestCase):
+class DetectionCliTest(OneLineErrorAssertions, unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="pixelflow_det_")
         self.out = os.path.join(self.tmp, "out")
@@ -32,14 +34,6 @@ class DetectionCliTest(unittest.TestCase):
         with open(path, "w") as f:
             json.dump(keys, f)
         return path
-
-    def assert_one_line_error(self, r, *needles, rc=1):
-        self.assertEqual(r.returncode, rc, r.stderr)
-        lines = r.stderr.strip().splitlines()
-        self.assertEqual(len(lines), 1, r.stderr)
-        for n in needles:
-            self.assertIn(n, lines[0])
-        self.assertFalse(os.path.exists(self.out) and os.listdir(self.out), "outputs written on failure")
 
     def run_case(self, name, config, *extra):
         c = self.cases[name]
@@ -86,23 +80,23 @@ class DetectionCliTest(unittest.TestCase):
         base = ["postprocess", "object-detection", "--config", detr, "--logits", logits, "--boxes", boxes,
                 "--out", self.out]
         # Count of target sizes: transformers' message, naming the logits file.
-        self.assert_one_line_error(run(*base, "--target-sizes", "10,20"), "as many target sizes", logits)
+        self.assert_failed_without_outputs(run(*base, "--target-sizes", "10,20"), "as many target sizes", logits)
         # Arguments the class's method does not take.
-        self.assert_one_line_error(run(*base, "--top-k", "5"), "top_k")
-        self.assert_one_line_error(run(*base, "--use-focal-loss", "false"), "use_focal_loss")
+        self.assert_failed_without_outputs(run(*base, "--top-k", "5"), "top_k")
+        self.assert_failed_without_outputs(run(*base, "--use-focal-loss", "false"), "use_focal_loss")
         # Wrong dtype / shape / mismatch, naming the file.
         bad = os.path.join(self.tmp, "bad.npy")
         np.save(bad, np.zeros((2, 20, 6), np.int64))
-        self.assert_one_line_error(run(*base[:5], bad, *base[6:]), bad, "float32")
+        self.assert_failed_without_outputs(run(*base[:5], bad, *base[6:]), bad, "float32")
         np.save(bad, np.zeros((2, 20, 5), np.float32))
-        self.assert_one_line_error(run(*base[:7], bad, *base[8:]), bad, "(batch_size, num_queries, 4)")
+        self.assert_failed_without_outputs(run(*base[:7], bad, *base[8:]), bad, "(batch_size, num_queries, 4)")
         np.save(bad, np.zeros((3, 20, 4), np.float32))
-        self.assert_one_line_error(run(*base[:7], bad, *base[8:]), bad, "do not match")
+        self.assert_failed_without_outputs(run(*base[:7], bad, *base[8:]), bad, "do not match")
         np.save(bad, np.zeros((20, 6), np.float32))
-        self.assert_one_line_error(run(*base[:5], bad, *base[6:]), bad, "num_classes")
+        self.assert_failed_without_outputs(run(*base[:5], bad, *base[6:]), bad, "num_classes")
         # A class without the method.
         clip = self.config(image_processor_type="CLIPImageProcessor")
-        self.assert_one_line_error(run("postprocess", "object-detection", "--config", clip, "--logits", logits,
+        self.assert_failed_without_outputs(run("postprocess", "object-detection", "--config", clip, "--logits", logits,
                                        "--boxes", boxes, "--out", self.out), "CLIPImageProcessor", "DetrImageProcessor")
         # Usage errors: exit 2.
         for extra in (["--target-sizes", "10x20"], ["--threshold", "high"], ["--top-k", "-1"],
@@ -110,7 +104,7 @@ class DetectionCliTest(unittest.TestCase):
             r = run(*base, *extra)
             self.assertEqual(r.returncode, 2, (extra, r.stderr))
         r = run("postprocess", "object-detection", "--config", detr, "--logits", logits, "--out", self.out)
-        self.assert_one_line_error(r, "--boxes", rc=2)
+        self.assert_failed_without_outputs(r, "--boxes", rc=2)
 
     def test_help(self):
         r = run("postprocess", "--help")

@@ -15,13 +15,15 @@ import sys
 import tempfile
 import unittest
 
+from cli_util import OneLineErrorAssertions
+
 CLI = SRC = None
 NAME = "preprocessor_config.json"
 CONFIG = (json.dumps({"image_processor_type": "ViTImageProcessor", "size": {"height": 32, "width": 32}}, indent=2)
           + "\n").encode()
 
 
-class HubCliTest(unittest.TestCase):
+class HubCliTest(OneLineErrorAssertions, unittest.TestCase):
     def setUp(self):
         from fake_hub import FakeHub
         self.hub = FakeHub()
@@ -52,14 +54,6 @@ class HubCliTest(unittest.TestCase):
     def saved(self):
         with open(os.path.join(self.out, NAME)) as f:
             return json.load(f)
-
-    def assert_one_line_error(self, r, *needles, rc=1):
-        self.assertEqual(r.returncode, rc, r.stderr)
-        lines = r.stderr.strip().splitlines()
-        self.assertEqual(len(lines), 1, r.stderr)
-        for n in needles:
-            self.assertIn(n, lines[0])
-        self.assertFalse(os.path.exists(self.out) and os.listdir(self.out), "outputs written on failure")
 
     def test_preprocess_downloads_into_the_cache(self):
         r = self.run_cli("preprocess", "--config", "org/vit", "--cache-dir", self.cache, "--out", self.out, self.image)
@@ -97,20 +91,20 @@ class HubCliTest(unittest.TestCase):
         self.assertTrue(self.hub.requests[0]["path"].startswith("http://hub.invalid/org/vit/resolve/main/"))
 
     def test_errors(self):
-        self.assert_one_line_error(self.save("--config", "org/nope"), "org/nope: repository not found",
+        self.assert_failed_without_outputs(self.save("--config", "org/nope"), "org/nope: repository not found",
                                    "token may be needed")
-        self.assert_one_line_error(self.save("--config", "org/vit", "--revision", "v9"), 'revision "v9" not found')
-        self.assert_one_line_error(self.save("--config", "org/vit", "--subfolder", "x"),
+        self.assert_failed_without_outputs(self.save("--config", "org/vit", "--revision", "v9"), 'revision "v9" not found')
+        self.assert_failed_without_outputs(self.save("--config", "org/vit", "--subfolder", "x"),
                                    "x/preprocessor_config.json not found")
         self.hub.add_repo("org/gated", {NAME: CONFIG}, gated=True)
-        self.assert_one_line_error(self.save("--config", "org/gated"), "gated repository")
-        self.assert_one_line_error(self.save("--config", "org/vit", "--local-files-only"), "downloads are off")
-        self.assert_one_line_error(self.save("--config", "org/vit", env={"HF_HUB_OFFLINE": "1"}), "HF_HUB_OFFLINE")
+        self.assert_failed_without_outputs(self.save("--config", "org/gated"), "gated repository")
+        self.assert_failed_without_outputs(self.save("--config", "org/vit", "--local-files-only"), "downloads are off")
+        self.assert_failed_without_outputs(self.save("--config", "org/vit", env={"HF_HUB_OFFLINE": "1"}), "HF_HUB_OFFLINE")
         self.hub.stop()
-        self.assert_one_line_error(self.save("--config", "org/vit"), f"cannot reach 127.0.0.1:{self.hub.port}")
+        self.assert_failed_without_outputs(self.save("--config", "org/vit"), f"cannot reach 127.0.0.1:{self.hub.port}")
         self.hub.restart()
-        self.assert_one_line_error(self.save("--config", "org/vit", "--push-to-hub", "alice/x"), "needs a token")
-        self.assert_one_line_error(self.save("--config", "org/vit", "--push-to-hub", "alice/x", "--token", "hf_read"),
+        self.assert_failed_without_outputs(self.save("--config", "org/vit", "--push-to-hub", "alice/x"), "needs a token")
+        self.assert_failed_without_outputs(self.save("--config", "org/vit", "--push-to-hub", "alice/x", "--token", "hf_read"),
                                    "alice/x")
 
     def test_push_to_hub(self):
