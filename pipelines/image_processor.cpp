@@ -349,11 +349,19 @@ BatchFeature PreparedCall::run(std::vector<ops::InputItem> inputs, RunReport* re
     if (opts_.skip_failed) throw InputError("on_error=skip is not supported for videos (a video is one input)");
     return run_videos({std::move(inputs)});
   }
+  const auto n = static_cast<int64_t>(inputs.size());
+  // Paths that keep every input (they refuse on_error=skip): row i is input i.
+  const auto all_kept = [&](BatchFeature bf) {
+    if (report && report->kept.empty() && report->failed.empty())
+      for (int64_t i = 0; i < n; ++i) report->kept.push_back(i);
+    return bf;
+  };
   if (!plan_.group_sizes_key.empty() || plan_.batching == Batching::kFramesPerSample) {  // every input a group of its own
     std::vector<std::vector<ops::InputItem>> groups;
     for (auto& item : inputs) groups.push_back({std::move(item)});
-    return run_groups(std::move(groups));
+    return all_kept(run_groups(std::move(groups)));
   }
+  if (tile_pipeline_) return all_kept(run_tiled(std::move(inputs)));
   return run_flat(std::move(inputs), report);
 }
 

@@ -183,7 +183,10 @@ TEST_CASE("Idefics3: frames per sample through run_groups, padded, with pixel_at
   CHECK(rows[1].numel() == 0);
   CHECK(values_of<int64_t>(rows[2]) == std::vector<int64_t>{4});
   // run(): every input a sample of its own; without return_tensors one array per sample.
-  const BatchFeature one = proc.prepare(json::object(), CallOptions{}).run({image(8, 12, 2), image(16, 16, 4)});
+  RunReport report;
+  const BatchFeature one =
+      proc.prepare(json::object(), CallOptions{}).run({image(8, 12, 2), image(16, 16, 4)}, &report);
+  CHECK(report.kept == std::vector<int64_t>{0, 1});  // each input a row (dataset runs)
   const std::vector<Tensor> samples = one.list("pixel_values");
   REQUIRE(samples.size() == 2);
   CHECK(shape_str(samples[0].shape()) == shape_str({17, 3, 16, 16}));
