@@ -176,10 +176,10 @@ note "smoke test (cwd $WORK/elsewhere, LD_LIBRARY_PATH unset): $(tail -1 "$WORK/
 
 # 4. Every library the installed extension loads: inside the installed wheel or allow-listed.
 site="$(dirname "$(dirname "$core")")"
-# glibc, libstdc++, libgcc_s, and libz.so.1: on every manylinux policy's allow-list (auditwheel
-# leaves it out of the wheel) and on every Debian 12 system (dpkg, which is Essential,
-# pre-depends on zlib1g).
-allowed='^(linux-vdso\.so\.1|libc\.so\.6|libm\.so\.6|libstdc\+\+\.so\.6|libgcc_s\.so\.1|libpthread\.so\.0|libdl\.so\.2|librt\.so\.1|ld-linux-x86-64\.so\.2|libz\.so\.1)$'
+# glibc (libresolv.so.2 included: libcurl's resolver needs it), libstdc++, libgcc_s, and
+# libz.so.1: on every manylinux policy's allow-list (auditwheel leaves them out of the wheel) and
+# on every Debian 12 system (dpkg, which is Essential, pre-depends on zlib1g).
+allowed='^(linux-vdso\.so\.1|libc\.so\.6|libm\.so\.6|libstdc\+\+\.so\.6|libgcc_s\.so\.1|libpthread\.so\.0|libdl\.so\.2|librt\.so\.1|libresolv\.so\.2|ld-linux-x86-64\.so\.2|libz\.so\.1)$'
 env -u LD_LIBRARY_PATH ldd "$core" >"$WORK/ldd.out" 2>&1 || { cat "$WORK/ldd.out" >&2; fail "ldd $core failed"; }
 bad=() inside=()
 while read -r name arrow path _; do
