@@ -58,7 +58,7 @@ Usage:
                   [--batch-size N] [--seconds S]
   pixelflow tune --config PATH [--images DIR] [--out FILE]
   pixelflow run --config PATH --input DIR|LIST|GLOB --out DIR [--batch-size N] [--threads N]
-                [--on-error fail|skip] [--format npy|safetensors]
+                [--on-error fail|skip] [--format npy|safetensors] [--dtype float16|bfloat16]
   pixelflow run PIPELINE.yaml
   pixelflow <command> --help
 

@@ -17,6 +17,7 @@
 #include "cli/run_command.h"
 #include "base/errors.h"
 #include "pipelines/data_loader.h"
+#include "pipelines/dataset/float_dtype.h"
 #include "pipelines/dataset_writer.h"
 #include "pipelines/input_source.h"
 #include "pipelines/post_processing.h"
@@ -32,7 +33,8 @@ using Clock = std::chrono::steady_clock;
 
 constexpr const char* kRunHelp = R"(Usage: pixelflow run --config PATH --input DIR|LIST|GLOB --out DIR [--batch-size N]
                      [--threads N] [--on-error fail|skip] [--format npy|safetensors]
-                     [--set KEY=JSON]... [--recursive] [--prefetch N] [--overwrite] [--sync]
+                     [--dtype float32|float16|bfloat16] [--set KEY=JSON]... [--recursive]
+                     [--prefetch N] [--overwrite] [--sync]
        pixelflow run PIPELINE.yaml [same options, overriding the file's]
        (--config PIPELINE.yaml, a .yaml/.yml file, is the same as PIPELINE.yaml)
 
@@ -42,7 +44,8 @@ Runs the processor over every input of a dataset, batch by batch, and writes the
   DIR/manifest.jsonl                 one line per input, in input order:
     {"input":PATH,"status":"ok","shard":NAME,"index":ROW}
     {"input":PATH,"status":"error","error":MESSAGE}
-  DIR/run.json                       the run's settings (plan, inputs digest, batch size, format)
+  DIR/run.json                       the run's settings (plan, inputs digest, batch size, format,
+                                     dtype)
   DIR/shards.jsonl                   each shard's files' sizes and SHA-256, checked on resume
 Batch b holds inputs [b * N, (b + 1) * N) (failed inputs left out with --on-error skip).
 
@@ -51,6 +54,11 @@ Batch b holds inputs [b * N, (b + 1) * N) (failed inputs left out with --on-erro
                  or a list file (one path per line, relative to the list's folder; '#' comments);
                  a folder or glob never lists DIR (which may lie inside the input folder)
   --batch-size   inputs per batch and shard (default 32)
+  --dtype        float32 (default): outputs as computed; float16 or bfloat16: every float32
+                 array is written as that type, each value rounded to nearest, ties to even, from
+                 the exact float32 result (as NumPy's astype(np.float16) and torch's
+                 .to(torch.bfloat16); overflow to inf, NaN stays NaN). Other arrays (int64, uint8,
+                 float64) are written as they are. npy has no bfloat16: use --format safetensors
   --threads N    worker threads (default: all cores; at most 256)
   --on-error     fail (default): stop at the first input that cannot be processed, keeping the
                  batches before it; skip: leave it out and record it in the manifest
@@ -143,7 +151,7 @@ class Progress {
 };
 
 struct RunFlags {
-  std::optional<std::string> config, input, out, format, on_error;
+  std::optional<std::string> config, input, out, format, on_error, dtype;
   std::optional<int64_t> batch_size;
   std::optional<int> threads;
   std::optional<int64_t> max_pixels;  // --max-image-pixels, else PIXELFLOW_MAX_IMAGE_PIXELS
@@ -171,6 +179,7 @@ RunFlags parse_flags(Args& args, bool* help) {
     else if (args.take("--input", &v)) f.input = v;
     else if (args.take("--out", &v)) f.out = v;
     else if (args.take("--format", &v)) f.format = v;
+    else if (args.take("--dtype", &v)) f.dtype = v;
     else if (args.take("--on-error", &v)) f.on_error = v;
     else if (args.take("--batch-size", &v)) f.batch_size = parse_int_option("--batch-size", v);
     else if (args.take("--threads", &v)) f.threads = parse_threads_option("--threads", v);
@@ -208,7 +217,7 @@ void apply_flags(const RunFlags& f, pipelines::PipelineSpec& spec) {
       throw Error(*f.input + ": no such folder or list file");
   }
   else if (spec.source && f.recursive) spec.source->recursive = true;
-  if (f.out || f.format) {
+  if (f.out || f.format || f.dtype) {
     if (!spec.sink) spec.sink.emplace();
     if (f.out) spec.sink->out_dir = *f.out;
   }
@@ -216,6 +225,12 @@ void apply_flags(const RunFlags& f, pipelines::PipelineSpec& spec) {
     if (*f.format == "npy") spec.sink->format = pipelines::SinkSpec::Format::kNpy;
     else if (*f.format == "safetensors") spec.sink->format = pipelines::SinkSpec::Format::kSafetensors;
     else throw UsageError("--format expects npy or safetensors, got '" + *f.format + "'");
+  }
+  if (f.dtype) {
+    const auto dtype = pipelines::parse_float_dtype(*f.dtype);
+    if (!dtype)
+      throw UsageError("--dtype expects " + std::string(pipelines::float_dtype_choices()) + ", got '" + *f.dtype + "'");
+    spec.sink->dtype = *dtype;
   }
   if (f.on_error) {
     if (*f.on_error == "fail") spec.on_error = pipelines::OnError::kFail;
@@ -228,6 +243,11 @@ void apply_flags(const RunFlags& f, pipelines::PipelineSpec& spec) {
   if (!spec.source) throw UsageError("run needs --input DIR|LIST|GLOB");
   if (!spec.sink || spec.sink->out_dir.empty()) throw UsageError("run needs --out DIR");
   if (spec.batch_size <= 0) throw UsageError("batch size must be a positive integer");
+  if (!pipelines::format_holds(spec.sink->format, spec.sink->dtype)) {
+    const std::string why = "npy files cannot hold bfloat16 (NumPy has no bfloat16): use safetensors, or float16";
+    if (f.format || f.dtype) throw UsageError("--format npy --dtype bfloat16: " + why);
+    throw ConfigError(spec.origin.empty() ? "run" : spec.origin, "output: format npy, dtype bfloat16: " + why);
+  }
   if (!spec.post_process.empty() && (!spec.plan.image_ops.empty() || !spec.plan.label_ops.empty()))
     throw ConfigError(spec.origin.empty() ? "run" : spec.origin,
                       "has both image ops and `post_process`: pixelflow run cannot run the model between "
@@ -315,8 +335,8 @@ int run_spec(const pipelines::PipelineSpec& spec, const RunFlags& flags) {
   wo.sync = flags.sync;
   if (spec.plan.batching == Batching::kPatches) wo.concatenated_keys = {spec.plan.image_key};
   pipelines::DatasetWriter writer(
-      out, spec.sink->format, pipelines::make_run_key(plan_identity(spec), inputs, spec.batch_size, spec.sink->format),
-      wo);
+      out, spec.sink->format,
+      pipelines::make_run_key(plan_identity(spec), inputs, spec.batch_size, spec.sink->format, spec.sink->dtype), wo);
   const int64_t batches = (total + spec.batch_size - 1) / spec.batch_size;
   const int64_t start_batch = std::min(writer.completed_batches(), batches);
 
@@ -337,6 +357,7 @@ int run_spec(const pipelines::PipelineSpec& spec, const RunFlags& flags) {
   lo.threads = spec.options.threads;
   lo.on_error = spec.on_error;
   lo.start_batch = start_batch;
+  lo.float_dtype = spec.sink->dtype;  // converted by the loader, ahead of the writer
   pipelines::PreparedCall call(spec.plan, spec.options);
   for (const auto& w : call.plan().warnings) std::cerr << "warning: " << w << "\n";
   pipelines::DataLoader loader(call, inputs, lo);

@@ -67,7 +67,9 @@ DLDataType dl_dtype(DType t) {
     case DType::kInt32:
     case DType::kInt64: d.code = kDLInt; break;
     case DType::kFloat32:
-    case DType::kFloat64: d.code = kDLFloat; break;
+    case DType::kFloat64:
+    case DType::kFloat16: d.code = kDLFloat; break;
+    case DType::kBFloat16: d.code = kDLBfloat; break;
   }
   return d;
 }

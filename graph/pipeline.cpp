@@ -4,6 +4,7 @@
 
 #include <tbb/flow_graph.h>
 #include <tbb/info.h>
+#include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
 
 #include <pthread.h>
@@ -345,6 +346,17 @@ void Pipeline::run_sample(Sample& s, const Loader& loader) const {
   for (size_t i = 0; i < image_ops_.size(); ++i) run_op(*image_ops_[i], s, ctx, i + 1 == image_ops_.size());
   if (s.labels.defined())
     for (size_t i = 0; i < label_ops_.size(); ++i) run_op(*label_ops_[i], s, ctx, i + 1 == label_ops_.size());
+}
+
+void parallel_chunks(int threads, int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& body) {
+  if (n <= 0) return;
+  const int t = threads > 0 ? std::min(threads, kMaxThreads) : tbb::info::default_concurrency();
+  const int arena_threads = std::min(t, std::max(1, tbb::info::default_concurrency()));
+  if (arena_threads == 1 || n <= grain) return body(0, n);
+  shared_arena(arena_threads).execute([&] {
+    tbb::parallel_for(tbb::blocked_range<int64_t>(0, n, static_cast<size_t>(std::max<int64_t>(grain, 1))),
+                      [&](const tbb::blocked_range<int64_t>& r) { body(r.begin(), r.end()); });
+  });
 }
 
 BatchFeature Pipeline::run(const Loader& loader, const RunOptions& run, const OutputOptions& out,

@@ -49,6 +49,11 @@ class Loader {
 // request and print a warning): a larger `threads` only raises the in-flight bound.
 inline constexpr int kMaxThreads = 256;
 
+// Runs body(begin, end) over chunks of [0, n), each of at least `grain` items (but the last),
+// in parallel on the oneTBB arena that Pipeline::run uses for `threads` (0: all cores), so that
+// work between calls (e.g. converting a batch's outputs) keeps to the same threads.
+void parallel_chunks(int threads, int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& body);
+
 struct RunOptions {
   int threads = 0;        // 0: all cores; at most kMaxThreads (see there)
   int max_in_flight = 0;  // 0: 2 x threads + 2

@@ -27,6 +27,7 @@ struct StType {
 
 constexpr StType kStTypes[] = {
     {DType::kBool, "BOOL", 0},   {DType::kUInt8, "U8", 1},    {DType::kUInt16, "U16", 6},
+    {DType::kFloat16, "F16", 7}, {DType::kBFloat16, "BF16", 8},
     {DType::kInt32, "I32", 9},   {DType::kFloat32, "F32", 11}, {DType::kFloat64, "F64", 12},
     {DType::kInt64, "I64", 13},
 };

@@ -42,9 +42,10 @@ struct SafetensorsLayout {
 // u64 little-endian header length N; N bytes of compact JSON
 //   {"__metadata__":{"format":"pt"},"KEY":{"dtype":"F32","shape":[2,3],"data_offsets":[0,24]},...}
 // padded with spaces to a multiple of 8; then the tensors' raw little-endian C-order bytes,
-// contiguous, in the header's order: by dtype alignment (I64, F64, F32, I32, U16, U8, BOOL),
-// then by name, so that every tensor is aligned to its element size. dtypes: bool BOOL, uint8
-// U8, uint16 U16, int32 I32, int64 I64, float32 F32, float64 F64. `metadata` is the
+// contiguous, in the header's order: by dtype alignment (I64, F64, F32, I32, BF16, F16, U16, U8,
+// BOOL), then by name, so that every tensor is aligned to its element size. dtypes: bool BOOL,
+// uint8 U8, uint16 U16, int32 I32, int64 I64, float32 F32, float64 F64, float16 F16, bfloat16
+// BF16. `metadata` is the
 // "__metadata__" map (left out when empty). Errors name `where`.
 SafetensorsLayout safetensors_layout(const BatchFeature& batch, const SafetensorsMetadata& metadata,
                                      const std::string& where);

@@ -22,6 +22,8 @@ size_t dtype_size(DType t) {
     case DType::kInt64: return 8;
     case DType::kFloat32: return 4;
     case DType::kFloat64: return 8;
+    case DType::kFloat16:
+    case DType::kBFloat16: return 2;
   }
   return 0;
 }
@@ -35,6 +37,8 @@ const char* dtype_name(DType t) {
     case DType::kInt64: return "int64";
     case DType::kFloat32: return "float32";
     case DType::kFloat64: return "float64";
+    case DType::kFloat16: return "float16";
+    case DType::kBFloat16: return "bfloat16";
   }
   return "?";
 }
@@ -48,6 +52,8 @@ const char* dtype_descr(DType t) {
     case DType::kInt64: return "<i8";
     case DType::kFloat32: return "<f4";
     case DType::kFloat64: return "<f8";
+    case DType::kFloat16: return "<f2";
+    case DType::kBFloat16: throw std::invalid_argument("bfloat16 has no NumPy type string (no .npy dtype)");
   }
   return "?";
 }

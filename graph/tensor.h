@@ -12,12 +12,16 @@
 
 namespace pixelflow {
 
-enum class DType : uint8_t { kBool, kUInt8, kUInt16, kInt32, kInt64, kFloat32, kFloat64 };
+// kFloat16 (IEEE binary16) and kBFloat16 (the upper half of a float32) are storage types only:
+// `pixelflow run --dtype` writes its float32 outputs as them (base/half_float.h converts); no op
+// computes in them, and Tensor::data<T>() has no element type for them (use raw_data()).
+enum class DType : uint8_t { kBool, kUInt8, kUInt16, kInt32, kInt64, kFloat32, kFloat64, kFloat16, kBFloat16 };
 
 size_t dtype_size(DType t);
 // NumPy's name of the type: "uint8", "float32", ...
 const char* dtype_name(DType t);
-// NumPy's array-protocol type string, little-endian: "|u1", "<f4", ...
+// NumPy's array-protocol type string, little-endian: "|u1", "<f4", "<f2", ...; bfloat16, which
+// NumPy has no type for, throws std::invalid_argument.
 const char* dtype_descr(DType t);
 
 template <class T> constexpr DType dtype_of();

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "base/errors.h"
+#include "pipelines/dataset/float_dtype.h"
 #include "pipelines/input_source.h"
 
 namespace pixelflow::pipelines {
@@ -35,6 +36,7 @@ std::vector<ops::InputItem> file_items(const std::vector<std::string>& files) {
 struct DataLoader::Shared {
   std::mutex mu;
   std::condition_variable cv;  // producer: room in the queue or stop; consumer: a batch or the end
+  BufferPool converted{size_t(1) << 28};  // DataLoaderOptions::float_dtype's tensors
   struct Item {
     std::optional<Batch> batch;
     std::exception_ptr error;
@@ -150,6 +152,8 @@ void DataLoader::produce() {
         }
         RunReport report;
         batch.features = call_.run(std::move(items), &report);
+        if (opts_.float_dtype != DType::kFloat32)
+          batch.features = cast_float32(batch.features, opts_.float_dtype, call_.options().threads, &sh.converted);
         batch.kept = std::move(report.kept);
         batch.failed = std::move(report.failed);
         push({std::move(batch), nullptr});

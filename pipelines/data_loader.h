@@ -59,6 +59,10 @@ struct DataLoaderOptions {
   int threads = 0;          // oneTBB workers per batch; 0: the call's own setting
   OnError on_error = OnError::kFail;
   int64_t start_batch = 0;  // epoch 0 starts at this batch (resume); earlier ones are not computed
+  // kFloat16 / kBFloat16: every float32 tensor of a batch is converted to it by the producer
+  // (cast_float32 in pipelines/dataset/float_dtype.h, on the batch's threads) before next()
+  // hands the batch out; kFloat32: left as computed.
+  DType float_dtype = DType::kFloat32;
 };
 
 struct Batch {

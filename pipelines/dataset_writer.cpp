@@ -17,6 +17,7 @@
 #include "base/file_io.h"
 #include "base/posix_file.h"
 #include "graph/npy.h"
+#include "pipelines/dataset/float_dtype.h"
 
 namespace fs = std::filesystem;
 
@@ -152,8 +153,10 @@ void check_rows(const std::string& where, const BatchFeature& batch, int64_t row
   }
 }
 
-// Sets the run's total and batch size from its run key (`key`, checked) and adds its format.
-void read_run_key(nlohmann::ordered_json& key, SinkSpec::Format format, int64_t* total, int64_t* batch_size) {
+// Sets the run's total, batch size and float dtype from its run key (`key`, checked) and adds its
+// format.
+void read_run_key(nlohmann::ordered_json& key, SinkSpec::Format format, int64_t* total, int64_t* batch_size,
+                  DType* dtype) {
   if (!key.is_object()) throw std::invalid_argument("DatasetWriter: the run key must be a JSON object");
   auto t = key.find("total"), bs = key.find("batch_size");
   if (t == key.end() || !t->is_number_integer() || t->get<int64_t>() < 0)
@@ -168,6 +171,18 @@ void read_run_key(nlohmann::ordered_json& key, SinkSpec::Format format, int64_t*
   else if (*fmt != format_name(format))
     throw std::invalid_argument(std::string("DatasetWriter: the run key's format ") + fmt->dump() +
                                 " disagrees with the sink format \"" + format_name(format) + "\"");
+  auto dt = key.find("dtype");
+  *dtype = DType::kFloat32;
+  if (dt != key.end()) {
+    const auto parsed = dt->is_string() ? parse_float_dtype(dt->get<std::string>()) : std::nullopt;
+    if (!parsed)
+      throw std::invalid_argument("DatasetWriter: the run key's dtype " + dt->dump() + " is not " +
+                                  float_dtype_choices());
+    *dtype = *parsed;
+  }
+  if (!format_holds(format, *dtype))
+    throw std::invalid_argument(std::string("DatasetWriter: ") + format_name(format) + " files cannot hold " +
+                                dtype_name(*dtype) + " (use safetensors)");
 }
 
 }  // namespace
@@ -177,6 +192,7 @@ struct DatasetWriter::Impl {
   SinkSpec::Format format;
   int64_t total = 0;
   int64_t batch_size = 1;
+  DType dtype = DType::kFloat32;  // float32 tensors are written as this
   int64_t committed = 0;
   bool sync = true;
   std::vector<std::string> concatenated_keys;
@@ -573,7 +589,7 @@ DatasetWriter::DatasetWriter(const std::string& out_dir, SinkSpec::Format format
   impl_->sync = options.sync;
   impl_->concatenated_keys = options.concatenated_keys;
   nlohmann::ordered_json key = nlohmann::ordered_json::parse(run_key, nullptr, false);
-  read_run_key(key, format, &impl_->total, &impl_->batch_size);
+  read_run_key(key, format, &impl_->total, &impl_->batch_size, &impl_->dtype);
   impl_->open_folder(key, options.overwrite);
 }
 
@@ -613,7 +629,12 @@ void DatasetWriter::write_batch(int64_t b, const BatchFeature& batch,
   const std::string shard = m.shard_name(b);
   for (const auto& e : entries) lines += manifest_line(e, shard);
   const off_t shards_before = m.shards_size;
-  if (rows > 0) m.commit_shard(b, batch);  // invariant 2: shard and record are durable before the lines
+  if (rows > 0) {
+    // Invariant 2: the shard and its record are durable before the lines. The run's dtype is
+    // applied here unless the caller did (DataLoaderOptions::float_dtype).
+    const bool convert = m.dtype != DType::kFloat32 && has_float32(batch);
+    m.commit_shard(b, convert ? cast_float32(batch, m.dtype) : batch);
+  }
   m.append_lines(lines, rows, shards_before, shard);
   ++m.committed;
 }

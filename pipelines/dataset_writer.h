@@ -30,7 +30,10 @@
 //
 // The run key is a JSON object that must hold "total" (number of inputs, >= 0) and "batch_size"
 // (>= 1), integers; every other member ("config", "inputs_sha256", ...) only identifies the run.
-// The writer adds "format" ("npy" or "safetensors"). make_run_key() builds the usual one.
+// The writer adds "format" ("npy" or "safetensors"). An optional "dtype", "float16" or "bfloat16"
+// (absent: float32), is the type every float32 tensor of a batch is written as (converted by
+// write_batch unless the caller converted it: pipelines/dataset/float_dtype.h); npy cannot hold
+// bfloat16 (std::invalid_argument). make_run_key() builds the usual one.
 //
 // Which files are the run's. The writer only ever deletes or replaces files of a pixelflow run:
 //   - A new run needs an empty (or missing) folder: a folder with files but no run.json is
@@ -121,8 +124,9 @@ class DatasetWriter {
  public:
   // Opens (creating if missing) `out_dir`: a new folder gets run.json; a folder of the same run
   // is resumed (see the invariant above); another run's folder is refused unless overwrite.
-  // Throws std::invalid_argument for a run key without valid "total"/"batch_size", or whose
-  // "format" disagrees with `format`.
+  // Throws std::invalid_argument for a run key without valid "total"/"batch_size", whose
+  // "format" disagrees with `format`, or whose "dtype" is not float16/bfloat16 or not one that
+  // `format` holds.
   DatasetWriter(const std::string& out_dir, SinkSpec::Format format, const std::string& run_key,
                 const DatasetWriterOptions& options = {});
   ~DatasetWriter();

@@ -34,6 +34,9 @@ struct SinkSpec {
   enum class Format { kNpy, kSafetensors };
   std::string out_dir;
   Format format = Format::kNpy;
+  // The type float32 outputs are written as (--dtype): kFloat32 (as computed), kFloat16 or
+  // kBFloat16 (rounded to nearest even; see pipelines/dataset/float_dtype.h).
+  DType dtype = DType::kFloat32;
 };
 
 struct PipelineSpec {

@@ -17,6 +17,7 @@
 #include "base/file_io.h"
 #include "base/text.h"
 #include "registry/registry.h"
+#include "pipelines/dataset/float_dtype.h"
 #include "pipelines/image_processor.h"
 #include "pipelines/processor_plans.h"
 
@@ -646,15 +647,17 @@ SourceSpec read_input(const Document& d, const Entry& e) {
   return s;
 }
 
-// `output:` dir (required) and format.
+// `output:` dir (required), format and dtype.
 SinkSpec read_output(const Document& d, const Entry& e) {
   const Reader& r = d.r;
   SinkSpec sink;
   bool has_dir = false;
-  for (const auto& f : r.entries(e.value, "output", {"dir", "format"})) {
+  for (const auto& f : r.entries(e.value, "output", {"dir", "format", "dtype"})) {
     if (f.key == "dir") {
       sink.out_dir = relative_to(d.base, r.get_string(f.value, "output.dir"));
       has_dir = true;
+    } else if (f.key == "dtype") {
+      sink.dtype = *parse_float_dtype(r.get_choice(f.value, "output.dtype", {"float32", "float16", "bfloat16"}));
     } else {
       sink.format = r.get_choice(f.value, "output.format", {"npy", "safetensors"}) == "npy"
                         ? SinkSpec::Format::kNpy : SinkSpec::Format::kSafetensors;
@@ -843,8 +846,11 @@ nlohmann::ordered_json describe_pipeline(const PipelineSpec& spec) {
   out["ordered"] = spec.ordered;
   out["on_error"] = spec.on_error == OnError::kSkip ? "skip" : "fail";
   if (spec.sink)
+  {
     out["output"] = {{"dir", spec.sink->out_dir},
                      {"format", spec.sink->format == SinkSpec::Format::kNpy ? "npy" : "safetensors"}};
+    if (spec.sink->dtype != DType::kFloat32) out["output"]["dtype"] = dtype_name(spec.sink->dtype);
+  }
   else
     out["output"] = nullptr;
   out["fuse"] = spec.options.fuse;

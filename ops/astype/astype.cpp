@@ -30,6 +30,8 @@ void convert(const Tensor& in, Out* out) {
     case DType::kInt64: for (int64_t i = 0; i < n; ++i) out[i] = static_cast<Out>(static_cast<const int64_t*>(p)[i]); break;
     case DType::kFloat32: for (int64_t i = 0; i < n; ++i) out[i] = static_cast<Out>(static_cast<const float*>(p)[i]); break;
     case DType::kFloat64: for (int64_t i = 0; i < n; ++i) out[i] = static_cast<Out>(static_cast<const double*>(p)[i]); break;
+    case DType::kFloat16:
+    case DType::kBFloat16: throw std::invalid_argument("astype: float16/bfloat16 are output storage types only");
   }
 }
 
@@ -48,6 +50,8 @@ void astype_into(const Tensor& t, Tensor& out) {
     case DType::kInt64: convert(t, out.data<int64_t>()); break;
     case DType::kFloat32: convert(t, out.data<float>()); break;
     case DType::kFloat64: convert(t, out.data<double>()); break;
+    case DType::kFloat16:
+    case DType::kBFloat16: throw std::invalid_argument("astype: float16/bfloat16 are output storage types only");
   }
 }
 

@@ -28,6 +28,8 @@ Tensor reduce_label(const Tensor& labels, BufferPool* pool) {
     case DType::kFloat32: reduce(labels.data<float>(), out.data<float>(), n); break;
     case DType::kFloat64: reduce(labels.data<double>(), out.data<double>(), n); break;
     case DType::kBool: throw InputError("reduce_label: boolean segmentation maps are not supported");
+    case DType::kFloat16:
+    case DType::kBFloat16: throw InputError(std::string("reduce_label: ") + dtype_name(labels.dtype()) + " maps are not supported");
   }
   return out;
 }

@@ -49,8 +49,11 @@ const char* format_name(SinkSpec::Format format) {
 }
 
 std::string make_run_key(const nlohmann::json& config, const std::vector<std::string>& inputs,
-                         int64_t batch_size, SinkSpec::Format format) {
+                         int64_t batch_size, SinkSpec::Format format, DType dtype) {
   if (batch_size < 1) throw std::invalid_argument("make_run_key: batch_size must be >= 1");
+  if (dtype != DType::kFloat32 && dtype != DType::kFloat16 && dtype != DType::kBFloat16)
+    throw std::invalid_argument(std::string("make_run_key: dtype ") + dtype_name(dtype) +
+                                " is not float32, float16 or bfloat16");
   Sha256 h;
   for (const auto& in : inputs) {
     h.update(in);
@@ -62,6 +65,7 @@ std::string make_run_key(const nlohmann::json& config, const std::vector<std::st
   key["total"] = static_cast<int64_t>(inputs.size());
   key["batch_size"] = batch_size;
   key["format"] = format_name(format);
+  if (dtype != DType::kFloat32) key["dtype"] = dtype_name(dtype);
   return key.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 

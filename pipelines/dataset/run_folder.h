@@ -18,9 +18,11 @@ namespace pixelflow::pipelines {
 const char* format_name(SinkSpec::Format format);
 
 // The run key of a run over `inputs` (in order): {"config": CONFIG, "inputs_sha256": SHA-256 of
-// the inputs joined by '\n' (each followed by '\n'), "total": N, "batch_size": B, "format": F}.
+// the inputs joined by '\n' (each followed by '\n'), "total": N, "batch_size": B, "format": F},
+// and "dtype": "float16" or "bfloat16" when float32 outputs are written as that (`dtype`; left
+// out for kFloat32, so that float32 runs keep the key they had before --dtype).
 std::string make_run_key(const nlohmann::json& config, const std::vector<std::string>& inputs,
-                         int64_t batch_size, SinkSpec::Format format);
+                         int64_t batch_size, SinkSpec::Format format, DType dtype = DType::kFloat32);
 
 // ceil(total / batch_size).
 int64_t batch_count(int64_t total, int64_t batch_size);

@@ -70,6 +70,8 @@ py::dtype numpy_dtype(pf::DType t) {
     case pf::DType::kInt64: return py::dtype("int64");
     case pf::DType::kFloat32: return py::dtype("float32");
     case pf::DType::kFloat64: return py::dtype("float64");
+    case pf::DType::kFloat16: return py::dtype("float16");
+    case pf::DType::kBFloat16: throw pf::Error("bfloat16 has no NumPy dtype (read such tensors with torch)");
   }
   throw pf::Error("unknown dtype");
 }

@@ -392,7 +392,7 @@ def read_safetensors(path):
     n = int.from_bytes(data[:8], "little")
     header = json.loads(data[8:8 + n])
     dtypes = {"F32": np.float32, "F64": np.float64, "I64": np.int64, "I32": np.int32, "U8": np.uint8,
-              "BOOL": np.bool_, "U16": np.uint16}
+              "BOOL": np.bool_, "U16": np.uint16, "F16": np.float16, "BF16": np.uint16}  # BF16: its bits
     out = {}
     for name, info in header.items():
         if name == "__metadata__":
@@ -621,6 +621,106 @@ class RunTest(unittest.TestCase):
                          ["shard-%06d" % b for b in range(3)])
         self.assertEqual([(m["shard"], m["index"]) for m in manifest(self.out)],
                          [("shard-%06d" % (i // 3), i % 3) for i in range(7)])
+
+    def test_dtype_float16_and_bfloat16(self):
+        # --dtype: each float32 array as NumPy's astype(np.float16) / torch's .to(torch.bfloat16)
+        # of the float32 run's, byte for byte (npy files as np.save writes them); the manifest as
+        # the float32 run's; the dtype in run.json, so that resuming with another is refused.
+        import io
+        f32 = os.path.join(self.tmp, "f32")
+        r = self.run_cmd("--input", self.folder, "--batch-size", "3", out=f32)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        ref = [np.load(os.path.join(f32, "shard-%06d" % b, "pixel_values.npy")) for b in range(3)]
+        f16 = os.path.join(self.tmp, "f16")
+        r = self.run_cmd("--input", self.folder, "--batch-size", "3", "--dtype", "float16", out=f16)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(manifest(f16), manifest(f32))
+        self.assertEqual(json.loads(read(os.path.join(f16, "run.json")))["dtype"], "float16")
+        self.assertNotIn("dtype", json.loads(read(os.path.join(f32, "run.json"))))
+        for b in range(3):
+            want = io.BytesIO()
+            np.save(want, ref[b].astype(np.float16))
+            self.assertEqual(read_bytes(os.path.join(f16, "shard-%06d" % b, "pixel_values.npy")), want.getvalue())
+        # shards.jsonl records the float16 files.
+        for line in read(os.path.join(f16, "shards.jsonl")).splitlines():
+            rec = json.loads(line)
+            data = read_bytes(os.path.join(f16, rec["shard"], "pixel_values.npy"))
+            import hashlib
+            self.assertEqual(rec["files"]["pixel_values.npy"], {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()})
+        # Resuming with another dtype (or none) is refused; the same one finds the run complete.
+        r = self.run_cmd("--input", self.folder, "--batch-size", "3", out=f16)
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+        self.assertIn('dtype "float16" there, absent now', r.stderr)
+        r = self.run_cmd("--input", self.folder, "--batch-size", "3", "--dtype", "float16", out=f16)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual((self.summary(r)["resumed_batches"], self.summary(r)["batches"]), (3, 0))
+
+        # bfloat16 in safetensors: torch's rounding of the float32 run's values.
+        try:
+            import torch
+        except ImportError:
+            self.skipTest("torch is not installed")
+        bf16 = os.path.join(self.tmp, "bf16")
+        r = self.run_cmd("--input", self.folder, "--batch-size", "3", "--dtype", "bfloat16", "--format", "safetensors",
+                         out=bf16)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r2 = self.run_cmd("--input", self.folder, "--batch-size", "3", "--dtype", "float16", "--format", "safetensors",
+                          out=os.path.join(self.tmp, "st16"))
+        self.assertEqual(r2.returncode, 0, r2.stderr)
+        for b in range(3):
+            tensors, header = read_safetensors(os.path.join(bf16, "shard-%06d.safetensors" % b))
+            self.assertEqual(header["pixel_values"]["dtype"], "BF16")
+            self.assertEqual(header["pixel_values"]["shape"], list(ref[b].shape))
+            want = torch.from_numpy(ref[b]).to(torch.bfloat16).view(torch.int16).numpy().view(np.uint16)
+            self.assertEqual(tensors["pixel_values"].tobytes(), want.tobytes())
+            tensors, header = read_safetensors(os.path.join(self.tmp, "st16", "shard-%06d.safetensors" % b))
+            self.assertEqual(header["pixel_values"]["dtype"], "F16")
+            self.assertEqual(tensors["pixel_values"].tobytes(), ref[b].astype(np.float16).tobytes())
+            try:
+                from safetensors.torch import load_file
+            except ImportError:
+                continue
+            loaded = load_file(os.path.join(bf16, "shard-%06d.safetensors" % b))["pixel_values"]
+            self.assertEqual(loaded.dtype, torch.bfloat16)
+            self.assertTrue(torch.equal(loaded, torch.from_numpy(ref[b]).to(torch.bfloat16)))
+
+    def test_dtype_usage_errors(self):
+        # npy has no bfloat16: refused before anything is written, pointing at safetensors; an
+        # unknown dtype is a usage error too.
+        r = self.run_cmd("--input", self.folder, "--dtype", "bfloat16")
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+        self.assertIn("safetensors", r.stderr)
+        self.assertIn("bfloat16", r.stderr)
+        self.assertFalse(os.path.exists(self.out))
+        r = self.run_cmd("--input", self.folder, "--dtype", "half")
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("--dtype expects float32, float16 or bfloat16, got 'half'", r.stderr)
+        self.assertFalse(os.path.exists(self.out))
+        # A PIPELINE.yaml sets it under output:, and the flag overrides it.
+        yaml = os.path.join(self.tmp, "run.yaml")
+        with open(yaml, "w") as f:
+            f.write("config: %s\nkwargs:\n  size: {shortest_edge: 32}\n  crop_size: {height: 32, width: 32}\n"
+                    "input: {folder: images}\nbatch_size: 4\noutput: {dir: yaml_out, format: safetensors, "
+                    "dtype: bfloat16}\n" % self.clip)
+        r = run("run", yaml)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = os.path.join(self.tmp, "yaml_out")
+        self.assertEqual(json.loads(read(os.path.join(out, "run.json")))["dtype"], "bfloat16")
+        self.assertEqual(read_safetensors(os.path.join(out, "shard-000000.safetensors"))[1]["pixel_values"]["dtype"], "BF16")
+        r = run("run", yaml, "--format", "npy", "--out", self.out)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("safetensors", r.stderr)
+        r = run("run", yaml, "--format", "npy", "--dtype", "float16", "--out", self.out)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(np.load(os.path.join(self.out, "shard-000000", "pixel_values.npy")).dtype, np.float16)
+        bad = os.path.join(self.tmp, "bad.yaml")
+        with open(bad, "w") as f:
+            f.write(read(yaml).replace("dtype: bfloat16", "dtype: half"))
+        r = run("run", bad, "--out", os.path.join(self.tmp, "bad_out"))
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("output.dtype", r.stderr)
 
     def test_resume_after_kill(self):
         # A run killed (SIGKILL) while it writes, then resumed: the same bytes as a clean run.

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <functional>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -72,6 +73,8 @@ inline Tensor random_tensor(std::mt19937& rng, DType dtype, const Shape& shape, 
       case DType::kInt64: t.data<int64_t>()[i] = integer(); break;
       case DType::kFloat32: t.data<float>()[i] = static_cast<float>(real(rng)); break;
       case DType::kFloat64: t.data<double>()[i] = real(rng); break;
+      case DType::kFloat16:
+      case DType::kBFloat16: throw std::invalid_argument("random_tensor: no float16/bfloat16");
     }
   }
   return t;
@@ -88,6 +91,8 @@ void with_dtype(DType dtype, F&& f) {
     case DType::kInt64: f(int64_t{}); break;
     case DType::kFloat32: f(float{}); break;
     case DType::kFloat64: f(double{}); break;
+    case DType::kFloat16:
+    case DType::kBFloat16: throw std::invalid_argument("with_dtype: no C++ type for float16/bfloat16");
   }
 }
 

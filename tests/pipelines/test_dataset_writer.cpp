@@ -20,6 +20,8 @@
 #include "base/errors.h"
 #include "graph/npy.h"
 #include "base/sha256.h"
+#include "base/half_float.h"
+#include "pipelines/dataset/float_dtype.h"
 #include "pipelines/dataset_writer.h"
 #include "pipelines/input_source.h"
 #include "tests/common/temp_dir.h"
@@ -207,6 +209,8 @@ TEST_CASE("safetensors round trip of every dtype, aligned data", "[dataset_write
   bf.set("i64", pattern(DType::kInt64, {2, 1}, 5));
   bf.set("f32", pattern(DType::kFloat32, {2, 3, 4, 4}, 6));
   bf.set("f64", pattern(DType::kFloat64, {3}, 7));
+  bf.set("f16", pattern(DType::kFloat16, {3, 3}, 11));
+  bf.set("bf16", pattern(DType::kBFloat16, {5}, 12));
   bf.set("scalar", pattern(DType::kFloat32, {}, 8));
   bf.set("empty", Tensor::empty(DType::kFloat64, {0, 3}));
   bf.set("per_image", std::vector<Tensor>{pattern(DType::kUInt8, {2, 2}, 9), pattern(DType::kFloat32, {1}, 10)});
@@ -231,8 +235,8 @@ TEST_CASE("safetensors round trip of every dtype, aligned data", "[dataset_write
   CHECK(n % 8 == 0);
   auto header = nlohmann::json::parse(bytes.substr(8, n));
   CHECK(header["__metadata__"] == nlohmann::json({{"format", "pt"}}));
-  const std::map<std::string, size_t> elem = {{"BOOL", 1}, {"U8", 1}, {"U16", 2}, {"I32", 4},
-                                              {"I64", 8},  {"F32", 4}, {"F64", 8}};
+  const std::map<std::string, size_t> elem = {{"BOOL", 1}, {"U8", 1},  {"U16", 2}, {"I32", 4}, {"I64", 8},
+                                              {"F32", 4},  {"F64", 8}, {"F16", 2}, {"BF16", 2}};
   for (const auto& [name, info] : header.items()) {
     if (name == "__metadata__") continue;
     INFO(name);
@@ -263,9 +267,9 @@ TEST_CASE("safetensors: malformed files, clashing names and I/O failures", "[dat
   rejects(good.substr(0, 5), "8-byte");
   rejects(good.substr(0, good.size() - 1), "data ends at byte");
   rejects(good + "x", "data ends at byte");
-  std::string f16 = good;
-  f16.replace(f16.find("F32"), 3, "F16");
-  rejects(f16, "dtype F16 is not supported");
+  std::string i16 = good;  // (F16 and BF16 are read: pixelflow run --dtype writes them)
+  i16.replace(i16.find("F32"), 3, "I16");
+  rejects(i16, "dtype I16 is not supported");
   std::string gap = good;
   gap.replace(gap.find("[0,8]"), 5, "[1,8]");
   rejects(gap, "data_offsets");
@@ -941,4 +945,109 @@ TEST_CASE("list_inputs leaves out the output folder inside the input folder", "[
   // The input folder itself as the output folder.
   CHECK_THROWS_WITH(list_inputs(folder, data.string()),
                     Catch::Contains(data.string() + ": is also the output folder"));
+}
+
+namespace {
+
+// The tensor of `t` (float32) converted one value at a time by the references.
+Tensor converted_by_reference(const Tensor& t, DType dtype) {
+  Tensor out = Tensor::empty(dtype, t.shape());
+  const float* in = static_cast<const float*>(t.raw_data());
+  uint16_t* o = static_cast<uint16_t*>(out.raw_data());
+  for (int64_t i = 0; i < t.numel(); ++i)
+    o[i] = dtype == DType::kFloat16 ? float_to_half_reference(in[i]) : float_to_bfloat16_reference(in[i]);
+  return out;
+}
+
+std::string key_with_dtype(int64_t total, int64_t batch_size, SinkSpec::Format format, DType dtype) {
+  std::vector<std::string> inputs;
+  for (int64_t i = 0; i < total; ++i) inputs.push_back("img" + std::to_string(i) + ".jpg");
+  return make_run_key({{"size", {{"shortest_edge", 224}}}}, inputs, batch_size, format, dtype);
+}
+
+}  // namespace
+
+TEST_CASE("cast_float32: float32 tensors (stacked and in lists) only, on any threads", "[dataset_writer][dtype]") {
+  BatchFeature bf;
+  bf.set("pixel_values", pattern(DType::kFloat32, {3, 5, 7, 11}, 1));
+  bf.set("sizes", pattern(DType::kInt64, {3, 2}, 2));
+  bf.set("f64", pattern(DType::kFloat64, {3}, 3));
+  bf.set("per_image", std::vector<Tensor>{pattern(DType::kFloat32, {2, 3}, 4), pattern(DType::kUInt8, {4}, 5),
+                                          Tensor::empty(DType::kFloat32, {0, 2}), pattern(DType::kFloat32, {1 << 17}, 6)});
+  CHECK(has_float32(bf));
+  for (DType dtype : {DType::kFloat16, DType::kBFloat16})
+    for (int threads : {0, 1, 2, 3}) {
+      INFO(dtype_name(dtype) << " threads " << threads);
+      BatchFeature out = cast_float32(bf, dtype, threads);
+      CHECK(!has_float32(out));
+      CHECK(out.keys() == bf.keys());
+      CHECK(same_tensor(out["pixel_values"], converted_by_reference(bf["pixel_values"], dtype)));
+      CHECK(out["sizes"].raw_data() == bf["sizes"].raw_data());  // shared, not copied
+      CHECK(same_tensor(out["f64"], bf["f64"]));
+      const std::vector<Tensor> a = out.list("per_image"), b = bf.list("per_image");
+      REQUIRE(a.size() == 4);
+      CHECK(same_tensor(a[0], converted_by_reference(b[0], dtype)));
+      CHECK(same_tensor(a[1], b[1]));
+      CHECK((a[2].dtype() == dtype && a[2].shape() == Shape{0, 2}));
+      CHECK(same_tensor(a[3], converted_by_reference(b[3], dtype)));
+    }
+  CHECK(cast_float32(bf, DType::kFloat32)["pixel_values"].raw_data() == bf["pixel_values"].raw_data());
+  CHECK_THROWS_AS(cast_float32(bf, DType::kInt64), std::invalid_argument);
+  CHECK(parse_float_dtype("bfloat16") == DType::kBFloat16);
+  CHECK(!parse_float_dtype("half"));
+  CHECK(!format_holds(SinkSpec::Format::kNpy, DType::kBFloat16));
+  CHECK(format_holds(SinkSpec::Format::kNpy, DType::kFloat16));
+}
+
+TEST_CASE("npy: float16 is '<f2'; bfloat16 has no .npy type", "[dataset_writer][dtype]") {
+  Tensor h = converted_by_reference(pattern(DType::kFloat32, {2, 3}, 1), DType::kFloat16);
+  CHECK(npy_header(h).find("'descr': '<f2'") != std::string::npos);
+  Tensor b = converted_by_reference(pattern(DType::kFloat32, {2, 3}, 1), DType::kBFloat16);
+  CHECK_THROWS_AS(npy_header(b), std::invalid_argument);
+}
+
+TEST_CASE("DatasetWriter --dtype: float32 tensors written converted, the dtype in the run key", "[dataset_writer][dtype]") {
+  TempDir tmp("pixelflow_dataset_writer_");
+  const auto npy = SinkSpec::Format::kNpy, st = SinkSpec::Format::kSafetensors;
+  // A float32 run keeps the key it had (no "dtype").
+  CHECK(nlohmann::json::parse(key_for(3, 3, npy)).count("dtype") == 0);
+  CHECK(nlohmann::json::parse(key_with_dtype(3, 3, npy, DType::kFloat16))["dtype"] == "float16");
+  CHECK_THROWS_AS(make_run_key({}, {"a"}, 1, npy, DType::kInt64), std::invalid_argument);
+
+  for (auto [format, dtype] : {std::pair{npy, DType::kFloat16}, std::pair{st, DType::kFloat16}, std::pair{st, DType::kBFloat16}}) {
+    INFO(format_name(format) << " " << dtype_name(dtype));
+    const std::string dir = tmp / (std::string(format_name(format)) + "_" + dtype_name(dtype));
+    const std::string key = key_with_dtype(5, 3, format, dtype);
+    {
+      DatasetWriter w(dir, format, key);
+      for (int64_t b = 0; b < 2; ++b) {
+        auto [bf, entries] = make_batch(b, 3, 5);
+        w.write_batch(b, bf, entries);
+      }
+    }
+    CHECK(nlohmann::json::parse(read_file(fs::path(dir) / "run.json"))["dtype"] == dtype_name(dtype));
+    auto [bf, entries] = make_batch(0, 3, 5);  // rows 1, 2 of the batch
+    if (format == npy) {
+      // load_npy reads no float16 (not an input type): compare the file's bytes.
+      const std::string file = read_file(fs::path(dir) / "shard-000000" / "pixel_values.npy");
+      const Tensor want = converted_by_reference(bf["pixel_values"], dtype);
+      CHECK(file == npy_header(want) + std::string(npy_data(want)));
+      CHECK(same_tensor(load_npy((fs::path(dir) / "shard-000000" / "original_sizes.0.npy").string()),
+                        bf.list("original_sizes")[0]));
+    } else {
+      BatchFeature back = read_safetensors((fs::path(dir) / "shard-000000.safetensors").string());
+      CHECK(same_tensor(back["pixel_values"], converted_by_reference(bf["pixel_values"], dtype)));
+      CHECK(same_tensor(back["original_sizes.0"], bf.list("original_sizes")[0]));  // int64, as it was
+    }
+    // Resuming with another dtype (or none) is refused, naming it.
+    CHECK_THROWS_WITH(DatasetWriter(dir, format, key_for(5, 3, format)),
+                      Catch::Contains("dtype \"" + std::string(dtype_name(dtype)) + "\" there, absent now"));
+    // The same dtype resumes: complete.
+    DatasetWriter again(dir, format, key);
+    CHECK(again.completed_batches() == 2);
+  }
+  // npy cannot hold bfloat16.
+  CHECK_THROWS_AS(DatasetWriter(tmp / "npy_bf16", npy, key_with_dtype(3, 3, npy, DType::kBFloat16)),
+                  std::invalid_argument);
+  CHECK(!fs::exists(tmp / "npy_bf16"));
 }
