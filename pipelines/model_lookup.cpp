@@ -25,13 +25,6 @@ std::string env(const char* name) {
   return v ? std::string(v) : std::string();
 }
 
-std::string expand_user(const std::string& p) {
-  if (!p.empty() && p[0] == '~' && (p.size() == 1 || p[1] == '/')) {
-    const std::string home = env("HOME");
-    if (!home.empty()) return home + p.substr(1);
-  }
-  return p;
-}
 
 // huggingface_hub.utils.validate_repo_id, simplified: "name" or "namespace/name" made of
 // [A-Za-z0-9_.-], no "--" or "..", no leading/trailing "-" or ".".
@@ -76,7 +69,7 @@ std::string& bundled_models_dir_override() {
 void set_bundled_models_dir(const std::string& dir) { bundled_models_dir_override() = dir; }
 
 std::string bundled_models_dir() {
-  if (std::string v = env("PIXELFLOW_MODELS_DIR"); !v.empty()) return expand_user(v);
+  if (std::string v = env("PIXELFLOW_MODELS_DIR"); !v.empty()) return hub::expand_user(v);
   if (!bundled_models_dir_override().empty()) return bundled_models_dir_override();
   std::error_code ec;
   const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
@@ -156,7 +149,7 @@ std::string resolve_preprocessor_config_path(const std::string& path_or_model_id
 
   const std::string rev = opts.revision.value_or("main");
   if (rev.empty()) throw ConfigError(p, "empty revision");
-  const std::string cache = opts.cache_dir && !opts.cache_dir->empty() ? expand_user(*opts.cache_dir) : hf_hub_cache_dir();
+  const std::string cache = opts.cache_dir && !opts.cache_dir->empty() ? hub::expand_user(*opts.cache_dir) : hf_hub_cache_dir();
   const fs::path repo = fs::path(cache) / hub::repo_folder_name(p);
   const std::string file_in_repo = path_in_repo(subfolder);
   std::error_code ec;

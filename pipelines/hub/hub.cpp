@@ -47,13 +47,6 @@ std::string env(const char* name) {
   return v ? std::string(v) : std::string();
 }
 
-std::string expand_user(const std::string& p) {
-  if (!p.empty() && p[0] == '~' && (p.size() == 1 || p[1] == '/')) {
-    const std::string home = env("HOME");
-    if (!home.empty()) return home + p.substr(1);
-  }
-  return p;
-}
 
 std::string lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -1103,6 +1096,14 @@ CommitInfo upload_file(const std::string& repo_id, const std::string& path_in_re
     throw HubError(Kind::kHttp, repo_id, "the answer of " + url + " is not the Hub's (not JSON)");
   }
   return info;
+}
+
+std::string expand_user(const std::string& p) {
+  if (!p.empty() && p[0] == '~' && (p.size() == 1 || p[1] == '/')) {
+    const std::string home = env("HOME");
+    if (!home.empty()) return home + p.substr(1);
+  }
+  return p;
 }
 
 }  // namespace pixelflow::pipelines::hub

@@ -53,6 +53,8 @@ bool offline_mode();
 // HF_HUB_CACHE, else HUGGINGFACE_HUB_CACHE, else HF_HOME/hub, else $XDG_CACHE_HOME/huggingface/hub,
 // else ~/.cache/huggingface/hub.
 std::string hub_cache_dir();
+// `~` or `~/...` with $HOME put in (os.path.expanduser's common case); other paths as given.
+std::string expand_user(const std::string& p);
 // The token to send: `explicit_token` when given, else HF_TOKEN (or HUGGING_FACE_HUB_TOKEN), else
 // the file HF_TOKEN_PATH (default HF_HOME/token); line breaks removed and spaces trimmed, empty
 // meaning none.
